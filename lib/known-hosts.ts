@@ -1,0 +1,62 @@
+// known_hosts parsing and host-key matching: the only source of trust for a node's identity.
+import { createHash, createHmac } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+
+export interface KnownKey { type: string; blob: Buffer }
+
+/** OpenSSH's fingerprint format: SHA256:<base64 without padding>. */
+export function fingerprint(blob: Buffer): string {
+  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')
+}
+
+function hostPatterns(host: string, port: number): string[] {
+  return port === 22 ? [host, `[${host}]:22`] : [`[${host}]:${port}`]
+}
+
+function matchesEntry(field: string, candidates: string[]): boolean {
+  if (field.startsWith('|1|')) {
+    // Hashed entry: |1|base64(salt)|base64(HMAC-SHA1(salt, host))
+    const [, , salt, hash] = field.split('|')
+    const key = Buffer.from(salt, 'base64')
+    return candidates.some((c) => createHmac('sha1', key).update(c).digest('base64') === hash)
+  }
+  const names = field.split(',')
+  return names.some((n) => !n.startsWith('!') && candidates.includes(n))
+}
+
+/** Keys pinned for a host (by address and, optionally, by name); revoked (@revoked) keys are listed apart. */
+export function parseKnownHosts(text: string, hosts: string[], port = 22): { keys: KnownKey[]; revoked: KnownKey[] } {
+  const candidates = hosts.flatMap((h) => hostPatterns(h, port))
+  const keys: KnownKey[] = []
+  const revoked: KnownKey[] = []
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    if (!line || line.startsWith('#')) continue
+    const parts = line.split(/\s+/)
+    let marker = ''
+    if (parts[0].startsWith('@')) marker = parts.shift()!
+    if (parts.length < 3 || marker === '@cert-authority') continue
+    const [field, type, b64] = parts
+    if (!matchesEntry(field, candidates)) continue
+    const entry = { type, blob: Buffer.from(b64, 'base64') }
+    ;(marker === '@revoked' ? revoked : keys).push(entry)
+  }
+  return { keys, revoked }
+}
+
+export type HostKeyVerdict =
+  | { ok: true; fingerprint: string }
+  | { ok: false; reason: 'unknown' | 'mismatch' | 'revoked'; presented: string; expected: string[] }
+
+/** Decides whether a presented host key blob is one the known_hosts file pins for this host. */
+export function checkHostKey(known: { keys: KnownKey[]; revoked: KnownKey[] }, presented: Buffer): HostKeyVerdict {
+  const fp = fingerprint(presented)
+  if (known.revoked.some((k) => k.blob.equals(presented))) return { ok: false, reason: 'revoked', presented: fp, expected: [] }
+  if (known.keys.some((k) => k.blob.equals(presented))) return { ok: true, fingerprint: fp }
+  const expected = known.keys.map((k) => fingerprint(k.blob))
+  return { ok: false, reason: expected.length ? 'mismatch' : 'unknown', presented: fp, expected }
+}
+
+export function readKnownHosts(file: string, hosts: string[], port = 22) {
+  return parseKnownHosts(readFileSync(file, 'utf8'), hosts, port)
+}

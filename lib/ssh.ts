@@ -1,0 +1,206 @@
+// SSH transport: one persistent, host-key-pinned connection per node per run.
+import { readFileSync } from 'node:fs'
+import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2'
+import { RemoteError, exitCodeMeaning } from './errors.ts'
+import { checkHostKey, readKnownHosts } from './known-hosts.ts'
+import { sshSettings, type LoadedInventory, type ResolvedSsh } from './inventory/load.ts'
+import type { Node, Pair } from './inventory/schema.ts'
+import { shJoin } from './shell.ts'
+
+export interface RunOptions {
+  /** Fails the call (RemoteError) on a non-zero exit; default true. */
+  check?: boolean
+  timeoutMs?: number
+  /** Written to the command's stdin, then stdin is closed. */
+  input?: string | Buffer
+}
+
+export interface RunResult {
+  node: string
+  host: string
+  command: string
+  code: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+  durationMs: number
+  ok: boolean
+}
+
+/** A command is either a vector (each word quoted for the remote shell) or a fixed script the caller wrote. */
+export type Command = string[] | { script: string }
+
+const render = (cmd: Command) => (Array.isArray(cmd) ? shJoin(cmd) : cmd.script)
+const short = (s: string, n = 160) => (s.length > n ? s.slice(0, n - 3) + '...' : s)
+const lastLine = (s: string) => s.trim().split('\n').pop() ?? ''
+
+/** Channels opened at once on one connection: OpenSSH's default MaxSessions is 10. */
+const CHANNELS_PER_CONNECTION = 8
+
+export class NodeSession {
+  readonly name: string
+  readonly host: string
+  private client?: Client
+  private connecting?: Promise<Client>
+  private active = 0
+  private waiting: (() => void)[] = []
+
+  constructor(readonly node: Node, readonly pair: Pair, private readonly ssh: ResolvedSsh) {
+    this.name = node.name
+    this.host = node.address
+  }
+
+  private fail(reason: string, extra: Partial<ConstructorParameters<typeof RemoteError>[1]> = {}): RemoteError {
+    return new RemoteError(reason, { node: this.name, host: this.host, ...extra })
+  }
+
+  private connect(): Promise<Client> {
+    if (this.client) return Promise.resolve(this.client)
+    if (this.connecting) return this.connecting
+    const { knownHostsFile, keyFile } = this.ssh
+    if (!knownHostsFile) return Promise.reject(this.fail('no knownHostsFile in the inventory: refusing to connect without a pinned host key', { hostKeyMismatch: true }))
+    let known: ReturnType<typeof readKnownHosts>
+    let privateKey: Buffer | undefined
+    try {
+      known = readKnownHosts(knownHostsFile, [this.host, this.node.name], this.ssh.port)
+      privateKey = keyFile ? readFileSync(keyFile) : undefined
+    } catch (e) {
+      return Promise.reject(this.fail(`cannot read ${(e as NodeJS.ErrnoException).path ?? 'ssh files'}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e }))
+    }
+    let verdict: ReturnType<typeof checkHostKey> | undefined
+    const started = Date.now()
+    const config: ConnectConfig = {
+      host: this.host,
+      port: this.ssh.port,
+      username: this.ssh.user,
+      privateKey,
+      agent: privateKey ? undefined : process.env.SSH_AUTH_SOCK,
+      readyTimeout: this.ssh.connectTimeoutMs,
+      keepaliveInterval: 5000,
+      keepaliveCountMax: 2,
+      // Ask only for the key types we pinned, so a server with several host keys shows one we can check.
+      algorithms: known.keys.length ? { serverHostKey: [...new Set(known.keys.map((k) => k.type))] as any } : undefined,
+      hostVerifier: (key: Buffer) => {
+        verdict = checkHostKey(known, key)
+        return verdict.ok
+      },
+    }
+    this.connecting = new Promise<Client>((resolve, reject) => {
+      const c = new Client()
+      c.once('ready', () => {
+        this.client = c
+        this.connecting = undefined
+        c.on('error', () => { /* surfaced on the next call through 'close' */ })
+        c.once('close', () => { if (this.client === c) this.client = undefined })
+        resolve(c)
+      })
+      c.once('error', (err: Error & { level?: string; code?: string }) => {
+        this.connecting = undefined
+        const durationMs = Date.now() - started
+        if (verdict && !verdict.ok) {
+          const why = verdict.reason === 'unknown'
+            ? `host key not pinned: presented ${verdict.presented}, but ${knownHostsFile} has no key for ${this.host}; verify the fingerprint out of band and add it`
+            : verdict.reason === 'revoked'
+              ? `host key ${verdict.presented} is marked @revoked in ${knownHostsFile}`
+              : `HOST KEY MISMATCH: expected ${verdict.expected.join(' or ')}, presented ${verdict.presented} (${knownHostsFile}); refusing to connect: the node was rebuilt or something is impersonating it`
+          reject(this.fail(why, { hostKeyMismatch: true, durationMs, cause: err }))
+        } else if (err.level === 'client-authentication') {
+          reject(this.fail(`authentication as ${this.ssh.user} failed (key ${keyFile ?? 'from ssh-agent'})`, { durationMs, cause: err }))
+        } else {
+          const timedOut = /timed out/i.test(err.message) || err.code === 'ETIMEDOUT'
+          reject(this.fail(`unreachable on port ${this.ssh.port}: ${err.code ?? err.message}`, { unreachable: true, timedOut, durationMs, cause: err }))
+        }
+        c.end()
+      })
+      c.connect(config)
+    })
+    return this.connecting
+  }
+
+  private async slot<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.active >= CHANNELS_PER_CONNECTION) await new Promise<void>((r) => this.waiting.push(r))
+    this.active++
+    try { return await fn() } finally { this.active--; this.waiting.shift()?.() }
+  }
+
+  /** Checks that the node answers (connects if needed). */
+  async ping(): Promise<void> { await this.connect() }
+
+  /** Runs a command on the node. Vector commands are quoted word by word. */
+  async run(cmd: Command, opts: RunOptions = {}): Promise<RunResult> {
+    const command = render(cmd)
+    const client = await this.connect()
+    const timeoutMs = opts.timeoutMs ?? this.ssh.commandTimeoutMs
+    return this.slot(() => new Promise<RunResult>((resolve, reject) => {
+      const started = Date.now()
+      client.exec(command, (err: Error | undefined, stream: ClientChannel) => {
+        if (err) {
+          this.client = undefined
+          return reject(this.fail(`cannot start command: ${err.message}`, { command, unreachable: true, cause: err }))
+        }
+        const out: Buffer[] = []
+        const errb: Buffer[] = []
+        let code: number | null = null
+        let signal: string | null = null
+        let timedOut = false
+        const timer = setTimeout(() => { timedOut = true; stream.signal('KILL'); stream.close() }, timeoutMs)
+        stream.on('data', (d: Buffer) => out.push(d))
+        stream.stderr.on('data', (d: Buffer) => errb.push(d))
+        stream.on('exit', (c: number | null, s?: string) => { code = c; signal = s ?? null })
+        stream.on('close', () => {
+          clearTimeout(timer)
+          const r: RunResult = {
+            node: this.name, host: this.host, command, code, signal,
+            stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errb).toString('utf8'),
+            durationMs: Date.now() - started, ok: code === 0 && !timedOut,
+          }
+          if (timedOut) return reject(this.fail(`timed out after ${timeoutMs} ms: ${short(command)}`, { ...r, exitCode: code, timedOut: true }))
+          if (code === null && signal === null && !this.client) {
+            return reject(this.fail(`connection lost while running: ${short(command)}`, { ...r, exitCode: null, unreachable: true }))
+          }
+          if (!r.ok && opts.check !== false) {
+            const why = signal ? `killed by ${signal}` : `exit ${code} (${exitCodeMeaning(code)})`
+            return reject(this.fail(`${why}: ${short(command)}${r.stderr.trim() ? `: ${short(lastLine(r.stderr))}` : ''}`, { ...r, exitCode: code }))
+          }
+          resolve(r)
+        })
+        if (opts.input !== undefined) stream.end(opts.input)
+        else stream.end()
+      })
+    }))
+  }
+
+  /** An SFTP session on the same connection (for the sftp sync transport). */
+  async sftp(): Promise<SFTPWrapper> {
+    const client = await this.connect()
+    return new Promise((resolve, reject) => client.sftp((err, s) => (err ? reject(this.fail(`sftp: ${err.message}`, { cause: err })) : resolve(s))))
+  }
+
+  close(): void {
+    this.client?.end()
+    this.client = undefined
+  }
+}
+
+/** One session per node for the duration of a run; close() at the end. */
+export class SshPool {
+  private sessions = new Map<string, NodeSession>()
+  constructor(private readonly inv: LoadedInventory) {}
+
+  session(pair: Pair, node: Node | string): NodeSession {
+    const n = typeof node === 'string' ? pair.nodes.find((x) => x.name === node) : node
+    if (!n) throw new Error(`pair ${pair.name} has no node ${String(node)}`)
+    const key = `${pair.name}/${n.name}`
+    let s = this.sessions.get(key)
+    if (!s) {
+      s = new NodeSession(n, pair, sshSettings(this.inv, pair, n))
+      this.sessions.set(key, s)
+    }
+    return s
+  }
+
+  close(): void {
+    for (const s of this.sessions.values()) s.close()
+    this.sessions.clear()
+  }
+}
