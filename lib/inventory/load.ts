@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
 import { InputError } from '../errors.ts'
-import { schemaProblems, semanticProblems, type Problem } from './validate.ts'
+import { inventoryProblems, type Problem } from './validate.ts'
 import type { Inventory, Pair, Node, SshSettings } from './schema.ts'
 
 export const DEFAULT_INVENTORY = 'inventory/lab.json'
@@ -19,17 +19,27 @@ export function formatProblems(file: string, problems: Problem[]): string[] {
   return problems.map((p) => `${file}: ${p.path}: ${p.message}`)
 }
 
+/** "at position 42" in a JSON.parse message, as line and column (1-based). */
+function jsonWhere(text: string, message: string): string {
+  const m = /at position (\d+)/.exec(message)
+  const pos = m ? Number(m[1]) : /end of JSON input/.test(message) ? text.length : undefined
+  if (pos === undefined) return ''
+  const before = text.slice(0, pos).split('\n')
+  return ` (line ${before.length}, column ${before[before.length - 1].length + 1})`
+}
+
 /** Parses text (JSON, or YAML for .yaml/.yml) and validates it; throws InputError listing every problem. */
 export function parseInventory(text: string, file: string): LoadedInventory {
+  const yaml = /\.ya?ml$/i.test(file)
   let data: unknown
   try {
-    data = /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text)
+    text = text.replace(/^\uFEFF/, '') // an editor's byte-order mark is not a syntax error
+    data = yaml ? YAML.parse(text) : JSON.parse(text)
   } catch (e) {
-    const msg = `${file}: (root): not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message.split('\n')[0]}`
-    throw new InputError(msg)
+    const first = String((e as Error)?.message ?? e).split('\n')[0].replace(/:$/, '')
+    throw new InputError(`${file}: (root): not valid ${yaml ? 'YAML' : 'JSON'}: ${first}${yaml ? '' : jsonWhere(text, first)}`)
   }
-  let problems = schemaProblems(data)
-  if (problems.length === 0) problems = semanticProblems(data as Inventory)
+  const problems = inventoryProblems(data)
   if (problems.length) {
     const lines = formatProblems(file, problems)
     throw new InputError(`${file}: invalid inventory (${lines.length} problem${lines.length > 1 ? 's' : ''})\n${lines.join('\n')}`, lines)

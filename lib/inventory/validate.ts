@@ -3,6 +3,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import type { ErrorObject } from 'ajv'
 import addFormatsModule from 'ajv-formats'
+import { inSubnet, ipKey, parseCidr, parseIp, reservedInSubnet } from './address.ts'
 import { schemaDocument, type Inventory, type Pair } from './schema.ts'
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020
@@ -10,7 +11,8 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020
 let compiled: ReturnType<Ajv2020['compile']> | undefined
 function validator() {
   if (!compiled) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true })
+    // verbose: errors carry parentSchema, which the "allowed: …" list of an unknown property needs.
+    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictTypes: false, allowUnionTypes: true })
     addFormats(ajv)
     compiled = ajv.compile(schemaDocument())
   }
@@ -19,10 +21,12 @@ function validator() {
 
 export interface Problem { path: string; message: string }
 
+const ROOT = '(root)'
 const show = (v: unknown) => {
   const s = JSON.stringify(v)
   return s === undefined ? '' : s.length > 60 ? s.slice(0, 57) + '...' : s
 }
+const join = (parent: string, key: string) => (parent === ROOT ? key : `${parent}/${key}`)
 
 function valueAt(data: unknown, pointer: string): unknown {
   let cur: any = data
@@ -33,10 +37,24 @@ function valueAt(data: unknown, pointer: string): unknown {
   return cur
 }
 
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i]
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    prev = cur
+  }
+  return prev[b.length]
+}
+
 function describe(e: ErrorObject): string {
   const p = e.params as Record<string, any>
   switch (e.keyword) {
-    case 'additionalProperties': return `unknown property "${p.additionalProperty}" (allowed: ${Object.keys(e.parentSchema?.properties ?? {}).join(', ')})`
+    case 'additionalProperties': {
+      const allowed = Object.keys(e.parentSchema?.properties ?? {})
+      const near = allowed.filter((k) => editDistance(k.toLowerCase(), String(p.additionalProperty).toLowerCase()) <= 2)
+      return `unknown property "${p.additionalProperty}" (${near.length ? `did you mean "${near[0]}"? ` : ''}allowed: ${allowed.join(', ')})`
+    }
     case 'required': return `missing required property "${p.missingProperty}"`
     case 'enum': return `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`
     case 'const': return `must be ${JSON.stringify(p.allowedValue)}`
@@ -44,25 +62,41 @@ function describe(e: ErrorObject): string {
   }
 }
 
+/** Where the thing that is wrong lives: an unknown property's own path, a missing one's would-be path. */
+function location(e: ErrorObject): string {
+  const at = e.instancePath.replace(/^\//, '') || ROOT
+  const p = e.params as Record<string, any>
+  if (e.keyword === 'additionalProperties') return join(at, String(p.additionalProperty))
+  if (e.keyword === 'required') return join(at, String(p.missingProperty))
+  return at
+}
+
 /** Turns ajv's errors into one readable line per location. */
 export function schemaProblems(data: unknown): Problem[] {
+  return schemaErrors(data).map(({ path, message }) => ({ path, message }))
+}
+
+// Errors that change what the enclosing object means: a missing or unknown property, or a wrong kind
+// (protocol, driver, policy…), which decides which other properties the object may have.
+const STRUCTURAL = new Set(['required', 'additionalProperties', 'enum', 'const'])
+
+function schemaErrors(data: unknown): (Problem & { at: string; structural: boolean })[] {
   const validate = validator()
   if (validate(data)) return []
   const errors = validate.errors ?? []
-  // A union (anyOf) reports every branch's failure plus its own; collapse them into one line.
-  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath))
-  const out: Problem[] = []
+  const out: (Problem & { at: string; structural: boolean })[] = []
   const seen = new Set<string>()
   for (const e of errors) {
-    const path = e.instancePath.replace(/^\//, '') || '(root)'
+    // A union (anyOf) reports every branch's failure plus its own; collapse them into one line.
+    if (errors.some((a) => a !== e && a.keyword === 'anyOf' && a.instancePath === e.instancePath && e.schemaPath.startsWith(a.schemaPath + '/'))) continue
+    // An unknown property is reported at its own path (where an editor puts the cursor); a missing one at its parent.
+    const path = e.keyword === 'additionalProperties' ? location(e) : e.instancePath.replace(/^\//, '') || ROOT
     let message: string
     if (e.keyword === 'anyOf') {
-      const branches = errors
-        .filter((b) => b !== e && b.instancePath === e.instancePath && b.schemaPath.startsWith(e.schemaPath))
-        .map(describe)
-      message = `must match one of: ${[...new Set(branches)].join(' | ')}`
-    } else if (anyOfPaths.has(e.instancePath) && errors.some((a) => a.keyword === 'anyOf' && a.instancePath === e.instancePath && e.schemaPath.startsWith(a.schemaPath))) {
-      continue
+      const branches = errors.filter((b) => b !== e && b.instancePath === e.instancePath && b.schemaPath.startsWith(e.schemaPath + '/'))
+      message = branches.every((b) => b.keyword === 'format')
+        ? `must match format ${branches.map((b) => JSON.stringify((b.params as { format: string }).format)).join(' or ')}`
+        : `must match one of: ${[...new Set(branches.map(describe))].join(' | ')}`
     } else {
       message = describe(e)
     }
@@ -71,24 +105,18 @@ export function schemaProblems(data: unknown): Problem[] {
       if (got !== undefined && typeof got !== 'object') message += ` (got ${show(got)})`
     }
     const key = `${path}\u0000${message}`
-    if (!seen.has(key)) { seen.add(key); out.push({ path, message }) }
+    if (!seen.has(key)) { seen.add(key); out.push({ path, message, at: location(e), structural: STRUCTURAL.has(e.keyword) }) }
   }
   return out
 }
 
-function ipv4ToInt(a: string): number { return a.split('.').reduce((n, o) => n * 256 + Number(o), 0) }
-export function inSubnet(address: string, cidr: string): boolean {
-  const [base, bits] = cidr.split('/')
-  if (!base.includes('.') || address.includes(':')) return false
-  const n = Number(bits)
-  const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0
-  return ((ipv4ToInt(address) & mask) >>> 0) === ((ipv4ToInt(base) & mask) >>> 0)
-}
+// ---- semantic rules --------------------------------------------------------------------------
 
 const hasDotDot = (p: string) => p.split('/').includes('..')
+const normal = (p: string) => '/' + p.split('/').filter((s) => s && s !== '.').join('/')
 const inside = (child: string, parent: string) => {
-  const base = parent.replace(/\/+$/, '')
-  return child === base || child.startsWith(base + '/') || base === ''
+  const c = normal(child), base = normal(parent)
+  return base === '/' || c === base || c.startsWith(base + '/')
 }
 
 function uniqueNames(list: { name: string }[] | undefined, at: string, what: string, out: Problem[]) {
@@ -100,7 +128,11 @@ function uniqueNames(list: { name: string }[] | undefined, at: string, what: str
 }
 
 function versionSource(v: { file?: string; command?: string } | undefined, at: string, out: Problem[]) {
-  if (v && (v.file === undefined) === (v.command === undefined)) out.push({ path: at, message: 'must name exactly one of "file" or "command"' })
+  if (v && (v.file === undefined) === (v.command === undefined)) out.push({ path: at, message: `must name exactly one of "file" or "command" (got ${v.file === undefined ? 'neither' : 'both'})` })
+}
+
+function cidrs(list: unknown[] | undefined, at: string, out: Problem[]) {
+  list?.forEach((c, k) => { if (!parseCidr(c)) out.push({ path: `${at}/${k}`, message: `not a valid IPv4 or IPv6 network (got ${show(c)})` }) })
 }
 
 function pairProblems(pair: Pair, pi: number, out: Problem[]) {
@@ -109,32 +141,25 @@ function pairProblems(pair: Pair, pi: number, out: Problem[]) {
   const nodeNames = new Set(pair.nodes.map((n) => n.name))
   if (!nodeNames.has(pair.primary)) out.push({ path: `${at}/primary`, message: `"${pair.primary}" is not a node of this pair (nodes: ${[...nodeNames].join(', ')})` })
 
-  const own = new Map<string, string>()
-  pair.nodes.forEach((n, ni) => {
-    for (const a of [n.address, n.address6, n.serviceAddress, n.serviceAddress6]) if (a) own.set(a, `${at}/nodes/${ni}`)
-  })
   pair.floatingIps?.forEach((f, fi) => {
     const fat = `${at}/floatingIps/${fi}`
-    if (own.has(f.address)) out.push({ path: `${fat}/address`, message: `${f.address} is a node's own address (${own.get(f.address)}); a floating IP must be separate` })
     const v6 = f.address.includes(':')
     if (f.prefix !== undefined && !v6 && f.prefix > 32) out.push({ path: `${fat}/prefix`, message: `must be at most 32 for an IPv4 address (got ${f.prefix})` })
     if (f.driver === 'hcloud') {
       if (!f.hcloud) out.push({ path: fat, message: 'driver "hcloud" needs an "hcloud" block with floatingIpId' })
-      pair.nodes.forEach((n, ni) => { if (!n.hcloud) out.push({ path: `${at}/nodes/${ni}`, message: 'driver "hcloud" needs hcloud.serverId on every node' }) })
+      pair.nodes.forEach((n, ni) => { if (!n.hcloud) out.push({ path: `${at}/nodes/${ni}`, message: 'floating IP driver "hcloud" needs hcloud.serverId on every node' }) })
     }
     if (f.driver === 'digitalocean') {
-      pair.nodes.forEach((n, ni) => { if (!n.digitalocean) out.push({ path: `${at}/nodes/${ni}`, message: 'driver "digitalocean" needs digitalocean.dropletId on every node' }) })
+      pair.nodes.forEach((n, ni) => { if (!n.digitalocean) out.push({ path: `${at}/nodes/${ni}`, message: 'floating IP driver "digitalocean" needs digitalocean.dropletId on every node' }) })
     }
     if (f.driver !== 'hcloud' && f.hcloud) out.push({ path: `${fat}/hcloud`, message: `only allowed with driver "hcloud" (driver is "${f.driver}")` })
     if (f.driver !== 'digitalocean' && f.digitalocean) out.push({ path: `${fat}/digitalocean`, message: `only allowed with driver "digitalocean" (driver is "${f.driver}")` })
   })
-  const fips = new Map<string, number>()
-  pair.floatingIps?.forEach((f, fi) => {
-    if (fips.has(f.address)) out.push({ path: `${at}/floatingIps/${fi}/address`, message: `duplicate floating IP ${f.address} (first at ${at}/floatingIps/${fips.get(f.address)})` })
-    else fips.set(f.address, fi)
-  })
-  if (pair.fencing?.driver === 'hcloud') pair.nodes.forEach((n, ni) => { if (!n.hcloud) out.push({ path: `${at}/nodes/${ni}`, message: 'fencing driver "hcloud" needs hcloud.serverId on every node' }) })
-  if (pair.fencing?.driver === 'digitalocean') pair.nodes.forEach((n, ni) => { if (!n.digitalocean) out.push({ path: `${at}/nodes/${ni}`, message: 'fencing driver "digitalocean" needs digitalocean.dropletId on every node' }) })
+  const fencing = pair.fencing
+  if (fencing?.driver === 'hcloud') pair.nodes.forEach((n, ni) => { if (!n.hcloud) out.push({ path: `${at}/nodes/${ni}`, message: 'fencing driver "hcloud" needs hcloud.serverId on every node' }) })
+  if (fencing?.driver === 'digitalocean') pair.nodes.forEach((n, ni) => { if (!n.digitalocean) out.push({ path: `${at}/nodes/${ni}`, message: 'fencing driver "digitalocean" needs digitalocean.dropletId on every node' }) })
+  if (fencing && fencing.driver !== 'hcloud' && fencing.hcloud) out.push({ path: `${at}/fencing/hcloud`, message: `only allowed with driver "hcloud" (driver is "${fencing.driver}")` })
+  if (fencing && fencing.driver !== 'digitalocean' && fencing.digitalocean) out.push({ path: `${at}/fencing/digitalocean`, message: `only allowed with driver "digitalocean" (driver is "${fencing.driver}")` })
 
   versionSource(pair.software, `${at}/software`, out)
   const sync = pair.sync
@@ -143,10 +168,15 @@ function pairProblems(pair: Pair, pi: number, out: Problem[]) {
     sync.items.forEach((it, ii) => {
       const iat = `${at}/sync/items/${ii}`
       if (hasDotDot(it.path)) out.push({ path: `${iat}/path`, message: `must not contain ".." (got "${it.path}")` })
-      if (it.path === '/') out.push({ path: `${iat}/path`, message: 'must not be the root directory' })
+      else if (normal(it.path) === '/') out.push({ path: `${iat}/path`, message: `must not be the root directory (got "${it.path}")` })
+      else {
+        // An item inside another would be synced twice, under two version policies; the enclosing one could mirror-delete it.
+        const k = sync.items.findIndex((o, oi) => oi !== ii && !hasDotDot(o.path) && normal(o.path) !== '/' && inside(it.path, o.path) && (normal(o.path) !== normal(it.path) || oi < ii))
+        if (k >= 0) out.push({ path: `${iat}/path`, message: `overlaps sync item "${sync.items[k].name}" (${sync.items[k].path}); items must not nest (got "${it.path}")` })
+      }
       it.protect?.forEach((p, k) => {
         if (hasDotDot(p)) out.push({ path: `${iat}/protect/${k}`, message: `must not contain ".." (got "${p}")` })
-        else if (!inside(p, it.path) || p.replace(/\/+$/, '') === it.path.replace(/\/+$/, '')) out.push({ path: `${iat}/protect/${k}`, message: `must be inside the item's path ${it.path} (got "${p}")` })
+        else if (!inside(p, it.path) || normal(p) === normal(it.path)) out.push({ path: `${iat}/protect/${k}`, message: `must be inside the item's path ${it.path} (got "${p}")` })
       })
       versionSource(it.version, `${iat}/version`, out)
     })
@@ -156,9 +186,16 @@ function pairProblems(pair: Pair, pi: number, out: Problem[]) {
   uniqueNames(pair.services, `${at}/services`, 'service', out)
   pair.services?.forEach((s, si) => s.checks.forEach((c, ci) => {
     const cat = `${at}/services/${si}/checks/${ci}`
-    if ((c.protocol === 'http' || c.protocol === 'tcp') && c.port === undefined) out.push({ path: cat, message: `a ${c.protocol} check needs "port"` })
+    const only = (keys: (keyof typeof c)[], proto: string) => {
+      const given = keys.filter((k) => c[k] !== undefined)
+      if (c.protocol !== proto && given.length) out.push({ path: `${cat}/${given[0]}`, message: `${given.map((k) => `"${k}"`).join(', ')} only appl${given.length > 1 ? 'y' : 'ies'} to ${proto} checks (protocol is "${c.protocol}")` })
+    }
+    if ((c.protocol === 'http' || c.protocol === 'tcp') && c.port === undefined) out.push({ path: cat, message: `${c.protocol === 'http' ? 'an' : 'a'} ${c.protocol} check needs "port"` })
     if (c.protocol === 'command' && !c.command) out.push({ path: cat, message: 'a command check needs "command"' })
-    if (c.protocol !== 'http' && (c.path !== undefined || c.expectStatus !== undefined || c.expectBody !== undefined)) out.push({ path: cat, message: `"path", "expectStatus" and "expectBody" are for http checks (protocol is "${c.protocol}")` })
+    if (c.protocol === 'command' && c.port !== undefined) out.push({ path: `${cat}/port`, message: `"port" does not apply to command checks (got ${c.port})` })
+    only(['path', 'expectStatus', 'expectBody'], 'http')
+    only(['send', 'expect'], 'tcp')
+    only(['command'], 'command')
   }))
   uniqueNames(pair.backups, `${at}/backups`, 'backup', out)
   pair.backups?.forEach((b, bi) => {
@@ -168,19 +205,49 @@ function pairProblems(pair: Pair, pi: number, out: Problem[]) {
   uniqueNames(pair.errorLogs, `${at}/errorLogs`, 'error log', out)
   pair.errorLogs?.forEach((l, li) => {
     for (const key of ['patterns', 'ignore'] as const) l[key]?.forEach((re, k) => {
-      try { new RegExp(re) } catch (e) { out.push({ path: `${at}/errorLogs/${li}/${key}/${k}`, message: `invalid regular expression: ${(e as Error).message}` }) }
+      try { new RegExp(re) } catch (e) { out.push({ path: `${at}/errorLogs/${li}/${key}/${k}`, message: `invalid regular expression: ${(e as Error).message.split(': ').pop()} (got ${show(re)})` }) }
     })
   })
   uniqueNames(pair.preconditions?.endpoints, `${at}/preconditions/endpoints`, 'endpoint', out)
   pair.preconditions?.paths?.forEach((p, k) => { if (hasDotDot(p.path)) out.push({ path: `${at}/preconditions/paths/${k}/path`, message: `must not contain ".." (got "${p.path}")` }) })
   uniqueNames(pair.networks, `${at}/networks`, 'network', out)
   pair.networks?.forEach((n, k) => {
-    if (n.gateway && !n.gateway.includes(':') && !inSubnet(n.gateway, n.cidr)) out.push({ path: `${at}/networks/${k}/gateway`, message: `${n.gateway} is not inside ${n.cidr} (seed N4: gateways must belong to the network)` })
+    if (!parseCidr(n.cidr)) out.push({ path: `${at}/networks/${k}/cidr`, message: `not a valid IPv4 or IPv6 network (got "${n.cidr}")` })
+    else if (n.gateway && !inSubnet(n.gateway, n.cidr)) out.push({ path: `${at}/networks/${k}/gateway`, message: `${n.gateway} is not inside ${n.cidr} (seed N4: gateways must belong to the network)` })
   })
   if (pair.provision) {
     const p = pair.provision
-    if (p.sshPublicKey && p.sshPublicKeyFile) out.push({ path: `${at}/provision`, message: 'give "sshPublicKey" or "sshPublicKeyFile", not both' })
+    const pat = `${at}/provision`
+    if (p.sshPublicKey && p.sshPublicKeyFile) out.push({ path: pat, message: 'give "sshPublicKey" or "sshPublicKeyFile", not both' })
+    cidrs(p.adminNetworks, `${pat}/adminNetworks`, out)
+    p.servicePorts?.forEach((s, k) => cidrs(s.sources, `${pat}/servicePorts/${k}/sources`, out))
   }
+}
+
+function labProblems(inv: Inventory, out: Problem[]) {
+  if (!inv.lab) return
+  const { subnet, controller } = inv.lab
+  const net = parseCidr(subnet)
+  if (!net || net.base.v !== 4 || net.bits > 30 || net.bits < 8) {
+    out.push({ path: 'lab/subnet', message: `must be an IPv4 subnet between /8 and /30 (got "${subnet}")` })
+    return
+  }
+  if (!inSubnet(controller, subnet)) out.push({ path: 'lab/controller', message: `${controller} is not inside the lab subnet ${subnet}` })
+  else if (reservedInSubnet(controller, subnet)) out.push({ path: 'lab/controller', message: `${controller} is the network or broadcast address of ${subnet}` })
+  inv.pairs.forEach((p, pi) => {
+    p.nodes.forEach((n, ni) => {
+      const at = `pairs/${pi}/nodes/${ni}/address`
+      if (!inSubnet(n.address, subnet)) out.push({ path: at, message: `${n.address} is not inside the lab subnet ${subnet}` })
+      else if (reservedInSubnet(n.address, subnet)) out.push({ path: at, message: `${n.address} is the network or broadcast address of ${subnet}` })
+      else if (n.address === controller) out.push({ path: at, message: `${n.address} is the lab controller's address` })
+    })
+    p.floatingIps?.forEach((f, fi) => {
+      const at = `pairs/${pi}/floatingIps/${fi}/address`
+      if (f.driver !== 'linux' || f.address.includes(':')) return
+      if (!inSubnet(f.address, subnet)) out.push({ path: at, message: `${f.address} is not inside the lab subnet ${subnet}` })
+      else if (f.address === controller) out.push({ path: at, message: `${f.address} is the lab controller's address` })
+    })
+  })
 }
 
 /** Rules across the whole inventory that JSON Schema cannot say. Assumes the schema passed. */
@@ -190,30 +257,51 @@ export function semanticProblems(inv: Inventory): Problem[] {
   inv.pairs.forEach((p, i) => pairProblems(p, i, out))
   // Node names are global: the lab, `lab exec NODE` and audit logs name nodes without their pair.
   const nodes = new Map<string, string>()
-  const addrs = new Map<string, string>()
+  // Addresses are global too: a node's own address, or a floating IP, can belong to only one thing.
+  const owner = new Map<string, string>()
   inv.pairs.forEach((p, pi) => p.nodes.forEach((n, ni) => {
     const at = `pairs/${pi}/nodes/${ni}`
     if (nodes.has(n.name) && !nodes.get(n.name)!.startsWith(`pairs/${pi}/`)) out.push({ path: `${at}/name`, message: `node name "${n.name}" is already used at ${nodes.get(n.name)}` })
     else if (!nodes.has(n.name)) nodes.set(n.name, at)
-    if (addrs.has(n.address)) out.push({ path: `${at}/address`, message: `address ${n.address} is already used by ${addrs.get(n.address)}` })
-    else addrs.set(n.address, at)
-  }))
-  if (inv.lab) {
-    const { subnet, controller } = inv.lab
-    const bits = Number(subnet.split('/')[1])
-    if (subnet.includes(':') || bits > 30 || bits < 8) out.push({ path: 'lab/subnet', message: `must be an IPv4 subnet between /8 and /30 (got "${subnet}")` })
-    else {
-      if (!inSubnet(controller, subnet)) out.push({ path: 'lab/controller', message: `${controller} is not inside the lab subnet ${subnet}` })
-      inv.pairs.forEach((p, pi) => {
-        p.nodes.forEach((n, ni) => {
-          if (!inSubnet(n.address, subnet)) out.push({ path: `pairs/${pi}/nodes/${ni}/address`, message: `${n.address} is not inside the lab subnet ${subnet}` })
-          if (n.address === controller) out.push({ path: `pairs/${pi}/nodes/${ni}/address`, message: `${n.address} is the lab controller's address` })
-        })
-        p.floatingIps?.forEach((f, fi) => {
-          if (f.driver === 'linux' && !f.address.includes(':') && !inSubnet(f.address, subnet)) out.push({ path: `pairs/${pi}/floatingIps/${fi}/address`, message: `${f.address} is not inside the lab subnet ${subnet}` })
-        })
-      })
+    for (const key of ['address', 'address6', 'serviceAddress', 'serviceAddress6'] as const) {
+      const a = n[key]
+      if (a === undefined) continue
+      const k = ipKey(a)
+      if (owner.has(k)) out.push({ path: `${at}/${key}`, message: `address ${a} is already used by ${owner.get(k)}` })
+      else owner.set(k, `${at}/${key}`)
     }
-  }
-  return out
+  }))
+  inv.pairs.forEach((p, pi) => p.floatingIps?.forEach((f, fi) => {
+    const at = `pairs/${pi}/floatingIps/${fi}/address`
+    const k = ipKey(f.address)
+    const first = owner.get(k)
+    if (first === undefined) owner.set(k, at)
+    else if (first.includes('/floatingIps/')) out.push({ path: at, message: `duplicate floating IP ${f.address} (first at ${first})` })
+    else out.push({ path: at, message: `${f.address} is a node's own address (${first}); a floating IP must be separate` })
+  }))
+  labProblems(inv, out)
+  const seen = new Set<string>()
+  return out.filter((p) => { const k = `${p.path}\u0000${p.message}`; return seen.has(k) ? false : (seen.add(k), true) })
+}
+
+const under = (path: string, scope: string) => scope === ROOT || path === scope || path.startsWith(scope + '/')
+
+/**
+ * Every problem at once: the schema's, plus the semantic rules' where they can be trusted.
+ * When the schema fails, semantic rules still run, but a finding inside (or around) an object
+ * the schema already rejected is dropped: it would judge a value the user must fix anyway.
+ */
+export function inventoryProblems(data: unknown): Problem[] {
+  const schema = schemaErrors(data)
+  if (schema.length === 0) return semanticProblems(data as Inventory)
+  let semantic: Problem[] = []
+  try { semantic = semanticProblems(data as Inventory) } catch { /* shape too broken for the rules; the schema's lines say why */ }
+  // A wrong value taints only itself; a structural error taints its whole object
+  // (a typo like "adress" means the object is not what its author meant).
+  const scopes = schema.map((s) => {
+    const parent = s.at.includes('/') ? s.at.slice(0, s.at.lastIndexOf('/')) : ROOT
+    return { at: s.at, scope: !s.structural || parent === ROOT ? s.at : parent }
+  })
+  const kept = semantic.filter((p) => !scopes.some((s) => under(p.path, s.scope) || under(s.at, p.path)))
+  return [...schema.map(({ path, message }) => ({ path, message })), ...kept]
 }
