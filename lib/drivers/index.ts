@@ -2,6 +2,11 @@
 import { InputError } from '../errors.ts'
 import type { FloatingIp } from '../inventory/schema.ts'
 import { LinuxIpDriver } from './ip-linux.ts'
+import { HcloudIpDriver } from './ip-hcloud.ts'
+import { DigitalOceanIpDriver } from './ip-digitalocean.ts'
+import { HcloudFenceDriver } from './fence-hcloud.ts'
+import { DigitalOceanFenceDriver } from './fence-digitalocean.ts'
+import { LabFenceDriver } from './fence-lab.ts'
 import type { DriverContext, FenceDriver, IpDriver } from './types.ts'
 
 type IpFactory = (fip: FloatingIp, ctx: DriverContext) => IpDriver
@@ -9,8 +14,14 @@ type FenceFactory = (ctx: DriverContext) => FenceDriver
 
 const ipDrivers: Record<string, IpFactory> = {
   linux: (fip, ctx) => new LinuxIpDriver(fip, ctx),
+  hcloud: (fip, ctx) => new HcloudIpDriver(fip, ctx),
+  digitalocean: (fip, ctx) => new DigitalOceanIpDriver(fip, ctx),
 }
-const fenceDrivers: Record<string, FenceFactory> = {}
+const fenceDrivers: Record<string, FenceFactory> = {
+  lab: (ctx) => new LabFenceDriver(ctx),
+  hcloud: (ctx) => new HcloudFenceDriver(ctx),
+  digitalocean: (ctx) => new DigitalOceanFenceDriver(ctx),
+}
 
 export function registerIpDriver(kind: string, f: IpFactory) { ipDrivers[kind] = f }
 export function registerFenceDriver(kind: string, f: FenceFactory) { fenceDrivers[kind] = f }

@@ -157,6 +157,7 @@ export const Provision = Obj({
   servicePorts: T.Optional(T.Array(Obj({ port: Port, protocol: T.Union([T.Literal('tcp'), T.Literal('udp')]), sources: T.Optional(T.Array(Cidr)) }))),
   floatingIpv6: T.Optional(T.Boolean({ default: false })),
   labels: T.Optional(T.Record(T.String(), T.String())),
+  tokenFile: T.Optional(T.String({ minLength: 1, description: 'API token file that import-stack writes into the floating-IP and fencing blocks (relative to the inventory); else HCLOUD_TOKEN / DIGITALOCEAN_TOKEN' })),
 })
 
 export const Pair = Obj({

@@ -221,6 +221,30 @@ function pairProblems(pair: Pair, pi: number, out: Problem[]) {
     if (p.sshPublicKey && p.sshPublicKeyFile) out.push({ path: pat, message: 'give "sshPublicKey" or "sshPublicKeyFile", not both' })
     cidrs(p.adminNetworks, `${pat}/adminNetworks`, out)
     p.servicePorts?.forEach((s, k) => cidrs(s.sources, `${pat}/servicePorts/${k}/sources`, out))
+    provisionProblems(pair, at, out)
+  }
+}
+
+/** What a Pulumi stack needs to build the pair, and what keeps it consistent with the drivers. */
+function provisionProblems(pair: Pair, at: string, out: Problem[]) {
+  const p = pair.provision!
+  const pat = `${at}/provision`
+  // Without a key the provider mails a root password (Hetzner) or refuses (DigitalOcean).
+  if (!p.sshPublicKey && !p.sshPublicKeyFile) out.push({ path: pat, message: 'needs "sshPublicKey" or "sshPublicKeyFile": the servers are reached by key only' })
+  pair.floatingIps?.forEach((f, fi) => {
+    if ((f.driver === 'hcloud' || f.driver === 'digitalocean') && f.driver !== p.provider) out.push({ path: `${at}/floatingIps/${fi}/driver`, message: `"${f.driver}" does not match provision.provider "${p.provider}"` })
+  })
+  const fd = pair.fencing?.driver
+  if ((fd === 'hcloud' || fd === 'digitalocean') && fd !== p.provider) out.push({ path: `${at}/fencing/driver`, message: `"${fd}" does not match provision.provider "${p.provider}"` })
+  pair.nodes.forEach((n, ni) => {
+    const other = p.provider === 'hcloud' ? n.digitalocean : n.hcloud
+    if (other) out.push({ path: `${at}/nodes/${ni}/${p.provider === 'hcloud' ? 'digitalocean' : 'hcloud'}`, message: `provider ids of another provider than provision.provider "${p.provider}"` })
+  })
+  if (p.provider === 'digitalocean') {
+    if (p.floatingIpv6) out.push({ path: `${pat}/floatingIpv6`, message: 'not supported with provider "digitalocean" (hapair moves reserved IPv4 addresses only)' })
+    // A reserved IP belongs to one region and can only be assigned to droplets there.
+    const regions = new Set(pair.nodes.map((n) => n.provision?.location ?? p.location))
+    if (regions.size > 1) out.push({ path: pat, message: `all droplets must be in one region, a reserved IP cannot move between regions (got ${[...regions].join(', ')})` })
   }
 }
 

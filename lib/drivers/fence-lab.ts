@@ -1,0 +1,47 @@
+// Fencing for the lab: the node is a set of namespaces on this machine, so "power off" is
+// the lab's own kill fault (every process in it dies, its addresses go with its link).
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { nodeNs } from '../lab/plan.ts'
+import type { Node } from '../inventory/schema.ts'
+import type { ActionResult, DriverContext, FenceDriver, PowerState } from './types.ts'
+
+const run = promisify(execFile)
+
+export class LabFenceDriver implements FenceDriver {
+  readonly kind = 'lab'
+  constructor(private readonly ctx: DriverContext) {}
+
+  validate(): string[] {
+    return this.ctx.inv.data.lab ? [] : ['fencing driver "lab" needs the inventory\'s "lab" block']
+  }
+
+  private ns(node: Node) { return nodeNs(this.ctx.inv.data.lab!.name, node.name) }
+
+  async status(node: Node): Promise<PowerState> {
+    try {
+      const { stdout } = await run('ip', ['netns', 'pids', this.ns(node)])
+      return stdout.trim() ? 'on' : 'off'
+    } catch {
+      return 'unknown'
+    }
+  }
+
+  async stop(node: Node): Promise<ActionResult> {
+    if ((await this.status(node)) === 'off') return { changed: false, detail: `${node.name} already powered off` }
+    const { labFault } = await import('../lab/index.ts')
+    await labFault(this.ctx.inv, 'kill', node.name)
+    return { changed: true, detail: `${node.name} powered off` }
+  }
+
+  async start(node: Node): Promise<ActionResult> {
+    if ((await this.status(node)) === 'on') return { changed: false, detail: `${node.name} already powered on` }
+    const { labFault } = await import('../lab/index.ts')
+    await labFault(this.ctx.inv, 'start', node.name)
+    return { changed: true, detail: `${node.name} powered on` }
+  }
+
+  describe(action: 'start' | 'stop', node: Node): string[] {
+    return [`${node.name}: lab ${action === 'stop' ? 'power off (kill every process in ' : 'power on ('}${this.ns(node)})`]
+  }
+}

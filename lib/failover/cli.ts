@@ -1,0 +1,61 @@
+// The shared body of playbooks/failover.ts and playbooks/failback.ts.
+import { createInterface } from 'node:readline/promises'
+import { inventoryFrom, parseArgs } from '../cli.ts'
+import { EXIT, InputError } from '../errors.ts'
+import { findPair } from '../inventory/load.ts'
+import { SshPool } from '../ssh.ts'
+import { runFailover, type FailoverOptions, type FailoverResult, type StepResult } from './run.ts'
+import type { Operation, Plan } from './plan.ts'
+
+export const usage = (op: Operation) => `usage: npx zx playbooks/${op}.ts [--inventory FILE] [--pair NAME] [--to NODE] [--dry-run] [--force] [--yes] [--break-lock] [--json]
+  ${op === 'failover' ? 'Moves the service and its floating IPs to another node (default: the other node of a two-node pair).' : "Returns the service to the inventory's preferred primary, after bringing its data up to date."}
+  exit 0 done (or nothing to do), 1 failed (the pair's state is shown), 2 bad input, 3 refused for safety`
+
+export function formatStep(s: StepResult): string {
+  return `${s.ok ? 'ok  ' : 'FAIL'} ${s.name.padEnd(15)} ${String(s.ms).padStart(6)} ms  ${s.detail}`
+}
+
+export function formatResult(r: FailoverResult): string {
+  if (r.dryRun) return ['dry run: nothing was changed. The plan:', ...r.plan.map((l) => `  ${l}`)].join('\n')
+  const head = r.ok
+    ? `${r.operation} done: ${r.active} is active (epoch ${r.epoch}); RTO ${r.rtoMs ?? '-'} ms, total ${r.totalMs} ms`
+    : `${r.operation} FAILED after ${r.totalMs} ms: ${r.error}\nrun \`npx zx playbooks/status.ts\` to see the pair; re-running ${r.operation} finishes or safely redoes the job`
+  return head
+}
+
+async function askOnTerminal(plan: string[]): Promise<boolean> {
+  console.log(plan.join('\n'))
+  const rl = createInterface({ input: process.stdin, output: process.stdout })
+  try {
+    return /^y(es)?$/i.test((await rl.question('Proceed? [y/N] ')).trim())
+  } finally {
+    rl.close()
+  }
+}
+
+export async function failoverMain(op: Operation, extra: { beforeMutate?: (inv: ReturnType<typeof inventoryFrom>, pool: SshPool, plan: Plan, force: boolean) => Promise<void> } = {}): Promise<number> {
+  const args = parseArgs({ string: ['inventory', 'pair', 'to'], boolean: ['dry-run', 'force', 'yes', 'json', 'break-lock'], alias: { y: 'yes' } })
+  const inv = inventoryFrom(args)
+  const pairs = findPair(inv, args.pair)
+  if (pairs.length > 1) throw new InputError(`${inv.file} has ${pairs.length} pairs: choose one with --pair (${pairs.map((p) => p.name).join(', ')})`)
+  const dryRun = !!args['dry-run']
+  if (!dryRun && !args.yes && !process.stdin.isTTY) throw new InputError(`${op} changes production state: pass --yes to run without a terminal (or --dry-run to see the plan)`)
+  const pool = new SshPool(inv)
+  const opts: FailoverOptions = {
+    operation: op, to: args.to, dryRun, force: !!args.force, breakLock: !!args['break-lock'],
+    confirm: !dryRun && !args.yes ? askOnTerminal : undefined,
+    onStep: args.json ? undefined : (s) => console.log(formatStep(s)),
+    beforeMutate: extra.beforeMutate ? (plan) => extra.beforeMutate!(inv, pool, plan, !!args.force) : undefined,
+  }
+  try {
+    const r = await runFailover(inv, pool, pairs[0], opts)
+    if (args.json) {
+      console.log(JSON.stringify({ pair: r.pair, operation: r.operation, from: r.from, to: r.to, steps: r.steps.map(({ name, ok, ms, detail }) => ({ name, ok, ms, detail })), rtoMs: r.rtoMs, totalMs: r.totalMs, active: r.active, epoch: r.epoch, ok: r.ok, dryRun: r.dryRun, ...(r.dryRun ? { plan: r.plan } : {}), ...(r.error ? { error: r.error } : {}) }, null, 2))
+    } else {
+      console.log(formatResult(r))
+    }
+    return r.ok ? EXIT.ok : EXIT.failed
+  } finally {
+    pool.close()
+  }
+}

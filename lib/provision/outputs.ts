@@ -1,0 +1,70 @@
+// The contract between a stack and import-stack: what `pulumi stack output --json` prints.
+// Both stacks export exactly this shape under the key "pairs", so one importer serves both.
+import { Type as T, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { InputError } from '../errors.ts'
+
+const Id = T.Integer({ minimum: 1 })
+
+export const StackNodeOutput = T.Object({
+  /** Hetzner server id or DigitalOcean droplet id. */
+  id: Id,
+  ipv4: T.String({ description: 'IPv4 address (checked below: TypeBox has no format checkers registered)' }),
+  ipv6: T.Optional(T.String()),
+}, { additionalProperties: false })
+
+export const StackFloatingIpOutput = T.Object({
+  name: T.String({ minLength: 1 }),
+  /** Hetzner floating IP id; DigitalOcean names a reserved IP by its address and has none. */
+  id: T.Optional(Id),
+  /** The address the active node's kernel holds (for an IPv6 floating network: its ::1). */
+  address: T.String({ minLength: 1 }),
+  family: T.Union([T.Literal('ipv4'), T.Literal('ipv6')]),
+}, { additionalProperties: false })
+
+export const StackPairOutput = T.Object({
+  provider: T.Union([T.Literal('hcloud'), T.Literal('digitalocean')]),
+  nodes: T.Record(T.String(), StackNodeOutput),
+  floatingIps: T.Array(StackFloatingIpOutput),
+}, { additionalProperties: false })
+
+export const StackOutputs = T.Object({
+  pairs: T.Record(T.String(), StackPairOutput),
+}, { additionalProperties: true, description: 'pulumi stack output --json of stacks/hcloud or stacks/digitalocean' })
+
+export type StackNodeOutput = Static<typeof StackNodeOutput>
+export type StackFloatingIpOutput = Static<typeof StackFloatingIpOutput>
+export type StackPairOutput = Static<typeof StackPairOutput>
+export type StackOutputs = Static<typeof StackOutputs>
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
+
+/** Parses `pulumi stack output --json` text; every problem is one located line. */
+export function parseStackOutputs(text: string, file: string): StackOutputs {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (e) {
+    throw new InputError(`${file}: (root): not valid JSON: ${(e as Error).message.split('\n')[0]} (expected the output of \`pulumi stack output --json\`)`)
+  }
+  const problems: string[] = []
+  if (!Value.Check(StackOutputs, data)) {
+    for (const err of Value.Errors(StackOutputs, data)) problems.push(`${file}: ${err.path.replace(/^\//, '') || '(root)'}: ${err.message}`)
+  } else {
+    // TypeBox's Value.Check does not enforce "format" without a registered checker.
+    for (const [pair, p] of Object.entries((data as StackOutputs).pairs)) {
+      for (const [node, n] of Object.entries(p.nodes)) if (!IPV4.test(n.ipv4)) problems.push(`${file}: pairs/${pair}/nodes/${node}/ipv4: not an IPv4 address (got ${JSON.stringify(n.ipv4)})`)
+    }
+  }
+  if (problems.length) {
+    const unique = [...new Set(problems)]
+    throw new InputError(`${file}: not a hapair stack output (${unique.length} problem${unique.length > 1 ? 's' : ''})\n${unique.join('\n')}`, unique)
+  }
+  return data as StackOutputs
+}
+
+/** Hetzner reports an IPv6 floating IP as its /64 network; the kernel holds the network's ::1. */
+export function ipv6FloatingHost(ipOrNetwork: string): string {
+  const base = ipOrNetwork.split('/')[0]
+  return base.endsWith('::') ? `${base}1` : base
+}

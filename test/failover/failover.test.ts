@@ -1,0 +1,247 @@
+// Failover and failback against the lab: real sshd, real `ip addr` moves, real services.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import http from 'node:http'
+import { writeFileSync } from 'node:fs'
+import { startTestLab, type TestLab } from '../helpers/lab.ts'
+import { json, playbook } from '../helpers/playbook.ts'
+import { holdsAddress } from '../../lib/drivers/ip-linux.ts'
+import { labFault } from '../../lib/lab/index.ts'
+
+let lab: TestLab
+let file: string
+let vip: string
+const nodes = ['node-a', 'node-b']
+test.before(async () => {
+  lab = await startTestLab()
+  file = lab.file
+  vip = lab.inv.data.pairs[0].floatingIps![0].address
+})
+test.after(async () => { await lab?.down() })
+
+const run = (name: string, ...args: string[]) => playbook(name, ['--inventory', file, ...args])
+const failover = (...args: string[]) => run('failover', '--yes', '--json', ...args)
+
+/** A powered-off node runs nothing and holds nothing: the lab refuses to exec there. */
+async function execOn(n: string, argv: string[]) {
+  try { return await lab.exec(n, argv) } catch (e) { return { code: -1, stdout: '', stderr: (e as Error).message } }
+}
+async function holders(): Promise<string[]> {
+  const out: string[] = []
+  for (const n of nodes) {
+    const r = await execOn(n, ['ip', '-o', 'addr', 'show', 'dev', 'eth0'])
+    if (r.code === 0 && holdsAddress(r.stdout, vip)) out.push(n)
+  }
+  return out
+}
+async function dbOn(): Promise<string[]> {
+  const out: string[] = []
+  for (const n of nodes) if ((await execOn(n, ['/var/lib/lab/bin/svc', 'status', 'db'])).code === 0) out.push(n)
+  return out
+}
+function viaVip(): Promise<string> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: vip, port: 8080, path: '/', timeout: 1500, agent: false }, (res) => {
+      let b = ''
+      res.on('data', (d) => (b += d))
+      res.on('end', () => resolve(b))
+    })
+    req.on('timeout', () => { req.destroy(); resolve('timeout') })
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'))
+  })
+}
+async function activeOf(): Promise<string> {
+  return json(await run('status', '--json')).pairs[0].active
+}
+/** Exactly one live writer, and it is the node the pair records as active. */
+async function assertConsistent(expected?: string) {
+  const h = await holders()
+  const d = await dbOn()
+  assert.is(h.length, 1, `VIP on exactly one node, got [${h}]`)
+  assert.equal(d, h, `db runs exactly where the VIP is: db [${d}], VIP [${h}]`)
+  assert.is(await viaVip(), h[0])
+  assert.is(await activeOf(), h[0])
+  if (expected) assert.is(h[0], expected)
+}
+/** Back to the starting point: every node powered on and linked, node-a active. */
+async function reset() {
+  for (const n of nodes) {
+    await labFault(lab.inv, 'heal', n)
+    if ((await execOn(n, ['true'])).code !== 0) await labFault(lab.inv, 'start', n)
+  }
+  if ((await holders())[0] !== 'node-a' || (await activeOf()) !== 'node-a') {
+    const r = await failover('--to', 'node-a', '--force', '--break-lock')
+    assert.is(r.code, 0, r.stdout + r.stderr)
+  }
+  await assertConsistent('node-a')
+}
+
+test('the lab starts consistent: node-a active from the inventory', async () => {
+  await assertConsistent('node-a')
+})
+
+test('dry run prints the plan and changes nothing', async () => {
+  const r = await failover('--dry-run')
+  assert.is(r.code, 0, r.stderr)
+  const j = json(r)
+  assert.ok(j.dryRun)
+  assert.ok(j.plan.some((l: string) => l.includes('ip addr add') && l.includes(vip)), j.plan.join('\n'))
+  assert.ok(j.plan.some((l: string) => l.includes('svc stop db')))
+  await assertConsistent('node-a')
+})
+
+test('planned switchover moves VIP and singleton; JSON has the documented fields', async () => {
+  const r = await failover()
+  assert.is(r.code, 0, r.stdout + r.stderr)
+  const j = json(r)
+  assert.is(j.pair, 'demo')
+  assert.is(j.from, 'node-a')
+  assert.is(j.to, 'node-b')
+  assert.is(j.active, 'node-b')
+  assert.equal(j.steps.map((s: any) => s.name), ['lock', 'preflight', 'fence', 'move-ip', 'start-services', 'post-check', 'record'])
+  assert.ok(j.steps.every((s: any) => s.ok && typeof s.ms === 'number'))
+  assert.type(j.rtoMs, 'number')
+  assert.ok(j.epoch >= 1)
+  await assertConsistent('node-b')
+})
+
+test('switching back with --to, and a second run to the same node is a no-op', async () => {
+  const r = await failover('--to', 'node-a')
+  assert.is(r.code, 0, r.stdout + r.stderr)
+  await assertConsistent('node-a')
+  const again = await failover('--to', 'node-a')
+  assert.is(again.code, 0)
+  assert.match(json(again).steps[1].detail, /already active/)
+  await assertConsistent('node-a')
+})
+
+test('failback refuses while the primary has not received the data since it stopped being active', async () => {
+  assert.is((await failover()).code, 0)
+  const r = await run('failback', '--yes')
+  assert.is(r.code, 3, r.stdout + r.stderr)
+  assert.match(r.stderr, /has not received/)
+  await assertConsistent('node-b')
+  const forced = await run('failback', '--yes', '--force')
+  assert.is(forced.code, 0, forced.stdout + forced.stderr)
+  await assertConsistent('node-a')
+})
+
+test('an unreachable target is refused (exit 3) and nothing changes', async () => {
+  await labFault(lab.inv, 'isolate', 'node-b')
+  const r = await failover()
+  assert.is(r.code, 3, r.stdout + r.stderr)
+  assert.match(r.stderr, /node-b is not reachable/)
+  await labFault(lab.inv, 'heal', 'node-b')
+  await assertConsistent('node-a')
+})
+
+test('a target that is behind (held changes pending) is refused unless --force', async () => {
+  const mark = JSON.stringify({ since: new Date().toISOString(), reason: 'test', pending: { 'node-b': ['app'] } })
+  await lab.exec('node-a', ['sh', '-c', `mkdir -p /var/lib/hapair/demo && printf '%s' '${mark}' > /var/lib/hapair/demo/degraded.json`])
+  const r = await failover()
+  assert.is(r.code, 3)
+  assert.match(r.stderr, /node-b is behind: sync of app pending/)
+  await assertConsistent('node-a')
+  await lab.exec('node-a', ['rm', '-f', '/var/lib/hapair/demo/degraded.json'])
+})
+
+test('a target whose services cannot start is refused', async () => {
+  await lab.exec('node-b', ['mv', '/var/lib/lab/bin/svc', '/var/lib/lab/bin/svc.off'])
+  try {
+    const r = await failover()
+    assert.is(r.code, 3, r.stdout + r.stderr)
+    assert.match(r.stderr, /not found on node-b/)
+  } finally {
+    await lab.exec('node-b', ['mv', '/var/lib/lab/bin/svc.off', '/var/lib/lab/bin/svc'])
+  }
+  await assertConsistent('node-a')
+})
+
+test('isolated active node: fenced, and after heal it does not take the VIP back', async () => {
+  await labFault(lab.inv, 'isolate', 'node-a')
+  const r = await failover()
+  assert.is(r.code, 0, r.stdout + r.stderr)
+  assert.match(json(r).steps.find((s: any) => s.name === 'fence').detail, /powered off/)
+  await labFault(lab.inv, 'heal', 'node-a')
+  await assertConsistent('node-b')
+  await labFault(lab.inv, 'start', 'node-a') // powered on again: still no VIP, no db on node-a
+  await assertConsistent('node-b')
+  const st = json(await run('status', '--json')).pairs[0]
+  assert.equal(st.floatingIps[0].holders, ['node-b'])
+  await reset()
+})
+
+test('killed active node: failover completes on the survivor', async () => {
+  await labFault(lab.inv, 'kill', 'node-a')
+  const r = await failover()
+  assert.is(r.code, 0, r.stdout + r.stderr)
+  assert.match(json(r).steps.find((s: any) => s.name === 'fence').detail, /already powered off/)
+  await assertConsistent('node-b')
+  await reset()
+})
+
+test('unreachable active and no fencing driver: refused, --force says the risk and proceeds', async () => {
+  const nofence = file.replace(/\.json$/, '.nofence.json')
+  const data = JSON.parse(JSON.stringify(lab.inv.data))
+  data.pairs[0].fencing = { driver: 'none' }
+  writeFileSync(nofence, JSON.stringify(data))
+  await labFault(lab.inv, 'isolate', 'node-a')
+  try {
+    const r = await playbook('failover', ['--inventory', nofence, '--yes'])
+    assert.is(r.code, 3, r.stdout + r.stderr)
+    assert.match(r.stderr, /no fencing driver/)
+    assert.match(r.stderr, /two live writers/)
+    assert.equal(await holders(), ['node-a'])
+  } finally {
+    await labFault(lab.inv, 'heal', 'node-a')
+  }
+  await assertConsistent('node-a')
+})
+
+test('concurrent runs: one wins, the other is refused naming the lock holder', async () => {
+  const [a, b] = await Promise.all([failover(), failover()])
+  const codes = [a.code, b.code].sort()
+  assert.equal(codes, [0, 3], `codes ${a.code} ${b.code}\n${a.stderr}\n${b.stderr}`)
+  const loser = a.code === 3 ? a : b
+  assert.match(loser.stderr, /locked on node-[ab] by \S+@\S+ pid \d+ \(failover/)
+  await assertConsistent('node-b')
+  await reset()
+})
+
+for (const step of ['lock', 'fence', 'move-ip', 'start-services', 'post-check', 'record']) {
+  test(`killed after step ${step}: a re-run ends consistent on the intended node`, async () => {
+    const crashed = await playbook('failover', ['--inventory', file, '--yes', '--json'], { env: { HAPAIR_CRASH_AFTER_STEP: step } })
+    assert.is(crashed.signal, 'SIGKILL', `expected the crash hook to fire: ${crashed.stdout}${crashed.stderr}`)
+    const again = await failover()
+    assert.is(again.code, 0, again.stdout + again.stderr)
+    await assertConsistent('node-b')
+    await reset()
+  })
+}
+
+test('bad inventory: exit 2 and nothing changed', async () => {
+  const bad = file.replace(/\.json$/, '.bad.json')
+  const data = JSON.parse(JSON.stringify(lab.inv.data))
+  data.pairs[0].nodes[1].address = '10.0.0.300'
+  writeFileSync(bad, JSON.stringify(data))
+  const r = await playbook('failover', ['--inventory', bad, '--yes'])
+  assert.is(r.code, 2)
+  assert.match(r.stderr, /pairs\/0\/nodes\/1\/address: must match format "ipv4"/)
+  assert.not.match(r.stderr, /\n\s+at /)
+  await assertConsistent('node-a')
+})
+
+test('without a terminal and without --yes it refuses with exit 2', async () => {
+  const r = await run('failover')
+  assert.is(r.code, 2)
+  assert.match(r.stderr, /--yes/)
+  await assertConsistent('node-a')
+})
+
+test('unknown --to node is bad input', async () => {
+  const r = await failover('--to', 'node-z')
+  assert.is(r.code, 2)
+  assert.match(r.stderr, /no such node/)
+})
+
+test.run()

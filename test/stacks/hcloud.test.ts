@@ -1,0 +1,219 @@
+// Policies of the hcloud stack under Pulumi mocks; each failure names the resource's URN.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { declared, setConfig, urnOf, value } from './mocks.ts'
+import { exampleCopy } from './fixture.ts'
+import { hcloudStack } from '../../stacks/hcloud/program.ts'
+import type { HaPair } from '../../stacks/hcloud/ha-pair.ts'
+import { stackInput } from '../../stacks/shared/stack.ts'
+import { provisionPlan } from '../../lib/provision/plan.ts'
+import { importStack } from '../../lib/provision/import.ts'
+import { isWorld } from '../../lib/provision/firewall.ts'
+import type { LoadedInventory } from '../../lib/inventory/load.ts'
+import { ipDriver, fenceDriver } from '../../lib/drivers/index.ts'
+
+const build = (inv: LoadedInventory) => hcloudStack(provisionPlan(inv, 'hcloud'))
+
+/** Every server of the pair is in the pair's placement group, which is of type spread; one server per node. */
+async function spreadViolations(c: HaPair, nodes: number): Promise<string[]> {
+  const out: string[] = []
+  const servers = Object.values(c.servers)
+  if (servers.length !== nodes) out.push(`${await urnOf(c)}: ${servers.length} servers for ${nodes} nodes`)
+  const [pgId, pgType] = await Promise.all([value(c.placementGroup.id), value(c.placementGroup.type)])
+  if (pgType !== 'spread') out.push(`${await urnOf(c.placementGroup)}: type "${pgType}", want "spread"`)
+  for (const s of servers) {
+    const got = await value(s.placementGroupId)
+    if (String(got) !== pgId) out.push(`${await urnOf(s)}: placementGroupId ${got}, want ${pgId} (the pair's spread group)`)
+  }
+  return out
+}
+
+/** Each floating IP is assigned to the primary node's server. */
+async function primaryViolations(c: HaPair, primary: string): Promise<string[]> {
+  const out: string[] = []
+  const want = await value(c.servers[primary].id)
+  if (c.floatingIps.length === 0) out.push(`${await urnOf(c)}: no floating IP`)
+  for (const f of c.floatingIps) {
+    const [fipId, assignedFip, server] = await Promise.all([value(f.ip.id), value(f.assignment.floatingIpId), value(f.assignment.serverId)])
+    if (String(server) !== want) out.push(`${await urnOf(f.assignment)}: assigned to server ${server}, want the primary ${primary} (${want})`)
+    if (String(assignedFip) !== fipId) out.push(`${await urnOf(f.assignment)}: assigns floating IP ${assignedFip}, want ${fipId}`)
+  }
+  return out
+}
+
+/** No firewall rule opens SSH to the whole internet unless the inventory's adminNetworks say so; every server has a firewall from its first boot. */
+async function sshViolations(c: HaPair, sshPort: string, worldAllowed: boolean): Promise<string[]> {
+  const out: string[] = []
+  for (const fw of [c.adminFirewall, c.peerFirewall]) {
+    for (const r of (await value(fw.rules)) ?? []) {
+      const sources = (r.sourceIps ?? []) as string[]
+      if (r.direction === 'in' && r.protocol === 'tcp' && r.port === sshPort && sources.some(isWorld) && !worldAllowed) {
+        out.push(`${await urnOf(fw)}: rule "${r.description}" opens SSH (${sshPort}) to ${sources.filter(isWorld).join(', ')}`)
+      }
+    }
+  }
+  const adminId = await value(c.adminFirewall.id)
+  for (const s of Object.values(c.servers)) {
+    const ids = (await value(s.firewallIds)) ?? []
+    if (!ids.map(String).includes(adminId)) out.push(`${await urnOf(s)}: created without the admin firewall (firewallIds ${JSON.stringify(ids)})`)
+  }
+  return out
+}
+
+const check = (violations: string[]) => assert.equal(violations, [], violations.join('\n'))
+
+test('example-hcloud: two servers per pair in one spread placement group', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const { components } = build(fx.inv)
+  assert.is(components.length, 2)
+  for (const c of components) check(await spreadViolations(c, 2))
+})
+
+test('example-hcloud: floating IPs (v4, and v6 where asked) assigned to the primary\'s server', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const { components } = build(fx.inv)
+  const [web, db] = components
+  assert.equal(web.floatingIps.map((f) => f.plan.family), ['ipv4', 'ipv6'])
+  assert.equal(db.floatingIps.map((f) => f.plan.family), ['ipv4'])
+  check(await primaryViolations(web, 'web-1'))
+  check(await primaryViolations(db, 'db-1'))
+})
+
+test('example-hcloud: no SSH open to the world; service ports as declared', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const { components } = build(fx.inv)
+  for (const c of components) check(await sshViolations(c, '22', false))
+  const rules = (await value(components[1].adminFirewall.rules))!
+  const pg = rules.find((r) => r.port === '5432')
+  assert.equal(pg?.sourceIps, ['198.51.100.0/24'], 'db port only from the declared source')
+  const web = (await value(components[0].adminFirewall.rules))!
+  assert.equal(web.find((r) => r.port === '443')?.sourceIps, ['0.0.0.0/0', '::/0'], 'a service port without sources is public')
+})
+
+test('pulumi up leaves a failed-over address and the servers\' first-boot data alone (ignoreChanges)', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const seen = new Map<string, string[]>()
+  hcloudStack(provisionPlan(fx.inv, 'hcloud'), { transformations: [(a) => { seen.set(`${a.type}::${a.name}`, (a.opts.ignoreChanges ?? []) as string[]); return undefined }] })
+  await new Promise((r) => setTimeout(r, 20))
+  const want: [string, string[]][] = [
+    ['hcloud:index/floatingIpAssignment:FloatingIpAssignment::web-vip', ['serverId']],
+    ['hcloud:index/floatingIpAssignment:FloatingIpAssignment::db-vip', ['serverId']],
+    ['hcloud:index/server:Server::web-web-1', ['userData', 'sshKeys', 'image']],
+    ['hcloud:index/server:Server::db-db-2', ['userData', 'sshKeys', 'image']],
+  ]
+  for (const [k, v] of want) assert.equal(seen.get(k), v, k)
+})
+
+test('the SSH policy can fail: world-open admin networks are flagged unless the inventory asked for them', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const inv = fx.edit((d) => { d.pairs[0].provision.adminNetworks = ['0.0.0.0/0'] })
+  const { components } = build(inv)
+  const v = await sshViolations(components[0], '22', false)
+  assert.ok(v.length > 0 && /urn:pulumi:test::hapair-test::hapair:hcloud:HaPair\$hcloud:index\/firewall:Firewall::web-admin/.test(v[0]), v.join('\n'))
+  check(await sshViolations(components[0], '22', inv.data.pairs[0].provision!.adminNetworks.some(isWorld)))
+})
+
+test('peers may reach each other\'s SSH (sync), by their own addresses only', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const [web] = build(fx.inv).components
+  const rules = (await value(web.peerFirewall.rules))!
+  const ssh = rules.find((r) => r.port === '22')!
+  const addrs = await Promise.all(Object.values(web.servers).map((s) => value(s.ipv4Address)))
+  for (const a of addrs) assert.ok(ssh.sourceIps!.includes(`${a}/32`), `peer ${a} allowed`)
+  assert.not.ok(ssh.sourceIps!.some(isWorld))
+})
+
+test('cloud-init: the primary\'s kernel takes the floating IPs, the secondary holds none, both get rsync', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const [web] = build(fx.inv).components
+  const [ud1, ud2] = await Promise.all([value(web.servers['web-1'].userData), value(web.servers['web-2'].userData)])
+  const [v4, net6] = await Promise.all([value(web.floatingIps[0].ip.ipAddress), value(web.floatingIps[1].ip.ipNetwork)])
+  assert.match(ud1!, /^#cloud-config\n/)
+  assert.ok(ud1!.includes(`ip addr add ${v4}/32 dev eth0`), ud1)
+  assert.ok(ud1!.includes(`ip -6 addr add ${net6.replace('/64', '')}1/64 dev eth0 nodad`), ud1)
+  assert.not.ok(/addr add/.test(ud2!), ud2)
+  for (const u of [ud1!, ud2!]) assert.match(u, /- rsync/)
+})
+
+test('outputs feed import-stack into an inventory that validates, with hcloud drivers and fencing', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const stack = build(fx.inv)
+  const outputs = { pairs: await value(stack.pairs) }
+  const r = importStack(fx.inv, JSON.parse(JSON.stringify(outputs)), 'stack.json')
+  const [web, db] = r.inventory.data.pairs
+  const s1 = await value(stack.components[0].servers['web-1'].id)
+  assert.is(web.nodes[0].hcloud?.serverId, Number(s1))
+  assert.is(web.nodes[0].address, await value(stack.components[0].servers['web-1'].ipv4Address))
+  assert.equal(web.floatingIps!.map((f) => [f.name, f.driver, f.prefix]), [['vip', 'hcloud', undefined], ['vip6', 'hcloud', 64]])
+  assert.is(web.fencing?.driver, 'hcloud')
+  assert.equal(db.fencing, { driver: 'hcloud', hcloud: { tokenFile: 'secrets/hcloud.token' } }, 'provision.tokenFile reaches the drivers')
+  assert.is(db.floatingIps![0].hcloud?.tokenFile, 'secrets/hcloud.token')
+  // The playbooks' driver registry accepts what was written.
+  const saved = process.env.HCLOUD_TOKEN
+  process.env.HCLOUD_TOKEN = 'x'.repeat(20)
+  try {
+    for (const pair of r.inventory.data.pairs) {
+      const ctx = { inv: r.inventory, pair, pool: {} as never }
+      for (const f of pair.floatingIps!) assert.is(ipDriver(f, ctx).kind, 'hcloud')
+      assert.is(fenceDriver(ctx)?.kind, 'hcloud')
+    }
+  } finally {
+    if (saved === undefined) delete process.env.HCLOUD_TOKEN
+    else process.env.HCLOUD_TOKEN = saved
+  }
+  assert.ok(r.changes.some((c) => /web\/web-1: hcloud.serverId \(none\) -> \d+/.test(c)), r.changes.join('\n'))
+})
+
+test('the stack reads the inventory from config ha-hcloud:inventory through the playbooks\' loader', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  setConfig('ha-hcloud:inventory', fx.file)
+  const { inv, plans } = stackInput('ha-hcloud', 'hcloud')
+  assert.is(inv.file, fx.file)
+  assert.equal(plans.map((p) => p.pair.name), ['web', 'db'])
+  assert.equal(plans[1].nodes.map((n) => n.serverType), ['cpx31', 'cpx31'], 'node-level serverType wins')
+})
+
+const bad: { name: string; edit: (d: any) => void; message: RegExp }[] = [
+  { name: 'schema error', edit: (d) => { d.pairs[0].provision.serverType = 7 }, message: /edited-\w+\.json: pairs\/0\/provision\/serverType: must be string/ },
+  { name: 'semantic error', edit: (d) => { delete d.pairs[0].provision.sshPublicKeyFile }, message: /pairs\/0\/provision: needs "sshPublicKey" or "sshPublicKeyFile"/ },
+  { name: 'unreadable key file', edit: (d) => { d.pairs[0].provision.sshPublicKeyFile = 'keys/missing.pub' }, message: /pairs\/0\/provision\/sshPublicKeyFile: cannot read .*missing\.pub: no such file/ },
+  { name: 'no pair for this provider', edit: (d) => { for (const p of d.pairs) p.provision.provider = 'digitalocean'; for (const p of d.pairs) delete p.provision.floatingIpv6 }, message: /no pair has a provision block with provider "hcloud" \(found: web \(digitalocean\), db \(digitalocean\)\)/ },
+]
+
+for (const c of bad) {
+  test(`a bad inventory fails the stack before any resource is declared: ${c.name}`, async () => {
+    const fx = exampleCopy('example-hcloud.json')
+    setConfig('ha-hcloud:inventory', fx.write(c.edit))
+    const before = declared.length
+    let err: Error | undefined
+    try {
+      const { plans } = stackInput('ha-hcloud', 'hcloud')
+      build({} as never) // not reached
+      void plans
+    } catch (e) { err = e as Error }
+    assert.ok(err, 'the stack should fail')
+    assert.is(err!.constructor.name, 'RunError', 'Pulumi prints a RunError without a stack trace')
+    assert.match(err!.message, c.message)
+    assert.is(declared.length, before, 'no resource declared')
+  })
+}
+
+test('index.ts: the program Pulumi runs exports the pairs', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  setConfig('ha-hcloud:inventory', fx.file)
+  const mod = await import('../../stacks/hcloud/index.ts')
+  const pairs = await value(mod.pairs)
+  assert.equal(Object.keys(pairs), ['web', 'db'])
+  assert.is(pairs.web.provider, 'hcloud')
+})
+
+test('pairs that share an SSH key share one key resource (providers refuse duplicates)', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const before = declared.length
+  build(fx.inv)
+  await new Promise((r) => setTimeout(r, 50))
+  const keys = declared.slice(before).filter((d) => d.type === 'hcloud:index/sshKey:SshKey')
+  assert.is(keys.length, 1, keys.map((k) => k.name).join(', '))
+})
+
+test.run()

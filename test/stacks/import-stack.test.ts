@@ -1,0 +1,128 @@
+// import-stack: `pulumi stack output --json` -> resolved inventory, as a user runs it.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { readFileSync, writeFileSync, mkdtempSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { exampleCopy } from './fixture.ts'
+import { playbook } from '../helpers/playbook.ts'
+import { parseStackOutputs, ipv6FloatingHost } from '../../lib/provision/outputs.ts'
+import { importStack, serialise } from '../../lib/provision/import.ts'
+import { loadInventory } from '../../lib/inventory/load.ts'
+import { InputError } from '../../lib/errors.ts'
+
+/** What `pulumi stack output --json` prints for stacks/hcloud over example-hcloud.json. */
+const hcloudOutput = {
+  pairs: {
+    web: {
+      provider: 'hcloud',
+      nodes: { 'web-1': { id: 51001, ipv4: '203.0.113.11', ipv6: '2001:db8:11::1' }, 'web-2': { id: 51002, ipv4: '203.0.113.12', ipv6: '2001:db8:12::1' } },
+      floatingIps: [{ name: 'vip', id: 7001, address: '198.51.100.10', family: 'ipv4' }, { name: 'vip6', id: 7002, address: '2001:db8:f0::1', family: 'ipv6' }],
+    },
+    db: {
+      provider: 'hcloud',
+      nodes: { 'db-1': { id: 51003, ipv4: '203.0.113.21' }, 'db-2': { id: 51004, ipv4: '203.0.113.22' } },
+      floatingIps: [{ name: 'vip', id: 7003, address: '198.51.100.20', family: 'ipv4' }],
+    },
+  },
+}
+
+test('CLI: reads the stack output from stdin, writes the resolved inventory: it validates and carries ids, floating IPs and fencing', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const out = path.join(fx.dir, 'resolved.json')
+  const r = await playbook('import-stack', ['--stack-output', '-', '--inventory', fx.file, '--out', out], { input: JSON.stringify(hcloudOutput) })
+  assert.is(r.code, 0, r.stderr)
+  assert.match(r.stderr, /web\/web-1: address 192\.0\.2\.11 -> 203\.0\.113\.11/)
+  assert.match(r.stderr, /next: npx zx playbooks\/validate\.ts --inventory /)
+  const inv = loadInventory(out)
+  const web = inv.data.pairs[0]
+  assert.equal(web.nodes.map((n) => [n.address, n.hcloud?.serverId]), [['203.0.113.11', 51001], ['203.0.113.12', 51002]])
+  assert.equal(web.floatingIps, [
+    { name: 'vip', address: '198.51.100.10', driver: 'hcloud', hcloud: { floatingIpId: 7001 } },
+    { name: 'vip6', address: '2001:db8:f0::1', driver: 'hcloud', prefix: 64, hcloud: { floatingIpId: 7002 } },
+  ])
+  assert.equal(web.fencing, { driver: 'hcloud' })
+  assert.is(JSON.parse(readFileSync(out, 'utf8')).$schema, '../schemas/inventory.schema.json', '$schema kept')
+})
+
+test('a re-import of the same outputs changes nothing', () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const outputs = parseStackOutputs(JSON.stringify(hcloudOutput), 's')
+  const first = importStack(fx.inv, outputs, 's')
+  assert.ok(first.changes.length > 10)
+  writeFileSync(fx.file, serialise(first.inventory.data, fx.file))
+  const again = importStack(loadInventory(fx.file), outputs, 's')
+  assert.equal(again.changes, [])
+  assert.equal(again.inventory.data, first.inventory.data)
+})
+
+const badCases: { name: string; output: unknown; out?: () => string; message: RegExp }[] = [
+  { name: 'not JSON', output: '{"pairs":', message: /stack\.json: \(root\): not valid JSON/ },
+  { name: 'wrong shape, located', output: { pairs: { web: { provider: 'aws', nodes: {}, floatingIps: [] } } }, message: /stack\.json: pairs\/web\/provider: / },
+  { name: 'bad address', output: { pairs: { web: { ...hcloudOutput.pairs.web, nodes: { ...hcloudOutput.pairs.web.nodes, 'web-2': { id: 5, ipv4: 'nope' } } } } }, message: /pairs\/web\/nodes\/web-2\/ipv4: not an IPv4 address/ },
+  { name: 'a node missing', output: { pairs: { web: { ...hcloudOutput.pairs.web, nodes: { 'web-1': hcloudOutput.pairs.web.nodes['web-1'] } } } }, message: /pairs\/web\/nodes: no output for node web-2 of pair web/ },
+  { name: 'unknown pair', output: { pairs: { mail: hcloudOutput.pairs.web } }, message: /pairs\/mail: the inventory .* has no pair "mail"/ },
+  { name: 'provider mismatch', output: { pairs: { web: { ...hcloudOutput.pairs.web, provider: 'digitalocean' } } }, message: /provider is "digitalocean" but the inventory's pair web has provision.provider "hcloud"/ },
+  { name: 'no pairs', output: { pairs: {} }, message: /the stack has no pairs/ },
+  { name: '--out in another directory', output: hcloudOutput, out: () => path.join(mkdtempSync(path.join(tmpdir(), 'hapair-other-')), 'x.json'), message: /must be in the inventory's directory/ },
+]
+for (const c of badCases) {
+  test(`bad stack output: ${c.name}: InputError (exit 2), located`, () => {
+    const fx = exampleCopy('example-hcloud.json')
+    try {
+      importStack(fx.inv, parseStackOutputs(typeof c.output === 'string' ? c.output : JSON.stringify(c.output), 'stack.json'), 'stack.json', c.out?.())
+      assert.unreachable('should fail')
+    } catch (e) {
+      assert.instance(e, InputError)
+      assert.match((e as Error).message, c.message)
+    }
+  })
+}
+
+test('CLI: a bad stack output exits 2 and writes nothing', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const before = readFileSync(fx.file, 'utf8')
+  const r = await playbook('import-stack', ['--stack-output', '-', '--inventory', fx.file, '--out', fx.file], { input: JSON.stringify({ pairs: { web: { ...hcloudOutput.pairs.web, provider: 'digitalocean' } } }) })
+  assert.is(r.code, 2, r.stderr)
+  assert.match(r.stderr, /\(stdin\): pairs\/web: provider is "digitalocean"/)
+  assert.is(readFileSync(fx.file, 'utf8'), before)
+  assert.not.ok(readdirSync(fx.dir).some((f) => f.includes('.tmp-')), 'no temporary file left')
+})
+
+test('re-import keeps what the operator added: interface, credentials, linux addresses; drops floating IPs the stack no longer has', () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const first = importStack(fx.inv, parseStackOutputs(JSON.stringify(hcloudOutput), 's'), 's').inventory
+  const data = JSON.parse(JSON.stringify(first.data))
+  data.pairs[0].floatingIps[0].interface = 'eth1'
+  data.pairs[0].floatingIps[0].hcloud.apiUrl = 'http://127.0.0.1:9/v1'
+  data.pairs[0].floatingIps.push({ name: 'lan', address: '10.0.0.50', driver: 'linux' })
+  data.pairs[0].fencing = { driver: 'hcloud', hcloud: { tokenFile: 'secrets/hcloud.token' } }
+  writeFileSync(fx.file, JSON.stringify(data))
+  const edited = loadInventory(fx.file)
+  const noV6 = { pairs: { web: { ...hcloudOutput.pairs.web, floatingIps: [hcloudOutput.pairs.web.floatingIps[0]] } } }
+  const r = importStack(edited, parseStackOutputs(JSON.stringify(noV6), 's'), 's')
+  const web = r.inventory.data.pairs[0]
+  assert.equal(web.floatingIps, [
+    { name: 'vip', address: '198.51.100.10', driver: 'hcloud', interface: 'eth1', hcloud: { apiUrl: 'http://127.0.0.1:9/v1', floatingIpId: 7001 } },
+    { name: 'lan', address: '10.0.0.50', driver: 'linux' },
+  ])
+  assert.equal(web.fencing, { driver: 'hcloud', hcloud: { tokenFile: 'secrets/hcloud.token' } })
+  assert.ok(r.changes.includes('web: floating IP vip6 removed (not in the stack any more)'), r.changes.join('\n'))
+  assert.ok(r.warnings.includes('db: not in this stack\'s outputs: left unchanged'), r.warnings.join('\n'))
+})
+
+test('fencing "none" is kept, with a warning', () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const inv = fx.edit((d) => { d.pairs[0].fencing = { driver: 'none' } })
+  const r = importStack(inv, parseStackOutputs(JSON.stringify(hcloudOutput), 's'), 's')
+  assert.equal(r.inventory.data.pairs[0].fencing, { driver: 'none' })
+  assert.ok(r.warnings.some((w) => /web: fencing is "none"/.test(w)))
+})
+
+test('ipv6FloatingHost: the ::1 of a floating /64', () => {
+  assert.is(ipv6FloatingHost('2001:db8:f0::/64'), '2001:db8:f0::1')
+  assert.is(ipv6FloatingHost('2001:db8:f0::'), '2001:db8:f0::1')
+  assert.is(ipv6FloatingHost('2001:db8:f0::5'), '2001:db8:f0::5')
+})
+
+test.run()
