@@ -29,6 +29,8 @@ export interface Journal {
 export interface HeldLock {
   owner: LockOwner
   nodes: string[]
+  /** Nodes that could not be asked (and so are not locked), with why. */
+  unreachable: Record<string, string>
   /** A journal left by an interrupted run of the same operation, if any. */
   resumed?: Journal
   journal(j: Journal): Promise<void>
@@ -53,7 +55,7 @@ export function describeOwner(o: LockOwner): string {
   return `${o.owner} (${o.operation}, since ${o.at}, expires ${o.expires})`
 }
 
-export async function acquireLock(pool: SshPool, pair: Pair, operation: string, opts: { breakLock?: boolean; nodes?: string[] } = {}): Promise<HeldLock> {
+export async function acquireLock(pool: SshPool, pair: Pair, operation: string, opts: { breakLock?: boolean } = {}): Promise<HeldLock> {
   const user = process.env.SUDO_USER || os.userInfo().username
   const now = Date.now()
   const owner: LockOwner = {
@@ -61,8 +63,9 @@ export async function acquireLock(pool: SshPool, pair: Pair, operation: string, 
     at: new Date(now).toISOString(), expires: new Date(now + LOCK_MS).toISOString(),
   }
   const dir = lockDir(pair)
-  const names = (opts.nodes ?? pair.nodes.map((n) => n.name)).slice().sort()
+  const names = pair.nodes.map((n) => n.name).sort()
   const held: string[] = []
+  const unreachable: Record<string, string> = {}
   let resumed: Journal | undefined
   const body = JSON.stringify(owner)
   // Prints "acquired", or "held" followed by the owner and journal files of whoever has it.
@@ -70,10 +73,19 @@ export async function acquireLock(pool: SshPool, pair: Pair, operation: string, 
   const release = async () => {
     await Promise.all(held.map((n) => pool.session(pair, n).run(['rm', '-rf', '--', dir], { check: false }).catch(() => undefined)))
   }
+  // Connect to every node at once first; the locking itself must go in name order.
+  await Promise.allSettled(names.map((n) => pool.session(pair, n).ping()))
   try {
     for (const name of names) {
       const s = pool.session(pair, name)
-      let r = await s.run({ script: take }, { input: body })
+      let r
+      try {
+        r = await s.run({ script: take }, { input: body })
+      } catch (e) {
+        // The node we may be about to fence is often the one we cannot reach: lock the rest.
+        if (e instanceof RemoteError && (e.unreachable || e.timedOut)) { unreachable[name] = e.message; continue }
+        throw e
+      }
       if (r.stdout.startsWith('held')) {
         const [, ownerLine, journalLine] = r.stdout.split('\n')
         let other: LockOwner | undefined
@@ -88,12 +100,13 @@ export async function acquireLock(pool: SshPool, pair: Pair, operation: string, 
       }
       held.push(name)
     }
+    if (held.length === 0) throw new RefusedError(`no node of pair ${pair.name} is reachable: ${Object.values(unreachable).join('; ')}`)
   } catch (e) {
     await release()
     throw e
   }
   return {
-    owner, nodes: held, resumed,
+    owner, nodes: held, unreachable, resumed,
     async journal(j: Journal) {
       const line = JSON.stringify(j)
       await Promise.all(held.map((n) => pool.session(pair, n)

@@ -88,6 +88,9 @@ export class NodeSession {
     this.connecting = new Promise<Client>((resolve, reject) => {
       const c = new Client()
       c.once('ready', () => {
+        // Commands are small request/response exchanges: Nagle plus delayed ACKs would add
+        // ~40 ms to each round trip, several times per failover step.
+        c.setNoDelay(true)
         this.client = c
         this.connecting = undefined
         c.on('error', () => { /* surfaced on the next call through 'close' */ })

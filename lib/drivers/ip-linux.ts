@@ -41,34 +41,50 @@ export class LinuxIpDriver implements IpDriver {
     return Object.fromEntries(this.ctx.pair.nodes.map((n, i) => [n.name, states[i]]))
   }
 
+  /** Probe and act in one round trip; the branch on the probe is what makes it idempotent. */
   private startScript(node: Node): string {
     const dev = this.iface(node)
     const addr = this.fip.address
-    if (isV6(addr)) return sh`ip -6 addr add ${this.cidr()} dev ${dev} nodad`
-    // Two arping implementations ship in distributions (iputils: -I, Habets: -i); neither reply is
-    // expected for an unsolicited announcement, so its exit status carries no meaning here.
-    return sh`ip addr add ${this.cidr()} dev ${dev}` + ' && { if arping --help 2>&1 | grep -q Habets; then ' +
-      sh`arping -q -U -c 1 -i ${dev} -S ${addr} ${addr}` + '; else ' + sh`arping -q -U -c 1 -I ${dev} ${addr}` + '; fi; } >/dev/null 2>&1; true'
+    const add = isV6(addr) ? sh`ip -6 addr add ${this.cidr()} dev ${dev} nodad` : sh`ip addr add ${this.cidr()} dev ${dev}`
+    // Two arping implementations ship in distributions (iputils: -I, Habets: -i). Neither gets a
+    // reply to an unsolicited announcement, and Habets' waits a second for one: run it detached.
+    const announce = isV6(addr) ? 'true' : '{ if arping --help 2>&1 | grep -q Habets; then ' +
+      sh`arping -q -U -c 2 -i ${dev} -S ${addr} ${addr}` + '; else ' + sh`arping -q -U -c 2 -I ${dev} ${addr}` + '; fi; } </dev/null >/dev/null 2>&1 &'
+    return `${this.probeScript(node)} && echo already || { ${add} && { ${announce} } && echo changed; }`
+  }
+
+  private stopScript(node: Node): string {
+    return `${this.probeScript(node)} || { echo already; exit 0; }; ` + sh`ip addr del ${this.cidr()} dev ${this.iface(node)}` + ' && echo changed'
+  }
+
+  /** Exit 0 when the address is on the interface. */
+  private probeScript(node: Node): string {
+    return sh`ip -o addr show dev ${this.iface(node)}` + ' | grep -qiE ' + sh`${'inet6? ' + this.fip.address.replace(/\./g, '\.') + '/'}`
   }
 
   describe(action: 'start' | 'stop', node: Node): string[] {
     return action === 'start'
-      ? [`${node.name}: ${this.startScript(node)}`]
-      : [`${node.name}: ${sh`ip addr del ${this.cidr()} dev ${this.iface(node)}`}`]
+      ? [`${node.name}: ${sh`ip addr add ${this.cidr()} dev ${this.iface(node)}`} + gratuitous ARP (skipped if already there)`]
+      : [`${node.name}: ${sh`ip addr del ${this.cidr()} dev ${this.iface(node)}`} (skipped if not there)`]
   }
 
   async start(node: Node): Promise<ActionResult> {
-    const state = await this.probe(node)
-    if (state === 'held') return { changed: false, detail: `${this.fip.address} already on ${node.name}` }
-    await this.ctx.pool.session(this.ctx.pair, node).run({ script: this.startScript(node) })
-    return { changed: true, detail: `${this.fip.address} added on ${node.name}:${this.iface(node)}` }
+    const r = await this.ctx.pool.session(this.ctx.pair, node).run({ script: this.startScript(node) })
+    return r.stdout.includes('changed')
+      ? { changed: true, detail: `${this.fip.address} added on ${node.name}:${this.iface(node)}` }
+      : { changed: false, detail: `${this.fip.address} already on ${node.name}` }
   }
 
   async stop(node: Node): Promise<ActionResult> {
-    const state = await this.probe(node)
-    if (state === 'free') return { changed: false, detail: `${this.fip.address} not on ${node.name}` }
-    if (state === 'unknown') throw new RemoteError(`cannot release ${this.fip.address}: node unreachable`, { node: node.name, host: node.address, unreachable: true })
-    await this.ctx.pool.session(this.ctx.pair, node).run(['ip', 'addr', 'del', this.cidr(), 'dev', this.iface(node)])
-    return { changed: true, detail: `${this.fip.address} removed from ${node.name}` }
+    let r
+    try {
+      r = await this.ctx.pool.session(this.ctx.pair, node).run({ script: this.stopScript(node) })
+    } catch (e) {
+      if (e instanceof RemoteError && (e.unreachable || e.timedOut)) throw new RemoteError(`cannot release ${this.fip.address}: ${e.message}`, { node: node.name, host: node.address, unreachable: true, cause: e })
+      throw e
+    }
+    return r.stdout.includes('changed')
+      ? { changed: true, detail: `${this.fip.address} removed from ${node.name}` }
+      : { changed: false, detail: `${this.fip.address} not on ${node.name}` }
   }
 }

@@ -51,6 +51,8 @@ const crashAfter = process.env.HAPAIR_CRASH_AFTER_STEP
 
 class StepFailed extends HapairError {}
 
+export const STEPS = ['lock', 'preflight', 'fence', 'move-ip', 'start-services', 'post-check', 'record']
+
 export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pair, opts: FailoverOptions): Promise<FailoverResult> {
   const started = Date.now()
   const steps: StepResult[] = []
@@ -59,7 +61,8 @@ export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pai
   let lock: HeldLock | undefined
   let plan: Plan | undefined
   const result = (ok: boolean, error?: string): FailoverResult => ({
-    pair: pair.name, operation: opts.operation, from: plan?.from.name ?? '', to: plan?.to.name ?? '', steps,
+    pair: pair.name, operation: opts.operation, from: plan?.from.name ?? '', to: plan?.to.name ?? '',
+    steps: [...steps].sort((a, b) => STEPS.indexOf(a.name) - STEPS.indexOf(b.name)),
     rtoMs: rtoStart !== undefined && rtoEnd !== undefined ? rtoEnd - rtoStart : null, totalMs: Date.now() - started,
     active: ok ? plan!.to.name : plan?.from.name ?? '', epoch: plan?.epoch ?? 0, ok, dryRun: !!opts.dryRun,
     plan: plan ? describePlan(plan) : [], error,
@@ -86,16 +89,15 @@ export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pai
 
   try {
     // 1. Lock on every node we can reach; the unreachable one is the one we may have to fence.
-    const view0 = await activeView(pool, pair)
-    const reachable = pair.nodes.map((n) => n.name).filter((n) => !view0.unreachable[n])
-    if (reachable.length === 0) throw new RefusedError(`no node of pair ${pair.name} is reachable: ${Object.values(view0.unreachable).join('; ')}`)
     if (!opts.dryRun) await step('lock', async () => {
-      lock = await acquireLock(pool, pair, opts.operation, { breakLock: opts.breakLock, nodes: reachable })
-      return `held on ${lock.nodes.join(', ')}${lock.resumed ? ` (found an interrupted ${lock.resumed.operation} to ${lock.resumed.to})` : ''}`
+      lock = await acquireLock(pool, pair, opts.operation, { breakLock: opts.breakLock })
+      const missing = Object.keys(lock.unreachable)
+      return `held on ${lock.nodes.join(', ')}${missing.length ? ` (unreachable: ${missing.join(', ')})` : ''}${lock.resumed ? ` (found an interrupted ${lock.resumed.operation} to ${lock.resumed.to})` : ''}`
     }, false)
 
     // 2. Decide and preflight. Nothing has changed yet.
-    const view = lock ? await activeView(pool, pair) : view0
+    const view = await activeView(pool, pair)
+    if (Object.keys(view.unreachable).length === pair.nodes.length) throw new RefusedError(`no node of pair ${pair.name} is reachable: ${Object.values(view.unreachable).join('; ')}`)
     const t0 = Date.now()
     plan = await makePlan(inv, pool, pair, view, opts.operation, opts.to, lock?.resumed)
     const p = plan
@@ -131,26 +133,27 @@ export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pai
       return `${p.from.name} unreachable and not fenced (--force): it may still serve`
     })
 
-    // 4. Move every floating IP: off the old node when it can be asked, onto the new one.
-    await step('move-ip', async () => {
-      const out: string[] = []
-      for (const d of p.ips) {
-        if (p.fromReachable) out.push((await d.stop(p.from)).detail)
-        out.push((await d.start(p.to)).detail)
-      }
-      return out.join('; ') || 'no floating IPs'
-    })
-
-    // 5. Start the services on the new active node; a singleton must now run nowhere else.
-    await step('start-services', async () => {
-      const started = await startServices(pool.session(pair, p.to), pair)
-      if (p.fromReachable) {
-        const still = await runningServices(pool.session(pair, p.from), pair)
-        const twice = (pair.services ?? []).filter((s) => s.singleton && still[s.name])
-        if (twice.length) throw new StepFailed(`singleton ${twice.map((s) => s.name).join(', ')} still running on ${p.from.name}`)
-      }
-      return `started ${started.join(', ') || 'nothing'} on ${p.to.name}`
-    })
+    // 4 and 5 at once: the old node serves nothing any more, so the new node's services can
+    // start while its address arrives; a singleton is already stopped on the old node.
+    await settleAll([
+      step('move-ip', async () => {
+        const out: string[] = []
+        for (const d of p.ips) {
+          if (p.fromReachable) out.push((await d.stop(p.from)).detail)
+          out.push((await d.start(p.to)).detail)
+        }
+        return out.join('; ') || 'no floating IPs'
+      }),
+      step('start-services', async () => {
+        const started = await startServices(pool.session(pair, p.to), pair)
+        if (p.fromReachable) {
+          const still = await runningServices(pool.session(pair, p.from), pair)
+          const twice = (pair.services ?? []).filter((s) => s.singleton && still[s.name])
+          if (twice.length) throw new StepFailed(`singleton ${twice.map((s) => s.name).join(', ')} still running on ${p.from.name}`)
+        }
+        return `started ${started.join(', ') || 'nothing'} on ${p.to.name}`
+      }),
+    ])
 
     // 6. Prove it: every declared check answers through the floating IP, as the new node.
     await step('post-check', async () => {
@@ -182,6 +185,13 @@ export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pai
   } finally {
     await lock?.release()
   }
+}
+
+/** Like Promise.all, but waits for every step to finish before failing: no step runs on unlocked. */
+async function settleAll(ps: Promise<unknown>[]): Promise<void> {
+  const rs = await Promise.allSettled(ps)
+  const bad = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (bad) throw bad.reason
 }
 
 async function postCheck(pool: SshPool, p: Plan, timeoutMs: number): Promise<string> {

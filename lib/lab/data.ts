@@ -1,7 +1,7 @@
 // The data a fresh pair starts with: identical application data and shared secret on every
 // node (what sync and the preconditions compare), one node-specific protected directory, and
 // backups, archives and logs recent enough for the nightly checks to pass.
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, writeFileSync, utimesSync } from 'node:fs'
 import path from 'node:path'
 import { HapairError } from '../errors.ts'
 import type { NodePlan } from './plan.ts'
@@ -16,10 +16,15 @@ export interface SeedShared {
 
 export const utcStamp = (d = new Date()) => d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
 
+// One timestamp for every seeded file on every node: a fresh lab is "in sync" by size and mtime,
+// as after a real sync, whatever second each node's files happened to be written in.
+const SEEDED = new Date(Math.floor(Date.now() / 1000) * 1000)
+
 function put(file: string, text: string, mode = 0o644): void {
   mkdirSync(path.dirname(file), { recursive: true })
   writeFileSync(file, text)
   chmodSync(file, mode)
+  utimesSync(file, SEEDED, SEEDED)
 }
 
 /** Writes the node's files from the host side (the node's roots are plain directories here). */

@@ -13,7 +13,7 @@ import { toolPath } from './tools.ts'
 export function nodePaths(n: NodePlan) {
   const j = (...p: string[]) => path.join(n.root, ...p)
   return {
-    srv: j('srv'), backups: j('backups'), log: j('log'), lib: j('lib'),
+    srv: j('srv'), backups: j('backups'), log: j('log'), lib: j('lib'), home: j('root'),
     hostKey: j('sshd', 'ssh_host_ed25519_key'), sshdConfig: j('sshd', 'sshd_config'),
     sshdPid: j('sshd', 'sshd.pid'), sshdLog: j('sshd', 'sshd.log'), holderPid: j('holder.pid'),
     /** Host-side view of the node's /var/lib/hapair/ssh and /var/lib/lab. */
@@ -34,6 +34,7 @@ mount -n --bind "$1/srv" /srv
 mount -n --bind "$1/backups" /var/backups
 mount -n --bind "$1/log" /var/log
 mount -n --bind "$1/lib" /var/lib
+mount -n --bind "$1/root" /root
 hostname "$2"
 echo ready
 exec sleep infinity </dev/null >/dev/null 2>&1`

@@ -42,7 +42,9 @@ export async function bootNode(n: NodePlan): Promise<void> {
 
 function prepareNode(n: NodePlan, authorizedKeys: string, shared: { secret: string; stamp: string }): void {
   const p = nodePaths(n)
-  for (const d of [p.srv, p.backups, p.log, p.lib]) mkdirSync(d, { recursive: true })
+  // Its own /root too: a node's login shell must not read the controller's rc files (this
+  // machine's runs pyenv init, ~100 ms on every SSH command).
+  for (const d of [p.srv, p.backups, p.log, p.lib, p.home]) mkdirSync(d, { recursive: true, mode: 0o700 })
   seedNode(n, shared)
   installServices(n)
   writeFileSync(p.sshdConfig, sshdConfig(n, authorizedKeys))

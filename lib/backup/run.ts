@@ -1,0 +1,123 @@
+// backup-verify for one pair: for each declared backup on each node, present, fresh, sized
+// right, readable end to end with matching checksums, and (with restore) really restorable.
+import { failureDetail, LONG_TIMEOUT_MS, bytes } from '../checks/node.ts'
+import { unreachableResult } from '../checks/runner.ts'
+import { RemoteError } from '../errors.ts'
+import type { Backup, Node, Pair } from '../inventory/schema.ts'
+import type { CheckResult } from '../report/types.ts'
+import type { NodeSession, SshPool } from '../ssh.ts'
+import { judgeListing, listScript, parseListing, type Archive } from './inspect.ts'
+import { archiveKind, checksumFor, parseReadThrough, readThroughScript, restoreScript } from './integrity.ts'
+import { compareRestore, parseManifest, parseRestored, parseTarVerbose, type Expected } from './manifest.ts'
+
+export const STEPS = ['present', 'age', 'size', 'integrity', 'restore'] as const
+export interface BackupVerifyOptions { restore?: boolean; listMax?: number }
+type V = { ok: boolean; detail: string }
+
+async function integrity(s: NodeSession, b: Backup, a: Archive): Promise<V & { listing?: string }> {
+  const file = `${b.path}/${a.name}`
+  const kind = archiveKind(a.name)
+  const parts: string[] = []
+  let listing: string | undefined
+  if (kind) {
+    const rt = parseReadThrough((await s.run({ script: readThroughScript(file, kind) }, { timeoutMs: LONG_TIMEOUT_MS })).stdout)
+    if (!rt.ok) return { ok: false, detail: `${a.name} does not read end to end (${rt.error}): the backup is damaged; take a new one and find what truncated it` }
+    listing = rt.listing
+    parts.push(kind.tar ? `reads end to end (${listing.split('\n').filter(Boolean).length} members)` : `${kind.compressor} stream reads end to end`)
+  } else {
+    parts.push('format unknown, not read through')
+  }
+  if (b.checksumFile) {
+    const sums = await s.run(['cat', '--', `${b.path}/${b.checksumFile}`], { check: false })
+    if (!sums.ok) return { ok: false, detail: `${b.checksumFile} is missing beside ${a.name}: the backup job did not finish writing it` }
+    const want = checksumFor(sums.stdout, a.name)
+    if (!want) return { ok: false, detail: `${b.checksumFile} has no line for ${a.name}: the backup job did not finish` }
+    const got = (await s.run(['sha256sum', '--', file], { timeoutMs: LONG_TIMEOUT_MS })).stdout.slice(0, 64)
+    if (got !== want) return { ok: false, detail: `${a.name} sha256 does not match ${b.checksumFile}: the archive changed after it was written; do not rely on it` }
+    parts.push(`sha256 matches ${b.checksumFile}`)
+  }
+  return { ok: true, detail: `${a.name} ${parts.join(', ')}`, listing }
+}
+
+async function restore(s: NodeSession, b: Backup, a: Archive, listing: string | undefined, listMax: number): Promise<V> {
+  const file = `${b.path}/${a.name}`
+  const kind = archiveKind(a.name)
+  if (!kind) return { ok: false, detail: `${a.name}: format unknown, cannot test a restore (declare a .tar* or compressed backup)` }
+  if (listing === undefined) return { ok: false, detail: `not attempted: ${a.name} does not read end to end` }
+  let expected: Expected[]
+  let against: string
+  if (b.manifestSuffix) {
+    const m = await s.run(['cat', '--', file + b.manifestSuffix], { check: false })
+    if (!m.ok) return { ok: false, detail: `manifest ${a.name}${b.manifestSuffix} is missing: the backup job did not write it` }
+    const parsed = parseManifest(m.stdout)
+    expected = parsed.entries
+    against = `manifest ${a.name}${b.manifestSuffix} (${parsed.kind})`
+  } else {
+    expected = parseTarVerbose(listing)
+    against = 'the archive listing'
+  }
+  const listed = parseTarVerbose(listing).reduce((t, e) => t + (e.size ?? 0), 0)
+  const need = kind.tar ? listed : a.size * 10
+  const hash = expected.some((e) => e.digest)
+  const r = await s.run({ script: restoreScript(file, kind, need, hash) }, { check: false, timeoutMs: LONG_TIMEOUT_MS })
+  const why = r.stderr.trim().split('\n').slice(-2).join(' ')
+  if (r.code === 92) return { ok: false, detail: `not attempted: ${why}` }
+  if (r.code === 91) return { ok: false, detail: `restore of ${a.name} failed: ${why}` }
+  if (r.code !== 0) return { ok: false, detail: `restore of ${a.name} failed (exit ${r.code}): ${why}` }
+  const restored = parseRestored(r.stdout)
+  if (!kind.tar) return { ok: true, detail: `${a.name} decompressed to ${bytes(restored.get('content')?.size ?? 0)} in a scratch directory, removed afterwards` }
+  const cmp = compareRestore(expected, restored)
+  const files = [...restored.values()].filter((x) => x.type === 'f').length
+  if (!cmp.ok) {
+    const shown = cmp.problems.slice(0, listMax).join(', ') + (cmp.problems.length > listMax ? ` and ${cmp.problems.length - listMax} more` : '')
+    return { ok: false, detail: `test restore of ${a.name} does not match ${against}: ${shown}; the backup does not hold what it claims` }
+  }
+  return { ok: true, detail: `test restore of ${a.name}: ${files} files match ${against}${hash ? ' by sha256' : ''}; scratch removed` }
+}
+
+async function verifyBackup(s: NodeSession, b: Backup, opts: BackupVerifyOptions): Promise<Record<string, V & { ms: number }>> {
+  const out: Record<string, V & { ms: number }> = {}
+  let t = performance.now()
+  const lap = (k: string, v: V) => { const now = performance.now(); out[k] = { ...v, ms: now - t }; t = now }
+  const j = judgeListing(b, parseListing((await s.run({ script: listScript(b) })).stdout))
+  lap('present', j.present)
+  out.age = { ...j.age, ms: 0 }
+  out.size = { ...j.size, ms: 0 }
+  const none = { ok: false, detail: 'no backup to check' }
+  if (!j.newest) {
+    out.integrity = { ...none, ms: 0 }
+    if (opts.restore) out.restore = { ...none, ms: 0 }
+    return out
+  }
+  const integ = await integrity(s, b, j.newest)
+  lap('integrity', integ)
+  if (opts.restore) lap('restore', await restore(s, b, j.newest, integ.ok ? integ.listing : undefined, opts.listMax ?? 5))
+  return out
+}
+
+async function reachable(pool: SshPool, pair: Pair, n: Node): Promise<string | undefined> {
+  try { await pool.session(pair, n).ping(); return undefined } catch (e) {
+    if (e instanceof RemoteError) return e.message
+    throw e
+  }
+}
+
+export async function backupVerifyPair(pair: Pair, pool: SshPool, backups: Backup[], opts: BackupVerifyOptions = {}): Promise<CheckResult[]> {
+  const steps = STEPS.filter((k) => k !== 'restore' || opts.restore)
+  const perNode = await Promise.all(pair.nodes.map(async (n): Promise<CheckResult[]> => {
+    const down = await reachable(pool, pair, n)
+    const res: CheckResult[] = []
+    for (const b of backups) {
+      if (down) { res.push(...steps.map((k) => unreachableResult(pair, n.name, `${b.name}:${k}`, down))); continue }
+      try {
+        const got = await verifyBackup(pool.session(pair, n), b, opts)
+        res.push(...steps.map((k) => ({ pair: pair.name, node: n.name, check: `${b.name}:${k}`, ok: got[k].ok, detail: got[k].detail, ms: got[k].ms })))
+      } catch (e) {
+        const detail = failureDetail(e)
+        res.push(...steps.map((k) => ({ pair: pair.name, node: n.name, check: `${b.name}:${k}`, ok: false, detail, ms: 0 })))
+      }
+    }
+    return res
+  }))
+  return perNode.flat()
+}

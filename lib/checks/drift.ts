@@ -1,0 +1,138 @@
+// Sync drift, the pure half: parse the listings the nodes send, drop what sync never touches
+// (protected paths, rsync-style excludes), and compare a node's tree with the active node's.
+export interface Entry { type: string; size: number; mtime: number; target: string; digest?: string }
+export type Tree = Map<string, Entry>
+export interface Difference { path: string; why: string }
+export interface Drift { missing: string[]; extra: string[]; differ: Difference[] }
+
+/** Marks the end of the listing records; a find type letter can never be this. */
+export const LISTING_END = 'END'
+
+/**
+ * Records of five NUL-terminated fields (%y %s %T@ %P %l), then optionally "END\0" and
+ * sha256sum -z lines "<hex>  ./<path>\0". Fields are counted, never split on a byte a file
+ * name could contain.
+ */
+export function parseListing(out: string): Tree {
+  const f = out.split('\0')
+  const tree: Tree = new Map()
+  let i = 0
+  for (; i + 4 < f.length && f[i] !== LISTING_END; i += 5) {
+    const [type, size, mtime, path, target] = f.slice(i, i + 5)
+    if (path === '') continue // the item's root itself
+    tree.set(path, { type, size: Number(size), mtime: Number(mtime), target })
+  }
+  if (f[i] === LISTING_END) {
+    for (const rec of f.slice(i + 1)) {
+      if (rec.length < 67) continue
+      const e = tree.get(rec.slice(66).replace(/^\.\//, ''))
+      if (e) e.digest = rec.slice(0, 64)
+    }
+  }
+  return tree
+}
+
+/** Protected absolute paths inside the item, relative to it ('' means the whole item). */
+export function protectedWithin(itemPath: string, protectedPaths: string[]): string[] {
+  const root = itemPath.replace(/\/+$/, '')
+  return protectedPaths.flatMap((p) => {
+    const q = p.replace(/\/+$/, '')
+    if (q === root) return ['']
+    return q.startsWith(root + '/') ? [q.slice(root.length + 1)] : []
+  })
+}
+
+function globToRegex(glob: string): string {
+  let re = ''
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]
+    if (c === '*') {
+      if (glob[i + 1] === '*') { re += '.*'; i++ } else re += '[^/]*'
+    } else if (c === '?') re += '[^/]'
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2)
+      if (end < 0) re += '\\['
+      else { re += '[' + glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\') + ']'; i = end }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&')
+  }
+  return re
+}
+
+export interface Excluder { (path: string, isDir: boolean): boolean }
+
+/**
+ * rsync's exclude rules, the part sync items use: no slash matches a name at any depth; a
+ * leading slash anchors at the item root; a trailing slash matches directories only; * stays
+ * within one name, ** crosses slashes. Excluding a directory excludes everything under it.
+ */
+export function makeExcluder(patterns: string[], protectedRel: string[]): Excluder {
+  const rules = patterns.map((raw) => {
+    const dirOnly = raw.endsWith('/')
+    let p = raw.replace(/\/+$/, '')
+    const anchored = p.startsWith('/')
+    p = p.replace(/^\/+/, '')
+    const re = new RegExp(anchored ? `^${globToRegex(p)}$` : p.includes('/') ? `(^|/)${globToRegex(p)}$` : `^${globToRegex(p)}$`)
+    return { re, dirOnly, byName: !anchored && !p.includes('/') }
+  })
+  const hit = (path: string, isDir: boolean) => {
+    if (protectedRel.some((p) => p === '' || path === p || path.startsWith(p + '/'))) return true
+    const name = path.slice(path.lastIndexOf('/') + 1)
+    return rules.some((r) => (!r.dirOnly || isDir) && r.re.test(r.byName ? name : path))
+  }
+  return (path, isDir) => {
+    if (hit(path, isDir)) return true
+    for (let k = path.indexOf('/'); k > 0; k = path.indexOf('/', k + 1)) if (hit(path.slice(0, k), true)) return true
+    return false
+  }
+}
+
+export function filterTree(t: Tree, excluded: Excluder): Tree {
+  const out: Tree = new Map()
+  for (const [p, e] of t) if (!excluded(p, e.type === 'd')) out.set(p, e)
+  return out
+}
+
+const TYPES: Record<string, string> = { f: 'file', d: 'directory', l: 'symlink' }
+const typeName = (t: string) => TYPES[t] ?? `type ${t}`
+
+/**
+ * Fast mode: type, size, and mtime in whole seconds (the SFTP protocol carries only seconds,
+ * so an sftp-synced copy never matches below that). Deep mode: type and content digest; an
+ * mtime-only difference is not drift when the bytes are the same. Directories: existence and
+ * type only (their mtimes move whenever an entry is added). Extra entries count only for
+ * mirrored items: sync never deletes from the others.
+ */
+export function compareTrees(ref: Tree, other: Tree, opts: { deep: boolean; mirror: boolean }): Drift {
+  const missing: string[] = []
+  const differ: Difference[] = []
+  const extra: string[] = []
+  for (const [path, a] of ref) {
+    const b = other.get(path)
+    if (!b) { missing.push(path); continue }
+    if (a.type !== b.type) { differ.push({ path, why: `${typeName(b.type)} here, ${typeName(a.type)} on the active node` }); continue }
+    if (a.type === 'l' && a.target !== b.target) differ.push({ path, why: 'link target' })
+    if (a.type !== 'f') continue
+    if (opts.deep) {
+      if (!a.digest || !b.digest) differ.push({ path, why: 'unreadable' })
+      else if (a.digest !== b.digest) differ.push({ path, why: a.size === b.size ? 'content' : `content, size ${b.size} vs ${a.size}` })
+    } else if (a.size !== b.size) differ.push({ path, why: `size ${b.size} vs ${a.size}` })
+    else if (Math.floor(a.mtime) !== Math.floor(b.mtime)) differ.push({ path, why: 'mtime' })
+  }
+  if (opts.mirror) for (const path of other.keys()) if (!ref.has(path)) extra.push(path)
+  const byPath = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0)
+  return { missing: missing.sort(byPath), extra: extra.sort(byPath), differ: differ.sort((x, y) => byPath(x.path, y.path)) }
+}
+
+export const driftCount = (d: Drift) => d.missing.length + d.extra.length + d.differ.length
+
+/** "3 differ from node-a (active): a (content), b (missing here), c (extra here)" with the first N named. */
+export function describeDrift(d: Drift, active: string, listMax: number): string {
+  const all = [
+    ...d.differ.map((x) => ({ path: x.path, why: x.why })),
+    ...d.missing.map((path) => ({ path, why: 'missing here' })),
+    ...d.extra.map((path) => ({ path, why: 'extra here' })),
+  ].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))
+  const shown = all.slice(0, listMax).map((x) => `${x.path} (${x.why})`).join(', ')
+  const more = all.length > listMax ? ` and ${all.length - listMax} more` : ''
+  return `${all.length} entr${all.length === 1 ? 'y differs' : 'ies differ'} from ${active} (active): ${shown}${more}`
+}

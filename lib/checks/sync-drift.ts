@@ -1,0 +1,104 @@
+// Seed 000/002: every secondary holds what the active node holds. Listings (and, with --deep,
+// content digests) are made on the nodes themselves, all nodes at once; only names, sizes,
+// times and digests cross the network, never file content.
+import type { SyncItem } from '../inventory/schema.ts'
+import { shJoin } from '../shell.ts'
+import { compareTrees, describeDrift, driftCount, filterTree, LISTING_END, makeExcluder, parseListing, protectedWithin, type Tree } from './drift.ts'
+import { LONG_TIMEOUT_MS, failureDetail } from './node.ts'
+import type { Check, CheckContext, CheckResult, Verdict } from './types.ts'
+
+const FIELDS = String.raw`%y\0%s\0%T@\0%P\0%l\0`
+/** Files per sha256sum process: large enough that process start-up is noise, small enough to spread over the hashers. */
+export const HASH_BATCH = 256
+export const MISSING_EXIT = 3
+
+/** `find` glob-escaping: a protected path is a literal, not a pattern. */
+const findLiteral = (rel: string) => './' + rel.replace(/[\\*?[\]]/g, '\\$&')
+
+function pruneWords(protectedRel: string[]): string[] {
+  const rel = protectedRel.filter(Boolean)
+  if (rel.length === 0) return []
+  return ['(', ...rel.flatMap((p, i) => [...(i ? ['-o'] : []), '-path', findLiteral(p)]), ')', '-prune', '-o']
+}
+
+export function listingScript(path: string, protectedRel: string[]): string {
+  return `cd -- ${shJoin([path])} 2>/dev/null || exit ${MISSING_EXIT}; ${shJoin(['find', '.', ...pruneWords(protectedRel), '-printf', FIELDS])}`
+}
+
+/**
+ * Listing to a temp file in the same walk that feeds the hashers; each hasher appends to a
+ * file of its own (parallel writers to one pipe would interleave records), then all is sent.
+ */
+export function deepScript(path: string, protectedRel: string[], batch = HASH_BATCH): string {
+  const find = shJoin(['find', '.', ...pruneWords(protectedRel), '(', '-fprintf', '@LIST@', FIELDS, '-type', 'f', '-print0', ')'])
+    .replace('@LIST@', '"$d/list"') // a bare word (shq leaves it unquoted): the shell must expand $d
+  return [
+    `cd -- ${shJoin([path])} 2>/dev/null || exit ${MISSING_EXIT}`,
+    'd=$(mktemp -d) || exit 1',
+    `trap 'rm -rf "$d"' EXIT`,
+    `trap 'exit 129' HUP INT TERM PIPE`,
+    `${find} | xargs -0 -r -P "$(nproc)" -n ${batch} sh -c 'exec sha256sum -z -- "$@" >> "$0/h.$$"' "$d"`,
+    `cat "$d/list"; printf '${LISTING_END}\\0'; cat "$d"/h.* 2>/dev/null; exit 0`,
+  ].join('\n')
+}
+
+interface ItemRun { tree?: Tree; missing?: boolean; error?: string }
+
+async function listItem(ctx: CheckContext, item: SyncItem, protectedRel: string[]): Promise<Record<string, ItemRun>> {
+  const script = ctx.deep ? deepScript(item.path, protectedRel) : listingScript(item.path, protectedRel)
+  const out: Record<string, ItemRun> = {}
+  await Promise.all(ctx.reachable.map(async (n) => {
+    try {
+      const r = await ctx.pool.session(ctx.pair, n).run({ script }, { check: false, timeoutMs: LONG_TIMEOUT_MS })
+      if (r.code === MISSING_EXIT) out[n.name] = { missing: true }
+      else if (r.code !== 0) out[n.name] = { error: `listing ${item.path} failed (exit ${r.code}): ${r.stderr.trim().split('\n').pop()}` }
+      else out[n.name] = { tree: parseListing(r.stdout) }
+    } catch (e) {
+      out[n.name] = { error: failureDetail(e) }
+    }
+  }))
+  return out
+}
+
+export function judgeItem(item: SyncItem, runs: Record<string, ItemRun>, node: string, active: string, opts: { deep: boolean; listMax: number; exclude: (t: Tree) => Tree }): Verdict {
+  const mine = runs[node]
+  if (mine.error) return { ok: false, detail: mine.error }
+  if (mine.missing) return { ok: false, detail: `${item.path} does not exist here${node === active ? ' on the active node' : ''}: run the sync playbook` }
+  const mineTree = opts.exclude(mine.tree!)
+  if (node === active) return { ok: true, detail: `reference, ${mineTree.size} entries` }
+  const ref = runs[active]
+  if (!ref) return { ok: false, detail: `cannot compare: the active node ${active} did not answer` }
+  if (!ref.tree) return { ok: false, detail: `cannot compare: ${ref.missing ? `${item.path} missing` : 'listing failed'} on the active node ${active}` }
+  const d = compareTrees(opts.exclude(ref.tree), mineTree, { deep: opts.deep, mirror: item.mirror ?? false })
+  if (driftCount(d) === 0) return { ok: true, detail: `${mineTree.size} entries match ${active}${opts.deep ? ' (content)' : ' (size, mtime)'}` }
+  return { ok: false, detail: `${describeDrift(d, active, opts.listMax)}; run the sync playbook from ${active}` }
+}
+
+export const syncDriftCheck: Check = {
+  name: 'sync-drift',
+  summary: 'the sync items on every secondary match the active node (size + mtime; --deep: content checksums), protected paths excluded',
+  run: async (ctx) => {
+    const items = [...(ctx.pair.sync?.items ?? [])].sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0))
+    const parts: Record<string, (Verdict & { label: string })[]> = {}
+    const ms: Record<string, number> = {}
+    for (const n of ctx.reachable) { parts[n.name] = []; ms[n.name] = 0 }
+    for (const item of items) {
+      const protectedRel = protectedWithin(item.path, [...(item.protect ?? []), ...(ctx.pair.sync?.protected ?? [])])
+      if (protectedRel.includes('')) continue // the whole item is protected: sync never touches it
+      const excluder = makeExcluder(item.exclude ?? [], protectedRel)
+      const started = performance.now()
+      const runs = await listItem(ctx, item, protectedRel)
+      const took = performance.now() - started
+      for (const n of ctx.reachable) {
+        ms[n.name] += took
+        parts[n.name].push({ ...judgeItem(item, runs, n.name, ctx.active, { deep: ctx.deep, listMax: ctx.listMax, exclude: (t) => filterTree(t, excluder) }), label: item.name })
+      }
+    }
+    return ctx.reachable.map((n): CheckResult => {
+      const ps = parts[n.name]
+      const bad = ps.filter((p) => !p.ok)
+      const detail = ps.length === 0 ? 'no sync items declared' : (bad.length ? bad : ps).map((p) => `${p.label}: ${p.detail}`).join('; ')
+      return { pair: ctx.pair.name, node: n.name, check: 'sync-drift', ok: bad.length === 0, detail, ms: ms[n.name] }
+    })
+  },
+}

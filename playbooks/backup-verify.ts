@@ -1,0 +1,37 @@
+// npx zx playbooks/backup-verify.ts [--inventory F] [--pair P] [--check BACKUP…] [--restore] [--json] [--junit FILE] [--metrics FILE]
+import { backupVerifyPair } from '../lib/backup/run.ts'
+import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { EXIT, InputError } from '../lib/errors.ts'
+import { findPair } from '../lib/inventory/load.ts'
+import { checkReportTargets, emitReports } from '../lib/report/index.ts'
+import { SshPool } from '../lib/ssh.ts'
+
+const usage = `usage: npx zx playbooks/backup-verify.ts [--inventory FILE] [--pair NAME] [--check BACKUP[,BACKUP…]]… [--restore]
+                                        [--json] [--junit FILE] [--metrics FILE]
+  for each declared backup on each node: present, age, size, integrity (reads end to end, checksums)
+  --restore  also a test restore into a scratch directory on the node, compared with the backup's manifest
+  exit 0: every step passed on every node; 1: some step failed; 2: bad input (nothing touched)`
+
+await runPlaybook(async () => {
+  const args = parseArgs({ string: ['inventory', 'pair', 'check', 'junit', 'metrics'], boolean: ['json', 'restore'] })
+  const names = [...[args.check ?? []].flat(), ...args._.map(String)].flatMap((n) => String(n).split(',')).map((n) => n.trim()).filter(Boolean)
+  const inv = inventoryFrom(args)
+  const pairs = findPair(inv, args.pair)
+  const declared = new Set(pairs.flatMap((p) => (p.backups ?? []).map((b) => b.name)))
+  const unknown = names.filter((n) => !declared.has(n))
+  if (unknown.length) throw new InputError(`unknown backup${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (declared: ${[...declared].join(', ') || 'none'})`)
+  if (declared.size === 0) throw new InputError(`${inv.file}: no backups declared in ${pairs.map((p) => p.name).join(', ')}: nothing to verify`)
+  const reports = { json: args.json, junit: args.junit, metrics: args.metrics, playbook: 'backup-verify' }
+  checkReportTargets(reports)
+  const pool = new SshPool(inv)
+  try {
+    const results = (await Promise.all(pairs.map((p) => {
+      const backups = (p.backups ?? []).filter((b) => names.length === 0 || names.includes(b.name))
+      return backupVerifyPair(p, pool, backups, { restore: args.restore })
+    }))).flat()
+    process.stdout.write(emitReports(results, reports))
+    return results.every((r) => r.ok) ? EXIT.ok : EXIT.failed
+  } finally {
+    pool.close()
+  }
+}, usage)
