@@ -95,6 +95,9 @@ async function benchKeepalived(lab: TestLab, runs: number) {
   const prefix = Number(lab.inv.data.lab!.subnet.split('/')[1])
   const nodes = [['node-a', 150], ['node-b', 100]] as const
   for (const [n, prio] of nodes) {
+    // hapair's fence stopped web on the standby; keepalived moves only an address, so the
+    // service must already run on both nodes (that is how keepalived pairs are deployed).
+    await lab.exec(n, ['/var/lib/lab/bin/svc', 'start', 'web'])
     await lab.exec(n, ['sh', '-c', 'cat > /var/lib/lab/keepalived.conf'], { input: keepalivedConf(n, prio, kvip, prefix) })
     // Daemonises; pid files in the node's private /run, so we stop exactly the processes we started.
     const r = await lab.exec(n, ['keepalived', '-f', '/var/lib/lab/keepalived.conf', '-P', '-p', '/run/keepalived.pid', '-r', '/run/keepalived-vrrp.pid', '-l'])

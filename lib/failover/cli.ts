@@ -33,7 +33,7 @@ async function askOnTerminal(plan: string[]): Promise<boolean> {
   }
 }
 
-export async function failoverMain(op: Operation, extra: { beforeMutate?: (inv: ReturnType<typeof inventoryFrom>, pool: SshPool, plan: Plan, force: boolean) => Promise<void> } = {}): Promise<number> {
+export async function failoverMain(op: Operation, extra: { beforeMutate?: (inv: ReturnType<typeof inventoryFrom>, pool: SshPool, plan: Plan, force: boolean) => Promise<string> } = {}): Promise<number> {
   const args = parseArgs({ string: ['inventory', 'pair', 'to'], boolean: ['dry-run', 'force', 'yes', 'json', 'break-lock'], alias: { y: 'yes' } })
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)

@@ -48,7 +48,7 @@ export function chooseTarget(pair: Pair, op: Operation, active: string, to: stri
 }
 
 /** Preconditions on the target; each failure is one line saying what is wrong. */
-async function preflight(pool: SshPool, pair: Pair, to: Node, view: ActiveView): Promise<string[]> {
+async function preflight(pool: SshPool, pair: Pair, to: Node, view: ActiveView, op: Operation): Promise<string[]> {
   const problems: string[] = []
   const s = pool.session(pair, to)
   try {
@@ -71,8 +71,9 @@ async function preflight(pool: SshPool, pair: Pair, to: Node, view: ActiveView):
     if (!(e instanceof RemoteError)) throw e
     problems.push(`target ${to.name}: ${e.message}`)
   }
-  // Data fresh enough: a degraded mark listing the target means it misses held changes.
-  for (const [node, st] of Object.entries(view.states)) {
+  // Data fresh enough: a degraded mark listing the target means it misses held changes. A
+  // failback delivers them itself (its reverse sync), and refuses if that fails.
+  if (op === 'failover') for (const [node, st] of Object.entries(view.states)) {
     const pending = st.degraded?.pending?.[to.name]
     if (pending?.length) problems.push(`target ${to.name} is behind: sync of ${pending.join(', ')} pending since ${st.degraded!.since} (recorded on ${node}); run sync first, or --force loses those changes`)
   }
@@ -98,7 +99,7 @@ export async function makePlan(inv: LoadedInventory, pool: SshPool, pair: Pair, 
     plan.noop = true
     return plan
   }
-  plan.problems.push(...await preflight(pool, pair, toNode, view))
+  plan.problems.push(...await preflight(pool, pair, toNode, view, op))
   if (!plan.fromReachable) {
     if (!fence) {
       plan.problems.push(`cannot reach ${from.name} and pair ${pair.name} has no fencing driver, so it cannot be stopped`)
@@ -113,6 +114,7 @@ export function describePlan(p: Plan): string[] {
   const lines = [`${p.operation} of pair ${p.pair.name}: ${p.from.name} -> ${p.to.name} (epoch ${p.epoch})${p.resumed ? ' [finishing an interrupted run]' : ''}`]
   lines.push(`1. lock pair ${p.pair.name} on every reachable node`)
   lines.push(`2. preflight ${p.to.name}: reachable, services startable, healthy, not behind`)
+  if (p.operation === 'failback') lines.push(`2b. sync every item from ${p.from.name} to ${p.to.name}; refuse if any did not arrive`)
   if (p.fromReachable) {
     for (const s of p.pair.services ?? []) lines.push(`3. fence: ${p.from.name}: ${s.stop}`)
   } else if (p.fence) {

@@ -43,7 +43,7 @@ export interface FailoverOptions {
   /** One line per finished step, for a person. */
   onStep?: (s: StepResult) => void
   /** Runs just before the mutating steps start; lets a caller (failback) sync first. */
-  beforeMutate?: (plan: Plan) => Promise<void>
+  beforeMutate?: (plan: Plan) => Promise<string>
 }
 
 /** Test hook: SIGKILL ourselves right after the named step, to prove a re-run recovers. */
@@ -51,7 +51,7 @@ const crashAfter = process.env.HAPAIR_CRASH_AFTER_STEP
 
 class StepFailed extends HapairError {}
 
-export const STEPS = ['lock', 'preflight', 'fence', 'move-ip', 'start-services', 'post-check', 'record']
+export const STEPS = ['lock', 'preflight', 'sync-back', 'fence', 'move-ip', 'start-services', 'post-check', 'record']
 
 export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pair, opts: FailoverOptions): Promise<FailoverResult> {
   const started = Date.now()
@@ -111,7 +111,8 @@ export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pai
     if (refused) throw new RefusedError(`refused: ${p.problems.join('; ')}${p.risks.length ? `\n${p.risks.join('\n')}` : ''}`)
     if (opts.dryRun) return result(true)
     if (opts.confirm && !(await opts.confirm(describePlan(p)))) throw new RefusedError('not confirmed: nothing changed')
-    await opts.beforeMutate?.(p)
+    // Failback's reverse sync: data moves to the standby, the service does not, so no RTO yet.
+    if (opts.beforeMutate) await step('sync-back', () => opts.beforeMutate!(p), false)
 
     // 3. Fence the old active node: stop what it serves, or power it off if it cannot be asked.
     await step('fence', async () => {

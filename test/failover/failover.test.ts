@@ -126,14 +126,31 @@ test('switching back with --to, and a second run to the same node is a no-op', a
   await assertConsistent('node-a')
 })
 
-test('failback refuses while the primary has not received the data since it stopped being active', async () => {
+test('failback brings the primary up to date from the active node, then switches back', async () => {
   assert.is((await failover()).code, 0)
-  const r = await run('failback', '--yes')
-  assert.is(r.code, 3, r.stdout + r.stderr)
-  assert.match(r.stderr, /has not received/)
-  await assertConsistent('node-b')
-  const forced = await run('failback', '--yes', '--force')
-  assert.is(forced.code, 0, forced.stdout + forced.stderr)
+  await lab.exec('node-b', ['sh', '-c', 'echo written-while-b-was-active > /srv/app/data/new.txt'])
+  const r = await run('failback', '--yes', '--json')
+  assert.is(r.code, 0, r.stdout + r.stderr)
+  const j = json(r)
+  assert.equal(j.steps.map((s: any) => s.name), ['lock', 'preflight', 'sync-back', 'fence', 'move-ip', 'start-services', 'post-check', 'record'])
+  assert.is(j.active, 'node-a')
+  assert.is((await lab.exec('node-a', ['cat', '/srv/app/data/new.txt'])).stdout.trim(), 'written-while-b-was-active')
+  await assertConsistent('node-a')
+})
+
+test('failback refuses when an item cannot reach the primary (version gate), unless --force', async () => {
+  assert.is((await failover()).code, 0)
+  await lab.exec('node-a', ['sh', '-c', 'echo 2 > /var/lib/app/data-version'])
+  try {
+    const r = await run('failback', '--yes')
+    assert.is(r.code, 3, r.stdout + r.stderr)
+    assert.match(r.stderr, /app/)
+    await assertConsistent('node-b')
+    const forced = await run('failback', '--yes', '--force')
+    assert.is(forced.code, 0, forced.stdout + forced.stderr)
+  } finally {
+    await lab.exec('node-a', ['sh', '-c', 'echo 1 > /var/lib/app/data-version'])
+  }
   await assertConsistent('node-a')
 })
 
