@@ -1,0 +1,86 @@
+// Reading and changing one item's version policy in the inventory file itself (N9: "readable
+// and settable from the command line"). The edit touches only that value: comments, order and
+// indentation stay as the author left them; the result is validated before it replaces the file.
+import { closeSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { applyEdits, modify } from 'jsonc-parser'
+import YAML from 'yaml'
+import { InputError } from '../errors.ts'
+import { findPair, loadInventory, parseInventory, type LoadedInventory } from '../inventory/load.ts'
+import { POLICIES, type Policy } from './types.ts'
+
+export interface PolicyAt { pair: string; item: string; policy: Policy; explicit: boolean; path: (string | number)[] }
+
+export function policyAt(inv: LoadedInventory, pairName: string, itemName: string): PolicyAt {
+  const [pair] = findPair(inv, pairName)
+  const pi = inv.data.pairs.indexOf(pair)
+  const items = pair.sync?.items ?? []
+  const ii = items.findIndex((i) => i.name === itemName)
+  if (ii < 0) throw new InputError(`${inv.file}: pair ${pair.name} has no sync item "${itemName}" (items: ${items.map((i) => i.name).join(', ') || 'none'})`)
+  const explicit = items[ii].policy !== undefined
+  return { pair: pair.name, item: itemName, policy: items[ii].policy ?? 'equal', explicit, path: ['pairs', pi, 'sync', 'items', ii, 'policy'] }
+}
+
+export function parsePolicy(word: string | undefined): Policy {
+  if (!word || !(POLICIES as readonly string[]).includes(word)) {
+    throw new InputError(`policy must be one of ${POLICIES.join(', ')} (got ${word === undefined ? 'nothing' : JSON.stringify(word)})`)
+  }
+  return word as Policy
+}
+
+/** The file's own indentation, so an inserted property looks like its neighbours. */
+function jsonFormatting(text: string) {
+  const indents = [...text.matchAll(/\n([ \t]+)\S/g)].map((m) => m[1])
+  const tabs = indents.length > 0 && indents[0].startsWith('\t')
+  const width = Math.min(...indents.filter((s) => !s.includes('\t')).map((s) => s.length), 8)
+  return { insertSpaces: !tabs, tabSize: tabs ? 1 : Number.isFinite(width) && width > 0 ? width : 2, eol: text.includes('\r\n') ? '\r\n' : '\n' }
+}
+
+/** The file's text with one value changed. Pure. */
+export function editText(text: string, file: string, at: (string | number)[], value: string): string {
+  if (/\.ya?ml$/i.test(file)) {
+    const doc = YAML.parseDocument(text)
+    // Re-rendering the whole document would re-fold long strings; replace the value's own text.
+    const node = doc.getIn(at, true)
+    if (YAML.isScalar(node) && node.range) return text.slice(0, node.range[0]) + value + text.slice(node.range[1])
+    doc.setIn(at, value)
+    return doc.toString()
+  }
+  return applyEdits(text, modify(text, at, value, { formattingOptions: jsonFormatting(text) }))
+}
+
+/** Replaces the file in one rename: a reader sees the old inventory or the new one, never half. */
+function writeAtomically(file: string, text: string, expectBefore: string): void {
+  const real = realpathSync(file)
+  const mode = statSync(real).mode & 0o7777
+  const tmp = path.join(path.dirname(real), `.${path.basename(real)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  const fd = openSync(tmp, 'wx', mode)
+  try {
+    writeSync(fd, text)
+    fsyncSync(fd)
+  } finally { closeSync(fd) }
+  try {
+    // Someone else saved the file since we read it: do not throw their change away.
+    if (readFileSync(real, 'utf8') !== expectBefore) throw new InputError(`${file} changed while the policy was being set; nothing written, run it again`)
+    renameSync(tmp, real)
+  } catch (e) {
+    try { unlinkSync(tmp) } catch { /* already gone */ }
+    throw e
+  }
+}
+
+export interface SetResult extends PolicyAt { before: Policy; changed: boolean }
+
+export function setPolicy(file: string, pairName: string, itemName: string, word: string | undefined): SetResult {
+  const policy = parsePolicy(word)
+  const inv = loadInventory(file)
+  const at = policyAt(inv, pairName, itemName)
+  if (at.explicit && at.policy === policy) return { ...at, before: at.policy, changed: false }
+  const text = readFileSync(file, 'utf8')
+  const next = editText(text, file, at.path, policy)
+  const check = policyAt(parseInventory(next, file), pairName, itemName) // throws InputError listing every problem
+  if (check.policy !== policy) throw new InputError(`${file}: the edit did not take (policy reads ${check.policy}); nothing written`)
+  writeAtomically(file, next, text)
+  return { ...check, before: at.policy, changed: true }
+}

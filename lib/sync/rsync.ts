@@ -1,0 +1,167 @@
+// The rsync hop, as data: the argument vector (never a shell string), what its exit codes mean,
+// and its --stats and itemised output parsed into numbers. Pure; run-rsync.ts does the I/O.
+import type { SyncItem } from '../inventory/schema.ts'
+import { protectRules } from './filters.ts'
+
+export interface HopTarget { user: string; address: string; port: number }
+
+export interface RsyncOptions {
+  item: SyncItem
+  /** Protected paths relative to the item root. */
+  protect: string[]
+  target: HopTarget
+  /** Node-to-node key on the source node; absent: ssh's default identity. */
+  keyFile?: string
+  /** known_hosts on the source node that pins the target's host key. */
+  knownHostsFile: string
+  dryRun?: boolean
+  /** Give up when no data moves for this long (a dropped link), in seconds. */
+  ioTimeoutSec: number
+}
+
+/** Where the receiver keeps an interrupted file for the next run to resume from (relative: one per directory). */
+export const PARTIAL_DIR = '.~tmp~'
+
+/**
+ * The ssh command rsync uses for the hop. rsync splits -e on spaces (honouring quotes), so
+ * paths with spaces or quotes are refused up front (see hopProblems) rather than escaped.
+ */
+export function sshCommand(o: Pick<RsyncOptions, 'keyFile' | 'knownHostsFile' | 'target' | 'ioTimeoutSec'>): string {
+  const words = ['ssh']
+  if (o.keyFile) words.push('-i', o.keyFile, '-o', 'IdentitiesOnly=yes')
+  words.push(
+    '-o', `UserKnownHostsFile=${o.knownHostsFile}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'BatchMode=yes',
+    '-o', `ConnectTimeout=${Math.max(1, Math.min(10, o.ioTimeoutSec))}`,
+    '-o', 'ServerAliveInterval=5',
+    '-o', `ServerAliveCountMax=${Math.max(1, Math.ceil(o.ioTimeoutSec / 5))}`,
+    '-p', String(o.target.port),
+  )
+  return words.join(' ')
+}
+
+/** Paths that cannot go into rsync's -e value safely. */
+export function hopProblems(paths: { keyFile?: string; knownHostsFile?: string }): string[] {
+  const bad = (p?: string) => p !== undefined && /[\s'"\\]/.test(p)
+  const out: string[] = []
+  if (!paths.knownHostsFile) out.push('sync.nodeKnownHostsFile is required for rsync items: the node-to-node hop must pin the target\'s host key')
+  if (bad(paths.keyFile)) out.push(`sync.nodeKeyFile must not contain spaces, quotes or backslashes (got ${JSON.stringify(paths.keyFile)})`)
+  if (bad(paths.knownHostsFile)) out.push(`sync.nodeKnownHostsFile must not contain spaces, quotes or backslashes (got ${JSON.stringify(paths.knownHostsFile)})`)
+  return out
+}
+
+const slash = (p: string) => (p.endsWith('/') ? p : p + '/')
+
+/** The argument vector run on the source node. */
+export function rsyncArgv(o: RsyncOptions): string[] {
+  const argv = [
+    'rsync',
+    '-a', // recursive; links, permissions, times, owner, group, devices
+    '-s', // file names travel inside the protocol, never through the remote shell
+    '-8', // non-ASCII names as they are in the itemised list
+    // Each file arrives under a hidden temporary name beside the real one and is renamed over
+    // it when complete (rsync's default; never --inplace), so no half-written file is visible.
+    // --delay-updates would also hold every rename to the end, at twice the cost of a first copy.
+    `--partial-dir=${PARTIAL_DIR}`, // an interrupted file is kept here, and the next run resumes from it
+    '--stats', '--no-human-readable',
+    `--timeout=${o.ioTimeoutSec}`, // a cut link ends the transfer (exit 30) instead of hanging
+    '-e', sshCommand(o),
+  ]
+  if (o.item.mirror) argv.push('--delete-delay') // deletions after the transfer, so the old tree stays whole until then
+  argv.push(...protectRules(o.protect))
+  for (const x of o.item.exclude ?? []) argv.push(`--exclude=${x}`)
+  if (o.dryRun) argv.push('--dry-run', '--out-format=%i %n%L')
+  argv.push('--', slash(o.item.path), `${o.target.user}@${o.target.address}:${slash(o.item.path)}`)
+  return argv
+}
+
+/** rsync's documented exit codes, with what to do about them; link: the peer or the path to it failed. */
+export const RSYNC_EXIT: Record<number, { meaning: string; link?: boolean }> = {
+  1: { meaning: 'syntax or usage error (an option this rsync does not know?)' },
+  2: { meaning: 'protocol incompatibility between the two rsync versions' },
+  3: { meaning: 'errors selecting input/output files or directories (does the item\'s path exist on both nodes? use --bootstrap for a new node)' },
+  4: { meaning: 'requested action not supported by this rsync build' },
+  5: { meaning: 'error starting the client-server protocol', link: true },
+  6: { meaning: 'daemon unable to append to its log file' },
+  10: { meaning: 'error in socket I/O', link: true },
+  11: { meaning: 'error in file I/O (disk full or read-only on the target?)' },
+  12: { meaning: 'error in the rsync protocol data stream (connection dropped)', link: true },
+  13: { meaning: 'errors with program diagnostics' },
+  14: { meaning: 'error in IPC code' },
+  20: { meaning: 'interrupted (SIGINT, SIGTERM or SIGHUP)' },
+  21: { meaning: 'waitpid() error' },
+  22: { meaning: 'out of memory allocating buffers' },
+  23: { meaning: 'partial transfer: some files could not be read or written (permissions?)' },
+  24: { meaning: 'partial transfer: some source files vanished during the sync (they are gone from the source too)' },
+  25: { meaning: 'the --max-delete limit stopped deletions' },
+  30: { meaning: 'timeout: no data moved (the link went down mid-transfer)', link: true },
+  35: { meaning: 'timeout waiting for the daemon connection', link: true },
+  124: { meaning: 'timed out' },
+  127: { meaning: 'rsync not found on the source node' },
+  255: { meaning: 'ssh to the target failed', link: true },
+}
+
+const LINK_TEXT = /connection (timed out|refused|reset|closed)|no route to host|network is unreachable|broken pipe|timeout|connection unexpectedly closed|could not resolve/i
+const NOT_LINK_TEXT: [RegExp, string][] = [
+  [/host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i, 'host key verification failed: the source node\'s known_hosts does not pin this target\'s key'],
+  [/permission denied \(publickey|too many authentication failures/i, 'the source node\'s key is not authorised on the target (sync.nodeKeyFile)'],
+  [/rsync: (command )?not found|rsync: No such file/i, 'rsync is not installed on the target'],
+]
+
+export interface Verdict { ok: boolean; link: boolean; warning?: string; reason?: string }
+
+/** What an rsync exit means for the item: delivered, a link failure (degraded), or an error. */
+export function classifyExit(code: number | null, stderr: string, signal?: string | null): Verdict {
+  if (code === 0) return { ok: true, link: false }
+  if (code === 24) return { ok: true, link: false, warning: RSYNC_EXIT[24].meaning }
+  const detail = firstError(stderr)
+  for (const [re, why] of NOT_LINK_TEXT) if (re.test(stderr)) return { ok: false, link: false, reason: `rsync exit ${code}: ${why}${detail ? `: ${detail}` : ''}` }
+  if (code === null) return { ok: false, link: true, reason: `rsync ended by ${signal ?? 'a lost connection'}` }
+  const known = RSYNC_EXIT[code]
+  const link = known?.link === true || ((code === 255 || code === 12) && LINK_TEXT.test(stderr))
+  return { ok: false, link, reason: `rsync exit ${code}: ${known?.meaning ?? 'unknown error'}${detail ? `: ${detail}` : ''}` }
+}
+
+/** The most telling line of rsync's stderr: its own error, not the summary "rsync error: ... (code N)". */
+function firstError(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean)
+  const own = lines.find((l) => !/^rsync error:/.test(l)) ?? lines[0] ?? ''
+  return own.length > 200 ? own.slice(0, 197) + '...' : own
+}
+
+export interface RsyncStats {
+  files: number
+  created: number
+  deleted: number
+  transferred: number
+  literal: number
+  totalSize: number
+  sent: number
+  received: number
+}
+
+/** Numbers from --stats (with or without thousands separators). Missing lines read as 0. */
+export function parseStats(out: string): RsyncStats {
+  const num = (re: RegExp) => {
+    const m = re.exec(out)
+    return m ? Number(m[1].replace(/[,.']/g, '')) : 0
+  }
+  const regInFiles = /^Number of files: [\d,.']+ \((?:[^)]*?)reg: ([\d,.']+)/m
+  return {
+    files: regInFiles.test(out) ? num(regInFiles) : 0,
+    created: num(/^Number of created files: ([\d,.']+)/m),
+    deleted: num(/^Number of deleted files: ([\d,.']+)/m),
+    transferred: num(/^Number of regular files transferred: ([\d,.']+)/m),
+    literal: num(/^Literal data: ([\d,.']+)/m),
+    totalSize: num(/^Total file size: ([\d,.']+)/m),
+    sent: num(/^Total bytes sent: ([\d,.']+)/m),
+    received: num(/^Total bytes received: ([\d,.']+)/m),
+  }
+}
+
+/** The itemised lines of a dry run ("%i %n%L"), without the stats that follow them. */
+export function parseItemized(out: string): string[] {
+  return out.split('\n').filter((l) => /^([<>ch.*][fdLDS]|\*deleting)/.test(l) && !/^\.d\.{9} \.\/$/.test(l))
+}
