@@ -1,5 +1,6 @@
 // What every playbook shares: argument parsing, inventory loading, exit codes, no stack traces for user errors.
-import { minimist } from 'zx'
+// zx re-exports minimist, but importing zx's bundle costs ~100 ms at every playbook start.
+import minimist from 'minimist'
 import { EXIT, HapairError, InputError } from './errors.ts'
 import { loadInventory, DEFAULT_INVENTORY, type LoadedInventory } from './inventory/load.ts'
 

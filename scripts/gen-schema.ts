@@ -1,7 +1,8 @@
-// Writes schemas/inventory.schema.json from lib/inventory/schema.ts (the single source).
+// Writes the files derived from lib/inventory/schema.ts (the single source): see lib/inventory/generate.ts.
 import { writeFileSync } from 'node:fs'
-import { schemaDocument } from '../lib/inventory/schema.ts'
+import { generatedFiles } from '../lib/inventory/generate.ts'
 
-const out = new URL('../schemas/inventory.schema.json', import.meta.url)
-writeFileSync(out, JSON.stringify(schemaDocument(), null, 2) + '\n')
-console.log(`wrote ${out.pathname}`)
+for (const [file, text] of Object.entries(generatedFiles())) {
+  writeFileSync(new URL(`../${file}`, import.meta.url), text)
+  console.log(`wrote ${file}`)
+}

@@ -1,26 +1,13 @@
 // Schema validation (ajv, draft 2020-12) plus the semantic rules a schema cannot express.
 // Every problem is one line: JSON path, what is wrong, what was expected.
-import { Ajv2020 } from 'ajv/dist/2020.js'
 import type { ErrorObject } from 'ajv'
-import addFormatsModule from 'ajv-formats'
 import { inSubnet, ipKey, parseCidr, parseIp, reservedInSubnet } from './address.ts'
-import { readFileSync } from 'node:fs'
 import type { Inventory, Pair } from './schema.ts'
+// Precompiled by `npm run schema` (lib/inventory/generate.ts): compiling the schema with ajv at
+// run time, or importing TypeBox, would add a quarter of a second to every playbook start.
+import { validate as compiledValidator } from '../../schemas/inventory.validate.mjs'
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020
-
-let compiled: ReturnType<Ajv2020['compile']> | undefined
-function validator() {
-  if (!compiled) {
-    // verbose: errors carry parentSchema, which the "allowed: …" list of an unknown property needs.
-    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictTypes: false, allowUnionTypes: true })
-    addFormats(ajv)
-    // The generated file, not the TypeBox source: importing TypeBox costs a third of a second at
-    // every playbook start, and test/inventory/schema.test.ts keeps the two identical.
-    compiled = ajv.compile(JSON.parse(readFileSync(new URL('../../schemas/inventory.schema.json', import.meta.url), 'utf8')))
-  }
-  return compiled
-}
+const validator = () => compiledValidator
 
 export interface Problem { path: string; message: string }
 

@@ -7,12 +7,18 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import YAML from 'yaml'
 import { schemaDocument } from '../../lib/inventory/schema.ts'
+import { generatedFiles } from '../../lib/inventory/generate.ts'
 import { loadInventory } from '../../lib/inventory/load.ts'
 import { InputError } from '../../lib/errors.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const SCHEMA = path.join(root, 'schemas/inventory.schema.json')
 const committed = JSON.parse(readFileSync(SCHEMA, 'utf8')) as Record<string, any>
+
+test('the precompiled validator is what lib/inventory/generate.ts makes from the schema', () => {
+  const fresh = generatedFiles()['schemas/inventory.validate.mjs']
+  assert.ok(readFileSync(path.join(root, 'schemas/inventory.validate.mjs'), 'utf8') === fresh, 'schemas/inventory.validate.mjs is out of date: run npm run schema')
+})
 
 test('schemas/inventory.schema.json is what lib/inventory/schema.ts generates', () => {
   const fresh = JSON.parse(JSON.stringify(schemaDocument()))
