@@ -59,7 +59,7 @@ export class LinuxIpDriver implements IpDriver {
 
   /** Exit 0 when the address is on the interface. */
   private probeScript(node: Node): string {
-    return sh`ip -o addr show dev ${this.iface(node)}` + ' | grep -qiE ' + sh`${'inet6? ' + this.fip.address.replace(/\./g, '\.') + '/'}`
+    return sh`ip -o addr show dev ${this.iface(node)}` + ' | grep -qiE ' + sh`${'inet6? ' + this.fip.address.replace(/\./g, '\\.') + '/'}`
   }
 
   describe(action: 'start' | 'stop', node: Node): string[] {
