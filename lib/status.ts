@@ -72,7 +72,10 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
   const active = record?.active ?? pair.primary
   const reasons: string[] = []
   for (const p of probes) if (!p.status.reachable) reasons.push(`${p.status.name} unreachable`)
-  const degradedMark = probes.find((p) => p.state?.degraded)?.state?.degraded
+  // Sync writes the degraded mark and sync times on the active node; copies left on a former
+  // active node are history and must not count.
+  const activeState = probes.find((p) => p.status.name === active)?.state
+  const degradedMark = activeState?.degraded
   if (degradedMark) reasons.push(`sync pending since ${degradedMark.since}: ${degradedMark.reason}`)
   for (const f of fips) {
     if (f.holders.length > 1) reasons.push(`${f.address} held by ${f.holders.length} nodes (${f.holders.join(', ')})`)
@@ -95,7 +98,7 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
     degradedReasons: reasons,
     nodes: probes.map((p) => p.status),
     floatingIps: fips,
-    lastSync: oldestSync(probes.map((p) => p.state)),
+    lastSync: oldestSync([activeState]),
     lastVerify: verify ? { at: verify.at, ok: verify.ok } : undefined,
     ms: Date.now() - started,
   }

@@ -1,5 +1,7 @@
 // Sync drift, the pure half: parse the listings the nodes send, drop what sync never touches
 // (protected paths, rsync-style excludes), and compare a node's tree with the active node's.
+import { excludeMatcher } from '../sync/filters.ts'
+
 export interface Entry { type: string; size: number; mtime: number; target: string; digest?: string }
 export type Tree = Map<string, Entry>
 export interface Difference { path: string; why: string }
@@ -42,22 +44,6 @@ export function protectedWithin(itemPath: string, protectedPaths: string[]): str
   })
 }
 
-function globToRegex(glob: string): string {
-  let re = ''
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]
-    if (c === '*') {
-      if (glob[i + 1] === '*') { re += '.*'; i++ } else re += '[^/]*'
-    } else if (c === '?') re += '[^/]'
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2)
-      if (end < 0) re += '\\['
-      else { re += '[' + glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\') + ']'; i = end }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&')
-  }
-  return re
-}
-
 export interface Excluder { (path: string, isDir: boolean): boolean }
 
 /**
@@ -66,19 +52,10 @@ export interface Excluder { (path: string, isDir: boolean): boolean }
  * within one name, ** crosses slashes. Excluding a directory excludes everything under it.
  */
 export function makeExcluder(patterns: string[], protectedRel: string[]): Excluder {
-  const rules = patterns.map((raw) => {
-    const dirOnly = raw.endsWith('/')
-    let p = raw.replace(/\/+$/, '')
-    const anchored = p.startsWith('/')
-    p = p.replace(/^\/+/, '')
-    const re = new RegExp(anchored ? `^${globToRegex(p)}$` : p.includes('/') ? `(^|/)${globToRegex(p)}$` : `^${globToRegex(p)}$`)
-    return { re, dirOnly, byName: !anchored && !p.includes('/') }
-  })
-  const hit = (path: string, isDir: boolean) => {
-    if (protectedRel.some((p) => p === '' || path === p || path.startsWith(p + '/'))) return true
-    const name = path.slice(path.lastIndexOf('/') + 1)
-    return rules.some((r) => (!r.dirOnly || isDir) && r.re.test(r.byName ? name : path))
-  }
+  // The same matcher the sftp transport uses: drift must skip exactly what sync skips.
+  const excluded = excludeMatcher(patterns)
+  const hit = (path: string, isDir: boolean) =>
+    protectedRel.some((p) => p === '' || path === p || path.startsWith(p + '/')) || excluded(path, isDir)
   return (path, isDir) => {
     if (hit(path, isDir)) return true
     for (let k = path.indexOf('/'); k > 0; k = path.indexOf('/', k + 1)) if (hit(path.slice(0, k), true)) return true

@@ -73,7 +73,8 @@ async function preflight(pool: SshPool, pair: Pair, to: Node, view: ActiveView, 
   }
   // Data fresh enough: a degraded mark listing the target means it misses held changes. A
   // failback delivers them itself (its reverse sync), and refuses if that fails.
-  if (op === 'failover') for (const [node, st] of Object.entries(view.states)) {
+  // Only the active node's mark counts: sync writes it there, and a former active node's copy is history.
+  if (op === 'failover') for (const [node, st] of Object.entries(view.states).filter(([n]) => n === view.active)) {
     const pending = st.degraded?.pending?.[to.name]
     if (pending?.length) problems.push(`target ${to.name} is behind: sync of ${pending.join(', ')} pending since ${st.degraded!.since} (recorded on ${node}); run sync first, or --force loses those changes`)
   }

@@ -135,6 +135,8 @@ export function sshdConfig(n: NodePlan, authorizedKeys: string): string {
     'Subsystem sftp internal-sftp',
     // Failover tools open many sessions at once; the defaults (10, 10:30:100) would drop some.
     'MaxSessions 64', 'MaxStartups 100:30:200',
+    // A receiver behind a cut link would otherwise wait for packets that never come.
+    'ClientAliveInterval 15', 'ClientAliveCountMax 4',
     'LogLevel ERROR', 'UseDNS no', 'PrintMotd no', 'PrintLastLog no', '',
   ].join('\n')
 }

@@ -3,10 +3,12 @@
 import { HapairError, RemoteError } from '../errors.ts'
 import { findNode, type LoadedInventory } from '../inventory/load.ts'
 import type { Pair } from '../inventory/schema.ts'
+import { sh } from '../shell.ts'
 import type { NodeSession, SshPool } from '../ssh.ts'
 import { protectedIn } from './filters.ts'
 import { ensurePinned } from './pin.ts'
 import type { NodeFacts, Step } from './plan.ts'
+import { partialDir } from './rsync.ts'
 import { rsyncItem } from './run-rsync.ts'
 import { isLinkError, sftpItem } from './sftp.ts'
 import { emptyCounts, type ItemResult } from './types.ts'
@@ -24,6 +26,8 @@ export interface DeliverContext {
   log?: (line: string) => void
   /** Targets whose pin this run copied onto the source. */
   pinned: string[]
+  /** What the degraded mark held before this run: only those items can have a half-received file. */
+  pendingBefore: Record<string, string[]>
 }
 
 /** Why the hop to target cannot be trusted, or undefined when it can (copying a missing pin first). */
@@ -43,6 +47,10 @@ async function sendItem(ctx: DeliverContext, step: Step, transport: 'rsync' | 's
   if (transport === 'rsync') {
     if (ctx.bootstrap && !ctx.dryRun) await ctx.pool.session(ctx.pair, step.target).run(['mkdir', '-p', step.item.path])
     const r = await rsyncItem({ inv: ctx.inv, pair: ctx.pair, src: ctx.src, target: findNode(ctx.pair, step.target), item: step.item, protect, dryRun: ctx.dryRun, ioTimeoutSec: ctx.ioTimeoutSec })
+    if (r.ok && !ctx.dryRun && ctx.pendingBefore[step.target]?.includes(step.item.name)) {
+      // A resumed transfer leaves rsync's (absolute) partial directory behind, empty.
+      await ctx.pool.session(ctx.pair, step.target).run({ script: sh`rmdir ${partialDir(step.item)} 2>/dev/null; exit 0` }).catch(() => {})
+    }
     const counts = { files: r.files, sent: r.sent, deleted: r.deleted, unchanged: r.unchanged, bytes: r.bytes, wireBytes: r.wireBytes, changes: r.changes }
     return r.ok ? { ...counts, outcome: done, reason: r.reason ?? step.reason } : { ...counts, outcome: 'failed', link: r.link, reason: r.reason }
   }

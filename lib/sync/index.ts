@@ -103,7 +103,8 @@ export async function runSync(inv: LoadedInventory, pair: Pair, pool: SshPool, o
   // Each target gets its items in priority order; targets proceed side by side.
   const pinned: string[] = []
   const results = new Map<Step, ItemResult>()
-  const ctx: DeliverContext = { inv, pair, pool, src, sourceFacts, dryRun: !!o.dryRun, bootstrap: !!o.bootstrap, ioTimeoutSec, now, log: o.log, pinned }
+  const ctx: DeliverContext = { inv, pair, pool, src, sourceFacts, dryRun: !!o.dryRun, bootstrap: !!o.bootstrap, ioTimeoutSec, now, log: o.log, pinned,
+    pendingBefore: view.states[source]?.degraded?.pending ?? {} }
   await Promise.all(targets.map((t) => deliverTo(ctx, t, plan.filter((s) => s.target === t), results)))
   const ordered = plan.map((s) => results.get(s)!).filter(Boolean)
   phase('items done')

@@ -6,12 +6,11 @@ import type { SFTPWrapper } from 'ssh2'
 import { stateDir } from '../inventory/load.ts'
 import type { Pair } from '../inventory/schema.ts'
 import type { NodeSession } from '../ssh.ts'
-import { removeNodeState, writeNodeState, type DegradedRecord, type SyncRecord } from '../state.ts'
+import { removeNodeState, writeNodeState, STATE_FILES, type DegradedRecord, type SyncRecord } from '../state.ts'
 import { mergeDegraded, mergeSyncTimes } from './degraded.ts'
 import type { ItemResult } from './types.ts'
 
-/** The names lib/state.ts gives these records (its FILES map). */
-const FILE = { sync: 'sync.json', degraded: 'degraded.json' } as const
+const FILE = { sync: STATE_FILES.sync, degraded: STATE_FILES.degraded } as const
 type Key = keyof typeof FILE
 
 const call = <T = void>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>

@@ -19,8 +19,9 @@ export interface RsyncOptions {
   ioTimeoutSec: number
 }
 
-/** Where the receiver keeps an interrupted file for the next run to resume from (relative: one per directory). */
+/** Where the receiver keeps an interrupted file for the next run to resume from, at the item's root. */
 export const PARTIAL_DIR = '.~tmp~'
+export const partialDir = (item: SyncItem) => `${item.path.replace(/\/+$/, '')}/${PARTIAL_DIR}`
 
 /**
  * The ssh command rsync uses for the hop. rsync splits -e on spaces (honouring quotes), so
@@ -64,13 +65,16 @@ export function rsyncArgv(o: RsyncOptions): string[] {
     // Each file arrives under a hidden temporary name beside the real one and is renamed over
     // it when complete (rsync's default; never --inplace), so no half-written file is visible.
     // --delay-updates would also hold every rename to the end, at twice the cost of a first copy.
-    `--partial-dir=${PARTIAL_DIR}`, // an interrupted file is kept here, and the next run resumes from it
+    // An interrupted file is kept in one directory at the item's root and the next run resumes
+    // from it. (A relative --partial-dir, one per directory, costs a fifth more on a no-change
+    // run of 20,000 files; rsync verifies every file's checksum whatever basis it resumed from.)
+    `--partial-dir=${partialDir(o.item)}`,
     '--stats', '--no-human-readable',
     `--timeout=${o.ioTimeoutSec}`, // a cut link ends the transfer (exit 30) instead of hanging
     '-e', sshCommand(o),
   ]
   if (o.item.mirror) argv.push('--delete-delay') // deletions after the transfer, so the old tree stays whole until then
-  argv.push(...protectRules(o.protect))
+  argv.push(...protectRules([PARTIAL_DIR, ...o.protect])) // never sent, never deleted
   for (const x of o.item.exclude ?? []) argv.push(`--exclude=${x}`)
   if (o.dryRun) argv.push('--dry-run', '--out-format=%i %n%L')
   argv.push('--', slash(o.item.path), `${o.target.user}@${o.target.address}:${slash(o.item.path)}`)

@@ -16,7 +16,8 @@ const base: RsyncOptions = {
 
 test('argv: atomic delivery, resumable, stats, names inside the protocol, paths after --', () => {
   const argv = rsyncArgv(base)
-  for (const f of ['-a', '-s', '--partial-dir=.~tmp~', '--stats', '--no-human-readable', '--timeout=60']) assert.ok(argv.includes(f), f)
+  for (const f of ['-a', '-s', '--partial-dir=/srv/app/.~tmp~', '--stats', '--no-human-readable', '--timeout=60']) assert.ok(argv.includes(f), f)
+  for (const f of ['--filter=P /.~tmp~', '--filter=- /.~tmp~']) assert.ok(argv.includes(f), `${f}: the partial directory is neither sent nor deleted`)
   for (const f of ['--inplace', '--append', '--append-verify', '--partial']) assert.not.ok(argv.includes(f), `${f} would expose half-written files`)
   assert.equal(argv.slice(-3), ['--', '/srv/app/', 'root@198.51.100.12:/srv/app/'])
   assert.not.ok(argv.some((a) => a.startsWith('--delete')), 'no deletion unless mirror')
