@@ -44,6 +44,8 @@ export class NodeSession {
   private connecting?: Promise<Client>
   private active = 0
   private waiting: (() => void)[] = []
+  /** A node that just timed out is not asked again at once: one run pays the timeout once, not per step. */
+  private lastUnreachable?: { at: number; error: RemoteError }
 
   constructor(readonly node: Node, readonly pair: Pair, private readonly ssh: ResolvedSsh) {
     this.name = node.name
@@ -57,6 +59,8 @@ export class NodeSession {
   private connect(): Promise<Client> {
     if (this.client) return Promise.resolve(this.client)
     if (this.connecting) return this.connecting
+    const recent = this.lastUnreachable
+    if (recent && Date.now() - recent.at < this.ssh.connectTimeoutMs) return Promise.reject(recent.error)
     const { knownHostsFile, keyFile } = this.ssh
     if (!knownHostsFile) return Promise.reject(this.fail('no knownHostsFile in the inventory: refusing to connect without a pinned host key', { hostKeyMismatch: true }))
     let known: ReturnType<typeof readKnownHosts>
@@ -88,6 +92,7 @@ export class NodeSession {
     this.connecting = new Promise<Client>((resolve, reject) => {
       const c = new Client()
       c.once('ready', () => {
+        this.lastUnreachable = undefined
         // Commands are small request/response exchanges: Nagle plus delayed ACKs would add
         // ~40 ms to each round trip, several times per failover step.
         c.setNoDelay(true)
@@ -111,7 +116,9 @@ export class NodeSession {
           reject(this.fail(`authentication as ${this.ssh.user} failed (key ${keyFile ?? 'from ssh-agent'})`, { durationMs, cause: err }))
         } else {
           const timedOut = /timed out/i.test(err.message) || err.code === 'ETIMEDOUT'
-          reject(this.fail(`unreachable on port ${this.ssh.port}: ${err.code ?? err.message}`, { unreachable: true, timedOut, durationMs, cause: err }))
+          const error = this.fail(`unreachable on port ${this.ssh.port}: ${err.code ?? err.message}`, { unreachable: true, timedOut, durationMs, cause: err })
+          this.lastUnreachable = { at: Date.now(), error }
+          reject(error)
         }
         c.end()
       })

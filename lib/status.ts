@@ -4,7 +4,9 @@ import type { Pair } from './inventory/schema.ts'
 import { ipDriver } from './drivers/index.ts'
 import { RemoteError } from './errors.ts'
 import type { SshPool } from './ssh.ts'
-import { newestActive, readNodeState, type NodeState } from './state.ts'
+import type { NodeState } from './state.ts'
+import { activeView, type ActiveView } from './active.ts'
+import { runningServices } from './services.ts'
 
 export interface NodeStatus {
   name: string
@@ -31,24 +33,20 @@ export interface PairStatus {
   ms: number
 }
 
-async function probeNode(pool: SshPool, pair: Pair, name: string): Promise<{ status: NodeStatus; state?: NodeState & { corrupt: string[] } }> {
+/** Services and reachability of one node; its state files come from activeView. */
+async function probeNode(pool: SshPool, pair: Pair, view: ActiveView, name: string): Promise<{ status: NodeStatus; state?: NodeState & { corrupt: string[] } }> {
   const node = pair.nodes.find((n) => n.name === name)!
-  const s = pool.session(pair, node)
   const started = Date.now()
   const base = { name, address: node.address, role: name === pair.primary ? 'primary' as const : 'secondary' as const }
+  const down = (error: string) => ({ status: { ...base, reachable: false, error, services: Object.fromEntries((pair.services ?? []).map((svc) => [svc.name, null])), ms: Date.now() - started } })
+  if (view.unreachable[name]) return down(view.unreachable[name])
   try {
-    const [state, services] = await Promise.all([
-      readNodeState(s, pair),
-      Promise.all((pair.services ?? []).map(async (svc) => [svc.name, (await s.run({ script: svc.status }, { check: false, timeoutMs: 5000 })).code === 0] as const)),
-    ])
-    return {
-      status: { ...base, reachable: true, epoch: state.active?.epoch, services: Object.fromEntries(services), ms: Date.now() - started },
-      state,
-    }
+    const services = await runningServices(pool.session(pair, node), pair)
+    const state = view.states[name]
+    return { status: { ...base, reachable: true, epoch: state?.active?.epoch, services, ms: Date.now() - started }, state }
   } catch (e) {
     if (!(e instanceof RemoteError)) throw e
-    const services = Object.fromEntries((pair.services ?? []).map((svc) => [svc.name, null]))
-    return { status: { ...base, reachable: false, error: e.message, services, ms: Date.now() - started } }
+    return down(e.message)
   }
 }
 
@@ -61,15 +59,16 @@ function oldestSync(states: (NodeState | undefined)[]): string | undefined {
 
 export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool): Promise<PairStatus> {
   const started = Date.now()
-  const probes = await Promise.all(pair.nodes.map((n) => probeNode(pool, pair, n.name)))
+  const view = await activeView(pool, pair)
+  const probes = await Promise.all(pair.nodes.map((n) => probeNode(pool, pair, view, n.name)))
   const fips = await Promise.all((pair.floatingIps ?? []).map(async (fip) => {
     const st = await ipDriver(fip, { inv, pair, pool }).status()
     const holders = Object.entries(st).filter(([, v]) => v === 'held').map(([k]) => k)
     const unknown = Object.entries(st).filter(([, v]) => v === 'unknown').map(([k]) => k)
     return { address: fip.address, name: fip.name, driver: fip.driver, holders, unknown }
   }))
-  const record = newestActive(probes.map((p) => p.state?.active))
-  const active = record?.active ?? pair.primary
+  const record = view.record
+  const active = view.active
   const reasons: string[] = []
   for (const p of probes) if (!p.status.reachable) reasons.push(`${p.status.name} unreachable`)
   // Sync writes the degraded mark and sync times on the active node; copies left on a former
