@@ -41,20 +41,35 @@ export class LinuxIpDriver implements IpDriver {
     return Object.fromEntries(this.ctx.pair.nodes.map((n, i) => [n.name, states[i]]))
   }
 
+  /** Where a node keeps the pid of its announcer for this address (so a release can stop it). */
+  private announcerPid(): string { return `/run/hapair/garp-${this.fip.address.replace(/[^0-9A-Za-z]/g, '_')}.pid` }
+
+  /** Stops this node's pending announcements of the address, if any. */
+  private silenceScript(): string {
+    const pid = this.announcerPid()
+    return sh`[ -f ${pid} ] && kill "$(cat ${pid})" 2>/dev/null; rm -f ${pid}` + '; true'
+  }
+
   /** Probe and act in one round trip; the branch on the probe is what makes it idempotent. */
   private startScript(node: Node): string {
     const dev = this.iface(node)
     const addr = this.fip.address
     const add = isV6(addr) ? sh`ip -6 addr add ${this.cidr()} dev ${dev} nodad` : sh`ip addr add ${this.cidr()} dev ${dev}`
     // Two arping implementations ship in distributions (iputils: -I, Habets: -i). Neither gets a
-    // reply to an unsolicited announcement, and Habets' waits a second for one: run it detached.
-    const announce = isV6(addr) ? 'true' : '{ if arping --help 2>&1 | grep -q Habets; then ' +
-      sh`arping -q -U -c 2 -i ${dev} -S ${addr} ${addr}` + '; else ' + sh`arping -q -U -c 2 -I ${dev} ${addr}` + '; fi; } </dev/null >/dev/null 2>&1 &'
-    return `${this.probeScript(node)} && echo already || { ${add} && { ${announce} } && echo changed; }`
+    // reply to an unsolicited announcement, and Habets' waits a second for one: run it detached,
+    // remembering its pid so that releasing the address can silence it.
+    const pid = this.announcerPid()
+    const announce = isV6(addr) ? 'true' : 'mkdir -p /run/hapair; ' + this.silenceScript() + '; ' +
+      '{ if arping --help 2>&1 | grep -q Habets; then ' +
+      sh`arping -q -U -c 2 -i ${dev} -S ${addr} ${addr}` + ' </dev/null >/dev/null 2>&1 & else ' +
+      sh`arping -q -U -c 2 -I ${dev} ${addr}` + ' </dev/null >/dev/null 2>&1 & fi; ' + sh`echo $! > ${pid}; }`
+    return `${this.probeScript(node)} && echo already || { ${add} && { ${announce}; } && echo changed; }`
   }
 
   private stopScript(node: Node): string {
-    return `${this.probeScript(node)} || { echo already; exit 0; }; ` + sh`ip addr del ${this.cidr()} dev ${this.iface(node)}` + ' && echo changed'
+    // A late announcement from the old holder, landing after the new holder's, would point
+    // clients back at the old node: silence it before releasing the address.
+    return `${this.silenceScript()}; ${this.probeScript(node)} || { echo already; exit 0; }; ` + sh`ip addr del ${this.cidr()} dev ${this.iface(node)}` + ' && echo changed'
   }
 
   /** Exit 0 when the address is on the interface. */

@@ -200,13 +200,16 @@ async function postCheck(pool: SshPool, p: Plan, timeoutMs: number): Promise<str
   const checks = (p.pair.services ?? []).flatMap((s) => s.checks.map((c) => ({ svc: s.name, c })))
   const deadline = Date.now() + timeoutMs
   let last: string[] = []
-  for (;;) {
+  // A connection opened while a client's ARP entry still names the old node is lost, and TCP
+  // would retry it only after a second: short attempts first, growing up to the check's timeout.
+  for (let attempt = 0; ; attempt++) {
+    const limit = (c: { timeoutMs?: number }) => Math.min(c.timeoutMs ?? 2000, 100 * 2 ** attempt)
     last = []
     await Promise.all(checks.flatMap(({ svc, c }) => {
       if (c.protocol === 'command') {
         return [pool.session(p.pair, p.to).run({ script: c.command! }, { check: false }).then((r) => { if (r.code !== 0) last.push(`${svc}: ${c.command} exit ${r.code}`) })]
       }
-      return addresses.map((a) => probe(a, { ...c, timeoutMs: Math.min(c.timeoutMs ?? 2000, 1000) }, p.to.name).then((r) => { if (!r.ok) last.push(`${svc}: ${r.detail}`) }))
+      return addresses.map((a) => probe(a, { ...c, timeoutMs: limit(c) }, p.to.name).then((r) => { if (!r.ok) last.push(`${svc}: ${r.detail}`) }))
     }))
     if (last.length === 0) return `${checks.length} check(s) answer as ${p.to.name} through ${addresses.join(', ')}`
     if (Date.now() > deadline) throw new StepFailed(`not serving through ${addresses.join(', ')} after ${timeoutMs} ms: ${last.join('; ')}`)
