@@ -1,0 +1,130 @@
+// The SSH transport against real sshd: pinned keys accepted, anything else refused with both
+// fingerprints; results and errors carry node, command, exit code, stderr and flags.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { startTestLab, type TestLab } from './helpers/lab.ts'
+import { SshPool } from '../lib/ssh.ts'
+import { RemoteError } from '../lib/errors.ts'
+import { labFault } from '../lib/lab/index.ts'
+import type { LoadedInventory } from '../lib/inventory/load.ts'
+
+let lab: TestLab
+test.before(async () => { lab = await startTestLab() })
+test.after(async () => { await lab?.down() })
+
+const pair = () => lab.inv.data.pairs[0]
+const pinFile = () => path.resolve(lab.inv.dir, lab.inv.data.defaults!.ssh!.knownHostsFile!)
+/** The lab's inventory with other SSH settings (same nodes, same keys unless changed). */
+function withSsh(ssh: Record<string, unknown>): LoadedInventory {
+  const data = JSON.parse(JSON.stringify(lab.inv.data))
+  data.defaults.ssh = { ...data.defaults.ssh, ...ssh }
+  return { ...lab.inv, data }
+}
+async function failure(inv: LoadedInventory, node: string, cmd: string[] = ['true'], opts = {}): Promise<RemoteError> {
+  const pool = new SshPool(inv)
+  try {
+    await pool.session(inv.data.pairs[0], node).run(cmd, opts)
+  } catch (e) {
+    assert.instance(e, RemoteError)
+    return e as RemoteError
+  } finally { pool.close() }
+  throw new Error('expected a RemoteError')
+}
+
+test('a pinned node answers; stdout, exit code, duration and stdin come back', async () => {
+  const pool = new SshPool(lab.inv)
+  try {
+    const s = pool.session(pair(), 'node-a')
+    const r = await s.run(['sh', '-c', 'cat; echo " $1"', 'sh', "it's $(x)"], { input: 'in' })
+    assert.is(r.stdout, "in it's $(x)\n")
+    assert.is(r.code, 0)
+    assert.is(r.node, 'node-a')
+    assert.type(r.durationMs, 'number')
+    const again = await s.run(['hostname'])
+    assert.is(again.stdout.trim(), 'node-a', 'same session, same node')
+  } finally { pool.close() }
+})
+
+test('a non-zero exit is a RemoteError naming node, command, exit code and stderr', async () => {
+  const e = await failure(lab.inv, 'node-b', ['sh', '-c', 'echo boom >&2; exit 3'])
+  assert.is(e.node, 'node-b')
+  assert.is(e.remoteExitCode, 3)
+  assert.match(e.stderr, 'boom')
+  assert.match(e.message, /node-b \(198\.51\.100\.\d+\): exit 3 .*: boom/)
+  assert.not.ok(e.unreachable)
+  const pool = new SshPool(lab.inv)
+  try {
+    const r = await pool.session(pair(), 'node-b').run(['false'], { check: false })
+    assert.is(r.code, 1)
+    assert.is(r.ok, false)
+  } finally { pool.close() }
+})
+
+test('a command over its timeout fails as timedOut', async () => {
+  const e = await failure(lab.inv, 'node-a', ['sleep', '5'], { timeoutMs: 300 })
+  assert.ok(e.timedOut)
+  assert.match(e.message, /timed out after 300 ms/)
+})
+
+test('a changed host key is refused, naming expected and presented fingerprints', async () => {
+  const kh = readFileSync(pinFile(), 'utf8')
+  const [a, b] = pair().nodes.map((n) => n.address)
+  // node-a's line now carries node-b's key: exactly what a rebuilt or impersonated node looks like.
+  const bKey = kh.split('\n').find((l) => l.startsWith(b + ' '))!.split(' ').slice(1).join(' ')
+  const swapped = `${lab.inv.dir}/known_hosts.swapped`
+  writeFileSync(swapped, kh.split('\n').map((l) => (l.startsWith(a + ' ') ? `${a} ${bKey}` : l)).join('\n'))
+  const e = await failure(withSsh({ knownHostsFile: swapped }), 'node-a')
+  assert.ok(e.hostKeyMismatch)
+  assert.match(e.message, /HOST KEY MISMATCH: expected SHA256:\S+, presented SHA256:\S+/)
+})
+
+test('a node missing from known_hosts is refused, never trusted on first use', async () => {
+  const kh = `${lab.inv.dir}/known_hosts.partial`
+  const a = pair().nodes[0].address
+  const full = readFileSync(pinFile(), 'utf8')
+  writeFileSync(kh, full.split('\n').filter((l) => !l.startsWith(a + ' ')).join('\n'))
+  const e = await failure(withSsh({ knownHostsFile: kh }), 'node-a')
+  assert.ok(e.hostKeyMismatch)
+  assert.match(e.message, /host key not pinned: presented SHA256:\S+/)
+})
+
+test('no knownHostsFile at all: refused before connecting', async () => {
+  const data = JSON.parse(JSON.stringify(lab.inv.data))
+  delete data.defaults.ssh.knownHostsFile
+  const e = await failure({ ...lab.inv, data }, 'node-a')
+  assert.match(e.message, /refusing to connect without a pinned host key/)
+})
+
+test('a wrong client key fails authentication, not as unreachable', async () => {
+  const e = await failure(withSsh({ keyFile: '/var/lib/nonexistent-key' }), 'node-a')
+  assert.match(e.message, /cannot read/)
+  const other = `${lab.inv.dir}/other_ed25519`
+  const { execFileSync } = await import('node:child_process')
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other])
+  const auth = await failure(withSsh({ keyFile: other }), 'node-a')
+  assert.match(auth.message, /authentication as root failed/)
+  assert.not.ok(auth.unreachable)
+})
+
+test('an isolated node is unreachable (flag), and a second call in the same run fails at once', async () => {
+  await labFault(lab.inv, 'isolate', 'node-b')
+  const pool = new SshPool(withSsh({ connectTimeoutMs: 800 }))
+  try {
+    const s = pool.session(pair(), 'node-b')
+    const t0 = Date.now()
+    const e1 = await s.run(['true']).catch((e) => e)
+    assert.ok(e1.unreachable, e1.message)
+    assert.ok(Date.now() - t0 >= 700, 'the first attempt waits for its timeout')
+    const t1 = Date.now()
+    const e2 = await s.run(['true']).catch((e) => e)
+    assert.ok(e2.unreachable)
+    assert.ok(Date.now() - t1 < 100, 'the run does not pay the timeout twice')
+  } finally {
+    pool.close()
+    await labFault(lab.inv, 'heal', 'node-b')
+  }
+})
+
+test.run()
