@@ -4,14 +4,12 @@
 // RTO (hapair) = first mutating step -> every declared check answers through the VIP as the new
 // node (the playbook's own rtoMs), cross-checked by an outside client polling the VIP every 5 ms.
 // Takeover (keepalived) = the master's link is cut -> the VIP answers as the backup.
-import http from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
-import { minimist } from 'zx'
-import { startTestLab, type TestLab } from '../../test/helpers/lab.ts'
+import minimist from 'minimist'
+import { httpBody, startTestLab, type TestLab } from '../../test/helpers/lab.ts'
 import { json, playbook } from '../../test/helpers/playbook.ts'
 import { labFault } from '../../lib/lab/index.ts'
-import { holdsAddress } from '../../lib/drivers/ip-linux.ts'
 import { intToIp, ipToInt } from '../../lib/lab/plan.ts'
 
 const args = minimist(process.argv.slice(2), { default: { runs: 20, 'keepalived-runs': 5 } })
@@ -19,17 +17,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] }
 const median = (xs: number[]) => pct(xs, 50)
 
-function get(host: string): Promise<string> {
-  return new Promise((resolve) => {
-    const req = http.get({ host, port: 8080, path: '/', timeout: 200, agent: false }, (res) => {
-      let b = ''
-      res.on('data', (d) => (b += d))
-      res.on('end', () => resolve(b))
-    })
-    req.on('timeout', () => { req.destroy(); resolve('timeout') })
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'))
-  })
-}
+const get = (host: string) => httpBody(host, 8080, 200)
 
 /** Polls host until it answers `want`; returns the ms it took, or -1 after limitMs. */
 async function until(host: string, want: string, limitMs: number, everyMs = 5): Promise<number> {
@@ -99,11 +87,6 @@ function keepalivedConf(node: string, priority: number, vip: string, prefix: num
   return `global_defs {\n  router_id ${node}\n}\nvrrp_instance VI_BENCH {\n  state BACKUP\n  interface eth0\n  virtual_router_id 77\n  priority ${priority}\n  virtual_ipaddress {\n    ${vip}/${prefix} dev eth0\n  }\n}\n`
 }
 
-async function holds(lab: TestLab, node: string, vip: string) {
-  const r = await lab.exec(node, ['ip', '-o', 'addr', 'show', 'dev', 'eth0'])
-  return holdsAddress(r.stdout, vip)
-}
-
 async function benchKeepalived(lab: TestLab, runs: number) {
   const base = lab.inv.data.pairs[0].floatingIps![0].address
   const kvip = intToIp(ipToInt(base) + 1)
@@ -126,7 +109,7 @@ async function benchKeepalived(lab: TestLab, runs: number) {
       await sleep(1500) // let adverts settle, as a steady state would be
       await labFault(lab.inv, 'isolate', 'node-a')
       const ms = await until(kvip, 'node-b', 15000)
-      if (await holds(lab, 'node-a', kvip) && await holds(lab, 'node-b', kvip)) bothHeld++
+      if ((await lab.holders(kvip)).length > 1) bothHeld++
       await labFault(lab.inv, 'heal', 'node-a')
       if (ms < 0) throw new Error('keepalived backup never took over within 15 s')
       takeover.push(Math.round(ms))

@@ -4,11 +4,9 @@
 // (the fake's power-off action kills the lab node), so what is asserted is what a user sees.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import http from 'node:http'
-import { startTestLab, type TestLab } from '../helpers/lab.ts'
+import { httpBody, startTestLab, type TestLab } from '../helpers/lab.ts'
 import { json, playbook, type PlaybookRun } from '../helpers/playbook.ts'
 import { FakeHcloud } from '../helpers/fake-hcloud.ts'
-import { holdsAddress } from '../../lib/drivers/ip-linux.ts'
 import { ipDriver } from '../../lib/drivers/index.ts'
 import type { CloudIpDriver } from '../../lib/cloud/ip-driver.ts'
 import { labFault } from '../../lib/lab/index.ts'
@@ -53,26 +51,6 @@ const run = async (name: string, ...args: string[]): Promise<PlaybookRun> => {
   outputs.push(r.stdout, r.stderr)
   return r
 }
-async function holders(): Promise<string[]> {
-  const out: string[] = []
-  for (const n of ['node-a', 'node-b']) {
-    const r = await lab.exec(n, ['ip', '-o', 'addr', 'show', 'dev', 'eth0']).catch(() => undefined)
-    if (r?.code === 0 && holdsAddress(r.stdout, vip)) out.push(n)
-  }
-  return out
-}
-function viaVip(): Promise<string> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: vip, port: 8080, path: '/', timeout: 1500, agent: false }, (res) => {
-      let b = ''
-      res.on('data', (d) => (b += d))
-      res.on('end', () => resolve(b.trim()))
-    })
-    req.on('timeout', () => { req.destroy(); resolve('timeout') })
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'))
-  })
-}
-
 test('start through the hcloud driver: the API already routes to node-a, so only its kernel changes', async () => {
   const pool = new SshPool(lab.inv)
   try {
@@ -85,8 +63,8 @@ test('start through the hcloud driver: the API already routes to node-a, so only
     assert.equal(p.api, { 'node-a': 'held', 'node-b': 'free' })
     assert.ok(p.agrees, p.problems.join('; '))
   } finally { pool.close() }
-  assert.equal(await holders(), ['node-a'])
-  assert.match(await viaVip(), /node-a/)
+  assert.equal(await lab.holders(vip), ['node-a'])
+  assert.match(await httpBody(vip), /node-a/)
 })
 
 test('planned failover: the floating IP moves through the API and the kernels, the service answers from node-b', async () => {
@@ -96,8 +74,8 @@ test('planned failover: the floating IP moves through the API and the kernels, t
   assert.match(move.detail, /floating IP 42 .* assigned to node-b \(server 102\)/)
   assert.is(api.floatingIps.get(42)!.server, 102)
   assert.ok(api.requests.some((q) => q.method === 'POST' && q.path === '/v1/floating_ips/42/actions/assign' && q.body?.server === 102))
-  assert.equal(await holders(), ['node-b'])
-  assert.match(await viaVip(), /node-b/)
+  assert.equal(await lab.holders(vip), ['node-b'])
+  assert.match(await httpBody(vip), /node-b/)
   assert.is(api.servers.get(101)!.status, 'running', 'a reachable node is stopped over SSH, not powered off')
 })
 
@@ -110,8 +88,8 @@ test('unreachable active node: fenced by the hcloud power-off, then the address 
   assert.ok(api.requests.some((q) => q.method === 'POST' && q.path === '/v1/servers/102/actions/poweroff'), 'power-off through the API')
   assert.is(api.servers.get(102)!.status, 'off')
   assert.is(api.floatingIps.get(42)!.server, 101)
-  assert.equal(await holders(), ['node-a'], 'node-b is powered off: its kernel holds nothing')
-  assert.match(await viaVip(), /node-a/)
+  assert.equal(await lab.holders(vip), ['node-a'], 'node-b is powered off: its kernel holds nothing')
+  assert.match(await httpBody(vip), /node-a/)
 })
 
 test('the API token never appeared in any playbook output', () => {

@@ -1,11 +1,9 @@
 // Failover and failback against the lab: real sshd, real `ip addr` moves, real services.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import http from 'node:http'
 import { writeFileSync } from 'node:fs'
-import { startTestLab, type TestLab } from '../helpers/lab.ts'
+import { httpBody, startTestLab, type TestLab } from '../helpers/lab.ts'
 import { json, playbook } from '../helpers/playbook.ts'
-import { holdsAddress } from '../../lib/drivers/ip-linux.ts'
 import { labFault } from '../../lib/lab/index.ts'
 import { SshPool } from '../../lib/ssh.ts'
 import { activeView } from '../../lib/active.ts'
@@ -29,29 +27,10 @@ const failover = (...args: string[]) => run('failover', '--yes', '--json', ...ar
 async function execOn(n: string, argv: string[]) {
   try { return await lab.exec(n, argv) } catch (e) { return { code: -1, stdout: '', stderr: (e as Error).message } }
 }
-async function holders(): Promise<string[]> {
-  const out: string[] = []
-  for (const n of nodes) {
-    const r = await execOn(n, ['ip', '-o', 'addr', 'show', 'dev', 'eth0'])
-    if (r.code === 0 && holdsAddress(r.stdout, vip)) out.push(n)
-  }
-  return out
-}
 async function dbOn(): Promise<string[]> {
   const out: string[] = []
   for (const n of nodes) if ((await execOn(n, ['/var/lib/lab/bin/svc', 'status', 'db'])).code === 0) out.push(n)
   return out
-}
-function viaVip(): Promise<string> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: vip, port: 8080, path: '/', timeout: 1500, agent: false }, (res) => {
-      let b = ''
-      res.on('data', (d) => (b += d))
-      res.on('end', () => resolve(b))
-    })
-    req.on('timeout', () => { req.destroy(); resolve('timeout') })
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'))
-  })
 }
 // In-process where the CLI itself is not under test: a spawned playbook costs a second of start-up.
 async function activeOf(): Promise<string> {
@@ -66,11 +45,11 @@ async function failoverInProcess(to: string) {
 }
 /** Exactly one live writer, and it is the node the pair records as active. */
 async function assertConsistent(expected?: string) {
-  const h = await holders()
+  const h = await lab.holders(vip)
   const d = await dbOn()
   assert.is(h.length, 1, `VIP on exactly one node, got [${h}]`)
   assert.equal(d, h, `db runs exactly where the VIP is: db [${d}], VIP [${h}]`)
-  assert.is(await viaVip(), h[0])
+  assert.is(await httpBody(vip), h[0])
   assert.is(await activeOf(), h[0])
   if (expected) assert.is(h[0], expected)
 }
@@ -80,7 +59,7 @@ async function reset() {
     await labFault(lab.inv, 'heal', n)
     if ((await execOn(n, ['true'])).code !== 0) await labFault(lab.inv, 'start', n)
   }
-  if ((await holders())[0] !== 'node-a' || (await activeOf()) !== 'node-a') {
+  if ((await lab.holders(vip))[0] !== 'node-a' || (await activeOf()) !== 'node-a') {
     const r = await failoverInProcess('node-a')
     assert.ok(r.ok, r.error)
   }
@@ -219,7 +198,7 @@ test('unreachable active and no fencing driver: refused, --force says the risk a
     assert.is(r.code, 3, r.stdout + r.stderr)
     assert.match(r.stderr, /no fencing driver/)
     assert.match(r.stderr, /two live writers/)
-    assert.equal(await holders(), ['node-a'])
+    assert.equal(await lab.holders(vip), ['node-a'])
   } finally {
     await labFault(lab.inv, 'heal', 'node-a')
   }

@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url'
 import { loadInventory, sshSettings, nodeByName, type LoadedInventory } from '../../lib/inventory/load.ts'
 import { labDown, labExec, labUp, type RunResult } from '../../lib/lab/index.ts'
 import { relocateInventory, SLOTS } from '../../lib/lab/plan.ts'
+import { holdsAddress } from '../../lib/drivers/ip-linux.ts'
+import http from 'node:http'
 import { requireLabHost } from '../../lib/lab/tools.ts'
 
 export const SLOT_DIR = '/run/hapair-lab-slots'
@@ -30,6 +32,8 @@ export interface TestLab {
   exec(node: string, argv: string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>
   /** Arguments for the system ssh client to reach a node as the controller, host key pinned. */
   sshArgs(node: string): string[]
+  /** Nodes whose interface holds `address` now, in inventory order (a powered-off node holds nothing). */
+  holders(address: string): Promise<string[]>
   /** Removes the lab, its temp dir and its slot. Idempotent. */
   down(): Promise<void>
 }
@@ -151,6 +155,15 @@ export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void
   return {
     inv, file, slot,
     exec: (node, argv, o) => labExec(inv, node, argv, o),
+    async holders(address) {
+      const out: string[] = []
+      for (const { nodes } of inv.data.pairs) for (const n of nodes) {
+        // The lab refuses to exec on a powered-off node: it holds no address.
+        const r = await labExec(inv, n.name, ['ip', '-o', 'addr', 'show', 'dev', n.interface ?? 'eth0']).catch(() => undefined)
+        if (r?.code === 0 && holdsAddress(r.stdout, address)) out.push(n.name)
+      }
+      return out
+    },
     sshArgs(node) {
       const { pair, node: n } = nodeByName(inv, node)
       const s = sshSettings(inv, pair, n)
@@ -163,4 +176,18 @@ export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void
       try { await labDown(inv) } finally { forget() }
     },
   }
+}
+
+/** GET http://host:port/ from the controller: the body, or the error code ("ECONNREFUSED", "timeout"). */
+export function httpBody(host: string, port = 8080, timeoutMs = 1500): Promise<string> {
+  return new Promise((resolve) => {
+    // agent: false, so every request opens a fresh connection: a kept-alive one to the old node would lie.
+    const req = http.get({ host, port, path: '/', timeout: timeoutMs, agent: false }, (res) => {
+      let b = ''
+      res.on('data', (d) => (b += d))
+      res.on('end', () => resolve(b))
+    })
+    req.on('timeout', () => { req.destroy(); resolve('timeout') })
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'))
+  })
 }
