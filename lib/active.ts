@@ -1,9 +1,10 @@
-// Which node is active: the highest epoch recorded on any reachable node wins; with no
-// record yet, the inventory's primary. Sync (direction guard), verify and failover all ask here.
+// Which node the records name as active: the highest valid epoch recorded on any reachable
+// node wins; with no record yet, the inventory's primary. Records that fail their check are
+// in states[node].bad and never count (lib/observe.ts reports them and callers refuse).
 import type { Pair } from './inventory/schema.ts'
 import { RemoteError } from './errors.ts'
 import type { SshPool } from './ssh.ts'
-import { newestActive, readNodeState, type ActiveRecord, type NodeState } from './state.ts'
+import { newestActive, readNodeState, type ActiveRecord, type ReadState } from './state.ts'
 
 export interface ActiveView {
   active: string
@@ -11,20 +12,24 @@ export interface ActiveView {
   source: 'epoch' | 'inventory'
   record?: ActiveRecord
   /** Per reachable node, what it has on disk. */
-  states: Record<string, NodeState & { corrupt: string[] }>
+  states: Record<string, ReadState>
   /** Nodes that could not be asked, with why. */
   unreachable: Record<string, string>
+  /** The same nodes' errors, for their flags (which hint to give): never parse the message. */
+  errors?: Record<string, RemoteError>
 }
 
 export async function activeView(pool: SshPool, pair: Pair): Promise<ActiveView> {
   const states: ActiveView['states'] = {}
   const unreachable: ActiveView['unreachable'] = {}
+  const errors: Record<string, RemoteError> = {}
   await Promise.all(pair.nodes.map(async (n) => {
     try {
       states[n.name] = await readNodeState(pool.session(pair, n), pair)
     } catch (e) {
       if (!(e instanceof RemoteError)) throw e
       unreachable[n.name] = e.message
+      errors[n.name] = e
     }
   }))
   const record = newestActive(Object.values(states).map((s) => s.active))
@@ -35,5 +40,11 @@ export async function activeView(pool: SshPool, pair: Pair): Promise<ActiveView>
     record,
     states,
     unreachable,
+    errors,
   }
+}
+
+/** Problems with the records alone (no probing): unusable files, by node. */
+export function badRecords(view: ActiveView): string[] {
+  return Object.entries(view.states).flatMap(([n, st]) => (st.bad ?? []).map((b) => `${n}: ${b.file} is unusable: ${b.why}`))
 }

@@ -31,8 +31,42 @@ export function inventoryFrom(args: Args): LoadedInventory {
   return loadInventory(file)
 }
 
+/** How long a finished playbook may linger (a handle someone forgot) before it exits anyway. */
+const EXIT_GRACE_MS = 300
+const guarded = new WeakSet<NodeJS.WriteStream>()
+
+/**
+ * A reader that went away (`failover … | head -1`) or a full disk under a redirect never
+ * interrupts an operation: the failed stream is left behind (node ignores SIGPIPE and reports
+ * EPIPE as a stream error, which would otherwise be thrown in the middle of a step).
+ */
+export function guardOutput(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+  for (const s of streams) {
+    if (guarded.has(s)) continue
+    guarded.add(s)
+    s.on('error', () => { /* nobody is listening any more: keep working, stop writing */ })
+  }
+}
+
+/** Resolves once what was written reached the OS (or the stream is gone), at most after `ms`. */
+function drained(s: NodeJS.WriteStream, ms = 1000): Promise<void> {
+  if (s.destroyed || !s.writableLength) return Promise.resolve()
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms)
+    const done = () => { clearTimeout(t); resolve() }
+    s.once('drain', done).once('close', done).once('error', done)
+  })
+}
+
+/** The result is printed: exit now, whatever socket or timer is still open, so cron runs never pile up. */
+async function exitSoon(): Promise<void> {
+  await Promise.all([drained(process.stdout), drained(process.stderr)])
+  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref()
+}
+
 /** Runs a playbook's main: user errors print one readable block and set the documented exit code. */
 export async function runPlaybook(main: () => Promise<number | void>, usage?: string): Promise<void> {
+  guardOutput()
   try {
     if (usage && scriptArgv().some((a) => a === '--help' || a === '-h')) {
       console.log(usage)
@@ -51,4 +85,5 @@ export async function runPlaybook(main: () => Promise<number | void>, usage?: st
       process.exitCode = EXIT.failed
     }
   }
+  await exitSoon()
 }

@@ -37,6 +37,8 @@ export interface RemoteErrorInit {
   unreachable?: boolean
   timedOut?: boolean
   hostKeyMismatch?: boolean
+  /** The node answered but refused the controller's key: reachable, not trusted. */
+  authFailed?: boolean
   cause?: unknown
 }
 
@@ -52,6 +54,7 @@ export class RemoteError extends HapairError {
   readonly unreachable: boolean
   readonly timedOut: boolean
   readonly hostKeyMismatch: boolean
+  readonly authFailed: boolean
   constructor(reason: string, init: RemoteErrorInit) {
     super(`${init.node} (${init.host}): ${reason}`, { cause: init.cause })
     this.node = init.node
@@ -64,7 +67,30 @@ export class RemoteError extends HapairError {
     this.unreachable = init.unreachable ?? false
     this.timedOut = init.timedOut ?? false
     this.hostKeyMismatch = init.hostKeyMismatch ?? false
+    this.authFailed = init.authFailed ?? false
   }
+
+  /** The node gave no answer to trust: not reached, not in time, not the pinned host, or not let in. A command that ran and exited non-zero is not this. */
+  get notAsked(): boolean {
+    return this.unreachable || this.timedOut || this.hostKeyMismatch || this.authFailed
+  }
+}
+
+/**
+ * What to do about a node the controller could not get into, decided by the error's flags.
+ * The one home of this advice (verify and backup-verify print it; so should anything that reports a node it could not get into).
+ */
+export function hint(e: RemoteError): string {
+  if (e.hostKeyMismatch) return "verify the node's identity out of band before trusting it"
+  if (e.authFailed) return "check the controller's key in the node's authorized_keys"
+  if (e.unreachable || e.timedOut) return "check the node's power, network and sshd"
+  return ''
+}
+
+/** The error's message followed by its hint, when it has one. */
+export function withHint(e: RemoteError): string {
+  const h = hint(e)
+  return h ? `${e.message}: ${h}` : e.message
 }
 
 /** Readable meaning of common exit codes, as zx does for local commands. */

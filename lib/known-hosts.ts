@@ -60,3 +60,24 @@ export function checkHostKey(known: { keys: KnownKey[]; revoked: KnownKey[] }, p
 export function readKnownHosts(file: string, hosts: string[], port = 22) {
   return parseKnownHosts(readFileSync(file, 'utf8'), hosts, port)
 }
+
+/** One known_hosts line as written, before any matching: what a strict reader needs to judge it. */
+export interface KnownHostsEntry { line: number; raw: string; marker?: string; hosts: string; type?: string; blob?: Buffer }
+
+/** Every non-blank, non-comment line, marker and all; a line too short for a key has no type or blob. */
+export function knownHostsEntries(text: string): KnownHostsEntry[] {
+  const out: KnownHostsEntry[] = []
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim()
+    if (!line || line.startsWith('#')) return
+    const parts = line.split(/\s+/)
+    const marker = parts[0].startsWith('@') ? parts.shift() : undefined
+    const [hosts = '', type, b64] = parts
+    const blob = b64 && /^[A-Za-z0-9+/]+={0,2}$/.test(b64) ? Buffer.from(b64, 'base64') : undefined
+    out.push({ line: i + 1, raw: line, marker, hosts, type: blob ? type : undefined, blob })
+  })
+  return out
+}
+
+/** The host field OpenSSH writes for an address: bare on port 22, `[address]:port` otherwise. */
+export const hostField = (address: string, port: number) => (port === 22 ? address : `[${address}]:${port}`)

@@ -13,6 +13,10 @@ export interface RunOptions {
   timeoutMs?: number
   /** Written to the command's stdin, then stdin is closed. */
   input?: string | Buffer
+  /** Captured stdout plus stderr beyond this fails the command (default 64 MiB): a huge remote output never becomes one unbounded string. */
+  maxBytes?: number
+  /** How stdout is decoded; 'latin1' keeps one character per byte, for callers that count bytes. */
+  encoding?: 'utf8' | 'latin1'
 }
 
 export interface RunResult {
@@ -36,12 +40,30 @@ const lastLine = (s: string) => s.trim().split('\n').pop() ?? ''
 
 /** Channels opened at once on one connection: OpenSSH's default MaxSessions is 10. */
 const CHANNELS_PER_CONNECTION = 8
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+/** How long a polite close (or a killed command's channel) may take before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000
+
+/**
+ * Drops the connection at once. ssh2's destroy() skips a socket that is no longer writable
+ * (already end()ed), and a graceful close on a dead link sits in FIN-WAIT-1 for TCP's whole
+ * retry period (~15 min) holding the process alive, so the raw socket is destroyed too.
+ */
+function destroyClient(c: Client): void {
+  c.destroy()
+  ;(c as unknown as { _sock?: { destroy(): void } })._sock?.destroy()
+}
+const pendingWrites = (c: Client) => (c as unknown as { _sock?: { writableLength?: number } })._sock?.writableLength ?? 0
 
 export class NodeSession {
   readonly name: string
   readonly host: string
   private client?: Client
   private connecting?: Promise<Client>
+  /** The client still handshaking, so close() can drop it too. */
+  private handshaking?: Client
+  /** A command timed out on this connection without its channel closing: the link is suspect. */
+  private suspect = false
   private active = 0
   private waiting: (() => void)[] = []
   /** A node that just timed out is not asked again at once: one run pays the timeout once, not per step. */
@@ -91,19 +113,23 @@ export class NodeSession {
     }
     this.connecting = new Promise<Client>((resolve, reject) => {
       const c = new Client()
+      this.handshaking = c
       c.once('ready', () => {
+        this.handshaking = undefined
         this.lastUnreachable = undefined
         // Commands are small request/response exchanges: Nagle plus delayed ACKs would add
         // ~40 ms to each round trip, several times per failover step.
         c.setNoDelay(true)
         this.client = c
         this.connecting = undefined
-        c.on('error', () => { /* surfaced on the next call through 'close' */ })
+        // A keepalive timeout means the link is gone: drop the socket rather than wait on TCP.
+        c.on('error', () => { this.drop(c) })
         c.once('close', () => { if (this.client === c) this.client = undefined })
         resolve(c)
       })
       c.once('error', (err: Error & { level?: string; code?: string }) => {
         this.connecting = undefined
+        this.handshaking = undefined
         const durationMs = Date.now() - started
         if (verdict && !verdict.ok) {
           const why = verdict.reason === 'unknown'
@@ -113,14 +139,15 @@ export class NodeSession {
               : `HOST KEY MISMATCH: expected ${verdict.expected.join(' or ')}, presented ${verdict.presented} (${knownHostsFile}); refusing to connect: the node was rebuilt or something is impersonating it`
           reject(this.fail(why, { hostKeyMismatch: true, durationMs, cause: err }))
         } else if (err.level === 'client-authentication') {
-          reject(this.fail(`authentication as ${this.ssh.user} failed (key ${keyFile ?? 'from ssh-agent'})`, { durationMs, cause: err }))
+          reject(this.fail(`authentication as ${this.ssh.user} failed (key ${keyFile ?? 'from ssh-agent'})`, { authFailed: true, durationMs, cause: err }))
         } else {
-          const timedOut = /timed out/i.test(err.message) || err.code === 'ETIMEDOUT'
+          // ssh2 marks its own handshake timeout with a level; the kernel's connect timeout has a code.
+          const timedOut = err.level === 'client-timeout' || err.code === 'ETIMEDOUT'
           const error = this.fail(`unreachable on port ${this.ssh.port}: ${err.code ?? err.message}`, { unreachable: true, timedOut, durationMs, cause: err })
           this.lastUnreachable = { at: Date.now(), error }
           reject(error)
         }
-        c.end()
+        destroyClient(c)
       })
       c.connect(config)
     })
@@ -140,44 +167,83 @@ export class NodeSession {
   async run(cmd: Command, opts: RunOptions = {}): Promise<RunResult> {
     const command = render(cmd)
     const client = await this.connect()
-    const timeoutMs = opts.timeoutMs ?? this.ssh.commandTimeoutMs
     return this.slot(() => new Promise<RunResult>((resolve, reject) => {
-      const started = Date.now()
-      client.exec(command, (err: Error | undefined, stream: ClientChannel) => {
-        if (err) {
-          this.client = undefined
-          return reject(this.fail(`cannot start command: ${err.message}`, { command, unreachable: true, cause: err }))
-        }
-        const out: Buffer[] = []
-        const errb: Buffer[] = []
-        let code: number | null = null
-        let signal: string | null = null
-        let timedOut = false
-        const timer = setTimeout(() => { timedOut = true; stream.signal('KILL'); stream.close() }, timeoutMs)
-        stream.on('data', (d: Buffer) => out.push(d))
-        stream.stderr.on('data', (d: Buffer) => errb.push(d))
-        stream.on('exit', (c: number | null, s?: string) => { code = c; signal = s ?? null })
-        stream.on('close', () => {
-          clearTimeout(timer)
-          const r: RunResult = {
-            node: this.name, host: this.host, command, code, signal,
-            stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errb).toString('utf8'),
-            durationMs: Date.now() - started, ok: code === 0 && !timedOut,
+      try {
+        client.exec(command, (err: Error | undefined, stream: ClientChannel) => {
+          if (err) {
+            this.client = undefined
+            return reject(this.fail(`cannot start command: ${err.message}`, { command, unreachable: true, cause: err }))
           }
-          if (timedOut) return reject(this.fail(`timed out after ${timeoutMs} ms: ${short(command)}`, { ...r, exitCode: code, timedOut: true }))
-          if (code === null && signal === null && !this.client) {
-            return reject(this.fail(`connection lost while running: ${short(command)}`, { ...r, exitCode: null, unreachable: true }))
-          }
-          if (!r.ok && opts.check !== false) {
-            const why = signal ? `killed by ${signal}` : `exit ${code} (${exitCodeMeaning(code)})`
-            return reject(this.fail(`${why}: ${short(command)}${r.stderr.trim() ? `: ${short(lastLine(r.stderr))}` : ''}`, { ...r, exitCode: code }))
-          }
-          resolve(r)
+          this.collect(client, command, stream, opts, resolve, reject)
         })
-        if (opts.input !== undefined) stream.end(opts.input)
-        else stream.end()
-      })
+      } catch (e) {
+        // ssh2 throws at once when the socket is already gone.
+        this.drop(client)
+        reject(this.fail(`connection lost before running: ${short(command)}`, { command, unreachable: true, cause: e }))
+      }
     }))
+  }
+
+  /** Drops a connection whose link is suspect (timed out, lost): destroyed, never closed politely. */
+  private drop(c: Client): void {
+    if (this.client === c) this.client = undefined
+    destroyClient(c)
+  }
+
+  private collect(client: Client, command: string, stream: ClientChannel, opts: RunOptions, resolve: (r: RunResult) => void, reject: (e: RemoteError) => void): void {
+    const started = Date.now()
+    const timeoutMs = opts.timeoutMs ?? this.ssh.commandTimeoutMs
+    const maxBytes = opts.maxBytes ?? DEFAULT_MAX_OUTPUT_BYTES
+    const out: Buffer[] = []
+    const errb: Buffer[] = []
+    let bytes = 0
+    let code: number | null = null
+    let signal: string | null = null
+    let stopped: 'timeout' | 'overflow' | undefined
+    let grace: NodeJS.Timeout | undefined
+    const result = (): RunResult => ({
+      node: this.name, host: this.host, command, code, signal,
+      stdout: Buffer.concat(out).toString(opts.encoding ?? 'utf8'), stderr: Buffer.concat(errb).toString('utf8'),
+      durationMs: Date.now() - started, ok: code === 0 && !stopped,
+    })
+    let done = false
+    const settle = () => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      clearTimeout(grace)
+      const r = result()
+      if (stopped === 'timeout') return reject(this.fail(`timed out after ${timeoutMs} ms: ${short(command)}`, { ...r, exitCode: code, timedOut: true }))
+      if (stopped === 'overflow') return reject(this.fail(`output over ${maxBytes} bytes, stopped: ${short(command)}`, { ...r, exitCode: code }))
+      if (code === null && signal === null && !this.client) {
+        return reject(this.fail(`connection lost while running: ${short(command)}`, { ...r, exitCode: null, unreachable: true }))
+      }
+      if (!r.ok && opts.check !== false) {
+        const why = signal ? `killed by ${signal}` : `exit ${code} (${exitCodeMeaning(code)})`
+        return reject(this.fail(`${why}: ${short(command)}${r.stderr.trim() ? `: ${short(lastLine(r.stderr))}` : ''}`, { ...r, exitCode: code }))
+      }
+      resolve(r)
+    }
+    const stop = (why: 'timeout' | 'overflow') => {
+      if (stopped) return
+      stopped = why
+      try { stream.signal('KILL'); stream.close() } catch { /* the channel is already gone */ }
+      // On a live link the channel closes in milliseconds; one that does not is on a dead link.
+      grace = setTimeout(() => { this.suspect = true; this.drop(client); settle() }, CLOSE_GRACE_MS)
+    }
+    const timer = setTimeout(() => stop('timeout'), timeoutMs)
+    const take = (into: Buffer[]) => (d: Buffer) => {
+      if (stopped) return
+      bytes += d.length
+      if (bytes > maxBytes) return stop('overflow')
+      into.push(d)
+    }
+    stream.on('data', take(out))
+    stream.stderr.on('data', take(errb))
+    stream.on('exit', (c: number | null, s?: string) => { code = c; signal = s ?? null })
+    stream.once('close', settle)
+    if (opts.input !== undefined) stream.end(opts.input)
+    else stream.end()
   }
 
   /** An SFTP session on the same connection (for the sftp sync transport). */
@@ -186,9 +252,21 @@ export class NodeSession {
     return new Promise((resolve, reject) => client.sftp((err, s) => (err ? reject(this.fail(`sftp: ${err.message}`, { cause: err })) : resolve(s))))
   }
 
+  /**
+   * Ends the connection politely when the link is known good; a suspect link, or one with
+   * writes still queued (the peer stopped reading), is destroyed. Either way the socket no
+   * longer holds the process, and it is destroyed after a short grace if it has not closed.
+   */
   close(): void {
-    this.client?.end()
+    const c = this.client
     this.client = undefined
+    if (this.handshaking) destroyClient(this.handshaking)
+    this.handshaking = undefined
+    if (!c) return
+    if (this.suspect || pendingWrites(c) > 0) return destroyClient(c)
+    c.end()
+    ;(c as unknown as { _sock?: { unref?(): void } })._sock?.unref?.()
+    setTimeout(() => destroyClient(c), CLOSE_GRACE_MS).unref()
   }
 }
 

@@ -1,4 +1,4 @@
-// npx zx playbooks/sync.ts [--inventory F] [--pair P] [--item NAME…] [--to NODE] [--from NODE] [--dry-run] [--bootstrap NODE] [--timeout S] [--json] [--verbose]
+// npx zx playbooks/sync.ts [--inventory F] [--pair P] [--item NAME…] [--to NODE] [--from NODE] [--dry-run] [--bootstrap NODE] [--timeout S] [--force] [--json] [--verbose]
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
 import { EXIT, InputError } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
@@ -7,7 +7,7 @@ import { runSync } from '../lib/sync/index.ts'
 import { formatReport } from '../lib/sync/report.ts'
 
 const usage = `usage: npx zx playbooks/sync.ts [--inventory FILE] [--pair NAME] [--item NAME]... [--to NODE] [--from NODE]
-                                [--dry-run] [--bootstrap NODE] [--timeout SECONDS] [--json] [--verbose]
+                                [--dry-run] [--bootstrap NODE] [--timeout SECONDS] [--force] [--json] [--verbose]
   Copies every sync item from the pair's active node to its other nodes, highest priority first.
   --item NAME      only these items (repeat, or comma-separate)
   --to NODE        only this target
@@ -15,11 +15,12 @@ const usage = `usage: npx zx playbooks/sync.ts [--inventory FILE] [--pair NAME] 
   --bootstrap NODE full copy of every item onto a new or rebuilt node
   --dry-run        list what would change, change nothing
   --timeout S      a target that moves no data for S seconds is lost (default 60)
+  --force          mirror deletions over the item's maxDelete limit go ahead (without it: refused, exit 3, paths listed)
   --verbose        each phase with its time, on stderr
-  exit 0: all delivered; 1: failed; 2: bad input; 3: refused (direction guard); 4: degraded (changes held for an unreachable target)`
+  exit 0: all delivered; 1: failed; 2: bad input; 3: refused (direction guard, or mirror deletions over maxDelete); 4: degraded (changes held for an unreachable target)`
 
 await runPlaybook(async () => {
-  const args = parseArgs({ string: ['inventory', 'pair', 'item', 'to', 'from', 'bootstrap', 'timeout'], boolean: ['dry-run', 'json', 'verbose'] })
+  const args = parseArgs({ string: ['inventory', 'pair', 'item', 'to', 'from', 'bootstrap', 'timeout'], boolean: ['dry-run', 'force', 'json', 'verbose'] })
   if (args._.length) throw new InputError(`usage: unexpected argument ${JSON.stringify(String(args._[0]))}`)
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)
@@ -30,14 +31,14 @@ await runPlaybook(async () => {
   try {
     const reports = []
     for (const pair of pairs) {
-      const rep = await runSync(inv, pair, pool, { items, to: args.to, from: args.from, bootstrap: args.bootstrap, dryRun: args['dry-run'], ioTimeoutSec: timeout,
+      const rep = await runSync(inv, pair, pool, { items, to: args.to, from: args.from, bootstrap: args.bootstrap, dryRun: args['dry-run'], force: args.force, ioTimeoutSec: timeout,
         log: args.verbose ? (l) => console.error(`${pair.name}: ${l}`) : undefined })
       if (!args.json) console.log(formatReport(rep))
       reports.push(rep)
     }
     if (args.json) console.log(JSON.stringify(pairs.length === 1 ? reports[0] : { pairs: reports }, null, 2))
     const codes = reports.map((r) => r.exitCode)
-    return codes.includes(EXIT.failed) ? EXIT.failed : codes.includes(EXIT.degraded) ? EXIT.degraded : EXIT.ok
+    return codes.includes(EXIT.failed) ? EXIT.failed : codes.includes(EXIT.refused) ? EXIT.refused : codes.includes(EXIT.degraded) ? EXIT.degraded : EXIT.ok
   } finally {
     pool.close()
   }

@@ -105,6 +105,7 @@ test('a wrong client key fails authentication, not as unreachable', async () => 
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other])
   const auth = await failure(withSsh({ keyFile: other }), 'node-a')
   assert.match(auth.message, /authentication as root failed/)
+  assert.ok(auth.authFailed, 'flagged as an authentication failure')
   assert.not.ok(auth.unreachable)
 })
 
@@ -116,6 +117,7 @@ test('an isolated node is unreachable (flag), and a second call in the same run 
     const t0 = Date.now()
     const e1 = await s.run(['true']).catch((e) => e)
     assert.ok(e1.unreachable, e1.message)
+    assert.ok(e1.timedOut, 'the handshake timeout is flagged, not read from the message')
     assert.ok(Date.now() - t0 >= 700, 'the first attempt waits for its timeout')
     const t1 = Date.now()
     const e2 = await s.run(['true']).catch((e) => e)

@@ -95,9 +95,9 @@ async function verifyBackup(s: NodeSession, b: Backup, opts: BackupVerifyOptions
   return out
 }
 
-async function reachable(pool: SshPool, pair: Pair, n: Node): Promise<string | undefined> {
+async function reachable(pool: SshPool, pair: Pair, n: Node): Promise<RemoteError | undefined> {
   try { await pool.session(pair, n).ping(); return undefined } catch (e) {
-    if (e instanceof RemoteError) return e.message
+    if (e instanceof RemoteError) return e
     throw e
   }
 }

@@ -1,6 +1,6 @@
 // Sync drift, the pure half: parse the listings the nodes send, drop what sync never touches
-// (protected paths, rsync-style excludes), and compare a node's tree with the active node's.
-import { excludeMatcher } from '../sync/filters.ts'
+// (protected paths, rsync-style excludes: lib/sync/filters.ts decides, for sync and for this),
+// and compare a node's tree with the active node's.
 
 export interface Entry { type: string; size: number; mtime: number; target: string; digest?: string }
 export type Tree = Map<string, Entry>
@@ -18,12 +18,7 @@ export const LISTING_END = 'END'
 export function parseListing(out: string): Tree {
   const f = out.split('\0')
   const tree: Tree = new Map()
-  let i = 0
-  for (; i + 4 < f.length && f[i] !== LISTING_END; i += 5) {
-    const [type, size, mtime, path, target] = f.slice(i, i + 5)
-    if (path === '') continue // the item's root itself
-    tree.set(path, { type, size: Number(size), mtime: Number(mtime), target })
-  }
+  const i = readRecords(f, 0, tree, LISTING_END)
   if (f[i] === LISTING_END) {
     for (const rec of f.slice(i + 1)) {
       if (rec.length < 67) continue
@@ -34,33 +29,33 @@ export function parseListing(out: string): Tree {
   return tree
 }
 
-/** Protected absolute paths inside the item, relative to it ('' means the whole item). */
-export function protectedWithin(itemPath: string, protectedPaths: string[]): string[] {
-  const root = itemPath.replace(/\/+$/, '')
-  return protectedPaths.flatMap((p) => {
-    const q = p.replace(/\/+$/, '')
-    if (q === root) return ['']
-    return q.startsWith(root + '/') ? [q.slice(root.length + 1)] : []
-  })
-}
-
+/** Which listed paths to drop: sync's own rule (lib/sync/filters.ts skipMatcher / itemScope). */
 export interface Excluder { (path: string, isDir: boolean): boolean }
 
-/**
- * rsync's exclude rules, the part sync items use: no slash matches a name at any depth; a
- * leading slash anchors at the item root; a trailing slash matches directories only; * stays
- * within one name, ** crosses slashes. Excluding a directory excludes everything under it.
- */
-export function makeExcluder(patterns: string[], protectedRel: string[]): Excluder {
-  // The same matcher the sftp transport uses: drift must skip exactly what sync skips.
-  const excluded = excludeMatcher(patterns)
-  const hit = (path: string, isDir: boolean) =>
-    protectedRel.some((p) => p === '' || path === p || path.startsWith(p + '/')) || excluded(path, isDir)
-  return (path, isDir) => {
-    if (hit(path, isDir)) return true
-    for (let k = path.indexOf('/'); k > 0; k = path.indexOf('/', k + 1)) if (hit(path.slice(0, k), true)) return true
-    return false
+/** Five-field records from f[i] into tree, up to the record whose type is `stop`; returns its index. */
+function readRecords(f: string[], i: number, tree: Tree, stop: string): number {
+  for (; i + 4 < f.length && f[i] !== stop; i += 5) {
+    if (f[i + 3] === '') continue // the item's root itself
+    tree.set(f[i + 3], { type: f[i], size: Number(f[i + 1]), mtime: Number(f[i + 2]), target: f[i + 4] })
   }
+  return i
+}
+
+/** Ends one item's records in a several-item listing: "ITEM\0<exit code>\0\0\0\0". */
+export const ITEM_END = 'ITEM'
+
+/** A several-item listing (sync-drift.ts listingsScript): each item's tree and its listing's exit code, in order. */
+export function parseListings(out: string): { code: number; tree: Tree }[] {
+  const f = out.split('\0')
+  const all: { code: number; tree: Tree }[] = []
+  for (let i = 0; i + 4 < f.length;) {
+    const tree: Tree = new Map()
+    i = readRecords(f, i, tree, ITEM_END)
+    if (i + 4 >= f.length) break // cut short: the item's end marker never came
+    all.push({ code: Number(f[i + 1]), tree })
+    i += 5
+  }
+  return all
 }
 
 export function filterTree(t: Tree, excluded: Excluder): Tree {

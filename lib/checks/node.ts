@@ -1,6 +1,6 @@
 // Per-node plumbing every check shares: run one function per reachable node in parallel,
 // time it, and turn a node that stops answering halfway into a failed result, not a crash.
-import { HapairError, RemoteError } from '../errors.ts'
+import { HapairError, RemoteError, withHint } from '../errors.ts'
 import type { Node } from '../inventory/schema.ts'
 import type { NodeSession } from '../ssh.ts'
 import type { CheckContext, CheckResult, Verdict } from './types.ts'
@@ -9,10 +9,7 @@ import type { CheckContext, CheckResult, Verdict } from './types.ts'
 export const LONG_TIMEOUT_MS = 4 * 60 * 60 * 1000
 
 export function failureDetail(e: unknown): string {
-  if (e instanceof RemoteError && (e.unreachable || e.timedOut || e.hostKeyMismatch)) {
-    const hint = e.hostKeyMismatch ? "verify the node's identity out of band before trusting it" : "check the node's power, network and sshd"
-    return `unreachable: ${e.message}: ${hint}`
-  }
+  if (e instanceof RemoteError && e.notAsked) return `unreachable: ${withHint(e)}`
   if (e instanceof HapairError) return `error: ${e.message}`
   throw e
 }

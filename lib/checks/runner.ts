@@ -1,7 +1,7 @@
 // Runs the selected checks for one pair: who is reachable and active is asked once; every
 // check then reports every node (an unreachable one as failed, with why), and the run goes on.
 import { activeView } from '../active.ts'
-import { HapairError, RemoteError } from '../errors.ts'
+import { HapairError, RemoteError, withHint } from '../errors.ts'
 import type { LoadedInventory } from '../inventory/load.ts'
 import type { Pair } from '../inventory/schema.ts'
 import type { SshPool } from '../ssh.ts'
@@ -16,15 +16,10 @@ export interface VerifyOptions {
   now?: () => number
 }
 
-/** What to do about a node the controller could not get into, by why (the SSH layer's message). */
-export function unreachableHint(why: string): string {
-  if (/host key/i.test(why)) return "verify the node's identity out of band before trusting it"
-  if (/authentication/i.test(why)) return "check the controller's key in the node's authorized_keys"
-  return "check the node's power, network and sshd"
-}
-
-export function unreachableResult(pair: Pair, node: string, check: string, why: string): CheckResult {
-  return { pair: pair.name, node, check, ok: false, detail: `unreachable: ${why}: ${unreachableHint(why)}`, ms: 0 }
+/** A node the run could not get into, as a failed result; the advice comes from the error's flags. */
+export function unreachableResult(pair: Pair, node: string, check: string, why: RemoteError | string): CheckResult {
+  const detail = typeof why === 'string' ? `unreachable: ${why}` : `unreachable: ${withHint(why)}`
+  return { pair: pair.name, node, check, ok: false, detail, ms: 0 }
 }
 
 export async function verifyPair(inv: LoadedInventory, pair: Pair, pool: SshPool, checks: Check[], opts: VerifyOptions = {}): Promise<CheckResult[]> {
@@ -34,6 +29,7 @@ export async function verifyPair(inv: LoadedInventory, pair: Pair, pool: SshPool
     active: view.active,
     reachable: pair.nodes.filter((n) => !(n.name in view.unreachable)),
     unreachable: view.unreachable,
+    unreachableErrors: view.errors ?? {},
     states: view.states,
     deep: opts.deep ?? false,
     listMax: opts.listMax ?? 5,
@@ -51,7 +47,7 @@ export async function verifyPair(inv: LoadedInventory, pair: Pair, pool: SshPool
     }
     for (const n of pair.nodes) {
       const mine = got.filter((r) => r.node === n.name)
-      if (n.name in ctx.unreachable) results.push(unreachableResult(pair, n.name, check.name, ctx.unreachable[n.name]))
+      if (n.name in ctx.unreachable) results.push(unreachableResult(pair, n.name, check.name, ctx.unreachableErrors[n.name] ?? ctx.unreachable[n.name]))
       else results.push(...mine)
     }
   }

@@ -2,9 +2,8 @@
 // one. Each singleton must run on the active node and nowhere else; and everything the active
 // node serves must answer through the floating IP, the address clients actually use.
 import type { Pair, Service } from '../inventory/schema.ts'
-import type { NodeSession } from '../ssh.ts'
 import { perNode } from './node.ts'
-import { runHealthCheck } from './service-probe.ts'
+import { runServiceChecks } from './service-probe.ts'
 import type { Check, CheckContext, Verdict } from './types.ts'
 
 /** Where clients meet the service: the floating IPs, else the active node's service or admin address. */
@@ -26,22 +25,13 @@ export function judgeSingletons(services: Service[], running: Record<string, boo
   return bad.length ? { ok: false, detail: bad.join('; ') } : { ok: true, detail: good.join(', ') || 'no singleton services' }
 }
 
-async function servedThroughAddress(ctx: CheckContext, s: NodeSession): Promise<Verdict> {
-  const bad: string[] = []
-  const good: string[] = []
-  for (const host of serviceAddresses(ctx.pair, ctx.active)) {
-    for (const svc of ctx.pair.services ?? []) {
-      for (const c of svc.checks) {
-        // A command check runs on the node itself: it has no address to go through, once is enough.
-        if (c.protocol === 'command' && host !== serviceAddresses(ctx.pair, ctx.active)[0]) continue
-        const o = await runHealthCheck(host, c, ctx.active, s)
-        ;(o.ok ? good : bad).push(`${svc.name}: ${o.detail}`)
-      }
-    }
-  }
-  return bad.length
-    ? { ok: false, detail: `does not serve through ${serviceAddresses(ctx.pair, ctx.active).join(', ')}: ${bad.join('; ')}` }
-    : { ok: true, detail: good.length ? `${good.length} health check${good.length > 1 ? 's' : ''} answer through ${serviceAddresses(ctx.pair, ctx.active).join(', ')}` : 'no health checks declared' }
+async function servedThroughAddress(ctx: CheckContext): Promise<Verdict> {
+  const addresses = serviceAddresses(ctx.pair, ctx.active)
+  const r = await runServiceChecks(ctx.pool, ctx.pair, { node: ctx.active, addresses })
+  const n = r.passed.length
+  return r.ok
+    ? { ok: true, detail: n ? `${n} health check${n > 1 ? 's' : ''} answer through ${addresses.join(', ')}` : 'no health checks declared' }
+    : { ok: false, detail: `does not serve through ${addresses.join(', ')}: ${r.failures.join('; ')}` }
 }
 
 export const singletonsCheck: Check = {
@@ -58,7 +48,7 @@ export const singletonsCheck: Check = {
     for (const svc of singles) running[svc.name] = (await s.run({ script: svc.status }, { check: false, timeoutMs: 10_000 })).code === 0
     const own = judgeSingletons(singles, running, node.name, ctx.active)
     if (node.name !== ctx.active) return own
-    const served = await servedThroughAddress(ctx, s)
+    const served = await servedThroughAddress(ctx)
     return { ok: own.ok && served.ok, detail: [own, served].filter((v) => !v.ok).map((v) => v.detail).join('; ') || `${own.detail}; ${served.detail}` }
   }),
 }

@@ -3,7 +3,8 @@
 // times and digests cross the network, never file content.
 import type { SyncItem } from '../inventory/schema.ts'
 import { shJoin } from '../shell.ts'
-import { compareTrees, describeDrift, driftCount, filterTree, LISTING_END, makeExcluder, parseListing, protectedWithin, type Tree } from './drift.ts'
+import { itemScope } from '../sync/filters.ts'
+import { compareTrees, describeDrift, driftCount, filterTree, ITEM_END, LISTING_END, parseListing, type Tree } from './drift.ts'
 import { LONG_TIMEOUT_MS, failureDetail } from './node.ts'
 import type { Check, CheckContext, CheckResult, Verdict } from './types.ts'
 
@@ -23,6 +24,11 @@ function pruneWords(protectedRel: string[]): string[] {
 
 export function listingScript(path: string, protectedRel: string[]): string {
   return `cd -- ${shJoin([path])} 2>/dev/null || exit ${MISSING_EXIT}; ${shJoin(['find', '.', ...pruneWords(protectedRel), '-printf', FIELDS])}`
+}
+
+/** Several items in one round trip: each item's listing, then its end marker with the listing's exit code. */
+export function listingsScript(items: { path: string; protect: string[] }[]): string {
+  return items.map((i) => `(${listingScript(i.path, i.protect)}); printf '${ITEM_END}\\0%s\\0\\0\\0\\0' "$?"`).join('\n')
 }
 
 /**
@@ -83,15 +89,14 @@ export const syncDriftCheck: Check = {
     const ms: Record<string, number> = {}
     for (const n of ctx.reachable) { parts[n.name] = []; ms[n.name] = 0 }
     for (const item of items) {
-      const protectedRel = protectedWithin(item.path, [...(item.protect ?? []), ...(ctx.pair.sync?.protected ?? [])])
-      if (protectedRel.includes('')) continue // the whole item is protected: sync never touches it
-      const excluder = makeExcluder(item.exclude ?? [], protectedRel)
+      const scope = itemScope(ctx.pair, item)
+      if (scope.whole) continue // the whole item is protected: sync never touches it
       const started = performance.now()
-      const runs = await listItem(ctx, item, protectedRel)
+      const runs = await listItem(ctx, item, scope.protect)
       const took = performance.now() - started
       for (const n of ctx.reachable) {
         ms[n.name] += took
-        parts[n.name].push({ ...judgeItem(item, runs, n.name, ctx.active, { deep: ctx.deep, listMax: ctx.listMax, exclude: (t) => filterTree(t, excluder) }), label: item.name })
+        parts[n.name].push({ ...judgeItem(item, runs, n.name, ctx.active, { deep: ctx.deep, listMax: ctx.listMax, exclude: (t) => filterTree(t, scope.skips) }), label: item.name })
       }
     }
     return ctx.reachable.map((n): CheckResult => {

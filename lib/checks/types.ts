@@ -1,5 +1,6 @@
 // The contract every verification check follows: a name, a one-line summary, an optional
 // validate (runs before anything is touched, so a bad inventory exits 2), and run.
+import type { RemoteError } from '../errors.ts'
 import type { LoadedInventory } from '../inventory/load.ts'
 import type { Node, Pair } from '../inventory/schema.ts'
 import type { CheckResult } from '../report/types.ts'
@@ -18,6 +19,8 @@ export interface CheckContext {
   reachable: Node[]
   /** Nodes that did not answer, with why; the runner reports them for every check. */
   unreachable: Record<string, string>
+  /** The same nodes' errors, for their flags. */
+  unreachableErrors: Record<string, RemoteError>
   /** What each reachable node had on disk at the start (offsets of the error logs live here). */
   states: Record<string, NodeState>
   /** sync-drift compares content checksums instead of size and mtime. */

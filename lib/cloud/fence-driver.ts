@@ -5,6 +5,7 @@ import type { Node } from '../inventory/schema.ts'
 import type { ActionResult, DriverContext, FenceDriver, PowerState } from '../drivers/types.ts'
 import { realClock } from './http.ts'
 import type { CloudOptions } from './options.ts'
+import { checkProblem } from './check.ts'
 import { CloudApiError } from './errors.ts'
 import { tokenProblem, type TokenSource } from './token.ts'
 import type { PowerApi } from './types.ts'
@@ -24,6 +25,22 @@ export abstract class CloudFenceDriver implements FenceDriver {
     this.ctx.pair.nodes.forEach((n) => { if (!this.serverIdOf(n)) out.push(`node ${n.name} has no ${this.idField}`) })
     const t = tokenProblem(this.tokenSource(), this.cloud.env)
     if (t) out.push(t)
+    return out
+  }
+
+  /** The provider answers a power-state read for every node: token and server ids work. */
+  async check(): Promise<string[]> {
+    const out: string[] = []
+    for (const n of this.ctx.pair.nodes) {
+      const what = `pair ${this.ctx.pair.name} fencing ${n.name}`
+      try {
+        if ((await this.api().power(this.id(n))) === 'unknown') out.push(`${what}: the ${this.kind} API reports the power state as unknown`)
+      } catch (e) {
+        out.push(checkProblem(e, this.kind, what))
+        // A rejected token or a silent API answers the same for every node: say it once.
+        if (!(e instanceof CloudApiError && e.notFound)) break
+      }
+    }
     return out
   }
 

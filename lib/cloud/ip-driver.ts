@@ -6,6 +6,7 @@ import { RemoteError } from '../errors.ts'
 import type { FloatingIp, Node } from '../inventory/schema.ts'
 import { LinuxIpDriver } from '../drivers/ip-linux.ts'
 import type { ActionResult, DriverContext, HoldState, IpDriver } from '../drivers/types.ts'
+import { canCall } from './check.ts'
 import { CloudApiError } from './errors.ts'
 import { tokenProblem, type TokenSource } from './token.ts'
 import type { AddressApi } from './types.ts'
@@ -24,7 +25,8 @@ export interface CloudIpProbe {
   problems: string[]
 }
 
-const unreachable = (e: unknown) => e instanceof RemoteError && (e.unreachable || e.timedOut)
+// Fenced, down, or not the host we pinned: we cannot change its kernel, and the provider routes elsewhere.
+const unreachable = (e: unknown) => e instanceof RemoteError && e.notAsked
 
 export abstract class CloudIpDriver implements IpDriver {
   abstract readonly kind: string
@@ -54,6 +56,11 @@ export abstract class CloudIpDriver implements IpDriver {
     if (t) out.push(t)
     if (this.osHolds) out.push(...this.os.validate())
     return out
+  }
+
+  /** The provider answers a read of this address with the token: the credentials and the id work. */
+  check(): Promise<string[]> {
+    return canCall(this.kind, this.fip.address, () => this.api().holder())
   }
 
   private nodeOf(serverId: number | null | undefined): Node | undefined {

@@ -27,6 +27,12 @@ export class LabFenceDriver implements FenceDriver {
     }
   }
 
+  /** Able to fence: the power state of every node can be read (the lab is up). */
+  async check(): Promise<string[]> {
+    const states = await Promise.all(this.ctx.pair.nodes.map((n) => this.status(n)))
+    return this.ctx.pair.nodes.flatMap((n, i) => states[i] === 'unknown' ? [`pair ${this.ctx.pair.name} fencing ${n.name}: cannot read the lab power state of ${this.ns(n)} (is the lab up?)`] : [])
+  }
+
   async stop(node: Node): Promise<ActionResult> {
     if ((await this.status(node)) === 'off') return { changed: false, detail: `${node.name} already powered off` }
     const { labFault } = await import('../lab/index.ts')

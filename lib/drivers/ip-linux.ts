@@ -26,12 +26,17 @@ export class LinuxIpDriver implements IpDriver {
     return isV6(this.fip.address) && (this.fip.prefix ?? 64) > 128 ? [`prefix ${this.fip.prefix} too long for IPv6`] : []
   }
 
+  /** Nothing to ask ahead: acting needs SSH to the node, which the failover's own preflight asks. */
+  async check(): Promise<string[]> { return [] }
+
   private async probe(node: Node): Promise<HoldState> {
     try {
       const r = await this.ctx.pool.session(this.ctx.pair, node).run(['ip', '-o', 'addr', 'show', 'dev', this.iface(node)])
       return holdsAddress(r.stdout, this.fip.address) ? 'held' : 'free'
     } catch (e) {
-      if (e instanceof RemoteError && (e.unreachable || e.timedOut)) return 'unknown'
+      // A node that cannot be asked (or is not the host we pinned) holds "unknown", and only it:
+      // one bad node must not hide what the others hold.
+      if (e instanceof RemoteError && e.notAsked) return 'unknown'
       throw e
     }
   }
@@ -63,7 +68,9 @@ export class LinuxIpDriver implements IpDriver {
       '{ if arping --help 2>&1 | grep -q Habets; then ' +
       sh`arping -q -U -c 2 -i ${dev} -S ${addr} ${addr}` + ' </dev/null >/dev/null 2>&1 & else ' +
       sh`arping -q -U -c 2 -I ${dev} ${addr}` + ' </dev/null >/dev/null 2>&1 & fi; ' + sh`echo $! > ${pid}; }`
-    return `${this.probeScript(node)} && echo already || { ${add} && { ${announce}; } && echo changed; }`
+    // Already there is announced again: a re-run after a crash or a cut link must not leave
+    // neighbours pointing at the old holder.
+    return `if ${this.probeScript(node)}; then { ${announce}; } && echo already; else ${add} && { ${announce}; } && echo changed; fi`
   }
 
   private stopScript(node: Node): string {
@@ -79,7 +86,7 @@ export class LinuxIpDriver implements IpDriver {
 
   describe(action: 'start' | 'stop', node: Node): string[] {
     return action === 'start'
-      ? [`${node.name}: ${sh`ip addr add ${this.cidr()} dev ${this.iface(node)}`} + gratuitous ARP (skipped if already there)`]
+      ? [`${node.name}: ${sh`ip addr add ${this.cidr()} dev ${this.iface(node)}`} + gratuitous ARP (add skipped if already there; announced either way)`]
       : [`${node.name}: ${sh`ip addr del ${this.cidr()} dev ${this.iface(node)}`} (skipped if not there)`]
   }
 
@@ -87,7 +94,7 @@ export class LinuxIpDriver implements IpDriver {
     const r = await this.ctx.pool.session(this.ctx.pair, node).run({ script: this.startScript(node) })
     return r.stdout.includes('changed')
       ? { changed: true, detail: `${this.fip.address} added on ${node.name}:${this.iface(node)}` }
-      : { changed: false, detail: `${this.fip.address} already on ${node.name}` }
+      : { changed: false, detail: `${this.fip.address} already on ${node.name} (announced again)` }
   }
 
   async stop(node: Node): Promise<ActionResult> {

@@ -1,5 +1,5 @@
 // The contract every IP and fencing driver follows (after ClusterLabs' IPaddr2):
-// validate, status (one probe), start, stop. start and stop branch on the probe, so doing
+// validate, check (able to act?), status (one probe), start, stop. start and stop branch on the probe, so doing
 // either twice is harmless; that is what makes a half-finished failover safe to re-run.
 import type { LoadedInventory } from '../inventory/load.ts'
 import type { FloatingIp, Node, Pair } from '../inventory/schema.ts'
@@ -25,6 +25,11 @@ export interface IpDriver {
   readonly fip: FloatingIp
   /** Problems with the configuration (empty: fine). Runs before any action. */
   validate(): string[]
+  /**
+   * Whether the driver can act, asked before anything changes (failover's preflight): e.g. the
+   * provider accepts the credentials. Read-only; problems as lines (empty: able to act).
+   */
+  check(): Promise<string[]>
   /** Probes every node of the pair. */
   status(): Promise<Record<string, HoldState>>
   /** Makes `node` hold the address (idempotent). */
@@ -40,6 +45,8 @@ export type PowerState = 'on' | 'off' | 'unknown'
 export interface FenceDriver {
   readonly kind: string
   validate(): string[]
+  /** Whether it can act, before anything changes: it can read every node's power state. Read-only. */
+  check(): Promise<string[]>
   status(node: Node): Promise<PowerState>
   /** Powers the node off (idempotent): the STONITH step. */
   stop(node: Node): Promise<ActionResult>

@@ -1,26 +1,26 @@
-// Before a failback switches over, the preferred primary gets the active node's data: a normal
-// sync out of the active node (the direction guard holds) to the primary, then a freshness check.
+// Before a failback switches over, every node gets the active node's data: a normal sync out
+// of the active node (the direction guard holds) to every other node, then freshness measured
+// on the preferred primary. Nodes that could not be reached are marked pending by the sync.
 import type { LoadedInventory } from '../inventory/load.ts'
 import { RefusedError } from '../errors.ts'
 import type { SshPool } from '../ssh.ts'
-import { activeView } from '../active.ts'
 import { runSync } from '../sync/index.ts'
-import { staleItems } from './freshness.ts'
+import { behind } from '../freshness.ts'
 import type { Plan } from './plan.ts'
 
 export async function failbackSync(inv: LoadedInventory, pool: SshPool, plan: Plan, force: boolean): Promise<string> {
   if (!plan.pair.sync?.items.length) return 'no sync items'
+  const active = plan.obs.view.active
+  // The records already name the target: its data is the newest there is; nothing flows into it.
+  if (active === plan.to.name) return `${plan.to.name} is the recorded active node: nothing to bring back`
   // lockHeld: this failback holds the pair's lock itself; sync refuses to run under anyone else's.
-  const report = await runSync(inv, plan.pair, pool, { to: plan.to.name, lockHeld: true })
-  const bad = report.results.filter((r) => r.outcome !== 'ok' && r.outcome !== 'skipped')
+  const report = await runSync(inv, plan.pair, pool, { lockHeld: true, force })
   const sent = report.results.reduce((n, r) => n + r.sent, 0)
-  if (bad.length && !force) {
-    throw new RefusedError(`refused: bringing ${plan.to.name} up to date failed: ${bad.map((r) => `${r.item}: ${r.reason ?? r.outcome}`).join('; ')}; --force switches to possibly older data`)
+  const elsewhere = report.results.filter((r) => r.target !== plan.to.name && r.outcome !== 'ok' && r.outcome !== 'skipped')
+  const lacks = (await behind(pool, plan.pair, active, [plan.to.name]))[plan.to.name] ?? []
+  if (lacks.length && !force) {
+    throw new RefusedError(`refused: ${plan.to.name} is still behind ${active} after the sync: ${lacks.map((l) => `${l.item} (${l.why})`).join('; ')}; --force switches to possibly older data`)
   }
-  const view = await activeView(pool, plan.pair)
-  const stale = staleItems(plan.pair, view, plan.to.name)
-  if (stale.length && !force) {
-    throw new RefusedError(`refused: ${plan.to.name} has not received ${stale.join(', ')} since it stopped being active (${view.record?.since}); sync it first, or --force switches to possibly older data`)
-  }
-  return `synced ${report.results.length} item(s) to ${plan.to.name} (${sent} files sent)${bad.length ? `; forced past: ${bad.map((r) => r.item).join(', ')}` : ''}`
+  const pending = elsewhere.length ? `; still owed (marked pending): ${elsewhere.map((r) => `${r.item} -> ${r.target}`).join(', ')}` : ''
+  return `synced ${report.results.length} item/target(s) from ${active} (${sent} files sent); ${plan.to.name} up to date${lacks.length ? ` except ${lacks.map((l) => l.item).join(', ')} (forced)` : ''}${pending}`
 }

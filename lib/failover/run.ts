@@ -1,19 +1,21 @@
-// Executing a switchover. Every step is idempotent (drivers and service commands branch on
-// what is already true), the step list is journalled on the nodes, and a re-run after a crash
-// finishes the same switchover instead of starting a different one.
+// Executing a switchover: one function per step, run in order by runFailover. Every step is
+// idempotent (drivers and service commands branch on what is already true) and the step list
+// is journalled on the nodes. A run that fails after its first change keeps its lock and
+// journal, so no sync starts on a half-switched pair and the next run resumes or converges.
 import type { LoadedInventory } from '../inventory/load.ts'
 import type { Pair } from '../inventory/schema.ts'
 import { HapairError, RefusedError, RemoteError } from '../errors.ts'
 import type { SshPool } from '../ssh.ts'
-import { activeView } from '../active.ts'
-import { acquireLock, type HeldLock } from '../lock.ts'
+import { observe, type Observation } from '../observe.ts'
+import { acquireLock, stopSyncs, type HeldLock } from '../lock.ts'
 import { writeNodeState } from '../state.ts'
-import { probe } from '../probe.ts'
-import { runningServices, startServices, stopServices } from '../services.ts'
+import { runningServices, startServices } from '../services.ts'
 import { audit } from '../audit.ts'
+import { behind } from '../freshness.ts'
+import { serviceChecksUntil } from '../checks/service-probe.ts'
 import { describePlan, makePlan, type Operation, type Plan } from './plan.ts'
 
-export interface StepResult { name: string; ok: boolean; ms: number; detail: string }
+export interface StepResult { name: string; ok: boolean; ms: number; detail: string; warning?: boolean }
 
 export interface FailoverResult {
   pair: string
@@ -26,8 +28,11 @@ export interface FailoverResult {
   active: string
   epoch: number
   ok: boolean
+  noop: boolean
+  resumed: boolean
   dryRun: boolean
   plan: string[]
+  warnings: string[]
   error?: string
 }
 
@@ -36,6 +41,7 @@ export interface FailoverOptions {
   to?: string
   dryRun?: boolean
   force?: boolean
+  resolve?: boolean
   breakLock?: boolean
   postCheckTimeoutMs?: number
   /** Asked with the plan before anything changes; false refuses. */
@@ -51,168 +57,236 @@ const crashAfter = process.env.HAPAIR_CRASH_AFTER_STEP
 
 class StepFailed extends HapairError {}
 
-export const STEPS = ['lock', 'preflight', 'sync-back', 'fence', 'move-ip', 'start-services', 'post-check', 'record']
+export const STEPS = ['lock', 'preflight', 'sync-back', 'stop-syncs', 'fence', 'move-ip', 'start-services', 'post-check', 'record']
+
+/** What one run carries from step to step. */
+interface Run {
+  inv: LoadedInventory
+  pool: SshPool
+  pair: Pair
+  opts: FailoverOptions
+  started: number
+  steps: StepResult[]
+  warnings: string[]
+  lock?: HeldLock
+  plan?: Plan
+  rtoStart?: number
+  rtoEnd?: number
+  /** A change was made: from here on a failure keeps the lock and journal. */
+  changed: boolean
+}
+
+function result(r: Run, ok: boolean, error?: string): FailoverResult {
+  const p = r.plan
+  return {
+    pair: r.pair.name, operation: r.opts.operation, from: p?.from.name ?? '', to: p?.to.name ?? '',
+    steps: [...r.steps].sort((a, b) => STEPS.indexOf(a.name) - STEPS.indexOf(b.name)),
+    rtoMs: r.rtoStart !== undefined && r.rtoEnd !== undefined ? r.rtoEnd - r.rtoStart : null, totalMs: Date.now() - r.started,
+    active: p?.noop ? p.to.name : ok && p ? p.to.name : p?.obs.view.active ?? '',
+    epoch: p?.noop ? p.obs.view.epoch : p?.epoch ?? 0,
+    ok, noop: !!p?.noop, resumed: !!p?.resumed, dryRun: !!r.opts.dryRun,
+    plan: p ? describePlan(p) : [], warnings: [...r.warnings], error,
+  }
+}
+
+/** Runs one step: times it, reports it, journals it, and turns a failure into StepFailed. */
+async function step(r: Run, name: string, fn: () => Promise<string | { detail: string; warning: boolean }>, opts: { mutating?: boolean; rto?: boolean } = {}) {
+  const t0 = Date.now()
+  if (opts.rto && r.rtoStart === undefined) r.rtoStart = t0
+  if (opts.mutating) r.changed = true
+  let out: string | { detail: string; warning: boolean }
+  try {
+    out = await fn()
+  } catch (e) {
+    const s = { name, ok: false, ms: Date.now() - t0, detail: (e as Error).message }
+    r.steps.push(s)
+    r.opts.onStep?.(s)
+    if (e instanceof RefusedError || e instanceof StepFailed) throw e
+    throw new StepFailed(`step ${name} failed: ${(e as Error).message}`, { cause: e })
+  }
+  const s: StepResult = typeof out === 'string' ? { name, ok: true, ms: Date.now() - t0, detail: out } : { name, ok: true, ms: Date.now() - t0, ...out }
+  if (s.warning) r.warnings.push(s.detail)
+  r.steps.push(s)
+  r.opts.onStep?.(s)
+  const p = r.plan
+  if (r.lock && p && opts.mutating) await r.lock.journal({ operation: r.opts.operation, from: p.from.name, to: p.to.name, epoch: p.epoch, steps: r.steps.map((x) => x.name) })
+  if (crashAfter === name) process.kill(process.pid, 'SIGKILL')
+}
+
+async function lockStep(r: Run): Promise<string> {
+  r.lock = await acquireLock(r.pool, r.pair, r.opts.operation, { breakLock: r.opts.breakLock })
+  const l = r.lock
+  const missing = Object.keys(l.unreachable)
+  return `held on ${l.nodes.join(', ')}${missing.length ? ` (unreachable: ${missing.join(', ')})` : ''}` +
+    `${l.resumed ? ` (found an interrupted ${l.resumed.operation} to ${l.resumed.to}, epoch ${l.resumed.epoch})` : ''}` +
+    `${l.badJournal ? ` (ignored a bad journal: ${l.badJournal})` : ''}`
+}
+
+/** Observes the pair and decides; refuses (nothing changed) when it is not safe. */
+async function preflightStep(r: Run, obs: Observation): Promise<Plan> {
+  const t0 = Date.now()
+  const p = await makePlan(r.inv, r.pool, r.pair, obs, r.opts.operation, {
+    to: r.opts.to, force: r.opts.force, resolve: r.opts.resolve, journal: r.lock?.resumed,
+    behind: async (t) => (await behind(r.pool, r.pair, obs.view.active, [t]))[t] ?? [],
+  })
+  r.plan = p
+  r.warnings.push(...p.warnings)
+  if (p.noop) {
+    r.steps.push({ name: 'preflight', ok: true, ms: Date.now() - t0, detail: p.noopDetail! })
+    return p
+  }
+  const refused = p.blockers.length > 0 || (p.problems.length > 0 && !r.opts.force)
+  const all = [...p.blockers, ...p.problems]
+  const detail = all.length ? all.join('; ') + (!p.blockers.length && r.opts.force ? ' (forced past)' : '') : `${p.to.name} ready${p.resumed ? ' (resuming the interrupted run)' : ''}`
+  r.steps.push({ name: 'preflight', ok: !refused, ms: Date.now() - t0, detail })
+  r.opts.onStep?.(r.steps.at(-1)!)
+  if (refused) throw new RefusedError(`refused: ${all.join('; ')}${p.risks.length && !p.blockers.length ? `\n${p.risks.join('\n')}` : ''}`)
+  if (r.opts.force && p.problems.length) r.warnings.push(...p.risks.map((x) => `forced: ${x}`))
+  return p
+}
+
+/** Stops what the other nodes serve; powers off the ones that cannot be asked. */
+async function fenceStep(r: Run, p: Plan): Promise<string | { detail: string; warning: boolean }> {
+  const out: string[] = []
+  const byName = new Map(p.pair.services?.map((s) => [s.name, s]) ?? [])
+  await Promise.all(p.stop.map(async ({ node, services }) => {
+    const s = r.pool.session(p.pair, node)
+    try {
+      await Promise.all(services.map((name) => s.run({ script: byName.get(name)!.stop })))
+      out.push(`stopped ${services.join(', ')} on ${node.name}`)
+    } catch (e) {
+      // Lost it mid-way: it can only be made safe by the fencing driver now.
+      if (!(e instanceof RemoteError && (e.unreachable || e.timedOut)) || !p.fence) throw e
+      p.powerOff.push(node)
+      p.release = p.release.filter((x) => x.node.name !== node.name)
+    }
+  }))
+  for (const n of p.powerOff) {
+    const res = await p.fence!.stop(n)
+    const state = await p.fence!.status(n)
+    if (state !== 'off') throw new StepFailed(`${n.name} still ${state} after fencing`)
+    out.push(`${res.detail} (${p.fence!.kind})`)
+  }
+  for (const n of p.off) out.push(`${n.name} already powered off (${p.fence!.kind})`)
+  if (p.unfenced.length) {
+    return { detail: [...out, `NOT FENCED (--force): ${p.unfenced.map((n) => n.name).join(', ')} unreachable and may still serve`].join('; '), warning: true }
+  }
+  return out.join('; ') || 'nothing runs elsewhere'
+}
+
+/** Every address off every other node, then on the target, announced even if it was there. */
+async function moveIpStep(r: Run, p: Plan): Promise<string> {
+  const out: string[] = []
+  await Promise.all(p.release.map(async ({ driver, node }) => {
+    const res = await driver.stop(node)
+    if (res.changed) out.push(res.detail)
+  }))
+  for (const d of p.ips) out.push((await d.start(p.to)).detail)
+  return out.join('; ') || 'no floating IPs'
+}
+
+async function startStep(r: Run, p: Plan): Promise<string> {
+  const s = r.pool.session(p.pair, p.to)
+  const started = await startServices(s, p.pair)
+  const running = await runningServices(s, p.pair)
+  const down = Object.entries(running).filter(([, up]) => !up).map(([n]) => n)
+  if (down.length) throw new StepFailed(`${down.join(', ')} not running on ${p.to.name} after its start command`)
+  // Only nodes still up can run anything: the powered-off ones were fenced or found off.
+  const others = p.stop.map((x) => x.node).concat(p.pair.nodes.filter((n) => n.name !== p.to.name && !(n.name in p.obs.view.unreachable) && !p.stop.some((x) => x.node.name === n.name)))
+    .filter((n) => !p.powerOff.some((x) => x.name === n.name))
+  const singles = (p.pair.services ?? []).filter((x) => x.singleton)
+  if (singles.length) {
+    const elsewhere = await Promise.all(others.map(async (n) => ({ n: n.name, st: await runningServices(r.pool.session(p.pair, n), p.pair) })))
+    const twice = singles.filter((x) => elsewhere.some((e) => e.st[x.name])).map((x) => x.name)
+    if (twice.length) throw new StepFailed(`singleton ${twice.join(', ')} still running on another node`)
+  }
+  return `started ${started.join(', ') || 'nothing'} on ${p.to.name}`
+}
+
+async function recordStep(r: Run, p: Plan): Promise<string> {
+  const rec = { epoch: p.epoch, active: p.to.name, since: new Date().toISOString(), by: r.lock?.owner.owner ?? '', from: p.from.name }
+  await writeNodeState(r.pool.session(p.pair, p.to), p.pair, 'active', rec)
+  const others = p.pair.nodes.filter((n) => n.name !== p.to.name && !(n.name in p.obs.view.unreachable) && !p.powerOff.includes(n))
+  const done = [p.to.name]
+  const missed: string[] = []
+  await Promise.all(others.map(async (n) => {
+    try { await writeNodeState(r.pool.session(p.pair, n), p.pair, 'active', rec); done.push(n.name) } catch (e) {
+      if (!(e instanceof RemoteError)) throw e
+      missed.push(`${n.name} (${e.message})`)
+    }
+  }))
+  return `epoch ${p.epoch}: ${p.to.name} active (recorded on ${done.join(', ')}${missed.length ? `; not on ${missed.join(', ')}` : ''})`
+}
+
+function auditRun(r: Run, res: FailoverResult): void {
+  const a = audit({ operation: res.operation, pair: res.pair, from: res.from, to: res.to, epoch: res.epoch, ok: res.ok, noop: res.noop, resumed: res.resumed,
+    rtoMs: res.rtoMs, totalMs: res.totalMs, warnings: res.warnings, ...(res.error ? { error: res.error } : {}), steps: res.steps.map(({ name, ms, ok }) => ({ name, ms, ok })) })
+  if (a.error) res.warnings.push(`audit log not written (${a.file}): ${a.error}`)
+}
 
 export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pair, opts: FailoverOptions): Promise<FailoverResult> {
-  const started = Date.now()
-  const steps: StepResult[] = []
-  let rtoStart: number | undefined
-  let rtoEnd: number | undefined
-  let lock: HeldLock | undefined
-  let plan: Plan | undefined
-  const result = (ok: boolean, error?: string): FailoverResult => ({
-    pair: pair.name, operation: opts.operation, from: plan?.from.name ?? '', to: plan?.to.name ?? '',
-    steps: [...steps].sort((a, b) => STEPS.indexOf(a.name) - STEPS.indexOf(b.name)),
-    rtoMs: rtoStart !== undefined && rtoEnd !== undefined ? rtoEnd - rtoStart : null, totalMs: Date.now() - started,
-    active: ok ? plan!.to.name : plan?.from.name ?? '', epoch: plan?.epoch ?? 0, ok, dryRun: !!opts.dryRun,
-    plan: plan ? describePlan(plan) : [], error,
-  })
-  const step = async (name: string, fn: () => Promise<string>, mutating = true) => {
-    const t0 = Date.now()
-    if (mutating && rtoStart === undefined) rtoStart = t0
-    let detail: string
-    try {
-      detail = await fn()
-    } catch (e) {
-      const s = { name, ok: false, ms: Date.now() - t0, detail: (e as Error).message }
-      steps.push(s)
-      opts.onStep?.(s)
-      if (e instanceof RefusedError || e instanceof StepFailed) throw e
-      throw new StepFailed(`step ${name} failed: ${(e as Error).message}`, { cause: e })
-    }
-    const s = { name, ok: true, ms: Date.now() - t0, detail }
-    steps.push(s)
-    opts.onStep?.(s)
-    if (lock && plan && mutating) await lock.journal({ operation: opts.operation, from: plan.from.name, to: plan.to.name, epoch: plan.epoch, steps: steps.map((x) => x.name) })
-    if (crashAfter === name) process.kill(process.pid, 'SIGKILL')
-  }
-
+  const r: Run = { inv, pool, pair, opts, started: Date.now(), steps: [], warnings: [], changed: false }
   try {
-    // 1. Lock on every node we can reach; the unreachable one is the one we may have to fence.
-    if (!opts.dryRun) await step('lock', async () => {
-      lock = await acquireLock(pool, pair, opts.operation, { breakLock: opts.breakLock })
-      const missing = Object.keys(lock.unreachable)
-      return `held on ${lock.nodes.join(', ')}${missing.length ? ` (unreachable: ${missing.join(', ')})` : ''}${lock.resumed ? ` (found an interrupted ${lock.resumed.operation} to ${lock.resumed.to})` : ''}`
-    }, false)
-
-    // 2. Decide and preflight. Nothing has changed yet.
-    const view = await activeView(pool, pair)
-    if (Object.keys(view.unreachable).length === pair.nodes.length) throw new RefusedError(`no node of pair ${pair.name} is reachable: ${Object.values(view.unreachable).join('; ')}`)
-    const t0 = Date.now()
-    plan = await makePlan(inv, pool, pair, view, opts.operation, opts.to, lock?.resumed)
-    const p = plan
+    if (!opts.dryRun) await step(r, 'lock', () => lockStep(r))
+    const obs = await observe(inv, pool, pair)
+    if (Object.keys(obs.view.unreachable).length === pair.nodes.length) throw new RefusedError(`no node of pair ${pair.name} is reachable: ${Object.values(obs.view.unreachable).join('; ')}`)
+    const p = await preflightStep(r, obs)
     if (p.noop) {
-      steps.push({ name: 'preflight', ok: true, ms: Date.now() - t0, detail: `${p.to.name} is already active (epoch ${view.epoch}): nothing to do` })
-      return result(true)
+      const res = result(r, true)
+      if (!opts.dryRun) auditRun(r, res)
+      return res
     }
-    const refused = p.problems.length > 0 && !opts.force
-    steps.push({ name: 'preflight', ok: !refused, ms: Date.now() - t0, detail: p.problems.length ? p.problems.join('; ') + (opts.force ? ' (forced past)' : '') : `${p.to.name} ready` })
-    opts.onStep?.(steps.at(-1)!)
-    if (refused) throw new RefusedError(`refused: ${p.problems.join('; ')}${p.risks.length ? `\n${p.risks.join('\n')}` : ''}`)
-    if (opts.dryRun) return result(true)
+    if (opts.dryRun) return result(r, true)
     if (opts.confirm && !(await opts.confirm(describePlan(p)))) throw new RefusedError('not confirmed: nothing changed')
     // Failback's reverse sync: data moves to the standby, the service does not, so no RTO yet.
-    if (opts.beforeMutate) await step('sync-back', () => opts.beforeMutate!(p), false)
-
-    // 3. Fence the old active node: stop what it serves, or power it off if it cannot be asked.
-    await step('fence', async () => {
-      if (p.fromReachable) {
-        try {
-          const stopped = await stopServices(pool.session(pair, p.from), pair)
-          return `stopped ${stopped.join(', ') || 'nothing'} on ${p.from.name}`
-        } catch (e) {
-          if (!(e instanceof RemoteError && (e.unreachable || e.timedOut)) || !p.fence) throw e
-          p.fromReachable = false // lost it mid-way: fall through to the fencing driver
-        }
-      }
-      if (p.fence) {
-        const r = await p.fence.stop(p.from)
-        const state = await p.fence.status(p.from)
-        if (state !== 'off') throw new StepFailed(`${p.from.name} still ${state} after fencing`)
-        return `${r.detail} (${p.fence.kind})`
-      }
-      return `${p.from.name} unreachable and not fenced (--force): it may still serve`
-    })
-
-    // 4 and 5 at once: the old node serves nothing any more, so the new node's services can
-    // start while its address arrives; a singleton is already stopped on the old node.
+    if (opts.beforeMutate) await step(r, 'sync-back', () => opts.beforeMutate!(p))
+    await step(r, 'stop-syncs', () => stopSyncs(pool, pair, pair.nodes.filter((n) => !(n.name in obs.view.unreachable))), { mutating: true })
+    await step(r, 'fence', () => fenceStep(r, p), { mutating: true, rto: true })
+    // The other nodes serve nothing any more, so the target's services can start while its
+    // address arrives; a singleton is already stopped everywhere else.
     await settleAll([
-      step('move-ip', async () => {
-        const out: string[] = []
-        for (const d of p.ips) {
-          if (p.fromReachable) out.push((await d.stop(p.from)).detail)
-          out.push((await d.start(p.to)).detail)
-        }
-        return out.join('; ') || 'no floating IPs'
-      }),
-      step('start-services', async () => {
-        const started = await startServices(pool.session(pair, p.to), pair)
-        if (p.fromReachable) {
-          const still = await runningServices(pool.session(pair, p.from), pair)
-          const twice = (pair.services ?? []).filter((s) => s.singleton && still[s.name])
-          if (twice.length) throw new StepFailed(`singleton ${twice.map((s) => s.name).join(', ')} still running on ${p.from.name}`)
-        }
-        return `started ${started.join(', ') || 'nothing'} on ${p.to.name}`
-      }),
+      step(r, 'move-ip', () => moveIpStep(r, p), { mutating: true, rto: true }),
+      step(r, 'start-services', () => startStep(r, p), { mutating: true, rto: true }),
     ])
-
-    // 6. Prove it: every declared check answers through the floating IP, as the new node.
-    await step('post-check', async () => {
-      const detail = await postCheck(pool, p, opts.postCheckTimeoutMs ?? 10000)
-      rtoEnd = Date.now()
+    await step(r, 'post-check', async () => {
+      const detail = await postCheck(r, p)
+      r.rtoEnd = Date.now()
       return detail
-    })
-
-    // 7. Record the new active node with a higher epoch, new node first.
-    await step('record', async () => {
-      const rec = { epoch: p.epoch, active: p.to.name, since: new Date().toISOString(), by: lock?.owner.owner ?? '', from: p.from.name }
-      await writeNodeState(pool.session(pair, p.to), pair, 'active', rec)
-      const others = pair.nodes.filter((n) => n.name !== p.to.name && (n.name !== p.from.name || p.fromReachable))
-      const done = [p.to.name]
-      await Promise.all(others.map(async (n) => {
-        try { await writeNodeState(pool.session(pair, n), pair, 'active', rec); done.push(n.name) } catch (e) { if (!(e instanceof RemoteError)) throw e }
-      }))
-      return `epoch ${p.epoch}: ${p.to.name} active (recorded on ${done.join(', ')})`
-    })
-    const r = result(true)
-    audit({ operation: opts.operation, pair: pair.name, from: r.from, to: r.to, epoch: r.epoch, ok: true, rtoMs: r.rtoMs, totalMs: r.totalMs, steps: steps.map(({ name, ms, ok }) => ({ name, ms, ok })) })
-    return r
+    }, { mutating: true })
+    await step(r, 'record', () => recordStep(r, p), { mutating: true })
+    await r.lock?.release()
+    r.lock = undefined
+    const res = result(r, true)
+    auditRun(r, res)
+    return res
   } catch (e) {
-    if (plan && !opts.dryRun && steps.some((s) => s.name === 'fence')) {
-      audit({ operation: opts.operation, pair: pair.name, from: plan.from.name, to: plan.to.name, epoch: plan.epoch, ok: false, error: (e as Error).message, steps: steps.map(({ name, ms, ok }) => ({ name, ms, ok })) })
+    if (!(e instanceof StepFailed)) {
+      if (r.plan && !opts.dryRun && r.changed) auditRun(r, result(r, false, (e as Error).message))
+      throw e
     }
-    if (e instanceof StepFailed) return result(false, e.message)
-    throw e
+    const res = result(r, false, e.message)
+    if (r.changed) res.warnings.push(`the pair stays locked with its journal: re-run ${opts.operation} to finish or converge`)
+    if (!opts.dryRun && r.changed) auditRun(r, res)
+    return res
   } finally {
-    await lock?.release()
+    // Nothing changed: the lock is released. A change was made (by this run or the interrupted
+    // one it found) and the run failed: the lock and journal stay (renewal stops), so no sync
+    // starts and the next run resumes or converges.
+    if (r.lock) await (r.changed || r.lock.resumed ? r.lock.keep() : r.lock.release())
   }
 }
 
 /** Like Promise.all, but waits for every step to finish before failing: no step runs on unlocked. */
 async function settleAll(ps: Promise<unknown>[]): Promise<void> {
   const rs = await Promise.allSettled(ps)
-  const bad = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  const bad = rs.find((x): x is PromiseRejectedResult => x.status === 'rejected')
   if (bad) throw bad.reason
 }
 
-async function postCheck(pool: SshPool, p: Plan, timeoutMs: number): Promise<string> {
+/** Every declared check answers through every floating IP as the new node (retried until the deadline). */
+async function postCheck(r: Run, p: Plan): Promise<string> {
   const addresses = p.ips.length ? p.ips.map((d) => d.fip.address) : [p.to.address]
-  const checks = (p.pair.services ?? []).flatMap((s) => s.checks.map((c) => ({ svc: s.name, c })))
-  const deadline = Date.now() + timeoutMs
-  let last: string[] = []
-  // A connection opened while a client's ARP entry still names the old node is lost, and TCP
-  // would retry it only after a second: short attempts first, growing up to the check's timeout.
-  for (let attempt = 0; ; attempt++) {
-    const limit = (c: { timeoutMs?: number }) => Math.min(c.timeoutMs ?? 2000, 100 * 2 ** attempt)
-    last = []
-    await Promise.all(checks.flatMap(({ svc, c }) => {
-      if (c.protocol === 'command') {
-        return [pool.session(p.pair, p.to).run({ script: c.command! }, { check: false }).then((r) => { if (r.code !== 0) last.push(`${svc}: ${c.command} exit ${r.code}`) })]
-      }
-      return addresses.map((a) => probe(a, { ...c, timeoutMs: limit(c) }, p.to.name).then((r) => { if (!r.ok) last.push(`${svc}: ${r.detail}`) }))
-    }))
-    if (last.length === 0) return `${checks.length} check(s) answer as ${p.to.name} through ${addresses.join(', ')}`
-    if (Date.now() > deadline) throw new StepFailed(`not serving through ${addresses.join(', ')} after ${timeoutMs} ms: ${last.join('; ')}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+  const res = await serviceChecksUntil(r.pool, p.pair, { node: p.to, addresses, deadlineMs: r.opts.postCheckTimeoutMs ?? 10000 })
+  if (!res.ok) throw new StepFailed(`not serving through ${addresses.join(', ')} after ${r.opts.postCheckTimeoutMs ?? 10000} ms: ${res.failures.join('; ')}`)
+  return `${res.count} check(s) answer as ${p.to.name} through ${addresses.join(', ')}`
 }

@@ -1,9 +1,9 @@
 // The one loader every playbook and every Pulumi stack uses: parse, validate, resolve.
-import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import YAML from 'yaml'
 import { InputError } from '../errors.ts'
 import { inventoryProblems, type Problem } from './validate.ts'
+import { parseJson, parseYaml } from './parse.ts'
+import { MAX_BYTES, decodeUtf8, readRegularFile } from './read-file.ts'
 import type { Inventory, Pair, Node, SshSettings } from './schema.ts'
 
 export const DEFAULT_INVENTORY = 'inventory/lab.json'
@@ -19,26 +19,11 @@ export function formatProblems(file: string, problems: Problem[]): string[] {
   return problems.map((p) => `${file}: ${p.path}: ${p.message}`)
 }
 
-/** "at position 42" in a JSON.parse message, as line and column (1-based). */
-function jsonWhere(text: string, message: string): string {
-  const m = /at position (\d+)/.exec(message)
-  const pos = m ? Number(m[1]) : /end of JSON input/.test(message) ? text.length : undefined
-  if (pos === undefined) return ''
-  const before = text.slice(0, pos).split('\n')
-  return ` (line ${before.length}, column ${before[before.length - 1].length + 1})`
-}
-
 /** Parses text (JSON, or YAML for .yaml/.yml) and validates it; throws InputError listing every problem. */
 export function parseInventory(text: string, file: string): LoadedInventory {
   const yaml = /\.ya?ml$/i.test(file)
-  let data: unknown
-  try {
-    text = text.replace(/^\uFEFF/, '') // an editor's byte-order mark is not a syntax error
-    data = yaml ? YAML.parse(text) : JSON.parse(text)
-  } catch (e) {
-    const first = String((e as Error)?.message ?? e).split('\n')[0].replace(/:$/, '')
-    throw new InputError(`${file}: (root): not valid ${yaml ? 'YAML' : 'JSON'}: ${first}${yaml ? '' : jsonWhere(text, first)}`)
-  }
+  text = text.replace(/^\uFEFF/, '') // an editor's byte-order mark is not a syntax error
+  const data = yaml ? parseYaml(text, file) : parseJson(text, file)
   const problems = inventoryProblems(data)
   if (problems.length) {
     const lines = formatProblems(file, problems)
@@ -48,15 +33,15 @@ export function parseInventory(text: string, file: string): LoadedInventory {
   return { file: abs, dir: path.dirname(abs), data: data as Inventory }
 }
 
+/** The inventory file's text: a regular file, bounded in size, strict UTF-8 (see read-file.ts). */
+export function readInventoryText(file: string): string {
+  const bytes = readRegularFile(file, { label: `${file}: cannot read inventory`, maxBytes: MAX_BYTES.inventory })
+  // Bad bytes are a problem in the file's content, located like the others.
+  return decodeUtf8(bytes, `${file}: (root)`)
+}
+
 export function loadInventory(file: string = DEFAULT_INVENTORY): LoadedInventory {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    throw new InputError(`${file}: cannot read inventory: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`)
-  }
-  return parseInventory(text, file)
+  return parseInventory(readInventoryText(file), file)
 }
 
 export function findPair(inv: LoadedInventory, name?: string): Pair[] {

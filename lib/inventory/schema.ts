@@ -2,24 +2,27 @@
 // from this (npm run schema) and the TypeScript types are derived from it with Static<>,
 // so there is no second hand-kept copy. A test fails when the committed JSON drifts.
 import { Type as T, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox'
+import { ABS_PATH, FILE_NAME, MAX_TIMER_MS } from './patterns.ts'
 
 const Obj = <P extends TProperties>(props: P, opts: { description?: string } = {}): TObject<P> =>
   T.Object(props, { additionalProperties: false, ...opts })
 
 const Name = T.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,62}$', description: 'lower-case name: letters, digits, . _ -' })
-const AbsPath = T.String({ pattern: '^/', minLength: 1, description: 'absolute path' })
+const AbsPath = T.String({ pattern: ABS_PATH, minLength: 1, description: 'absolute path' })
+const FileName = (description: string) => T.String({ pattern: FILE_NAME, minLength: 1, description })
 const Port = T.Integer({ minimum: 1, maximum: 65535 })
 const Ipv4 = T.String({ format: 'ipv4' })
 const Ipv6 = T.String({ format: 'ipv6' })
 const IpAny = T.Union([Ipv4, Ipv6])
 const Cidr = T.String({ pattern: '^[0-9a-fA-F.:]+/[0-9]{1,3}$', description: 'address/prefix, e.g. 198.51.100.0/24' })
-const Duration = (desc: string, dflt?: number) => T.Integer({ minimum: 0, description: desc, ...(dflt !== undefined ? { default: dflt } : {}) })
+// 0 would time out at once; above Node's timer limit a timer fires at once too, and every node reads as unreachable.
+const Duration = (desc: string, dflt?: number) => T.Integer({ minimum: 1, maximum: MAX_TIMER_MS, description: `${desc ? desc + '; ' : ''}milliseconds, 1 to ${MAX_TIMER_MS}`, ...(dflt !== undefined ? { default: dflt } : {}) })
 
 export const SshSettings = Obj({
   user: T.Optional(T.String({ minLength: 1, default: 'root' })),
   port: T.Optional(Port),
-  keyFile: T.Optional(T.String({ minLength: 1, description: 'private key; relative paths are resolved from the inventory file' })),
-  knownHostsFile: T.Optional(T.String({ minLength: 1, description: 'known_hosts that pins every node\'s host key (relative to the inventory file)' })),
+  keyFile: T.Optional(FileName('private key; relative paths are resolved from the inventory file')),
+  knownHostsFile: T.Optional(FileName('known_hosts that pins every node\'s host key (relative to the inventory file)')),
   connectTimeoutMs: T.Optional(Duration('TCP + handshake timeout', 5000)),
   commandTimeoutMs: T.Optional(Duration('default timeout of one remote command', 30000)),
 }, { description: 'How the controller reaches nodes over SSH; node settings override pair settings override defaults' })
@@ -48,7 +51,7 @@ export const Node = Obj({
 })
 
 const ApiCredentials = {
-  tokenFile: T.Optional(T.String({ minLength: 1, description: 'file holding the API token; else the environment variable' })),
+  tokenFile: T.Optional(FileName('file holding the API token; else the environment variable')),
   apiUrl: T.Optional(T.String({ format: 'uri', description: 'API base URL (tests point it at a local fake)' })),
 }
 
@@ -70,6 +73,17 @@ export const Fencing = Obj({
   digitalocean: T.Optional(Obj({ ...ApiCredentials })),
 })
 
+/**
+ * How much a mirror sync may delete on a target before it refuses (exit 3) and lists what would
+ * go; --force lifts it. Defaults (lib/sync/delete-guard.ts): 1000 files, or a fifth of the files
+ * the target holds in the item once more than 10 would go. A failover to a stale node followed
+ * by a plain sync is how a mirror deletes the newer data from every other node.
+ */
+export const MaxDelete = Obj({
+  count: T.Optional(T.Integer({ minimum: 0, default: 1000, description: 'most files one sync may delete from a target in this item; 0: none without --force' })),
+  share: T.Optional(T.Number({ minimum: 0, maximum: 1, default: 0.2, description: 'most deleted files as a share of the files the target holds in the item (applies once more than 10 would go)' })),
+}, { description: 'limit on mirror deletions per item and target; over it the sync refuses and lists the paths (--force lifts it)' })
+
 export const SyncItem = Obj({
   name: Name,
   path: AbsPath,
@@ -81,6 +95,7 @@ export const SyncItem = Obj({
   protect: T.Optional(T.Array(AbsPath, { description: 'paths inside this item that sync never writes, deletes or renames' })),
   exclude: T.Optional(T.Array(T.String({ minLength: 1 }))),
   version: T.Optional(VersionSource),
+  maxDelete: T.Optional(MaxDelete),
 })
 
 export const HealthCheck = Obj({
@@ -111,7 +126,7 @@ export const Backup = Obj({
   maxAgeHours: T.Optional(T.Number({ exclusiveMinimum: 0, default: 26 })),
   minBytes: T.Optional(T.Integer({ minimum: 0 })),
   maxBytes: T.Optional(T.Integer({ minimum: 0 })),
-  checksumFile: T.Optional(T.String({ minLength: 1, description: 'sha256sum file beside the archives, e.g. SHA256SUMS' })),
+  checksumFile: T.Optional(T.String({ pattern: FILE_NAME, minLength: 1, description: 'sha256sum file beside the archives, e.g. SHA256SUMS' })),
   manifestSuffix: T.Optional(T.String({ minLength: 1, description: 'listing beside each archive (archive name + suffix)' })),
 })
 
@@ -152,12 +167,12 @@ export const Provision = Obj({
   image: T.String({ minLength: 1 }),
   location: T.String({ minLength: 1, description: 'default location; nodes may override' }),
   sshPublicKey: T.Optional(T.String({ minLength: 1 })),
-  sshPublicKeyFile: T.Optional(T.String({ minLength: 1 })),
+  sshPublicKeyFile: T.Optional(T.String({ pattern: FILE_NAME, minLength: 1 })),
   adminNetworks: T.Array(Cidr, { minItems: 1, description: 'networks allowed to reach SSH' }),
   servicePorts: T.Optional(T.Array(Obj({ port: Port, protocol: T.Union([T.Literal('tcp'), T.Literal('udp')]), sources: T.Optional(T.Array(Cidr)) }))),
   floatingIpv6: T.Optional(T.Boolean({ default: false })),
   labels: T.Optional(T.Record(T.String(), T.String())),
-  tokenFile: T.Optional(T.String({ minLength: 1, description: 'API token file that import-stack writes into the floating-IP and fencing blocks (relative to the inventory); else HCLOUD_TOKEN / DIGITALOCEAN_TOKEN' })),
+  tokenFile: T.Optional(FileName('API token file that import-stack writes into the floating-IP and fencing blocks (relative to the inventory); else HCLOUD_TOKEN / DIGITALOCEAN_TOKEN')),
 })
 
 export const Pair = Obj({
@@ -174,6 +189,7 @@ export const Pair = Obj({
     protected: T.Optional(T.Array(AbsPath, { description: 'paths sync never touches in any item (the CMM /.rhosts rule)' })),
     nodeKeyFile: T.Optional(AbsPath),
     nodeKnownHostsFile: T.Optional(AbsPath),
+    maxDelete: T.Optional(MaxDelete),
   })),
   services: T.Optional(T.Array(Service)),
   backups: T.Optional(T.Array(Backup)),
@@ -209,6 +225,7 @@ export type Pair = Static<typeof Pair>
 export type Node = Static<typeof Node>
 export type FloatingIp = Static<typeof FloatingIp>
 export type SyncItem = Static<typeof SyncItem>
+export type MaxDelete = Static<typeof MaxDelete>
 export type Service = Static<typeof Service>
 export type HealthCheck = Static<typeof HealthCheck>
 export type Backup = Static<typeof Backup>

@@ -3,6 +3,8 @@
 import type { ErrorObject } from 'ajv'
 import { inSubnet, ipKey, parseCidr, parseIp, reservedInSubnet } from './address.ts'
 import type { Inventory, Pair } from './schema.ts'
+import { PATTERN_MEANING } from './patterns.ts'
+import { floatingIpReservedProblems, labFencingProblems, stateDirProblems, syncItemPathProblems } from './hostile-rules.ts'
 // Precompiled by `npm run schema` (lib/inventory/generate.ts): compiling the schema with ajv at
 // run time, or importing TypeBox, would add a quarter of a second to every playbook start.
 import { validate as compiledValidator } from '../../schemas/inventory.validate.mjs'
@@ -48,6 +50,7 @@ function describe(e: ErrorObject): string {
     case 'required': return `missing required property "${p.missingProperty}"`
     case 'enum': return `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`
     case 'const': return `must be ${JSON.stringify(p.allowedValue)}`
+    case 'pattern': return PATTERN_MEANING[p.pattern] ?? e.message ?? 'must match a pattern'
     default: return e.message ?? e.keyword
   }
 }
@@ -92,7 +95,9 @@ function schemaErrors(data: unknown): (Problem & { at: string; structural: boole
     }
     if (e.keyword !== 'required' && e.keyword !== 'additionalProperties') {
       const got = valueAt(data, e.instancePath)
-      if (got !== undefined && typeof got !== 'object') message += ` (got ${show(got)})`
+      // A whole file that is one scalar (a key or a password file read as YAML) is never quoted.
+      if (e.instancePath === '') message += got === null ? ' (got null)' : ` (got ${Array.isArray(got) ? 'an array' : `a ${typeof got}`})`
+      else if (got !== undefined && typeof got !== 'object') message += ` (got ${show(got)})`
     }
     const key = `${path}\u0000${message}`
     if (!seen.has(key)) { seen.add(key); out.push({ path, message, at: location(e), structural: STRUCTURAL.has(e.keyword) }) }
@@ -125,7 +130,10 @@ function cidrs(list: unknown[] | undefined, at: string, out: Problem[]) {
   list?.forEach((c, k) => { if (!parseCidr(c)) out.push({ path: `${at}/${k}`, message: `not a valid IPv4 or IPv6 network (got ${show(c)})` }) })
 }
 
-function pairProblems(pair: Pair, pi: number, out: Problem[]) {
+/** Same default as load.ts's stateDir (not imported: load.ts imports this file). */
+const stateDir = (pair: Pair) => pair.stateDir ?? `/var/lib/hapair/${pair.name}`
+
+function pairProblems(pair: Pair, pi: number, labSubnet: string | undefined, out: Problem[]) {
   const at = `pairs/${pi}`
   uniqueNames(pair.nodes, `${at}/nodes`, 'node', out)
   const nodeNames = new Set(pair.nodes.map((n) => n.name))
@@ -145,6 +153,7 @@ function pairProblems(pair: Pair, pi: number, out: Problem[]) {
     if (f.driver !== 'hcloud' && f.hcloud) out.push({ path: `${fat}/hcloud`, message: `only allowed with driver "hcloud" (driver is "${f.driver}")` })
     if (f.driver !== 'digitalocean' && f.digitalocean) out.push({ path: `${fat}/digitalocean`, message: `only allowed with driver "digitalocean" (driver is "${f.driver}")` })
   })
+  floatingIpReservedProblems(pair, at, labSubnet, out)
   const fencing = pair.fencing
   if (fencing?.driver === 'hcloud') pair.nodes.forEach((n, ni) => { if (!n.hcloud) out.push({ path: `${at}/nodes/${ni}`, message: 'fencing driver "hcloud" needs hcloud.serverId on every node' }) })
   if (fencing?.driver === 'digitalocean') pair.nodes.forEach((n, ni) => { if (!n.digitalocean) out.push({ path: `${at}/nodes/${ni}`, message: 'fencing driver "digitalocean" needs digitalocean.dropletId on every node' }) })
@@ -152,6 +161,8 @@ function pairProblems(pair: Pair, pi: number, out: Problem[]) {
   if (fencing && fencing.driver !== 'digitalocean' && fencing.digitalocean) out.push({ path: `${at}/fencing/digitalocean`, message: `only allowed with driver "digitalocean" (driver is "${fencing.driver}")` })
 
   versionSource(pair.software, `${at}/software`, out)
+  stateDirProblems(pair, at, out)
+  syncItemPathProblems(pair, stateDir(pair), at, out)
   const sync = pair.sync
   if (sync) {
     uniqueNames(sync.items, `${at}/sync/items`, 'sync item', out)
@@ -169,6 +180,8 @@ function pairProblems(pair: Pair, pi: number, out: Problem[]) {
         else if (!inside(p, it.path) || normal(p) === normal(it.path)) out.push({ path: `${iat}/protect/${k}`, message: `must be inside the item's path ${it.path} (got "${p}")` })
       })
       versionSource(it.version, `${iat}/version`, out)
+      // Only a mirror deletes on the target: a limit elsewhere reads as protection it does not give.
+      if (it.maxDelete && !it.mirror) out.push({ path: `${iat}/maxDelete`, message: 'only applies to mirror items (this item has mirror false: sync never deletes from it)' })
     })
     sync.protected?.forEach((p, k) => { if (hasDotDot(p)) out.push({ path: `${at}/sync/protected/${k}`, message: `must not contain ".." (got "${p}")` }) })
   }
@@ -268,7 +281,8 @@ function labProblems(inv: Inventory, out: Problem[]) {
 export function semanticProblems(inv: Inventory): Problem[] {
   const out: Problem[] = []
   uniqueNames(inv.pairs, 'pairs', 'pair', out)
-  inv.pairs.forEach((p, i) => pairProblems(p, i, out))
+  inv.pairs.forEach((p, i) => pairProblems(p, i, inv.lab?.subnet, out))
+  labFencingProblems(inv, out)
   // Node names are global: the lab, `lab exec NODE` and audit logs name nodes without their pair.
   const nodes = new Map<string, string>()
   // Addresses are global too: a node's own address, or a floating IP, can belong to only one thing.

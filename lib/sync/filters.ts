@@ -1,8 +1,16 @@
 // Which paths an item must leave alone (protected: N8) or skip (exclude), as rsync filter rules
-// and as a matcher the sftp transport uses on the same patterns.
+// and as matchers. The one home of the rule: both transports, the sync-drift check and the
+// freshness measure (lib/freshness.ts) decide "sync does not touch this path" here.
 import type { Pair, SyncItem } from '../inventory/schema.ts'
 
-const normal = (p: string) => '/' + p.split('/').filter((s) => s && s !== '.').join('/')
+/** Where rsync keeps an interrupted file, at the item's root; never sent, never deleted. */
+export const PARTIAL_DIR = '.~tmp~'
+/** The sftp transport's temporary names, beside the file they will replace. */
+export const TEMP_PREFIX = '.hapair-tmp-'
+
+/** One spelling per path: '/srv//app/./x/' is '/srv/app/x' (".." is refused by validation). */
+export const normalPath = (p: string) => '/' + p.split('/').filter((s) => s && s !== '.').join('/')
+const normal = normalPath
 const inside = (child: string, parent: string) => {
   const c = normal(child), b = normal(parent)
   return b === '/' || c === b || c.startsWith(b + '/')
@@ -82,4 +90,41 @@ export function excludeMatcher(patterns: string[]): (rel: string, isDir: boolean
 /** Protected paths and their contents. */
 export function protectedMatcher(rel: string[]): (p: string) => boolean {
   return (p) => rel.some((r) => p === r || p.startsWith(r + '/'))
+}
+
+/** The transports' own scratch entries: never data, never compared. */
+export const isScratch = (rel: string) => {
+  const name = rel.slice(rel.lastIndexOf('/') + 1)
+  return rel === PARTIAL_DIR || rel.startsWith(PARTIAL_DIR + '/') || name.startsWith(TEMP_PREFIX)
+}
+
+/**
+ * True for a path (relative to the item root) sync never writes or deletes: protected, excluded,
+ * the transports' scratch, or anything under one of those. Ancestors are tested too, so a flat
+ * listing gives the same answer as a walk that prunes.
+ */
+export function skipMatcher(exclude: string[], protectRel: string[]): (rel: string, isDir: boolean) => boolean {
+  const excluded = excludeMatcher(exclude)
+  const prot = protectedMatcher(protectRel.map((r) => normalPath(r).slice(1)))
+  const hit = (rel: string, isDir: boolean) => prot(rel) || excluded(rel, isDir)
+  return (raw, isDir) => {
+    const rel = normalPath(raw).slice(1)
+    if (isScratch(rel) || hit(rel, isDir)) return true
+    for (let k = rel.indexOf('/'); k > 0; k = rel.indexOf('/', k + 1)) if (hit(rel.slice(0, k), true)) return true
+    return false
+  }
+}
+
+/** What sync does with one item of a pair, for every reader of its trees. */
+export interface ItemScope {
+  /** A pair-wide protected path covers the whole item: sync never touches any of it. */
+  whole: boolean
+  /** Protected paths relative to the item root. */
+  protect: string[]
+  skips: (rel: string, isDir: boolean) => boolean
+}
+
+export function itemScope(pair: Pair, item: SyncItem): ItemScope {
+  const protect = protectedIn(pair, item)
+  return { whole: itemInsideProtected(pair, item), protect, skips: skipMatcher(item.exclude ?? [], protect) }
 }

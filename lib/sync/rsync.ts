@@ -1,9 +1,15 @@
 // The rsync hop, as data: the argument vector (never a shell string), what its exit codes mean,
 // and its --stats and itemised output parsed into numbers. Pure; run-rsync.ts does the I/O.
 import type { SyncItem } from '../inventory/schema.ts'
-import { protectRules } from './filters.ts'
+import { PARTIAL_DIR, protectRules } from './filters.ts'
 
-export interface HopTarget { user: string; address: string; port: number }
+export { PARTIAL_DIR }
+
+export interface HopTarget {
+  user: string; address: string; port: number
+  /** The only name ssh looks the target's key up by (pin.ts hostKeyAlias): no other line can match. */
+  hostKeyAlias: string
+}
 
 export interface RsyncOptions {
   item: SyncItem
@@ -15,25 +21,31 @@ export interface RsyncOptions {
   /** known_hosts on the source node that pins the target's host key. */
   knownHostsFile: string
   dryRun?: boolean
+  /** Mirror items: delete nothing in the transfer, only count (--max-delete=0); see delete-guard.ts. */
+  holdDeletes?: boolean
   /** Give up when no data moves for this long (a dropped link), in seconds. */
   ioTimeoutSec: number
 }
 
-/** Where the receiver keeps an interrupted file for the next run to resume from, at the item's root. */
-export const PARTIAL_DIR = '.~tmp~'
 export const partialDir = (item: SyncItem) => `${item.path.replace(/\/+$/, '')}/${PARTIAL_DIR}`
 
 /**
  * The ssh command rsync uses for the hop. rsync splits -e on spaces (honouring quotes), so
  * paths with spaces or quotes are refused up front (see hopProblems) rather than escaped.
+ * Trust is exactly the alias's lines in hapair's own file: -F /dev/null keeps every ssh_config
+ * (~/.ssh/config, /etc/ssh) out, so no ProxyCommand, KnownHostsCommand or other file can widen
+ * it; CheckHostIP=no and UpdateHostKeys=no keep ssh from reading or writing address lines.
  */
 export function sshCommand(o: Pick<RsyncOptions, 'keyFile' | 'knownHostsFile' | 'target' | 'ioTimeoutSec'>): string {
-  const words = ['ssh']
+  const words = ['ssh', '-F', '/dev/null']
   if (o.keyFile) words.push('-i', o.keyFile, '-o', 'IdentitiesOnly=yes')
   words.push(
+    '-o', `HostKeyAlias=${o.target.hostKeyAlias}`,
     '-o', `UserKnownHostsFile=${o.knownHostsFile}`,
     '-o', 'GlobalKnownHostsFile=/dev/null',
     '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'CheckHostIP=no',
+    '-o', 'UpdateHostKeys=no',
     '-o', 'BatchMode=yes',
     '-o', `ConnectTimeout=${Math.max(1, Math.min(10, o.ioTimeoutSec))}`,
     '-o', 'ServerAliveInterval=5',
@@ -55,29 +67,58 @@ export function hopProblems(paths: { keyFile?: string; knownHostsFile?: string }
 
 const slash = (p: string) => (p.endsWith('/') ? p : p + '/')
 
-/** The argument vector run on the source node. */
-export function rsyncArgv(o: RsyncOptions): string[] {
-  const argv = [
+/** The options every pass of an item shares: archive mode, names in the protocol, the pinned hop. */
+function baseArgv(o: RsyncOptions, extra: string[] = []): string[] {
+  return [
     'rsync',
     '-a', // recursive; links, permissions, times, owner, group, devices
     '-s', // file names travel inside the protocol, never through the remote shell
     '-8', // non-ASCII names as they are in the itemised list
-    // Each file arrives under a hidden temporary name beside the real one and is renamed over
-    // it when complete (rsync's default; never --inplace), so no half-written file is visible.
-    // --delay-updates would also hold every rename to the end, at twice the cost of a first copy.
-    // An interrupted file is kept in one directory at the item's root and the next run resumes
-    // from it. (A relative --partial-dir, one per directory, costs a fifth more on a no-change
-    // run of 20,000 files; rsync verifies every file's checksum whatever basis it resumed from.)
-    `--partial-dir=${partialDir(o.item)}`,
+    ...extra,
     '--stats', '--no-human-readable',
     `--timeout=${o.ioTimeoutSec}`, // a cut link ends the transfer (exit 30) instead of hanging
     '-e', sshCommand(o),
   ]
-  if (o.item.mirror) argv.push('--delete-delay') // deletions after the transfer, so the old tree stays whole until then
-  argv.push(...protectRules([PARTIAL_DIR, ...o.protect])) // never sent, never deleted
+}
+
+/** Protect and exclude rules: the same in every pass, so no pass reaches a protected or excluded path. */
+function filterRules(o: RsyncOptions): string[] {
+  const argv = protectRules([PARTIAL_DIR, ...o.protect]) // never sent, never deleted
   for (const x of o.item.exclude ?? []) argv.push(`--exclude=${x}`)
+  return argv
+}
+const ends = (o: RsyncOptions) => ['--', slash(o.item.path), `${o.target.user}@${o.target.address}:${slash(o.item.path)}`]
+
+/** The argument vector run on the source node. */
+export function rsyncArgv(o: RsyncOptions): string[] {
+  // Each file arrives under a hidden temporary name beside the real one and is renamed over
+  // it when complete (rsync's default; never --inplace), so no half-written file is visible.
+  // --delay-updates would also hold every rename to the end, at twice the cost of a first copy.
+  // An interrupted file is kept in one directory at the item's root and the next run resumes
+  // from it. (A relative --partial-dir, one per directory, costs a fifth more on a no-change
+  // run of 20,000 files; rsync verifies every file's checksum whatever basis it resumed from.)
+  const argv = baseArgv(o, [`--partial-dir=${partialDir(o.item)}`])
+  if (o.item.mirror) {
+    argv.push('--delete-delay') // deletions after the transfer, so the old tree stays whole until then
+    // Held back: rsync deletes nothing, counts what it would have (exit 25), and the delete
+    // guard decides (lib/sync/delete-guard.ts). Costs nothing when nothing is to be deleted.
+    if (o.holdDeletes && !o.dryRun) argv.push('--max-delete=0')
+  }
+  argv.push(...filterRules(o))
   if (o.dryRun) argv.push('--dry-run', '--out-format=%i %n%L')
-  argv.push('--', slash(o.item.path), `${o.target.user}@${o.target.address}:${slash(o.item.path)}`)
+  argv.push(...ends(o))
+  return argv
+}
+
+/**
+ * The deletion-only pass after a transfer that held its deletions back: --existing and
+ * --ignore-existing send nothing, --delete removes what the source lacks, the same filters keep
+ * protected and excluded paths. dryRun: the itemised list of what it would delete.
+ */
+export function deleteArgv(o: RsyncOptions, dryRun: boolean): string[] {
+  const argv = [...baseArgv(o), '--delete', '--existing', '--ignore-existing', ...filterRules(o)]
+  if (dryRun) argv.push('--dry-run', '--out-format=%i %n%L')
+  argv.push(...ends(o))
   return argv
 }
 
@@ -168,4 +209,33 @@ export function parseStats(out: string): RsyncStats {
 /** The itemised lines of a dry run ("%i %n%L"), without the stats that follow them. */
 export function parseItemized(out: string): string[] {
   return out.split('\n').filter((l) => /^([<>ch.*][fdLDS]|\*deleting)/.test(l) && !/^\.d\.{9} \.\/$/.test(l))
+}
+
+const HELD = /^Deletions stopped due to --max-delete limit \((\d+) skipped\)$/m
+/** What --max-delete=0 held back, as rsync counts it (every non-directory; nested directories too), 0 if nothing. */
+export function parseHeldDeletes(stderr: string): number {
+  const m = HELD.exec(stderr)
+  return m ? Number(m[1]) : 0
+}
+
+/** stderr without the lines --max-delete=0 adds on purpose, so they are never taken for the error. */
+export function withoutHeldNoise(stderr: string): string {
+  return stderr.split('\n').filter((l) => !HELD.test(l) && !/^cannot delete non-empty directory: /.test(l) && !/^rsync error: the --max-delete limit stopped deletions/.test(l)).join('\n')
+}
+
+/** Non-directory entries in the source list and among the created ones, from --stats. */
+export function parseNonDirCounts(out: string): { source: number; created: number } {
+  const count = (label: string) => {
+    const m = new RegExp(`^Number of ${label}: ([\\d,.']+)(?: \\(([^)]*)\\))?`, 'm').exec(out)
+    if (!m) return 0
+    const n = (v: string) => Number(v.replace(/[,.']/g, ''))
+    const dirs = /(?:^|, )dir: ([\d,.']+)/.exec(m[2] ?? '')
+    return n(m[1]) - (dirs ? n(dirs[1]) : 0)
+  }
+  return { source: count('files'), created: count('created files') }
+}
+
+/** The paths of "*deleting" lines of an itemised list; directories end with "/". */
+export function deletedPaths(itemized: string[]): string[] {
+  return itemized.filter((l) => l.startsWith('*deleting ')).map((l) => l.replace(/^\*deleting +/, ''))
 }

@@ -4,6 +4,9 @@ import { RemoteError } from '../errors.ts'
 import { sshSettings, type LoadedInventory } from '../inventory/load.ts'
 import type { Node, Pair, SyncItem } from '../inventory/schema.ts'
 import type { NodeSession } from '../ssh.ts'
+import { dryRunNote, settleHeldDeletes, type DeleteLimit, type Refusal } from './delete-guard.ts'
+import { STOPPED_EXIT, type Fence } from './lease.ts'
+import { hostKeyAlias } from './pin.ts'
 import { classifyExit, parseItemized, parseStats, rsyncArgv } from './rsync.ts'
 
 export interface RsyncOutcome {
@@ -12,6 +15,8 @@ export interface RsyncOutcome {
   reason?: string
   files: number; sent: number; deleted: number; unchanged: number; bytes: number; wireBytes: number
   changes?: string[]
+  /** Mirror deletions over the limit: none was made. */
+  refused?: Refusal
 }
 
 /** A whole item may take long; rsync's own --timeout notices a dead link, this only bounds a hung node. */
@@ -20,28 +25,42 @@ const HARD_LIMIT_MS = 24 * 3600 * 1000
 export async function rsyncItem(o: {
   inv: LoadedInventory; pair: Pair; src: NodeSession; target: Node; item: SyncItem; protect: string[]
   dryRun: boolean; ioTimeoutSec: number
+  /** Mirror deletions: the limit, and whether --force lifts it. */
+  deletes: { limit: DeleteLimit; force: boolean }
+  /** The run's lease: rsync starts on the source only while the source is still the active node. */
+  fence?: Fence
 }): Promise<RsyncOutcome> {
   const ssh = sshSettings(o.inv, o.pair, o.target)
-  const argv = rsyncArgv({
+  const opts = {
     item: o.item, protect: o.protect,
-    target: { user: ssh.user, address: o.target.address, port: ssh.port },
+    target: { user: ssh.user, address: o.target.address, port: ssh.port, hostKeyAlias: hostKeyAlias(o.pair, o.target) },
     keyFile: o.pair.sync?.nodeKeyFile, knownHostsFile: o.pair.sync!.nodeKnownHostsFile!,
-    dryRun: o.dryRun, ioTimeoutSec: o.ioTimeoutSec,
-  })
+    dryRun: o.dryRun, ioTimeoutSec: o.ioTimeoutSec, holdDeletes: !o.deletes.force,
+  }
+  const run = async (argv: string[]) => {
+    const r = await o.src.run(o.fence ? { script: o.fence.wrap(o.src.name, argv) } : argv, { check: false, timeoutMs: HARD_LIMIT_MS })
+    if (o.fence && r.code === STOPPED_EXIT) throw o.fence.stoppedBy(o.src.name, r.stdout)
+    // Killed mid-transfer: by a failover (stopSyncs) when the fence no longer holds, which check() throws.
+    if (o.fence && r.signal) await o.fence.check(o.src.name)
+    return r
+  }
   let r
   try {
-    r = await o.src.run(argv, { check: false, timeoutMs: HARD_LIMIT_MS })
+    r = await run(rsyncArgv(opts))
   } catch (e) {
     if (!(e instanceof RemoteError)) throw e
     // The controller lost the source, not necessarily the target: an error, not a held change.
     return { ok: false, link: false, reason: `lost the source node while rsync ran: ${e.message}`, files: 0, sent: 0, deleted: 0, unchanged: 0, bytes: 0, wireBytes: 0 }
   }
-  const v = classifyExit(r.code, r.stderr, r.signal)
+  const held = o.item.mirror && !o.dryRun && !o.deletes.force ? await settleHeldDeletes(run, opts, r, o.deletes.limit) : undefined
+  const v = held?.verdict ?? classifyExit(r.code, r.stderr, r.signal)
   const s = parseStats(r.stdout)
+  const changes = o.dryRun ? parseItemized(r.stdout) : undefined
+  const note = changes && o.item.mirror && !o.deletes.force ? dryRunNote(changes, r.stdout, o.deletes.limit) : undefined
   return {
-    ok: v.ok, link: v.link, reason: v.ok ? v.warning : v.reason,
-    files: s.files, sent: s.transferred, deleted: s.deleted, unchanged: Math.max(0, s.files - s.transferred),
+    ok: v.ok, link: v.link, reason: v.ok ? note ?? v.warning : v.reason,
+    files: s.files, sent: s.transferred, deleted: held ? held.deleted : s.deleted, unchanged: Math.max(0, s.files - s.transferred),
     bytes: s.literal, wireBytes: s.sent,
-    changes: o.dryRun ? parseItemized(r.stdout) : undefined,
+    changes, refused: held?.refused,
   }
 }

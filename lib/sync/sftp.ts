@@ -6,12 +6,14 @@ import { randomBytes } from 'node:crypto'
 import { pipeline } from 'node:stream/promises'
 import type { SFTPWrapper, Stats } from 'ssh2'
 import type { SyncItem } from '../inventory/schema.ts'
+import { HapairError } from '../errors.ts'
 import type { NodeSession } from '../ssh.ts'
-import { excludeMatcher, protectedMatcher } from './filters.ts'
+import { judgeRemovals, type DeleteLimit, type Refusal } from './delete-guard.ts'
+import { skipMatcher, TEMP_PREFIX } from './filters.ts'
 import { PARTIAL_DIR } from './rsync.ts'
 import { diffTrees, itemize, type Entry, type EntryType } from './tree.ts'
 
-export const TEMP_PREFIX = '.hapair-tmp-'
+export { TEMP_PREFIX }
 
 const call = <T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>
   new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))))
@@ -92,16 +94,23 @@ export interface SftpOutcome {
   changes?: string[]
   errors: string[]
   warning?: string
+  /** Mirror deletions over the limit: everything else was sent, nothing deleted. */
+  refused?: Refusal
 }
 
 const LINK_ERROR = /no response|not connected|connection (lost|reset|closed)|channel (closed|open failure)|ECONNRESET|ETIMEDOUT|EPIPE|timed out/i
 export const isLinkError = (e: unknown) => LINK_ERROR.test(String((e as Error)?.message ?? e)) || (e as { unreachable?: boolean })?.unreachable === true
 
-export async function sftpItem(o: { src: NodeSession; dst: NodeSession; item: SyncItem; protect: string[]; dryRun: boolean; bootstrap: boolean }): Promise<SftpOutcome> {
+export async function sftpItem(o: {
+  src: NodeSession; dst: NodeSession; item: SyncItem; protect: string[]; dryRun: boolean; bootstrap: boolean
+  /** Mirror deletions: the limit, and whether --force lifts it (absent: no limit). */
+  deletes?: { limit: DeleteLimit; force: boolean }
+  /** Called before each change (and before each rename); throws to stop the item (the sync's fence). */
+  checkpoint?: () => Promise<void>
+}): Promise<SftpOutcome> {
   const root = o.item.path.replace(/\/+$/, '')
-  const isProtected = protectedMatcher(o.protect)
-  const excluded = excludeMatcher(o.item.exclude ?? [])
-  const keep = (rel: string, isDir: boolean) => !isProtected(rel) && !excluded(rel, isDir)
+  const skips = skipMatcher(o.item.exclude ?? [], o.protect)
+  const keep = (rel: string, isDir: boolean) => !skips(rel, isDir)
   const [ss, ds] = await Promise.all([o.src.sftp(), o.dst.sftp()])
   try {
     if (!(await exists(ss, root))) throw new Error(`${root} does not exist on the source`)
@@ -115,14 +124,18 @@ export async function sftpItem(o: { src: NodeSession; dst: NodeSession; item: Sy
       await mkdirp(ds, root)
     }
     const d = diffTrees(src.tree, dst.tree, { mirror: o.item.mirror === true })
+    const refused = o.deletes && !o.deletes.force ? judgeRemovals(d.remove, dst.tree, o.deletes.limit) : undefined
+    if (refused && !o.dryRun) d.remove = [] // the rest goes as usual; the deletions wait for --force
     const out: SftpOutcome = { files: d.files, sent: d.upload.length, deleted: d.remove.length + d.clear.length, unchanged: d.unchanged, bytes: d.bytes, errors: [] }
     if (d.special.length) out.warning = `${d.special.length} special file(s) not carried by sftp: ${d.special.slice(0, 3).join(', ')}`
-    if (o.dryRun) return { ...out, changes: itemize(d, dst.tree) }
+    if (o.dryRun) return { ...out, changes: itemize(d, dst.tree), ...(refused ? { warning: `a real sync would refuse: ${refused.count} files to delete, over the ${refused.limit}` } : {}) }
+    if (refused) out.refused = refused
 
     const abs = (rel: string) => `${root}/${rel}`
     const attempt = async (what: string, fn: () => Promise<unknown>) => {
+      await o.checkpoint?.()
       try { await fn() } catch (e) {
-        if (isLinkError(e)) throw e
+        if (isLinkError(e) || e instanceof HapairError) throw e
         out.errors.push(`${what}: ${(e as Error).message}`)
       }
     }
@@ -133,6 +146,7 @@ export async function sftpItem(o: { src: NodeSession; dst: NodeSession; item: Sy
       try {
         await pipeline(ss.createReadStream(abs(e.rel)), ds.createWriteStream(tmp, { mode: 0o600 }))
         await stamp(ds, tmp, e)
+        await o.checkpoint?.()
         await rename(ds, tmp, abs(e.rel))
       } catch (err) {
         await call((cb) => ds.unlink(tmp, cb as any)).catch(() => {})

@@ -1,5 +1,6 @@
 // Shapes shared by the sync modules: what one item did for one target, and the run's report.
 import type { DegradedRecord } from '../state.ts'
+import type { Refusal } from './delete-guard.ts'
 
 export type Transport = 'rsync' | 'sftp'
 export type Policy = 'equal' | 'upgrade' | 'downgrade' | 'always'
@@ -8,9 +9,10 @@ export const POLICIES: readonly Policy[] = ['equal', 'upgrade', 'downgrade', 'al
 /**
  * ok: delivered; skipped: deliberately not sent (version policy, protected item);
  * failed: tried and did not arrive; pending: not tried because the target could not be reached.
- * dry-run: what would change, nothing written.
+ * dry-run: what would change, nothing written. refused: sent, but its mirror deletions broke
+ * the delete limit, so none was made (exit 3; --force lifts it).
  */
-export type Outcome = 'ok' | 'skipped' | 'failed' | 'pending' | 'dry-run'
+export type Outcome = 'ok' | 'skipped' | 'failed' | 'pending' | 'dry-run' | 'refused'
 
 export interface ItemResult {
   item: string
@@ -39,6 +41,10 @@ export interface ItemResult {
   ms: number
   /** Dry run: the itemised list, rsync's `%i %n` format. */
   changes?: string[]
+  /** outcome refused: how many files it would have deleted, the limit, the first paths. */
+  refused?: Refusal
+  /** outcome failed because a safety check refused it (the hop's host key): exit 3, and the item is still owed. */
+  refusedForSafety?: boolean
 }
 
 export interface SyncReport {

@@ -1,11 +1,15 @@
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { compareTrees, describeDrift, filterTree, makeExcluder, parseListing, protectedWithin, type Entry, type Tree } from '../../lib/checks/drift.ts'
-import { deepScript, judgeItem, listingScript, MISSING_EXIT } from '../../lib/checks/sync-drift.ts'
+import { compareTrees, describeDrift, driftCount, filterTree, parseListing, parseListings, type Entry, type Tree } from '../../lib/checks/drift.ts'
+import { deepScript, judgeItem, listingScript, listingsScript, MISSING_EXIT } from '../../lib/checks/sync-drift.ts'
+import type { Pair, SyncItem } from '../../lib/inventory/schema.ts'
+import { itemScope, protectRules, skipMatcher } from '../../lib/sync/filters.ts'
+import { buildPlan } from '../../lib/sync/plan.ts'
 import { runLocal } from './_local.ts'
 
 const f = (size: number, mtime: number, digest?: string): Entry => ({ type: 'f', size, mtime, target: '', digest })
@@ -21,8 +25,12 @@ test('parseListing: five fields per record, root skipped, digests after END; nam
   assert.is(t.get(weird)!.digest, 'b'.repeat(64))
 })
 
-test('protectedWithin: only paths inside the item, relative; the item itself as ""', () => {
-  assert.equal(protectedWithin('/srv/app', ['/srv/app/local', '/srv/app/.rhosts/', '/srv/other', '/srv/application', '/srv/app']), ['local', '.rhosts', ''])
+test('parseListings: one tree and exit code per item, in order; a cut-short item is dropped', () => {
+  const out = ['f', '1', '1.0', 'a', '', 'ITEM', '0', '', '', '', 'ITEM', '3', '', '', '', 'f', '2', '2.0', 'b', ''].join('\0')
+  const l = parseListings(out)
+  assert.is(l.length, 2)
+  assert.equal([...l[0].tree.keys()], ['a'])
+  assert.equal([l[0].code, l[1].code, l[1].tree.size], [0, 3, 0])
 })
 
 const excl: [string, string[], string, boolean, boolean][] = [
@@ -42,7 +50,7 @@ const excl: [string, string[], string, boolean, boolean][] = [
   ['protected path prefix is not a match', [], 'localhost', false, false],
 ]
 for (const [name, patterns, p, isDir, want] of excl) {
-  test(`excluder: ${name}`, () => assert.is(makeExcluder(patterns, ['local'])(p, isDir), want))
+  test(`excluder: ${name}`, () => assert.is(skipMatcher(patterns, ['local'])(p, isDir), want))
 }
 
 const cmp: [string, Tree, Tree, { deep: boolean; mirror: boolean }, string[]][] = [
@@ -150,9 +158,67 @@ test('deep and fast listings of the same tree compare clean; a changed byte is c
   utimesSync(st, fastA.get('f5')!.mtime, fastA.get('f5')!.mtime)
   const fastB = parseListing(runLocal({ script: listingScript(itemDir, ['local']) }).stdout)
   const deepB = parseListing(runLocal({ script: deepScript(itemDir, ['local']) }).stdout)
-  const ex = (t: Tree) => filterTree(t, makeExcluder([], ['local']))
+  const ex = (t: Tree) => filterTree(t, skipMatcher([], ['local']))
   assert.is(compareTrees(ex(fastA), ex(fastB), { deep: false, mirror: true }).differ.length, 0)
   assert.equal(compareTrees(ex(deepA), ex(deepB), { deep: true, mirror: true }).differ, [{ path: 'f5', why: 'content' }])
+})
+
+test('listingsScript: several items in one script, each with its own exit code', () => {
+  const l = parseListings(runLocal({ script: listingsScript([{ path: itemDir, protect: ['local'] }, { path: path.join(root, 'nope'), protect: [] }, { path: itemDir, protect: ['sub [1]*'] }]) }).stdout)
+  assert.equal(l.map((x) => x.code), [0, MISSING_EXIT, 0])
+  assert.not.ok(l[0].tree.has('local/never'))
+  assert.ok(l[2].tree.has('local/never'))
+  assert.is(l[0].tree.size, parseListing(runLocal({ script: listingScript(itemDir, ['local']) }).stdout).size)
+})
+
+// Sync and the sync-drift check decide "protected" with one rule (lib/sync/filters.ts): after a
+// real rsync with sync's own protect rules, the check sees no drift although the protected paths
+// differ, whichever way the inventory spells them; and an item under a protected parent is
+// skipped by both.
+const agreeRoot = mkdtempSync(path.join(tmpdir(), 'hapair-agree-'))
+test.after(() => rmSync(agreeRoot, { recursive: true, force: true }))
+const spellings: [string, (dir: string) => { protect: string[]; pairWide: string[] }][] = [
+  ['plain', (d) => ({ protect: [`${d}/local`], pairWide: [`${d}/.rhosts`] })],
+  ['with /./', (d) => ({ protect: [`${d}/./local`], pairWide: [`${d}/./.rhosts`] })],
+  ['with //', (d) => ({ protect: [`${d}//local`], pairWide: [`${d}//.rhosts`] })],
+  ['with trailing slashes', (d) => ({ protect: [`${d}/local/`], pairWide: [`${d}/.rhosts/`] })],
+]
+spellings.forEach(([name, spell], k) => test(`sync and sync-drift agree on protected paths ${name}`, () => {
+  const src = path.join(agreeRoot, `src${k}`), dst = path.join(agreeRoot, `dst${k}`)
+  for (const d of [src, dst]) mkdirSync(path.join(d, 'local'), { recursive: true })
+  writeFileSync(path.join(src, 'data'), 'data')
+  for (const [d, who] of [[src, 'source'], [dst, 'target']]) {
+    writeFileSync(path.join(d, '.rhosts'), `${who} rhosts`)
+    writeFileSync(path.join(d, 'local', 'node.txt'), `${who} local`)
+  }
+  const sp = spell(src)
+  const pair: Pair = { name: 'p', primary: 'a', nodes: [], sync: { items: [], protected: sp.pairWide } }
+  const item: SyncItem = { name: 'app', path: src, mirror: true, protect: sp.protect }
+  const scope = itemScope(pair, item)
+  const r = spawnSync('rsync', ['-a', '--delete-delay', ...protectRules(scope.protect), '--', src + '/', dst + '/'], { encoding: 'utf8' })
+  assert.is(r.status, 0, r.stderr)
+  assert.is(readFileSync(path.join(dst, '.rhosts'), 'utf8'), 'target rhosts', 'sync left the protected file alone')
+  assert.is(readFileSync(path.join(dst, 'local', 'node.txt'), 'utf8'), 'target local')
+  const list = (d: string) => filterTree(parseListing(runLocal({ script: listingScript(d, scope.protect) }).stdout), scope.skips)
+  const drift = compareTrees(list(src), list(dst), { deep: false, mirror: true })
+  assert.is(driftCount(drift), 0, JSON.stringify(drift))
+}))
+
+const under: [string, string[], string, boolean][] = [
+  ['a protected parent', ['/srv'], '/srv/app', true],
+  ['the item itself', ['/srv/app'], '/srv/app', true],
+  ['the item itself, spelled with /./ and //', ['/srv/./app//'], '/srv//app/', true],
+  ['a parent spelled with a trailing slash', ['/srv/'], '/srv/app', true],
+  ['a namesake is not a parent', ['/sr'], '/srv/app', false],
+  ['a path inside the item protects only that path', ['/srv/app/x'], '/srv/app', false],
+]
+for (const [name, prot, itemPath, whole] of under) test(`an item under ${name}: sync skips it ${whole ? 'and' : 'nor'} does sync-drift`, () => {
+  const pair: Pair = { name: 'p', primary: 'a', nodes: [{ name: 'a', address: '198.51.100.11' }, { name: 'b', address: '198.51.100.12' }], sync: { items: [], protected: prot } }
+  const item: SyncItem = { name: 'app', path: itemPath, policy: 'always' }
+  const facts = { items: {}, rsync: true }
+  const [step] = buildPlan({ pair, items: [item], targets: ['b'], source: facts, reach: { b: facts } })
+  assert.is(step.action === 'skip', whole, `sync: ${step.action} ${step.reason ?? ''}`)
+  assert.is(itemScope(pair, item).whole, whole, 'sync-drift (and freshness) skip exactly when itemScope.whole')
 })
 
 test.run()

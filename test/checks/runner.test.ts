@@ -5,9 +5,10 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { selectChecks } from '../../lib/checks/registry.ts'
-import { unreachableHint, verifyPair } from '../../lib/checks/runner.ts'
+import { unreachableResult, verifyPair } from '../../lib/checks/runner.ts'
+import { failureDetail } from '../../lib/checks/node.ts'
 import type { Check } from '../../lib/checks/types.ts'
-import { RefusedError } from '../../lib/errors.ts'
+import { RefusedError, RemoteError, hint, type RemoteErrorInit } from '../../lib/errors.ts'
 import type { Pair } from '../../lib/inventory/schema.ts'
 import { localPool } from './_local.ts'
 
@@ -76,12 +77,28 @@ test('without record the summary on the nodes is left alone', async () => {
   assert.throws(() => readFileSync(path.join(dir, 'state', 'verify.json')))
 })
 
-const hints: [string, RegExp][] = [
-  ['node-b (10.0.0.2): unreachable on port 22: ETIMEDOUT', /power, network and sshd/],
-  ['node-b (10.0.0.2): HOST KEY MISMATCH: expected SHA256:a, presented SHA256:b', /identity out of band/],
-  ['node-b (10.0.0.2): host key not pinned: presented SHA256:b', /identity out of band/],
-  ['node-b (10.0.0.2): authentication as root failed (key /k)', /authorized_keys/],
+// The advice follows the error's flags; a message that merely mentions a host key or
+// authentication (a command's stderr, say) does not change it.
+const at = { node: 'node-b', host: '10.0.0.2' }
+const hints: [string, string, Partial<RemoteErrorInit>, RegExp][] = [
+  ['unreachable', 'unreachable on port 22: ETIMEDOUT', { unreachable: true, timedOut: true }, /power, network and sshd/],
+  ['host key mismatch', 'HOST KEY MISMATCH: expected SHA256:a, presented SHA256:b', { hostKeyMismatch: true }, /identity out of band/],
+  ['host key not pinned', 'host key not pinned: presented SHA256:b', { hostKeyMismatch: true }, /identity out of band/],
+  ['authentication', 'authentication as root failed (key /k)', { authFailed: true }, /authorized_keys/],
+  ['text says host key, flags say unreachable', 'unreachable: no host key exchange (authentication never started)', { unreachable: true }, /power, network and sshd/],
 ]
-for (const [why, re] of hints) test(`unreachableHint: ${why.slice(20, 50)}`, () => assert.match(unreachableHint(why), re))
+for (const [name, why, flags, re] of hints) {
+  test(`hint by flags: ${name}`, () => {
+    const e = new RemoteError(why, { ...at, ...flags })
+    assert.match(hint(e), re)
+    assert.match(unreachableResult(pair, 'node-b', 'paths', e).detail, re)
+    assert.match(failureDetail(e), re)
+  })
+}
+test('hint: a command that failed on a reachable node gets no connection advice', () => {
+  const e = new RemoteError('exit 1: host key verification failed', { ...at, command: 'rsync', exitCode: 1 })
+  assert.is(hint(e), '')
+  assert.is(failureDetail(e), `error: ${e.message}`)
+})
 
 test.run()

@@ -92,6 +92,23 @@ test('unreachable active node: fenced by the hcloud power-off, then the address 
   assert.match(await httpBody(vip), /node-a/)
 })
 
+test('a token the API rejects is found at preflight: refused (exit 3), nothing fenced or moved; status is DEGRADED', async () => {
+  const before = await lab.holders(vip)
+  const posts = api.count('POST', /./)
+  const bad = { HCLOUD_TOKEN: 'hcloud-rejected-token-000000000000' }
+  const r = await playbook('failover', ['--inventory', lab.file, '--yes', '--json', '--to', 'node-b'], { env: bad })
+  outputs.push(r.stdout, r.stderr)
+  assert.is(r.code, 3, r.stdout + r.stderr)
+  assert.match(r.stderr, /credentials rejected by/)
+  assert.equal(await lab.holders(vip), before, 'nothing moved')
+  assert.match(await httpBody(vip), new RegExp(before[0]))
+  assert.is(api.count('POST', /./), posts, 'no mutating API call')
+  const st = await playbook('status', ['--inventory', lab.file, '--json'], { env: bad })
+  outputs.push(st.stdout, st.stderr)
+  assert.is(st.code, 1, st.stdout + st.stderr)
+  assert.ok(JSON.parse(st.stdout).pairs[0].degradedReasons.some((x: string) => /cannot observe who holds it/.test(x)), st.stdout)
+})
+
 test('the API token never appeared in any playbook output', () => {
   assert.ok(outputs.join('').length > 0)
   assert.not.ok(outputs.join('\n').includes(TOKEN))

@@ -2,9 +2,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { chooseTarget } from '../../lib/failover/plan.ts'
-import { staleItems } from '../../lib/failover/freshness.ts'
+import { recordProblems } from '../../lib/observe.ts'
 import { isStale, type LockOwner } from '../../lib/lock.ts'
-import { newestActive } from '../../lib/state.ts'
+import { checkActive, newestActive, parseRecord } from '../../lib/state.ts'
 import type { Pair } from '../../lib/inventory/schema.ts'
 import type { ActiveView } from '../../lib/active.ts'
 import os from 'node:os'
@@ -22,7 +22,7 @@ const cases: [string, Parameters<typeof chooseTarget>, string | RegExp][] = [
   ['several candidates need --to', [pair(['a', 'b', 'c']), 'failover', 'a', undefined, undefined], /choose one with --to \(b, c\)/],
   ['unknown --to is bad input', [pair(['a', 'b']), 'failover', 'a', 'z', undefined], /no such node/],
   ['an interrupted run is finished toward its own target', [pair(['a', 'b', 'c']), 'failover', 'a', undefined, { operation: 'failover', from: 'a', to: 'c', epoch: 3, steps: [] }], 'c'],
-  ['a different --to while one is unfinished is refused', [pair(['a', 'b', 'c']), 'failover', 'a', 'b', { operation: 'failover', from: 'a', to: 'c', epoch: 3, steps: [] }], /unfinished/],
+  ['an explicit --to supersedes an interrupted run', [pair(['a', 'b', 'c']), 'failover', 'a', 'b', { operation: 'failover', from: 'a', to: 'c', epoch: 3, steps: [] }], 'b'],
 ]
 for (const [name, args, want] of cases) {
   test(`chooseTarget: ${name}`, () => {
@@ -38,15 +38,51 @@ test('newestActive: the highest epoch wins, ties go to the latest', () => {
   assert.is(newestActive([undefined]), undefined)
 })
 
-test('staleItems: the primary is fresh only when every item reached it after it stopped being active', () => {
-  const view = (items: Record<string, Record<string, string>>): ActiveView => ({
-    active: 'b', epoch: 1, source: 'epoch', record: { epoch: 1, active: 'b', since: '2026-11-22T10:00:00Z', by: 'x' },
-    states: { b: { corrupt: [], sync: { items } } }, unreachable: {},
-  })
+const rec = (epoch: unknown, active: unknown, extra: object = {}) => ({ epoch, active, since: '2026-11-22T10:00:00Z', by: 'x', ...extra })
+
+test('checkActive: a record is believed only with an integer epoch, a known node and a timestamp', () => {
   const p = pair(['a', 'b'])
-  assert.equal(staleItems(p, view({}), 'a'), ['app', 'config'])
-  assert.equal(staleItems(p, view({ app: { a: '2026-11-22T10:05:00Z' }, config: { a: '2026-11-22T09:00:00Z' } }), 'a'), ['config'])
-  assert.equal(staleItems(p, view({ app: { a: '2026-11-22T10:05:00Z' }, config: { a: '2026-11-22T10:06:00Z' } }), 'a'), [])
+  assert.is(checkActive(rec(3, 'a'), p), undefined)
+  assert.match(checkActive(rec('9e99', 'a'), p)!, /epoch must be a positive integer/)
+  assert.match(checkActive(rec(1.5, 'a'), p)!, /epoch/)
+  assert.match(checkActive(rec(1e300, 'a'), p)!, /epoch/)
+  assert.match(checkActive(rec(0, 'a'), p)!, /epoch/)
+  assert.match(checkActive(rec(2, 'zed'), p)!, /must name a node of pair p/)
+  assert.match(checkActive(rec(2, 'a', { from: 'q' }), p)!, /from must name/)
+  assert.match(checkActive(rec(2, 'a', { since: 'yesterday' }), p)!, /timestamp/)
+  assert.match(checkActive([1], p)!, /object/)
+})
+
+test('parseRecord: truncated JSON is reported with its size, never read as absent', () => {
+  const p = pair(['a', 'b'])
+  const full = JSON.stringify(rec(71, 'b'))
+  assert.equal(parseRecord('active', full, p).value, rec(71, 'b'))
+  const cut = parseRecord('active', full.slice(0, 20), p)
+  assert.is(cut.value, undefined)
+  assert.match(cut.why!, /not valid JSON \(20 bytes/)
+})
+
+test('recordProblems: a record contradicted by the VIP or the singleton, and an epoch that jumps', () => {
+  const p = { ...pair(['a', 'b', 'c']), services: [{ name: 'db', singleton: true, start: 's', stop: 's', status: 's', checks: [] }] } as unknown as Pair
+  const view = (states: Record<string, object>, active: string, epoch: number): ActiveView => ({
+    active, epoch, source: 'epoch', states: Object.fromEntries(Object.entries(states).map(([n, a]) => [n, { corrupt: [], bad: [], active: a as any }])), unreachable: {},
+  })
+  const fip = { fip: { address: '198.51.100.20' } as any, holders: ['a'] }
+  const ok = view({ a: rec(3, 'a'), b: rec(3, 'a'), c: rec(2, 'a') }, 'a', 3)
+  assert.equal(recordProblems(p, ok, [fip], { a: { db: true }, b: { db: false }, c: { db: false } }), [])
+  const forged = view({ a: rec(3, 'a'), b: rec(999, 'b'), c: rec(3, 'a') }, 'b', 999)
+  const probs = recordProblems(p, forged, [fip], { a: { db: true }, b: { db: false }, c: { db: false } })
+  assert.equal(probs.map((x) => x.kind).sort(), ['contradiction', 'contradiction', 'jump'])
+  assert.ok(probs.some((x) => /198\.51\.100\.20 is on a/.test(x.detail)))
+  assert.ok(probs.some((x) => /singleton db runs on a/.test(x.detail)))
+  assert.ok(probs.some((x) => x.node === 'b' && /jumps to epoch 999/.test(x.detail)))
+  // A node fenced during the last failovers lags by one epoch: that is history, not a forgery.
+  const lagging = view({ a: rec(4, 'b'), b: rec(5, 'b') }, 'b', 5)
+  assert.equal(recordProblems(p, lagging, [{ ...fip, holders: ['b'] }], { a: { db: false }, b: { db: true } }), [])
+  // The address on two nodes including the recorded one is a state failover converges, not a contradiction.
+  assert.equal(recordProblems(p, ok, [{ ...fip, holders: ['a', 'b'] }], { a: { db: true } }), [])
+  const bad = { ...ok, states: { ...ok.states, c: { corrupt: ['active.json'], bad: [{ file: '/x/active.json', why: 'not valid JSON' }] } } }
+  assert.equal(recordProblems(p, bad, [fip], { a: { db: true } }).map((x) => [x.kind, x.node]), [['corrupt', 'c']])
 })
 
 test('lock staleness: expired, or a dead process on this host; a live or remote owner is not stale', () => {

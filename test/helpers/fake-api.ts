@@ -45,6 +45,8 @@ export abstract class FakeApi {
   abstract actionBody(a: FakeAction): unknown
 
   inject(...r: Injected[]): this { this.injected.push(...r); return this }
+  /** Drops injected answers no request used, so they never reach the next test. */
+  clearInjected(): this { this.injected.length = 0; return this }
 
   /** The next n requests get 429 with the provider's rate-limit headers; the limit lifts in resetInSec. */
   rateLimit(n: number, resetInSec = 1): this {

@@ -1,15 +1,32 @@
 // Runs a playbook the way a user does (a separate process), for exit codes and output.
 import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
+// Tests never write into the real user's audit log: every test process gets its own, for
+// playbooks it spawns and for operations it runs in-process (which read process.env).
+const auditDir = mkdtempSync(path.join(tmpdir(), 'hapair-audit-'))
+export const AUDIT_LOG = path.join(auditDir, 'audit.jsonl')
+process.env.HAPAIR_AUDIT_LOG = AUDIT_LOG
+process.on('exit', () => rmSync(auditDir, { recursive: true, force: true }))
+
+/** The entries of an audit log, oldest first ([] when nothing was written yet). */
+export function auditEntries(file: string = AUDIT_LOG): any[] {
+  if (!existsSync(file)) return []
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+}
+
 export interface PlaybookRun { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
 
+/** opts.env may name its own HAPAIR_AUDIT_LOG (an unwritable one, say); otherwise the process's AUDIT_LOG. */
 export function playbook(name: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<PlaybookRun> {
   const started = Date.now()
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...opts.env }
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', HAPAIR_AUDIT_LOG: AUDIT_LOG, ...opts.env }
     delete env.FORCE_COLOR // node warns on stderr when both are set
     const child = spawn(process.execPath, ['--import', 'tsx', `playbooks/${name}.ts`, ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''

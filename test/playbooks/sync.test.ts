@@ -13,16 +13,21 @@ import { playbook } from '../helpers/playbook.ts'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hapair-sync-pb-'))
 const lab = JSON.parse(readFileSync('inventory/lab.json', 'utf8'))
+// Nothing here may reach a node. Belt and braces: unassigned lab addresses (never this
+// machine's own network, never a node of a running lab), and a pin file that does not exist,
+// so a connect attempted by mistake fails before any packet, as a RemoteError these tests catch.
 function inventory(name: string, edit: (j: any) => void): string {
   const j = structuredClone(lab)
-  delete j.lab // no lab: addresses outside the lab's subnet are fine
+  delete j.lab
+  j.pairs[0].nodes[0].address = '198.51.100.29'
+  j.pairs[0].nodes[1].address = '198.51.100.30'
+  j.defaults.ssh.knownHostsFile = 'no-such-known_hosts'
   edit(j)
   const f = path.join(dir, name)
   writeFileSync(f, JSON.stringify(j))
   return f
 }
-// Addresses nobody answers (TEST-NET-1): a check that contacted a node would wait for the connect timeout.
-const good = inventory('good.json', (j) => { j.pairs[0].nodes[0].address = '192.0.2.1'; j.pairs[0].nodes[1].address = '192.0.2.2' })
+const good = inventory('good.json', () => {})
 const noItems = inventory('no-items.json', (j) => { j.pairs[0].sync.items = [] })
 const noPins = inventory('no-pins.json', (j) => { delete j.pairs[0].sync.nodeKnownHostsFile })
 const spacedKey = inventory('spaced.json', (j) => { j.pairs[0].sync.nodeKeyFile = '/var/lib/my keys/id' })

@@ -6,6 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { RefusedError, RemoteError } from '../../lib/errors.ts'
 import { labFault } from '../../lib/lab/index.ts'
+import { runFailover } from '../../lib/failover/run.ts'
 import { SshPool } from '../../lib/ssh.ts'
 import { pairStatus } from '../../lib/status.ts'
 import { removeNodeState, writeNodeState } from '../../lib/state.ts'
@@ -140,24 +141,25 @@ test('direction guard: data only leaves the active node', async () => {
   for (const o of [{ to: 'node-a' }, { bootstrap: 'node-a' }]) {
     try { await sync(o); assert.unreachable(JSON.stringify(o)) } catch (e) { assert.instance(e, RefusedError, JSON.stringify(o)); assert.is((e as RefusedError).exitCode, 3) }
   }
-  // After a failover (epoch 1 names node-b), node-b is the source and node-a a target.
+  // After a real failover to node-b, node-b is the source and node-a a target.
   const pair = lab.inv.data.pairs[0]
   const pool = new SshPool(lab.inv)
   try {
-    const record = { epoch: 1, active: 'node-b', since: new Date().toISOString(), by: 'test' }
-    for (const n of ['node-a', 'node-b']) await writeNodeState(pool.session(pair, n), pair, 'active', record)
+    const fo = await runFailover(lab.inv, pool, pair, { operation: 'failover', to: 'node-b', force: true })
+    assert.ok(fo.ok, fo.error)
     await script(lab, 'node-b', 'echo "written on node-b after failover" > /srv/app/from-b.txt')
     const rep = await sync({ from: 'node-b', items: ['app'] })
     assert.is(rep.source, 'node-b')
     assert.equal(rep.targets, ['node-a', 'node-c'])
     assert.is(rep.exitCode, 0, JSON.stringify(rep.results))
     assert.is(await readOn(lab, 'node-a', '/srv/app/from-b.txt'), 'written on node-b after failover\n')
-    try { await sync({ from: 'node-a' }); assert.unreachable() } catch (e) { assert.instance(e, RefusedError); assert.match((e as Error).message, 'epoch 1') }
-    // A record naming a node the inventory does not know: no guessing.
-    await writeNodeState(pool.session(pair, 'node-b'), pair, 'active', { ...record, epoch: 2, active: 'node-z' })
-    try { await sync(); assert.unreachable() } catch (e) { assert.instance(e, RefusedError); assert.match((e as Error).message, 'recorded active node "node-z" (epoch 2) is not in the inventory') }
+    try { await sync({ from: 'node-a' }); assert.unreachable() } catch (e) { assert.instance(e, RefusedError); assert.match((e as Error).message, `epoch ${fo.epoch}`) }
+    // A record naming a node the inventory does not know is never believed: no guessing.
+    await writeNodeState(pool.session(pair, 'node-b'), pair, 'active', { epoch: fo.epoch + 1, active: 'node-z', since: new Date().toISOString(), by: 'test' } as any)
+    try { await sync(); assert.unreachable() } catch (e) { assert.instance(e, RefusedError); assert.match((e as Error).message, /active\.json is unusable: active must name a node of pair demo/) }
   } finally {
-    for (const n of ['node-a', 'node-b', 'node-c']) await removeNodeState(pool.session(pair, n), pair, 'active').catch(() => {})
+    const back = await runFailover(lab.inv, pool, pair, { operation: 'failover', to: 'node-a', force: true, resolve: true, breakLock: true })
+    assert.ok(back.ok, back.error)
     pool.close()
   }
 })

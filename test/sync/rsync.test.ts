@@ -10,7 +10,7 @@ import { classifyExit, hopProblems, parseItemized, parseStats, rsyncArgv, sshCom
 
 const base: RsyncOptions = {
   item: { name: 'app', path: '/srv/app' }, protect: [], ioTimeoutSec: 60,
-  target: { user: 'root', address: '198.51.100.12', port: 22 },
+  target: { user: 'root', address: '198.51.100.12', port: 22, hostKeyAlias: 'hapair-web@node-b' },
   keyFile: '/var/lib/hapair/ssh/id_ed25519', knownHostsFile: '/var/lib/hapair/ssh/known_hosts',
 }
 
