@@ -2,7 +2,9 @@
 // zx re-exports minimist, but importing zx's bundle costs ~100 ms at every playbook start.
 import minimist from 'minimist'
 import { EXIT, HapairError, InputError } from './errors.ts'
-import { loadInventory, DEFAULT_INVENTORY, type LoadedInventory } from './inventory/load.ts'
+import { DEFAULT_INVENTORY, type LoadedInventory } from './inventory/load.ts'
+import { loadCheckedInventory } from './inventory/ssh-files.ts'
+import { errnoText } from './inventory/read-file.ts'
 
 export interface ArgSpec { string?: string[]; boolean?: string[]; alias?: Record<string, string>; default?: Record<string, unknown> }
 export type Args = minimist.ParsedArgs & { '--'?: string[] }
@@ -22,13 +24,43 @@ export function parseArgs(spec: ArgSpec, argv = scriptArgv()): Args {
     unknown: (a) => { if (a.startsWith('-')) unknown.push(a); return true },
   }) as Args
   if (unknown.length) throw new InputError(`unknown option${unknown.length > 1 ? 's' : ''}: ${unknown.join(' ')} (known: ${[...known].map((k) => (k.length > 1 ? '--' : '-') + k).join(' ')})`)
+  refuseMissingValues(spec, argv)
   return args
+}
+
+const flag = (k: string) => (k.length > 1 ? '--' : '-') + k
+// What each of the playbooks' value flags takes, for the message; anything else "a value".
+const NOUN: Record<string, string> = {
+  inventory: 'a file name', junit: 'a file name', metrics: 'a file name', out: 'a file name', 'stack-output': 'a file name (or - for stdin)',
+  pair: 'a pair name', to: 'a node name', from: 'a node name', item: 'a sync item name', check: 'a check name',
+}
+
+/**
+ * A value-taking flag given no value: `--pair --yes` must not read as "every pair" (minimist
+ * gives ''), and `--pair=` neither. A value may start with "-" only when attached: `--to=-x`.
+ */
+function refuseMissingValues(spec: ArgSpec, argv: string[]): void {
+  const names = new Set(spec.string ?? [])
+  for (const [a, b] of Object.entries(spec.alias ?? {})) { if (names.has(a)) names.add(b); if (names.has(b)) names.add(a) }
+  const end = argv.indexOf('--')
+  const words = end >= 0 ? argv.slice(0, end) : argv
+  words.forEach((w, i) => {
+    const m = /^--?([^=]+)(=(.*))?$/.exec(w)
+    if (!m || !names.has(m[1]) || w.startsWith('---')) return
+    const attached = m[2] !== undefined
+    const next = words[i + 1]
+    // "-" alone is a value: stdin.
+    if (attached ? m[3] === '' : next === undefined || (next.startsWith('-') && next !== '-')) {
+      const key = spec.alias?.[m[1]] ?? m[1]
+      throw new InputError(`${flag(m[1])} needs ${NOUN[key] ?? 'a value'}${attached ? '' : next === undefined ? ' (it is the last argument)' : ` (it is followed by ${next})`}`)
+    }
+  })
 }
 
 /** Loads and validates the inventory named by --inventory (or $HAPAIR_INVENTORY, or the lab's). */
 export function inventoryFrom(args: Args): LoadedInventory {
   const file = (args.inventory as string | undefined) || process.env.HAPAIR_INVENTORY || DEFAULT_INVENTORY
-  return loadInventory(file)
+  return loadCheckedInventory(file)
 }
 
 /** How long a finished playbook may linger (a handle someone forgot) before it exits anyway. */
@@ -64,6 +96,9 @@ async function exitSoon(): Promise<void> {
   setTimeout(() => process.exit(), EXIT_GRACE_MS).unref()
 }
 
+const isFsRefusal = (e: unknown): e is NodeJS.ErrnoException & { path: string; syscall: string } =>
+  e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && typeof (e as NodeJS.ErrnoException).path === 'string' && typeof (e as NodeJS.ErrnoException).syscall === 'string'
+
 /** Runs a playbook's main: user errors print one readable block and set the documented exit code. */
 export async function runPlaybook(main: () => Promise<number | void>, usage?: string): Promise<void> {
   guardOutput()
@@ -80,6 +115,10 @@ export async function runPlaybook(main: () => Promise<number | void>, usage?: st
       console.error(e.message)
       if (e instanceof InputError && usage && /unknown option|usage/.test(e.message)) console.error(usage)
       process.exitCode = e.exitCode
+    } else if (isFsRefusal(e)) {
+      // The OS refused a file the user named (directly, or through the inventory or environment): not a bug.
+      console.error(`${e.path}: cannot ${e.syscall}: ${errnoText(e)}`)
+      process.exitCode = EXIT.badInput
     } else {
       console.error(`internal error (a bug in hapair, please report it): ${(e as Error)?.stack ?? e}`)
       process.exitCode = EXIT.failed

@@ -1,6 +1,6 @@
 // known_hosts parsing and host-key matching: the only source of trust for a node's identity.
 import { createHash, createHmac } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { MAX_BYTES, decodeUtf8, readRegularFileOnce } from './inventory/read-file.ts'
 
 export interface KnownKey { type: string; blob: Buffer }
 
@@ -57,8 +57,14 @@ export function checkHostKey(known: { keys: KnownKey[]; revoked: KnownKey[] }, p
   return { ok: false, reason: expected.length ? 'mismatch' : 'unknown', presented: fp, expected }
 }
 
+/** known_hosts text: a regular file of bounded size, read once per run (InputError, exit 2, otherwise). */
+export function readKnownHostsText(file: string): string {
+  const label = `knownHostsFile ${file}`
+  return decodeUtf8(readRegularFileOnce(file, { label, maxBytes: MAX_BYTES.knownHosts }), label)
+}
+
 export function readKnownHosts(file: string, hosts: string[], port = 22) {
-  return parseKnownHosts(readFileSync(file, 'utf8'), hosts, port)
+  return parseKnownHosts(readKnownHostsText(file), hosts, port)
 }
 
 /** One known_hosts line as written, before any matching: what a strict reader needs to judge it. */

@@ -45,6 +45,8 @@ export interface HeldLock {
   resumed?: Journal
   /** A journal was found but fails its schema: which node and why. It is never resumed. */
   badJournal?: string
+  /** Holders whose live lock --break-lock took over, one line each (also printed as a warning). */
+  broken: string[]
   /** Why the lock was lost while held (a renewal found another owner), if it was. */
   lost(): string | undefined
   journal(j: Journal): Promise<void>
@@ -93,6 +95,20 @@ export function isStale(o: LockOwner, now = Date.now(), alive = pidAlive): boole
   return o.host === os.hostname() && !alive(o.pid)
 }
 
+/** Ids of the locks this process is renewing now: a lock of ours not among them is left over (keep()). */
+const renewing = new Set<string>()
+
+/**
+ * Why --break-lock must not take this lock: its holder runs on this host and is provably alive.
+ * A holder on another host cannot be checked from here, and one of this very process that has
+ * stopped renewing (keep()) is over: both can be broken.
+ */
+export function unbreakable(o: LockOwner, alive = pidAlive): string | undefined {
+  if (o.host !== os.hostname() || !alive(o.pid)) return undefined
+  if (o.pid === process.pid && !(o.id && renewing.has(o.id))) return undefined
+  return `its holder, pid ${o.pid} on this host (${o.host}), is alive: --break-lock only takes a lock from a run that is dead or elsewhere; stop pid ${o.pid} first (or wait for it), then re-run`
+}
+
 function pidAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
 }
@@ -137,23 +153,27 @@ function newOwner(operation: string, id: string, now: number, ms: number): LockO
 }
 
 /** One node: take it fresh, or take over a stale (or broken) owner; a lost race re-reads once. */
-async function lockNode(s: NodeSession, pair: Pair, body: string, breakLock: boolean): Promise<{ journal?: string }> {
+async function lockNode(s: NodeSession, pair: Pair, body: string, breakLock: boolean): Promise<{ journal?: string; broke?: string }> {
   for (let attempt = 0; ; attempt++) {
     const r = await s.run({ script: takeScript(pair) }, { input: body })
     if (r.stdout.startsWith('acquired')) return {}
     const [, h, ownerText, journal] = r.stdout.split('\x1e')
     const seen: Seen = { hash: (h ?? '').trim(), owner: ownerText ?? '', journal: journal ?? '' }
     const other = parseOwner(seen.owner)
-    if (other && !isStale(other) && !breakLock) {
-      throw new RefusedError(`pair ${pair.name} is locked on ${s.name} by ${describeOwner(other)}; wait for it, or if that run is dead, re-run with --break-lock`)
+    const live = other && !isStale(other) ? other : undefined
+    if (live && !breakLock) {
+      throw new RefusedError(`pair ${pair.name} is locked on ${s.name} by ${describeOwner(live)}; wait for it, or if that run is dead, re-run with --break-lock`)
     }
+    const why = live && unbreakable(live)
+    if (why) throw new RefusedError(`pair ${pair.name} is locked on ${s.name} by ${describeOwner(live)}, and --break-lock refuses: ${why}`)
     const got = await replaceOwner(s, pair, seen.hash, body)
-    if (got === 'acquired') return { journal: seen.journal.trim() || undefined }
+    if (got === 'acquired') return { journal: seen.journal.trim() || undefined, broke: live && `--break-lock took the lock on ${s.name} from ${describeOwner(live)}, still live; if that run goes on, two operations run at once` }
     if (attempt >= 1) throw new RefusedError(`pair ${pair.name}: another run took the stale lock on ${s.name} first; wait for it to finish`)
   }
 }
 
-export async function acquireLock(pool: SshPool, pair: Pair, operation: string, opts: { breakLock?: boolean; expiryMs?: number } = {}): Promise<HeldLock> {
+export async function acquireLock(pool: SshPool, pair: Pair, operation: string, opts: { breakLock?: boolean; expiryMs?: number; warn?: (line: string) => void } = {}): Promise<HeldLock> {
+  const warn = opts.warn ?? ((line: string) => process.stderr.write(`warning: ${line}\n`))
   const ms = opts.expiryMs ?? LOCK_MS
   const id = randomBytes(8).toString('hex')
   let owner = newOwner(operation, id, Date.now(), ms)
@@ -163,10 +183,11 @@ export async function acquireLock(pool: SshPool, pair: Pair, operation: string, 
   const written: Record<string, string> = {}
   const unreachable: Record<string, string> = {}
   const journals: { node: string; text: string }[] = []
+  const broken: string[] = []
   let timer: NodeJS.Timeout | undefined
   let stopped = false
   let lost: string | undefined
-  const stop = () => { stopped = true; if (timer) clearTimeout(timer) }
+  const stop = () => { stopped = true; renewing.delete(id); if (timer) clearTimeout(timer) }
   const release = async () => {
     stop()
     await Promise.all(held.map((n) => pool.session(pair, n)
@@ -180,6 +201,7 @@ export async function acquireLock(pool: SshPool, pair: Pair, operation: string, 
       try {
         const r = await lockNode(pool.session(pair, name), pair, body, !!opts.breakLock)
         if (r.journal) journals.push({ node: name, text: r.journal })
+        if (r.broke) { broken.push(r.broke); warn(r.broke) }
       } catch (e) {
         // The node we may be about to fence is often the one we cannot reach: lock the rest.
         if (e instanceof RemoteError && (e.unreachable || e.timedOut)) { unreachable[name] = e.message; continue }
@@ -211,10 +233,11 @@ export async function acquireLock(pool: SshPool, pair: Pair, operation: string, 
     timer = setTimeout(() => { renew().catch(() => undefined).finally(schedule) }, Math.max(100, Math.floor(ms / 3)))
     timer.unref()
   }
+  renewing.add(id)
   schedule()
 
   return {
-    owner, nodes: held, unreachable, resumed, badJournal,
+    owner, nodes: held, unreachable, resumed, badJournal, broken,
     lost: () => lost,
     async journal(j: Journal) {
       const line = JSON.stringify(j)

@@ -1,11 +1,12 @@
 // SSH transport: one persistent, host-key-pinned connection per node per run.
-import { readFileSync } from 'node:fs'
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2'
 import { RemoteError, exitCodeMeaning } from './errors.ts'
 import { checkHostKey, readKnownHosts } from './known-hosts.ts'
 import { sshSettings, type LoadedInventory, type ResolvedSsh } from './inventory/load.ts'
 import type { Node, Pair } from './inventory/schema.ts'
 import { shJoin } from './shell.ts'
+import { readPrivateKey } from './ssh-key.ts'
+import { FileRefusedError } from './inventory/read-file.ts'
 
 export interface RunOptions {
   /** Fails the call (RemoteError) on a non-zero exit; default true. */
@@ -89,8 +90,10 @@ export class NodeSession {
     let privateKey: Buffer | undefined
     try {
       known = readKnownHosts(knownHostsFile, [this.host, this.node.name], this.ssh.port)
-      privateKey = keyFile ? readFileSync(keyFile) : undefined
+      privateKey = keyFile ? readPrivateKey(keyFile) : undefined
     } catch (e) {
+      // A file that is there but is no key (or no regular file) is the inventory's fault: exit 2, before any socket.
+      if (e instanceof FileRefusedError && e.code === undefined) return Promise.reject(e)
       return Promise.reject(this.fail(`cannot read ${(e as NodeJS.ErrnoException).path ?? 'ssh files'}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e }))
     }
     let verdict: ReturnType<typeof checkHostKey> | undefined
@@ -203,7 +206,8 @@ export class NodeSession {
     let grace: NodeJS.Timeout | undefined
     const result = (): RunResult => ({
       node: this.name, host: this.host, command, code, signal,
-      stdout: Buffer.concat(out).toString(opts.encoding ?? 'utf8'), stderr: Buffer.concat(errb).toString('utf8'),
+      // A stopped command's output is dropped, not decoded: it may be the unbounded part.
+      stdout: stopped ? '' : Buffer.concat(out).toString(opts.encoding ?? 'utf8'), stderr: Buffer.concat(errb).toString('utf8'),
       durationMs: Date.now() - started, ok: code === 0 && !stopped,
     })
     let done = false

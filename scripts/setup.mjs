@@ -7,7 +7,7 @@ import { existsSync, writeFileSync, rmSync } from 'node:fs'
 const NEEDS = {
   sshd: 'openssh-server', ssh: 'openssh-client', 'ssh-keygen': 'openssh-client', rsync: 'rsync',
   ip: 'iproute2', arping: 'arping', ping: 'iputils-ping', nsenter: 'util-linux', unshare: 'util-linux',
-  tar: 'tar', gzip: 'gzip', sha256sum: 'coreutils', pkill: 'procps',
+  tar: 'tar', gzip: 'gzip', sha256sum: 'coreutils', pkill: 'procps', nft: 'nftables',
 }
 const extra = process.argv.slice(2) // e.g. `node scripts/setup.mjs keepalived` for the benchmark
 

@@ -156,4 +156,40 @@ for (const [name, journal, want] of badJournals) test(`a journal with ${name} is
   assert.not.ok((await lab.exec('node-a', ['test', '-e', stateDir(pair()) + '/lock'])).code === 0)
 })
 
+test('--break-lock refuses a lock whose holder is alive on this host, naming the pid; once it is dead the lock is taken', async () => {
+  const holder = spawn('sleep', ['600'], { stdio: 'ignore' })
+  const live = (pid: number) => JSON.stringify({ owner: `ops@${os.hostname()} pid ${pid}`, host: os.hostname(), pid, operation: 'failover', at: new Date().toISOString(), expires: new Date(Date.now() + 600_000).toISOString(), id: 'x' })
+  const pool = new SshPool(lab.inv)
+  try {
+    await plant(live(holder.pid!))
+    try { await acquireLock(pool, pair(), 'failover', { breakLock: true }); assert.unreachable('should be refused') } catch (e) {
+      assert.instance(e, RefusedError)
+      assert.is((e as RefusedError).exitCode, 3)
+      assert.match((e as Error).message, new RegExp(`--break-lock refuses: its holder, pid ${holder.pid} on this host .* is alive: .*stop pid ${holder.pid} first`))
+    }
+    assert.is(JSON.parse(await cat('node-a', 'owner')).pid, holder.pid, 'the holder keeps its lock')
+    holder.kill('SIGKILL')
+    await new Promise((r) => holder.once('exit', r))
+    const held = await acquireLock(pool, pair(), 'failover')
+    assert.equal(held.broken, [], 'a dead holder\'s lock is stale: taken without --break-lock, nothing to warn about')
+    await held.release()
+  } finally { holder.kill('SIGKILL'); pool.close() }
+})
+
+test('--break-lock takes a live lock held on another host, with a warning naming the holder', async () => {
+  const far = JSON.stringify({ owner: 'ops@elsewhere pid 77', host: 'elsewhere.invalid', pid: 77, operation: 'failback', at: new Date().toISOString(), expires: new Date(Date.now() + 600_000).toISOString(), id: 'y' })
+  await plant(far)
+  const pool = new SshPool(lab.inv)
+  const warned: string[] = []
+  try {
+    try { await acquireLock(pool, pair(), 'failover'); assert.unreachable('should be refused') } catch (e) { assert.instance(e, RefusedError) }
+    const held = await acquireLock(pool, pair(), 'failover', { breakLock: true, warn: (l) => warned.push(l) })
+    assert.is(warned.length, 2, warned.join('\n'))
+    for (const [i, n] of NODES.entries()) assert.match(warned[i], new RegExp(`--break-lock took the lock on ${n} from ops@elsewhere pid 77 \\(failback, since .*\\), still live`))
+    assert.equal(held.broken, warned)
+    await held.release()
+    assert.equal(await ls('node-a'), [])
+  } finally { pool.close() }
+})
+
 test.run()

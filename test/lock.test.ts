@@ -2,7 +2,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import os from 'node:os'
-import { describeLock, isStale, parseJournal, parseOwner, type LockOwner } from '../lib/lock.ts'
+import { describeLock, isStale, unbreakable, parseJournal, parseOwner, type LockOwner } from '../lib/lock.ts'
 import type { Pair } from '../lib/inventory/schema.ts'
 
 const pair = { name: 'demo', primary: 'node-a', nodes: [{ name: 'node-a' }, { name: 'node-b' }] } as unknown as Pair
@@ -56,6 +56,14 @@ test('describeLock: live, interrupted with its finishing command, unusable journ
   assert.match(describeLock(pair, 'node-b', stale, JSON.stringify(good), NOW), /unfinished failback node-b -> node-a \(epoch 4\) on node-b, .*`npx zx playbooks\/failback.ts --pair demo --yes`/)
   assert.match(describeLock(pair, 'node-b', stale, '{"epoch":"9e99"}', NOW), /unusable journal \(operation undefined/)
   assert.match(describeLock(pair, 'node-b', stale, '', NOW), /died before journalling a change/)
+})
+
+test('unbreakable: --break-lock refuses a live holder on this host, naming its pid; not one elsewhere, dead, or left over by this process', () => {
+  const here = os.hostname()
+  assert.match(unbreakable(owner({ host: here, pid: 4242 }), () => true) ?? '', /pid 4242 on this host .* is alive: .*stop pid 4242 first/)
+  assert.is(unbreakable(owner({ host: 'elsewhere', pid: 4242 }), () => true), undefined, 'another host: its pid says nothing here')
+  assert.is(unbreakable(owner({ host: here, pid: 4242 }), () => false), undefined, 'dead')
+  assert.is(unbreakable(owner({ host: here, pid: process.pid, id: 'not-renewed' }), () => true), undefined, 'our own lock, no longer renewed (keep())')
 })
 
 test.run()

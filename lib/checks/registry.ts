@@ -12,13 +12,14 @@ import { identicalFilesCheck } from './identical-files.ts'
 import { latencyCheck } from './latency.ts'
 import { linksCheck } from './links.ts'
 import { pathsCheck } from './paths.ts'
+import { recordsCheck } from './records.ts'
 import { singletonsCheck } from './singletons.ts'
 import { syncDriftCheck } from './sync-drift.ts'
 import type { Check } from './types.ts'
 
 export const CHECKS: readonly Check[] = [
   linksCheck, latencyCheck, clockSkewCheck, pathsCheck, identicalFilesCheck,
-  syncDriftCheck, floatingIpCheck, singletonsCheck, backupsCheck, archivingCheck, errorLogCheck,
+  syncDriftCheck, recordsCheck, floatingIpCheck, singletonsCheck, backupsCheck, archivingCheck, errorLogCheck,
 ]
 
 export const checkNames = () => CHECKS.map((c) => c.name)

@@ -1,6 +1,6 @@
 // Runs the selected checks for one pair: who is reachable and active is asked once; every
 // check then reports every node (an unreachable one as failed, with why), and the run goes on.
-import { activeView } from '../active.ts'
+import { observe } from '../observe.ts'
 import { HapairError, RemoteError, withHint } from '../errors.ts'
 import type { LoadedInventory } from '../inventory/load.ts'
 import type { Pair } from '../inventory/schema.ts'
@@ -23,9 +23,12 @@ export function unreachableResult(pair: Pair, node: string, check: string, why: 
 }
 
 export async function verifyPair(inv: LoadedInventory, pair: Pair, pool: SshPool, checks: Check[], opts: VerifyOptions = {}): Promise<CheckResult[]> {
-  const view = await activeView(pool, pair)
+  // The same observed view as status, sync and failover: records checked against what runs.
+  const obs = await observe(inv, pool, pair)
+  const view = obs.view
   const ctx: CheckContext = {
     inv, pair, pool,
+    problems: obs.problems,
     active: view.active,
     reachable: pair.nodes.filter((n) => !(n.name in view.unreachable)),
     unreachable: view.unreachable,

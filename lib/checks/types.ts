@@ -6,6 +6,7 @@ import type { Node, Pair } from '../inventory/schema.ts'
 import type { CheckResult } from '../report/types.ts'
 import type { SshPool } from '../ssh.ts'
 import type { NodeState } from '../state.ts'
+import type { Problem } from '../observe.ts'
 
 export type { CheckResult } from '../report/types.ts'
 
@@ -21,6 +22,8 @@ export interface CheckContext {
   unreachable: Record<string, string>
   /** The same nodes' errors, for their flags. */
   unreachableErrors: Record<string, RemoteError>
+  /** Records that cannot be believed (corrupt, contradicted by what runs, epochs that jump): lib/observe.ts. */
+  problems: Problem[]
   /** What each reachable node had on disk at the start (offsets of the error logs live here). */
   states: Record<string, NodeState>
   /** sync-drift compares content checksums instead of size and mtime. */

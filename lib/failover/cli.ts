@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline/promises'
 import { inventoryFrom, parseArgs } from '../cli.ts'
 import { EXIT, InputError } from '../errors.ts'
-import { findPair } from '../inventory/load.ts'
+import { findNode, findPair } from '../inventory/load.ts'
 import { SshPool } from '../ssh.ts'
 import { runFailover, type FailoverOptions, type FailoverResult, type StepResult } from './run.ts'
 import type { Operation, Plan } from './plan.ts'
@@ -45,6 +45,8 @@ export async function failoverMain(op: Operation, extra: { beforeMutate?: (inv: 
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)
   if (pairs.length > 1) throw new InputError(`${inv.file} has ${pairs.length} pairs: choose one with --pair (${pairs.map((p) => p.name).join(', ')})`)
+  // Before the lock and before any node is asked: exit 2 means nothing was touched.
+  if (args.to !== undefined) findNode(pairs[0], String(args.to))
   const dryRun = !!args['dry-run']
   if (!dryRun && !args.yes && !process.stdin.isTTY) throw new InputError(`${op} changes production state: pass --yes to run without a terminal (or --dry-run to see the plan)`)
   const pool = new SshPool(inv)

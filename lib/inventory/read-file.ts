@@ -7,9 +7,9 @@ import { InputError } from '../errors.ts'
 /** Far above any real file of each kind, far below what hurts a controller. */
 export const MAX_BYTES = { inventory: 8 << 20, key: 64 << 10, knownHosts: 16 << 20 } as const
 
-/** A file that could not be read or was refused; `code` is the errno code when the OS refused. */
+/** A file that could not be read or was refused; `code` and `path` are set when the OS refused. */
 export class FileRefusedError extends InputError {
-  constructor(message: string, readonly code?: string) { super(message) }
+  constructor(message: string, readonly code?: string, readonly path?: string) { super(message) }
 }
 
 const ERRNO: Record<string, string> = {
@@ -51,7 +51,7 @@ export function readRegularFile(file: string, o: ReadOptions): Buffer {
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
   } catch (e) {
-    throw new FileRefusedError(`${o.label}: ${errnoText(e)}`, (e as NodeJS.ErrnoException).code)
+    throw new FileRefusedError(`${o.label}: ${errnoText(e)}`, (e as NodeJS.ErrnoException).code, file)
   }
   try {
     const st = fstatSync(fd)
@@ -70,7 +70,7 @@ export function readRegularFile(file: string, o: ReadOptions): Buffer {
     return Buffer.concat(chunks, total)
   } catch (e) {
     if (e instanceof FileRefusedError) throw e
-    throw new FileRefusedError(`${o.label}: ${errnoText(e)}`, (e as NodeJS.ErrnoException).code)
+    throw new FileRefusedError(`${o.label}: ${errnoText(e)}`, (e as NodeJS.ErrnoException).code, file)
   } finally {
     closeSync(fd)
   }

@@ -4,6 +4,7 @@ import type { ErrorObject } from 'ajv'
 import { inSubnet, ipKey, parseCidr, parseIp, reservedInSubnet } from './address.ts'
 import type { Inventory, Pair } from './schema.ts'
 import { PATTERN_MEANING } from './patterns.ts'
+import { catastrophicPattern } from '../checks/log-scan.ts'
 import { floatingIpReservedProblems, labFencingProblems, stateDirProblems, syncItemPathProblems } from './hostile-rules.ts'
 // Precompiled by `npm run schema` (lib/inventory/generate.ts): compiling the schema with ajv at
 // run time, or importing TypeBox, would add a quarter of a second to every playbook start.
@@ -45,7 +46,7 @@ function describe(e: ErrorObject): string {
     case 'additionalProperties': {
       const allowed = Object.keys(e.parentSchema?.properties ?? {})
       const near = allowed.filter((k) => editDistance(k.toLowerCase(), String(p.additionalProperty).toLowerCase()) <= 2)
-      return `unknown property "${p.additionalProperty}" (${near.length ? `did you mean "${near[0]}"? ` : ''}allowed: ${allowed.join(', ')})`
+      return `unknown property ${show(String(p.additionalProperty))} (${near.length ? `did you mean "${near[0]}"? ` : ''}allowed: ${allowed.join(', ')})`
     }
     case 'required': return `missing required property "${p.missingProperty}"`
     case 'enum': return `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`
@@ -133,6 +134,11 @@ function cidrs(list: unknown[] | undefined, at: string, out: Problem[]) {
 /** Same default as load.ts's stateDir (not imported: load.ts imports this file). */
 const stateDir = (pair: Pair) => pair.stateDir ?? `/var/lib/hapair/${pair.name}`
 
+/** A pattern that can backtrack exponentially would hang verify on one unlucky line: refused before any run. */
+function backtrackingPattern(re: string, path: string, out: Problem[]) {
+  if (catastrophicPattern(re)) out.push({ path, message: `nests a quantifier inside a quantified group (or quantifies overlapping alternatives): it can take exponential time on one line; write it without the nesting (got ${JSON.stringify(re)})` })
+}
+
 function pairProblems(pair: Pair, pi: number, labSubnet: string | undefined, out: Problem[]) {
   const at = `pairs/${pi}`
   uniqueNames(pair.nodes, `${at}/nodes`, 'node', out)
@@ -209,6 +215,7 @@ function pairProblems(pair: Pair, pi: number, labSubnet: string | undefined, out
   pair.errorLogs?.forEach((l, li) => {
     for (const key of ['patterns', 'ignore'] as const) l[key]?.forEach((re, k) => {
       try { new RegExp(re) } catch (e) { out.push({ path: `${at}/errorLogs/${li}/${key}/${k}`, message: `invalid regular expression: ${(e as Error).message.split(': ').pop()} (got ${show(re)})` }) }
+      backtrackingPattern(re, `${at}/errorLogs/${li}/${key}/${k}`, out)
     })
   })
   uniqueNames(pair.preconditions?.endpoints, `${at}/preconditions/endpoints`, 'endpoint', out)
@@ -320,6 +327,10 @@ const under = (path: string, scope: string) => scope === ROOT || path === scope 
  * the schema already rejected is dropped: it would judge a value the user must fix anyway.
  */
 export function inventoryProblems(data: unknown): Problem[] {
+  // Some other file behind an inventory's name (a shadow file reads as a YAML map): its keys are its secrets.
+  if (data && typeof data === 'object' && !Array.isArray(data) && !('version' in data) && !('pairs' in data)) {
+    return [{ path: ROOT, message: 'not an hapair inventory: it has neither "version" nor "pairs" at the top (its content is not quoted)' }]
+  }
   const schema = schemaErrors(data)
   if (schema.length === 0) return semanticProblems(data as Inventory)
   let semantic: Problem[] = []

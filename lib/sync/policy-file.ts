@@ -1,13 +1,14 @@
 // Reading and changing one item's version policy in the inventory file itself (N9: "readable
 // and settable from the command line"). The edit touches only that value: comments, order and
 // indentation stay as the author left them; the result is validated before it replaces the file.
-import { closeSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { applyEdits, modify } from 'jsonc-parser'
 import YAML from 'yaml'
 import { InputError } from '../errors.ts'
-import { findPair, loadInventory, parseInventory, type LoadedInventory } from '../inventory/load.ts'
+import { findPair, loadInventory, parseInventory, readInventoryText, type LoadedInventory } from '../inventory/load.ts'
+import { errnoText } from '../inventory/read-file.ts'
 import { POLICIES, type Policy } from './types.ts'
 
 export interface PolicyAt { pair: string; item: string; policy: Policy; explicit: boolean; path: (string | number)[] }
@@ -50,20 +51,33 @@ export function editText(text: string, file: string, at: (string | number)[], va
   return applyEdits(text, modify(text, at, value, { formattingOptions: jsonFormatting(text) }))
 }
 
+/** Runs one file-system call; a refusal (immutable file, read-only or full disk…) is one line naming the path, exit 2. */
+function fsStep<T>(what: string, file: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (e) {
+    if (e instanceof InputError || !(e as NodeJS.ErrnoException)?.code) throw e
+    throw new InputError(`${file}: cannot ${what}: ${errnoText(e)}; the inventory was not changed`)
+  }
+}
+
 /** Replaces the file in one rename: a reader sees the old inventory or the new one, never half. */
 function writeAtomically(file: string, text: string, expectBefore: string): void {
-  const real = realpathSync(file)
-  const mode = statSync(real).mode & 0o7777
+  const real = fsStep('resolve the inventory', file, () => realpathSync(file))
+  const mode = fsStep('read the inventory\'s mode', real, () => statSync(real).mode & 0o7777)
   const tmp = path.join(path.dirname(real), `.${path.basename(real)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-  const fd = openSync(tmp, 'wx', mode)
+  const fd = fsStep('create a temporary file beside it', tmp, () => openSync(tmp, 'wx', mode))
   try {
-    writeSync(fd, text)
-    fsyncSync(fd)
-  } finally { closeSync(fd) }
+    fsStep('write the temporary file', tmp, () => { writeSync(fd, text); fsyncSync(fd) })
+  } catch (e) {
+    try { closeSync(fd); unlinkSync(tmp) } catch { /* already gone */ }
+    throw e
+  }
+  closeSync(fd)
   try {
     // Someone else saved the file since we read it: do not throw their change away.
-    if (readFileSync(real, 'utf8') !== expectBefore) throw new InputError(`${file} changed while the policy was being set; nothing written, run it again`)
-    renameSync(tmp, real)
+    if (readInventoryText(real) !== expectBefore) throw new InputError(`${file} changed while the policy was being set; nothing written, run it again`)
+    fsStep('replace the inventory', real, () => renameSync(tmp, real))
   } catch (e) {
     try { unlinkSync(tmp) } catch { /* already gone */ }
     throw e
@@ -77,7 +91,7 @@ export function setPolicy(file: string, pairName: string, itemName: string, word
   const inv = loadInventory(file)
   const at = policyAt(inv, pairName, itemName)
   if (at.explicit && at.policy === policy) return { ...at, before: at.policy, changed: false }
-  const text = readFileSync(file, 'utf8')
+  const text = readInventoryText(file)
   const next = editText(text, file, at.path, policy)
   const check = policyAt(parseInventory(next, file), pairName, itemName) // throws InputError listing every problem
   if (check.policy !== policy) throw new InputError(`${file}: the edit did not take (policy reads ${check.policy}); nothing written`)

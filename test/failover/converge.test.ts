@@ -141,6 +141,18 @@ test('a failed start keeps the lock and journal; sync refuses; failback converge
   assert.is((await run('status')).code, 0)
 })
 
+test('a failed start followed by a plain failover: it resumes toward node-b and converges there', async () => {
+  await sh('node-b', `mv /var/lib/lab/bin/svc /var/lib/lab/bin/svc.real && printf '%s\\n' '#!/bin/sh' '[ "$1 $2" = "start db" ] && { echo broken >&2; exit 1; }' 'exec /var/lib/lab/bin/svc.real "$@"' > /var/lib/lab/bin/svc && chmod +x /var/lib/lab/bin/svc`)
+  const r = await failover('--to', 'node-b')
+  assert.is(r.code, 1, out(r))
+  await sh('node-b', 'mv -f /var/lib/lab/bin/svc.real /var/lib/lab/bin/svc')
+  const again = await failover()
+  assert.is(again.code, 0, out(again))
+  assert.ok(json(again).resumed, again.stdout)
+  await assertConsistent('node-b')
+  await reset()
+})
+
 test('three nodes: failback brings every node up to date; a stale node-c is refused; mirror deletes are guarded', async () => {
   let r = await failover('--to', 'node-b')
   assert.is(r.code, 0, out(r))

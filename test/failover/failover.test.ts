@@ -219,6 +219,29 @@ test('concurrent runs: one wins, the other is refused naming the lock holder', a
   await reset()
 })
 
+test('two failovers racing over a stale lock: exactly one wins every round, one audit entry per epoch', async () => {
+  const { spawnSync } = await import('node:child_process')
+  const os = await import('node:os')
+  const audit = `${file}.race-audit.jsonl`
+  for (let round = 0; round < 4; round++) {
+    // A lock left by a run that died on this host: its pid is provably gone.
+    const dead = spawnSync('true').pid!
+    const owner = JSON.stringify({ owner: `root@${os.hostname()} pid ${dead}`, host: os.hostname(), pid: dead, operation: 'failover', at: new Date().toISOString(), expires: new Date(Date.now() + 60_000).toISOString(), id: 'dead' })
+    for (const n of nodes) await lab.exec(n, ['sh', '-c', 'mkdir -p "$1" && printf %s "$2" > "$1/owner"', 'sh', '/var/lib/hapair/demo/lock', owner])
+    const to = round % 2 ? 'node-a' : 'node-b'
+    const env = { HAPAIR_AUDIT_LOG: audit }
+    const [a, b] = await Promise.all([0, 1].map(() => playbook('failover', ['--inventory', file, '--yes', '--json', '--to', to], { env })))
+    const codes = [a.code, b.code].sort()
+    assert.equal(codes, [0, 3], `round ${round}: codes ${a.code} ${b.code}\n${a.stdout}${a.stderr}\n${b.stdout}${b.stderr}`)
+    assert.match((a.code === 3 ? a : b).stderr, /locked on node-[ab] by|took the stale lock on node-[ab] first/)
+    await assertConsistent(to)
+  }
+  const { readFileSync } = await import('node:fs')
+  const entries = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.ok && !e.noop)
+  assert.is(entries.length, 4)
+  assert.is(new Set(entries.map((e) => e.epoch)).size, 4, 'one switchover per epoch')
+})
+
 test('killed after taking the lock: the next run takes the dead run\'s lock over and switches', async () => {
   const crashed = await playbook('failover', ['--inventory', file, '--yes', '--json'], { env: { HAPAIR_CRASH_AFTER_STEP: 'lock' } })
   assert.is(crashed.signal, 'SIGKILL', `expected the crash hook to fire: ${crashed.stdout}${crashed.stderr}`)
@@ -250,7 +273,7 @@ test('without a terminal and without --yes it refuses with exit 2', async () => 
 test('unknown --to node is bad input', async () => {
   const r = await failover('--to', 'node-z')
   assert.is(r.code, 2)
-  assert.match(r.stderr, /no such node/)
+  assert.match(r.stderr, /has no node "node-z"/)
 })
 
 test.run()

@@ -2,7 +2,8 @@
 // what its author wrote (JSON and YAML), the result validates, and a bad request writes nothing.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import YAML from 'yaml'
@@ -130,6 +131,35 @@ test('CLI: bad requests exit 2 with the usage', async () => {
     assert.is(r.code, 2, args.join(' '))
     assert.ok(r.stderr.trim().length > 0)
   }
+  assert.is(readFileSync(f, 'utf8'), labText)
+})
+
+// chattr +i: even root cannot replace the file. The refusal is one line naming the path, exit 2.
+test('set on an immutable inventory: one line with the path, exit 2, nothing written, no temporary file left', async () => {
+  const f = copy()
+  try { execFileSync('chattr', ['+i', f]) } catch { console.log('  (skipped: chattr +i not supported here)'); return }
+  try {
+    const r = await playbook('policy', ['set', 'demo', 'app', 'always', '--inventory', f])
+    assert.is(r.code, 2, r.stderr)
+    assert.equal(r.stderr.trim().split('\n'), [`${f}: cannot replace the inventory: operation not permitted (EPERM); the inventory was not changed`])
+    assert.is(readFileSync(f, 'utf8'), labText)
+    noTemps()
+  } finally { execFileSync('chattr', ['-i', f]) }
+})
+
+test('set on an inventory in an immutable directory: the temporary file is refused, one line', () => {
+  const sub = path.join(dir, 'locked')
+  mkdirSync(sub)
+  const f = path.join(sub, 'inv.json')
+  writeFileSync(f, labText)
+  try { execFileSync('chattr', ['+i', sub]) } catch { return }
+  try {
+    setPolicy(f, 'demo', 'app', 'always')
+    assert.unreachable('accepted')
+  } catch (e) {
+    assert.instance(e, InputError)
+    assert.match((e as Error).message, /^.*locked\/\.inv\.json\.\d+\.[0-9a-f]+\.tmp: cannot create a temporary file beside it: operation not permitted \(EPERM\)/)
+  } finally { execFileSync('chattr', ['-i', sub]) }
   assert.is(readFileSync(f, 'utf8'), labText)
 })
 

@@ -19,6 +19,7 @@ const lab = JSON.parse(readFileSync('inventory/lab.json', 'utf8'))
 function inventory(name: string, edit: (j: any) => void): string {
   const j = structuredClone(lab)
   delete j.lab
+  j.pairs[0].fencing = { driver: 'none' } // the lab's fencing needs the lab block
   j.pairs[0].nodes[0].address = '198.51.100.29'
   j.pairs[0].nodes[1].address = '198.51.100.30'
   j.defaults.ssh.knownHostsFile = 'no-such-known_hosts'

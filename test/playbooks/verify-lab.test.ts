@@ -58,18 +58,18 @@ test('a healthy, synced lab passes every check on both nodes (exit 0), with JSON
   const out = json(r)
   assert.is(r.code, 0, r.stdout)
   assert.is(out.ok, true)
-  assert.is(out.checks.length, 22) // 11 checks x 2 nodes
-  for (const n of ['node-a', 'node-b']) assert.is(out.checks.filter((c: CheckResult) => c.node === n).length, 11)
+  assert.is(out.checks.length, 24) // 12 checks x 2 nodes
+  for (const n of ['node-a', 'node-b']) assert.is(out.checks.filter((c: CheckResult) => c.node === n).length, 12)
   assert.match(one(out.checks, 'node-b', 'clock-skew').detail, /ms (ahead of|behind) the controller \(± [\d.]+ ms, max 500 ms\)/)
   assert.match(one(out.checks, 'node-a', 'backups').detail, /app: app-\d{8}-\d{6}\.tar\.gz finished \S+Z/)
   const xml = readFileSync(junit, 'utf8')
   assert.is(XMLValidator.validate(xml), true)
   const cases = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (n) => n === 'testcase' }).parse(xml).testsuites.testsuite.testcase
-  assert.is(cases.length, 22)
+  assert.is(cases.length, 24)
   assert.not.ok(cases.some((c: any) => c.failure))
   const fams = parsePrometheus(readFileSync(metrics, 'utf8'))
   const ok = fams.find((f) => f.name === 'hapair_check_ok')!
-  assert.is(ok.metrics.length, 22)
+  assert.is(ok.metrics.length, 24)
   assert.ok(ok.metrics.every((m) => m.value === '1'))
   // The summary every status sees, on both nodes.
   for (const n of ['node-a', 'node-b']) {
@@ -159,6 +159,19 @@ test('singletons: a service that stops answering through the floating IP fails t
   await sh('node-a', '/var/lib/lab/bin/svc start web')
 })
 
+test('records: a forged record on the passive node fails there, naming the jump and the contradiction', async () => {
+  const dir = `/var/lib/hapair/${pair.name}`
+  await sh('node-b', `mkdir -p ${dir} && printf '%s' '{"epoch":999,"active":"node-b","since":"2026-12-01T00:00:00Z","by":"x"}' > ${dir}/active.json`)
+  await sh('node-a', `mkdir -p ${dir} && printf '%s' '{"epoch":3,"active":"node-a","since":"2026-12-01T00:00:00Z","by":"x"}' > ${dir}/active.json`)
+  try {
+    onlyFails(await verify(['records']), 'node-b', 'records', /records say node-b is active \(epoch 999\), but .* is on node-a.*jumps to epoch 999/)
+  } finally {
+    await sh('node-b', `rm -f ${dir}/active.json`)
+    await sh('node-a', `rm -f ${dir}/active.json`)
+  }
+  assert.ok((await verify(['records'])).every((r) => r.ok))
+})
+
 test('an isolated node fails every check as unreachable; the other node is still checked (exit 1)', async () => {
   await labFault(lab.inv, 'isolate', 'node-b')
   try {
@@ -166,10 +179,10 @@ test('an isolated node fails every check as unreachable; the other node is still
     assert.is(r.code, 1, r.stderr)
     const out = json(r)
     const b = out.checks.filter((c: CheckResult) => c.node === 'node-b')
-    assert.is(b.length, 11)
+    assert.is(b.length, 12)
     for (const c of b) { assert.is(c.ok, false); assert.match(c.detail, /^unreachable: node-b/) }
     const a = out.checks.filter((c: CheckResult) => c.node === 'node-a')
-    assert.is(a.length, 11)
+    assert.is(a.length, 12)
     assert.match(one(a, 'node-a', 'links').detail, /^cannot reach peer node-b/)
     assert.equal(a.filter((c: CheckResult) => !c.ok).map((c: CheckResult) => c.check), ['links'])
     const rec = JSON.parse(await sh('node-a', `cat /var/lib/hapair/${pair.name}/verify.json`))

@@ -15,6 +15,7 @@ const inv = (name: string, mutate: (j: any) => void = () => {}) => {
   const j = JSON.parse(readFileSync('inventory/lab.json', 'utf8'))
   delete j.$schema
   delete j.lab
+  j.pairs[0].fencing = { driver: 'none' } // the lab's fencing needs the lab block
   const port = (sentinel.address() as net.AddressInfo).port
   j.pairs[0].nodes[0].address = '127.0.0.2'
   j.pairs[0].nodes[1].address = '127.0.0.3'
@@ -40,7 +41,7 @@ function badInput(r: PlaybookRun, re: RegExp) {
 }
 
 const cases: [string, 'verify' | 'backup-verify', () => string[], RegExp][] = [
-  ['unknown check name', 'verify', () => ['--inventory', inv('a.json'), '--check', 'links,lnks'], /^unknown check: lnks \(checks: links, latency, clock-skew, paths, identical-files, sync-drift, floating-ip, singletons, backups, archiving, error-log\)/],
+  ['unknown check name', 'verify', () => ['--inventory', inv('a.json'), '--check', 'links,lnks'], /^unknown check: lnks \(checks: links, latency, clock-skew, paths, identical-files, sync-drift, records, floating-ip, singletons, backups, archiving, error-log\)/],
   ['unknown check name as a bare word', 'verify', () => ['--inventory', inv('a.json'), 'paths', 'sync'], /^unknown check: sync/],
   ['unknown option', 'verify', () => ['--inventory', inv('a.json'), '--deeep'], /^unknown option: --deeep/],
   ['missing inventory', 'verify', () => ['--inventory', path.join(dir, 'absent.json')], /cannot read inventory: no such file/],
@@ -63,7 +64,7 @@ for (const [name, pb, args, re] of cases) {
 test('--help lists every check and the exit codes (exit 0)', async () => {
   const r = await playbook('verify', ['--help'])
   assert.is(r.code, 0)
-  assert.match(r.stdout, /checks: links, latency, clock-skew, paths, identical-files, sync-drift, floating-ip, singletons, backups, archiving, error-log/)
+  assert.match(r.stdout, /checks: links, latency, clock-skew, paths, identical-files, sync-drift, records, floating-ip, singletons, backups, archiving, error-log/)
   assert.match(r.stdout, /exit 0: .*; 1: .*; 2: bad input/)
 })
 

@@ -93,7 +93,7 @@ test('stopSyncs kills a running slow rsync; a file written on the target afterwa
     run.catch(() => {})
     for (let i = 0; i < 100 && !pid; i++) {
       await sleep(100)
-      pid = (await lab.exec('node-a', ['sh', '-c', 'cat "$1"/*/pid.* 2>/dev/null | head -n 1', 'sh', leasesDir(pair())])).stdout.trim()
+      pid = (await lab.exec('node-a', ['sh', '-c', 'for f in "$1"/*/pid.*; do [ -f "$f" ] && { cat "$f"; break; }; done; exit 0', 'sh', leasesDir(pair())])).stdout.trim()
     }
     assert.ok(pid, 'the running rsync recorded its pid in the lease')
     await sleep(500)
@@ -121,7 +121,7 @@ test('a failover started while a slow sync runs stops it; a write on the new act
   try {
     const run = playbook('sync', ['--inventory', lab.file, '--item', 'app', '--json'])
     for (let i = 0; i < 100; i++) {
-      const pid = (await lab.exec('node-a', ['sh', '-c', 'cat "$1"/*/pid.* 2>/dev/null | head -n 1', 'sh', leasesDir(pair())])).stdout.trim()
+      const pid = (await lab.exec('node-a', ['sh', '-c', 'for f in "$1"/*/pid.*; do [ -f "$f" ] && { cat "$f"; break; }; done; exit 0', 'sh', leasesDir(pair())])).stdout.trim()
       if (pid) break
       await sleep(100)
     }

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { loadInventory, type LoadedInventory } from '../../lib/inventory/load.ts'
 import { SshPool } from '../../lib/ssh.ts'
 import { runSync, type SyncOptions } from '../../lib/sync/index.ts'
+import { hostKeyAlias } from '../../lib/sync/pin.ts'
 import { startTestLab, type TestLab } from '../helpers/lab.ts'
 import { fingerprint, loud, ODD_NAMES, oddTree, pwned, readOn, script } from './_lab.ts'
 
@@ -114,21 +115,23 @@ test('dry run: the itemised changes per item and target, and nothing changes any
 test('the hop\'s pin: a missing one comes from the controller\'s known_hosts (not in a dry run); a different one is refused', async () => {
   const kh = '/var/lib/hapair/ssh/known_hosts'
   const addr = (n: string) => lab.inv.data.pairs[0].nodes.find((x) => x.name === n)!.address
+  const bAlias = hostKeyAlias(lab.inv.data.pairs[0], 'node-b')
   const original = await readOn(lab, 'node-a', kh)
-  const without = original.split('\n').filter((l) => !l.startsWith(`${addr('node-b')} `)).join('\n')
+  // The lab seeds address lines; the earlier syncs added hapair's alias lines.
+  const without = original.split('\n').filter((l) => !l.startsWith(`${addr('node-b')} `) && !l.startsWith(`${bAlias} `)).join('\n')
   await script(lab, 'node-a', 'printf "%s\\n" "$2" > "$1"', kh, without)
   try {
     const dry = await sync(lab.inv, { to: 'node-b', items: ['app'], dryRun: true })
     assert.equal([dry.results[0].outcome, dry.exitCode], ['failed', 1])
     assert.match(dry.results[0].reason!, 'does not pin node-b\'s host key yet')
-    assert.not.ok((await readOn(lab, 'node-a', kh)).includes(`${addr('node-b')} `), 'a dry run adds no pin')
+    assert.not.ok((await readOn(lab, 'node-a', kh)).includes(`${bAlias} `), 'a dry run adds no pin')
 
     const real = await sync(lab.inv, { to: 'node-b', items: ['app'] })
     assert.equal([real.pinned, real.exitCode], [['node-b'], 0])
-    const bLine = original.split('\n').find((l) => l.startsWith(`${addr('node-b')} `))!
-    assert.ok((await readOn(lab, 'node-a', kh)).split('\n').includes(bLine), 'the controller\'s pin, copied')
+    const bKey = original.split('\n').find((l) => l.startsWith(`${addr('node-b')} `))!.split(' ').slice(1).join(' ')
+    assert.ok((await readOn(lab, 'node-a', kh)).split('\n').includes(`${bAlias} ${bKey}`), 'the controller\'s pin, copied under hapair\'s alias')
 
-    // node-b "rebuilt": the source pins another key for it. The hop is refused; sftp (through the controller) and node-c go on.
+    // node-b "rebuilt": the source pins another key for it. The hop is refused (exit 3); sftp (through the controller) and node-c go on.
     const cKey = original.split('\n').find((l) => l.startsWith(`${addr('node-c')} `))!.split(' ').slice(1).join(' ')
     await script(lab, 'node-a', 'printf "%s\\n%s %s\\n" "$2" "$3" "$4" > "$1"', kh, without, addr('node-b'), cKey)
     const bad = await sync(lab.inv, { items: ['app', 'config'] })
@@ -136,7 +139,8 @@ test('the hop\'s pin: a missing one comes from the controller\'s known_hosts (no
     assert.is(by['app>node-b'].outcome, 'failed')
     assert.match(by['app>node-b'].reason!, 'HOST KEY MISMATCH on the hop')
     assert.not.ok(by['app>node-b'].link, 'not a link problem: it will not heal by itself')
-    assert.equal([by['config>node-b'].outcome, by['app>node-c'].outcome, bad.exitCode], ['ok', 'ok', 1])
+    assert.ok(by['app>node-b'].refusedForSafety)
+    assert.equal([by['config>node-b'].outcome, by['app>node-c'].outcome, bad.exitCode], ['ok', 'ok', 3])
     assert.equal(bad.degraded?.pending, { 'node-b': ['app'] })
   } finally {
     await script(lab, 'node-a', 'printf "%s" "$2" > "$1"', kh, original)

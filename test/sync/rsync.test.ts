@@ -35,6 +35,18 @@ test('argv: the hop pins the host key, never trusts on first use, never prompts'
   assert.not.match(sshCommand({ ...base, keyFile: undefined }), '-i ')
 })
 
+test('argv: the hop looks the key up under hapair\'s alias only, in hapair\'s file only, with no ssh_config at all', () => {
+  const e = sshCommand(base).split(' ')
+  assert.equal(e.slice(0, 3), ['ssh', '-F', '/dev/null'])
+  // What ssh itself makes of these words (ssh -G prints the effective settings, connects nowhere).
+  const r = spawnSync('ssh', ['-G', ...e.slice(1), 'root@198.51.100.12'], { encoding: 'utf8' })
+  assert.is(r.status, 0, r.stderr)
+  const got = Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]))
+  assert.equal([got.hostkeyalias, got.userknownhostsfile, got.globalknownhostsfile, got.stricthostkeychecking, got.checkhostip, got.updatehostkeys, got.batchmode],
+    ['hapair-web@node-b', '/var/lib/hapair/ssh/known_hosts', '/dev/null', 'true', 'no', 'false', 'yes'])
+  assert.not.ok(got.proxycommand || got.proxyjump || got.knownhostscommand, JSON.stringify(got))
+})
+
 test('argv: mirror deletes after the transfer; protected paths are protected and not sent; excludes pass through', () => {
   const argv = rsyncArgv({ ...base, item: { ...base.item, mirror: true, exclude: ['*.tmp', 'cache/'] }, protect: ['local', '.rhosts'] })
   assert.ok(argv.includes('--delete-delay'))
