@@ -99,23 +99,29 @@ export function recordProblems(pair: Pair, view: ActiveView, ips: Pick<IpObserva
 
 export async function observe(inv: LoadedInventory, pool: SshPool, pair: Pair): Promise<Observation> {
   const started = Date.now()
-  const view = await activeView(pool, pair)
+  // Records, services and addresses are asked at once: each question is a round trip per node.
   const services: Observation['services'] = {}
+  const failed: Record<string, RemoteError> = {}
   const none = () => Object.fromEntries((pair.services ?? []).map((s) => [s.name, null]))
-  const [ips] = await Promise.all([
+  const [view, ips] = await Promise.all([
+    activeView(pool, pair),
     Promise.all((pair.floatingIps ?? []).map((f) => observeIp(inv, pool, pair, f))),
     Promise.all(pair.nodes.map(async (n) => {
-      if (n.name in view.unreachable) { services[n.name] = none(); return }
       try {
         services[n.name] = await runningServices(pool.session(pair, n), pair)
       } catch (e) {
         if (!(e instanceof RemoteError)) throw e
         services[n.name] = none()
-        view.unreachable[n.name] = e.message
-        ;(view.errors ??= {})[n.name] = e
+        failed[n.name] = e
       }
     })),
   ])
+  // A node that answered its records but not its services is unreachable all the same.
+  for (const [n, e] of Object.entries(failed)) {
+    if (n in view.unreachable) continue
+    view.unreachable[n] = e.message
+    ;(view.errors ??= {})[n] = e
+  }
   const maxEpoch = Math.max(0, ...Object.values(view.states).map((s) => s.active?.epoch ?? 0))
   return { pair, view, services, ips, maxEpoch, problems: recordProblems(pair, view, ips, services), ms: Date.now() - started }
 }

@@ -153,9 +153,14 @@ export async function makePlan(inv: LoadedInventory, pool: SshPool, pair: Pair, 
   // What cannot be believed, or cannot be done, refuses before anything changes.
   if (obs.problems.length && !journal && !o.resolve) plan.blockers.push(problemsMessage(obs))
   if (o.resolve && !o.to) throw new InputError('--resolve needs --to NODE: the node you decided is really active')
-  plan.blockers.push(...await targetProblems(pool, pair, toNode, obs))
+  // The target, the drivers and the freshness are independent questions: ask them at once.
+  const freshness = op === 'failover' && o.behind && !o.resolve && reachable(obs, target) && target !== obs.view.active && reachable(obs, obs.view.active)
+    ? o.behind(target) : Promise.resolve([])
+  freshness.catch(() => { /* awaited below */ })
+  const [targetIssues, driverIssues] = await Promise.all([targetProblems(pool, pair, toNode, obs), driverProblems(plan)])
+  plan.blockers.push(...targetIssues)
   for (const ip of obs.ips) if (ip.error) plan.blockers.push(`cannot observe ${ip.fip.address} (${ip.driver.kind}): ${ip.error}`)
-  plan.blockers.push(...await driverProblems(plan))
+  plan.blockers.push(...driverIssues)
   for (const n of plan.unfenced) {
     plan.problems.push(`cannot reach ${n.name} and pair ${pair.name} has no fencing driver, so it cannot be stopped`)
     plan.risks.push(`--force takes over while ${n.name} may still hold ${pair.floatingIps?.map((f) => f.address).join(', ') || 'its addresses'} and run ${(pair.services ?? []).filter((s) => s.singleton).map((s) => s.name).join(', ') || 'its services'}: two live writers until it is stopped by hand`)
@@ -167,8 +172,8 @@ export async function makePlan(inv: LoadedInventory, pool: SshPool, pair: Pair, 
   } else if (op === 'failover' && o.behind && reachable(obs, target) && target !== obs.view.active && !reachable(obs, obs.view.active)) {
     // The usual unplanned failover: what only the dead node had cannot be listed, so say it.
     plan.warnings.push(`${obs.view.active} cannot be reached, so ${target}'s freshness cannot be measured: changes made on ${obs.view.active} since its last sync are not on ${target}`)
-  } else if (op === 'failover' && o.behind && reachable(obs, target) && target !== obs.view.active) {
-    const lacks = await o.behind(target)
+  } else {
+    const lacks = await freshness
     if (lacks.length) {
       plan.problems.push(`target ${target} is behind the active node ${obs.view.active}: ${lacks.map((l) => `${l.item} (${l.why})`).join('; ')}; run sync first, or --force loses those changes`)
       plan.risks.push(`--force makes ${target} active without ${lacks.map((l) => l.item).join(', ')} as ${obs.view.active} has them`)

@@ -188,18 +188,18 @@ async function moveIpStep(r: Run, p: Plan): Promise<string> {
 async function startStep(r: Run, p: Plan): Promise<string> {
   const s = r.pool.session(p.pair, p.to)
   const started = await startServices(s, p.pair)
-  const running = await runningServices(s, p.pair)
-  const down = Object.entries(running).filter(([, up]) => !up).map(([n]) => n)
-  if (down.length) throw new StepFailed(`${down.join(', ')} not running on ${p.to.name} after its start command`)
   // Only nodes still up can run anything: the powered-off ones were fenced or found off.
   const others = p.stop.map((x) => x.node).concat(p.pair.nodes.filter((n) => n.name !== p.to.name && !(n.name in p.obs.view.unreachable) && !p.stop.some((x) => x.node.name === n.name)))
     .filter((n) => !p.powerOff.some((x) => x.name === n.name))
   const singles = (p.pair.services ?? []).filter((x) => x.singleton)
-  if (singles.length) {
-    const elsewhere = await Promise.all(others.map(async (n) => ({ n: n.name, st: await runningServices(r.pool.session(p.pair, n), p.pair) })))
-    const twice = singles.filter((x) => elsewhere.some((e) => e.st[x.name])).map((x) => x.name)
-    if (twice.length) throw new StepFailed(`singleton ${twice.join(', ')} still running on another node`)
-  }
+  const [running, elsewhere] = await Promise.all([
+    runningServices(s, p.pair),
+    singles.length ? Promise.all(others.map(async (n) => runningServices(r.pool.session(p.pair, n), p.pair))) : Promise.resolve([]),
+  ])
+  const down = Object.entries(running).filter(([, up]) => !up).map(([n]) => n)
+  if (down.length) throw new StepFailed(`${down.join(', ')} not running on ${p.to.name} after its start command`)
+  const twice = singles.filter((x) => elsewhere.some((st) => st[x.name])).map((x) => x.name)
+  if (twice.length) throw new StepFailed(`singleton ${twice.join(', ')} still running on another node`)
   return `started ${started.join(', ') || 'nothing'} on ${p.to.name}`
 }
 
