@@ -44,7 +44,3 @@ export async function activeView(pool: SshPool, pair: Pair): Promise<ActiveView>
   }
 }
 
-/** Problems with the records alone (no probing): unusable files, by node. */
-export function badRecords(view: ActiveView): string[] {
-  return Object.entries(view.states).flatMap(([n, st]) => (st.bad ?? []).map((b) => `${n}: ${b.file} is unusable: ${b.why}`))
-}

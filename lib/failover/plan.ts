@@ -51,7 +51,6 @@ export interface Plan {
 
 export interface PlanOptions {
   to?: string
-  force?: boolean
   /** The operator decided which node is really active although the records disagree. */
   resolve?: boolean
   journal?: Journal
@@ -83,7 +82,7 @@ async function targetProblems(pool: SshPool, pair: Pair, to: Node, obs: Observat
   const serving = (pair.services ?? []).filter((s) => !s.singleton && obs.services[to.name]?.[s.name]).map((s) => s.name)
   if (serving.length) {
     const r = await runServiceChecks(pool, pair, { node: to, addresses: [to.address], services: serving })
-    out.push(...r.failures.filter((f) => !/^\S+: .*command/.test('')).map((f) => `target ${to.name} unhealthy: ${f}`))
+    out.push(...r.failures.map((f) => `target ${to.name} unhealthy: ${f}`))
   }
   return out
 }

@@ -126,7 +126,7 @@ async function lockStep(r: Run): Promise<string> {
 async function preflightStep(r: Run, obs: Observation): Promise<Plan> {
   const t0 = Date.now()
   const p = await makePlan(r.inv, r.pool, r.pair, obs, r.opts.operation, {
-    to: r.opts.to, force: r.opts.force, resolve: r.opts.resolve, journal: r.lock?.resumed,
+    to: r.opts.to, resolve: r.opts.resolve, journal: r.lock?.resumed,
     behind: async (t) => (await behind(r.pool, r.pair, obs.view.active, [t]))[t] ?? [],
   })
   r.plan = p

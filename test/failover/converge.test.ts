@@ -34,14 +34,8 @@ const failback = (...args: string[]) => run('failback', '--yes', '--json', ...ar
 const sh = (node: string, script: string) => lab.exec(node, ['sh', '-c', script])
 const out = (r: PlaybookRun) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`
 
-async function execOn(n: string, argv: string[]) {
-  try { return await lab.exec(n, argv) } catch (e) { return { code: -1, stdout: '', stderr: (e as Error).message } }
-}
-async function dbOn(): Promise<string[]> {
-  const on: string[] = []
-  for (const n of nodes) if ((await execOn(n, ['/var/lib/lab/bin/svc', 'status', 'db'])).code === 0) on.push(n)
-  return on
-}
+const execOn = (n: string, argv: string[]) => lab.tryExec(n, argv)
+const dbOn = () => lab.runningOn('db')
 async function observed() {
   const pool = new SshPool(lab.inv)
   try { return await observe(lab.inv, pool, lab.inv.data.pairs[0]) } finally { pool.close() }

@@ -23,15 +23,8 @@ test.after(async () => { await lab?.down() })
 const run = (name: string, ...args: string[]) => playbook(name, ['--inventory', file, ...args])
 const failover = (...args: string[]) => run('failover', '--yes', '--json', ...args)
 
-/** A powered-off node runs nothing and holds nothing: the lab refuses to exec there. */
-async function execOn(n: string, argv: string[]) {
-  try { return await lab.exec(n, argv) } catch (e) { return { code: -1, stdout: '', stderr: (e as Error).message } }
-}
-async function dbOn(): Promise<string[]> {
-  const out: string[] = []
-  for (const n of nodes) if ((await execOn(n, ['/var/lib/lab/bin/svc', 'status', 'db'])).code === 0) out.push(n)
-  return out
-}
+const execOn = (n: string, argv: string[]) => lab.tryExec(n, argv)
+const dbOn = () => lab.runningOn('db')
 // In-process where the CLI itself is not under test: a spawned playbook costs a second of start-up.
 async function activeOf(): Promise<string> {
   const pool = new SshPool(lab.inv)

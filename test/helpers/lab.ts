@@ -34,6 +34,10 @@ export interface TestLab {
   sshArgs(node: string): string[]
   /** Nodes whose interface holds `address` now, in inventory order (a powered-off node holds nothing). */
   holders(address: string): Promise<string[]>
+  /** Like exec, but a powered-off node (the lab refuses to exec there) answers code -1 instead of throwing. */
+  tryExec(node: string, argv: string[]): Promise<RunResult>
+  /** Nodes where the lab service `name` runs now, in inventory order. */
+  runningOn(name: string): Promise<string[]>
   /** Removes the lab, its temp dir and its slot. Idempotent. */
   down(): Promise<void>
 }
@@ -152,6 +156,8 @@ export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void
     throw e
   }
 
+  const tryExec = (node: string, argv: string[]): Promise<RunResult> =>
+    labExec(inv, node, argv).catch((e) => ({ code: -1, stdout: '', stderr: (e as Error).message }))
   return {
     inv, file, slot,
     exec: (node, argv, o) => labExec(inv, node, argv, o),
@@ -161,6 +167,14 @@ export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void
         // The lab refuses to exec on a powered-off node: it holds no address.
         const r = await labExec(inv, n.name, ['ip', '-o', 'addr', 'show', 'dev', n.interface ?? 'eth0']).catch(() => undefined)
         if (r?.code === 0 && holdsAddress(r.stdout, address)) out.push(n.name)
+      }
+      return out
+    },
+    tryExec: (node, argv) => tryExec(node, argv),
+    async runningOn(name) {
+      const out: string[] = []
+      for (const { nodes } of inv.data.pairs) for (const n of nodes) {
+        if ((await tryExec(n.name, ['/var/lib/lab/bin/svc', 'status', name])).code === 0) out.push(n.name)
       }
       return out
     },
