@@ -92,18 +92,15 @@ test('behind: an active node that cannot be listed is an error, not a verdict', 
   }
 })
 
-test('behind over 20,000 files costs well under a second', async () => {
+// Its speed is measured by bench/freshness (a timed unit test is noise on a shared machine).
+test('behind over 20,000 files (a protected directory, an exclude): equal trees are not behind', async () => {
   const big = path.join(root, 'big')
   for (let d = 0; d < 100; d++) {
     mkdirSync(path.join(big, `d${d}`), { recursive: true })
     for (let f = 0; f < 200; f++) writeFileSync(path.join(big, `d${d}`, `f${f}`), '')
   }
   const pair = pairOf([{ name: 'big', path: big, mirror: true, exclude: ['*.tmp'] }], [`${big}/d7`])
-  const t0 = performance.now()
-  const got = await behind(localPool(), pair, 'a', ['b'])
-  const ms = performance.now() - t0
-  assert.equal(got.b, [])
-  assert.ok(ms < 1000, `${ms.toFixed(0)} ms`)
+  assert.equal((await behind(localPool(), pair, 'a', ['b'])).b, [])
 })
 
 test.run()
