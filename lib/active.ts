@@ -19,19 +19,23 @@ export interface ActiveView {
   errors?: Record<string, RemoteError>
 }
 
-export async function activeView(pool: SshPool, pair: Pair): Promise<ActiveView> {
+export async function activeView(pool: SshPool, pair: Pair, opts: { timeoutMs?: number } = {}): Promise<ActiveView> {
   const states: ActiveView['states'] = {}
-  const unreachable: ActiveView['unreachable'] = {}
   const errors: Record<string, RemoteError> = {}
   await Promise.all(pair.nodes.map(async (n) => {
     try {
-      states[n.name] = await readNodeState(pool.session(pair, n), pair)
+      states[n.name] = await readNodeState(pool.session(pair, n), pair, opts)
     } catch (e) {
       if (!(e instanceof RemoteError)) throw e
-      unreachable[n.name] = e.message
       errors[n.name] = e
     }
   }))
+  return viewOf(pair, states, errors)
+}
+
+/** The view from what each node answered (its records) or why it could not be asked. Pure: the watcher's combined read (lib/watch/refresh.ts) uses it too. */
+export function viewOf(pair: Pair, states: Record<string, ReadState>, errors: Record<string, RemoteError>): ActiveView {
+  const unreachable: ActiveView['unreachable'] = Object.fromEntries(Object.entries(errors).map(([n, e]) => [n, e.message]))
   const record = newestActive(Object.values(states).map((s) => s.active))
   return {
     active: record?.active ?? pair.primary,
@@ -43,4 +47,3 @@ export async function activeView(pool: SshPool, pair: Pair): Promise<ActiveView>
     errors,
   }
 }
-

@@ -2,16 +2,18 @@
 // zx re-exports minimist, but importing zx's bundle costs ~100 ms at every playbook start.
 import minimist from 'minimist'
 import { EXIT, HapairError, InputError } from './errors.ts'
-import { DEFAULT_INVENTORY, type LoadedInventory } from './inventory/load.ts'
+import { DEFAULT_INVENTORY, requireAddresses, type LoadedInventory } from './inventory/load.ts'
 import { loadCheckedInventory } from './inventory/ssh-files.ts'
 import { errnoText } from './inventory/read-file.ts'
+import { setHintInventory } from './hint.ts'
+import { COMPILED_PLAYBOOK, asInvoked } from './invocation.ts'
 
 export interface ArgSpec { string?: string[]; boolean?: string[]; alias?: Record<string, string>; default?: Record<string, unknown> }
 export type Args = minimist.ParsedArgs & { '--'?: string[] }
 
-/** The script's own arguments, whether run as `npx zx playbooks/x.ts` or `tsx playbooks/x.ts`. */
+/** The script's own arguments, whether run as `npx zx playbooks/x.ts`, `tsx playbooks/x.ts` or `hapair x` (installed: dist/ under node_modules). */
 export function scriptArgv(argv = process.argv): string[] {
-  const i = argv.findIndex((a, k) => k >= 1 && /\.(ts|mjs|js)$/.test(a) && !/node_modules/.test(a))
+  const i = argv.findIndex((a, k) => k >= 1 && /\.(ts|mjs|js)$/.test(a) && (!/node_modules/.test(a) || COMPILED_PLAYBOOK.test(a)))
   return argv.slice(i >= 0 ? i + 1 : 2)
 }
 
@@ -57,10 +59,16 @@ function refuseMissingValues(spec: ArgSpec, argv: string[]): void {
   })
 }
 
-/** Loads and validates the inventory named by --inventory (or $HAPAIR_INVENTORY, or the lab's). */
-export function inventoryFrom(args: Args): LoadedInventory {
-  const file = (args.inventory as string | undefined) || process.env.HAPAIR_INVENTORY || DEFAULT_INVENTORY
-  return loadCheckedInventory(file)
+/**
+ * Loads and validates the inventory named by --inventory (or $HAPAIR_INVENTORY, or the lab's).
+ * A node without an address (a provisioned pair before import-stack) is refused, exit 2, unless
+ * the playbook works without addresses (validate, import-stack: addressesPending).
+ */
+export function inventoryFrom(args: Args, opts: { addressesPending?: boolean } = {}): LoadedInventory {
+  const passed = (args.inventory as string | undefined) || process.env.HAPAIR_INVENTORY
+  const inv = loadCheckedInventory(passed || DEFAULT_INVENTORY)
+  setHintInventory(passed)
+  return opts.addressesPending ? inv : requireAddresses(inv, passed || DEFAULT_INVENTORY)
 }
 
 /** How long a finished playbook may linger (a handle someone forgot) before it exits anyway. */
@@ -104,7 +112,7 @@ export async function runPlaybook(main: () => Promise<number | void>, usage?: st
   guardOutput()
   try {
     if (usage && scriptArgv().some((a) => a === '--help' || a === '-h')) {
-      console.log(usage)
+      console.log(asInvoked(usage))
       process.exitCode = EXIT.ok
       return
     }
@@ -112,8 +120,8 @@ export async function runPlaybook(main: () => Promise<number | void>, usage?: st
     process.exitCode = code ?? EXIT.ok
   } catch (e) {
     if (e instanceof HapairError) {
-      console.error(e.message)
-      if (e instanceof InputError && usage && /unknown option|usage/.test(e.message)) console.error(usage)
+      console.error(asInvoked(e.message))
+      if (e instanceof InputError && usage && /unknown option|usage/.test(e.message)) console.error(asInvoked(usage))
       process.exitCode = e.exitCode
     } else if (isFsRefusal(e)) {
       // The OS refused a file the user named (directly, or through the inventory or environment): not a bug.

@@ -39,6 +39,8 @@ export interface RemoteErrorInit {
   hostKeyMismatch?: boolean
   /** The node answered but refused the controller's key: reachable, not trusted. */
   authFailed?: boolean
+  /** The bastion (ssh.jump) where the connection failed; unset when the node itself failed. */
+  hop?: string
   cause?: unknown
 }
 
@@ -55,6 +57,7 @@ export class RemoteError extends HapairError {
   readonly timedOut: boolean
   readonly hostKeyMismatch: boolean
   readonly authFailed: boolean
+  readonly hop?: string
   constructor(reason: string, init: RemoteErrorInit) {
     super(`${init.node} (${init.host}): ${reason}`, { cause: init.cause })
     this.node = init.node
@@ -68,6 +71,7 @@ export class RemoteError extends HapairError {
     this.timedOut = init.timedOut ?? false
     this.hostKeyMismatch = init.hostKeyMismatch ?? false
     this.authFailed = init.authFailed ?? false
+    this.hop = init.hop
   }
 
   /** The node gave no answer to trust: not reached, not in time, not the pinned host, or not let in. A command that ran and exited non-zero is not this. */
@@ -81,6 +85,11 @@ export class RemoteError extends HapairError {
  * The one home of this advice (verify and backup-verify print it; so should anything that reports a node it could not get into).
  */
 export function hint(e: RemoteError): string {
+  if (e.hop) {
+    if (e.hostKeyMismatch) return `verify the bastion ${e.hop}'s identity out of band before trusting it`
+    if (e.authFailed) return `check the controller's key in the bastion ${e.hop}'s authorized_keys`
+    if (e.unreachable || e.timedOut) return `check the bastion ${e.hop}'s power, network and sshd`
+  }
   if (e.hostKeyMismatch) return "verify the node's identity out of band before trusting it"
   if (e.authFailed) return "check the controller's key in the node's authorized_keys"
   if (e.unreachable || e.timedOut) return "check the node's power, network and sshd"

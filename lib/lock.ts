@@ -9,6 +9,7 @@ import os from 'node:os'
 import { stateDir } from './inventory/load.ts'
 import type { Pair } from './inventory/schema.ts'
 import { RefusedError, RemoteError } from './errors.ts'
+import { playbookCommand } from './hint.ts'
 import { sh } from './shell.ts'
 import type { NodeSession, SshPool } from './ssh.ts'
 
@@ -83,7 +84,8 @@ export function parseJournal(text: string, pair: Pair): { journal?: Journal; pro
   for (const k of ['from', 'to']) {
     if (typeof j[k] !== 'string' || !names.includes(j[k])) return { problem: `${k} ${JSON.stringify(j[k])} is not a node of pair ${pair.name} (${names.join(', ')})` }
   }
-  if (j.from === j.to) return { problem: `from and to are both ${j.from}` }
+  // from === to is a converging run (the records already name the target; an address or a
+  // singleton is elsewhere): valid, and resumable like any other.
   if (typeof j.epoch !== 'number' || !Number.isSafeInteger(j.epoch) || j.epoch < 1) return { problem: `epoch ${JSON.stringify(j.epoch)} is not a positive integer` }
   if (!Array.isArray(j.steps) || !j.steps.every((s: unknown) => typeof s === 'string')) return { problem: 'steps is not a list of step names' }
   return { journal: { operation: j.operation, from: j.from, to: j.to, epoch: j.epoch, steps: [...j.steps] } }
@@ -118,7 +120,7 @@ export function describeOwner(o: LockOwner): string {
 }
 
 /** The command that finishes an interrupted operation. */
-export const finishCommand = (pair: Pair, op: string) => `npx zx playbooks/${op === 'failback' ? 'failback' : 'failover'}.ts --pair ${pair.name} --yes`
+export const finishCommand = (pair: Pair, op: string) => playbookCommand(op === 'failback' ? 'failback' : 'failover', ['--pair', pair.name, '--yes'])
 
 interface Seen { hash: string; owner: string; journal: string }
 
@@ -250,6 +252,9 @@ export async function acquireLock(pool: SshPool, pair: Pair, operation: string, 
   }
 }
 
+/** Journals with the most progress first: the highest epoch, then the most steps done. */
+export const byProgress = (a: Journal, b: Journal) => b.epoch - a.epoch || b.steps.length - a.steps.length
+
 /** The valid journal with the most progress; any invalid one is named, and never resumed. */
 function pickJournal(found: { node: string; text: string }[], pair: Pair): { resumed?: Journal; badJournal?: string } {
   const good: Journal[] = []
@@ -259,7 +264,7 @@ function pickJournal(found: { node: string; text: string }[], pair: Pair): { res
     if (p.journal) good.push(p.journal)
     else bad.push(`the journal on ${f.node} is unusable (${p.problem}); it was not resumed`)
   }
-  good.sort((a, b) => b.epoch - a.epoch || b.steps.length - a.steps.length)
+  good.sort(byProgress)
   return { resumed: good[0], badJournal: bad.length ? bad.join('; ') : undefined }
 }
 
@@ -274,11 +279,27 @@ export function describeLock(pair: Pair, node: string, ownerText: string, journa
   return `unfinished ${j.journal.operation} ${j.journal.from} -> ${j.journal.to} (epoch ${j.journal.epoch}) on ${node}, left by ${who}: finish it with \`${finishCommand(pair, j.journal.operation)}\``
 }
 
+/** The remote half of readLockDir (always exits 0); shared with the watcher's combined read (lib/watch/refresh.ts). */
+export function lockDirScript(pair: Pair): string {
+  const dir = lockDir(pair)
+  return sh`[ -d ${dir} ] || exit 0; printf 'lock\\036'; cat ${dir}/owner 2>/dev/null; printf '\\036'; cat ${dir}/journal 2>/dev/null; exit 0`
+}
+
+/** What lockDirScript printed: the raw owner and journal texts, or undefined when there is no lock. Pure. */
+export function parseLockDir(stdout: string): { owner: string; journal: string } | undefined {
+  if (!stdout.startsWith('lock')) return undefined
+  const [, owner, journal] = stdout.split('\x1e')
+  return { owner: owner ?? '', journal: journal ?? '' }
+}
+
+/** The raw owner and journal texts of the lock on one node (one round trip), or undefined when there is none. */
+export async function readLockDir(s: NodeSession, pair: Pair, opts: { timeoutMs?: number } = {}): Promise<{ owner: string; journal: string } | undefined> {
+  const r = await s.run({ script: lockDirScript(pair) }, { timeoutMs: opts.timeoutMs })
+  return parseLockDir(r.stdout)
+}
+
 /** The lock on one node as describeLock puts it, or undefined when there is none. */
 export async function lockState(s: NodeSession, pair: Pair, now = Date.now()): Promise<string | undefined> {
-  const dir = lockDir(pair)
-  const r = await s.run({ script: sh`[ -d ${dir} ] || exit 0; printf 'lock\\036'; cat ${dir}/owner 2>/dev/null; printf '\\036'; cat ${dir}/journal 2>/dev/null; exit 0` })
-  if (!r.stdout.startsWith('lock')) return undefined
-  const [, owner, journal] = r.stdout.split('\x1e')
-  return describeLock(pair, s.name, owner ?? '', journal ?? '', now)
+  const l = await readLockDir(s, pair)
+  return l && describeLock(pair, s.name, l.owner, l.journal, now)
 }

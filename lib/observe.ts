@@ -5,6 +5,7 @@
 import type { LoadedInventory } from './inventory/load.ts'
 import type { FloatingIp, Pair } from './inventory/schema.ts'
 import { HapairError, RemoteError } from './errors.ts'
+import { playbookCommand } from './hint.ts'
 import type { SshPool } from './ssh.ts'
 import { activeView, type ActiveView } from './active.ts'
 import { ipDriver } from './drivers/index.ts'
@@ -132,11 +133,11 @@ export function resolveCommand(o: Observation): string {
   const singleton = (o.pair.services ?? []).find((s) => s.singleton)
   const runs = singleton ? runningOn(o, singleton.name) : []
   const node = holder ?? (runs.length === 1 ? runs[0] : undefined) ?? o.view.active
-  return `npx zx playbooks/failover.ts --pair ${o.pair.name} --to ${node} --resolve --yes`
+  return playbookCommand('failover', ['--pair', o.pair.name, '--to', node, '--resolve', '--yes'])
 }
 
 /** Refuses (exit 3) when records cannot be believed: the message names each problem and the way out. */
 export function problemsMessage(o: Observation): string {
   return `the records of pair ${o.pair.name} cannot be trusted: ${o.problems.map((p) => p.detail).join('; ')}. ` +
-    `Look at \`npx zx playbooks/status.ts --pair ${o.pair.name}\`, decide which node is really active, then: ${resolveCommand(o)}`
+    `Look at \`${playbookCommand('status', ['--pair', o.pair.name])}\`, decide which node is really active, then: ${resolveCommand(o)}`
 }

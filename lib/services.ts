@@ -2,9 +2,11 @@
 // commands. Each call is idempotent as long as the commands are (the lab's are; systemctl's are).
 import type { Pair, Service } from './inventory/schema.ts'
 import type { NodeSession } from './ssh.ts'
+import { primaryStatusScript } from './postgres/role.ts'
 
 export async function isRunning(s: NodeSession, svc: Service): Promise<boolean> {
-  return (await s.run({ script: svc.status }, { check: false, timeoutMs: 10000 })).code === 0
+  // A PostgreSQL service "runs" where it is the primary: a streaming standby is not a second writer.
+  return (await s.run({ script: svc.postgresql ? primaryStatusScript(svc) : svc.status }, { check: false, timeoutMs: 10000 })).code === 0
 }
 
 export async function runningServices(s: NodeSession, pair: Pair): Promise<Record<string, boolean>> {

@@ -6,10 +6,20 @@ import { FileRefusedError, MAX_BYTES, readRegularFileOnce } from './inventory/re
 
 const checked = new WeakSet<Buffer>()
 
-/** The key's bytes; FileRefusedError (exit 2) when it is not a regular file, too large, or not a usable private key. */
+export const MISSING_KEY_NOTE = "the inventory's ssh.keyFile; a relative one resolves from the inventory file's directory"
+
+/** The key's bytes; FileRefusedError (exit 2) when it is missing, not a regular file, too large, or not a usable private key. */
 export function readPrivateKey(file: string): Buffer {
   const label = `keyFile ${file}`
-  const bytes = readRegularFileOnce(file, { label, maxBytes: MAX_BYTES.key })
+  let bytes: Buffer
+  try {
+    bytes = readRegularFileOnce(file, { label, maxBytes: MAX_BYTES.key })
+  } catch (e) {
+    // Loading the inventory lets a missing key pass (the lab writes its keys later); by the time
+    // a node is asked, it is the inventory's or the deployment's fault, never the node's.
+    if (e instanceof FileRefusedError && e.code === 'ENOENT') throw new FileRefusedError(`key file ${file} does not exist (${MISSING_KEY_NOTE})`)
+    throw e
+  }
   if (checked.has(bytes)) return bytes
   const parsed = ssh2.utils.parseKey(bytes)
   const key = Array.isArray(parsed) ? parsed[0] : parsed

@@ -1,8 +1,8 @@
-// SSH transport: one persistent, host-key-pinned connection per node per run.
+// SSH transport: one persistent, host-key-pinned connection per node (and per bastion, ssh.jump) per run.
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2'
-import { RemoteError, exitCodeMeaning } from './errors.ts'
+import { RemoteError, exitCodeMeaning, type RemoteErrorInit } from './errors.ts'
 import { checkHostKey, readKnownHosts } from './known-hosts.ts'
-import { sshSettings, type LoadedInventory, type ResolvedSsh } from './inventory/load.ts'
+import { sshSettings, type LoadedInventory, type ResolvedHop, type ResolvedSsh } from './inventory/load.ts'
 import type { Node, Pair } from './inventory/schema.ts'
 import { shJoin } from './shell.ts'
 import { readPrivateKey } from './ssh-key.ts'
@@ -32,6 +32,17 @@ export interface RunResult {
   ok: boolean
 }
 
+/** A command started with NodeSession.stream(): its output arrives through callbacks. */
+export interface CommandStream {
+  /** Settles when the channel closes: the exit, or a RemoteError when the connection was lost. */
+  done: Promise<{ code: number | null; signal: string | null }>
+  write(d: string | Buffer): void
+  /** Closes the command's stdin. */
+  end(): void
+  /** Closes the channel. */
+  close(): void
+}
+
 /** A command is either a vector (each word quoted for the remote shell) or a fixed script the caller wrote. */
 export type Command = string[] | { script: string }
 
@@ -56,6 +67,251 @@ function destroyClient(c: Client): void {
 }
 const pendingWrites = (c: Client) => (c as unknown as { _sock?: { writableLength?: number } })._sock?.writableLength ?? 0
 
+/**
+ * Why a handshake (or a forward through a bastion) failed, before it is told as some node's
+ * error: a bastion's failure is the failure of every node behind it, each reported as its own.
+ */
+class Refusal {
+  constructor(readonly reason: string, readonly flags: Omit<RemoteErrorInit, 'node' | 'host'> = {}) {}
+}
+
+/** RFC 4254 channel open failure codes, for a bastion that gives no description. */
+const OPEN_FAILURE: Record<number, string> = {
+  1: 'administratively prohibited', 2: 'connect failed', 3: 'unknown channel type', 4: 'resource shortage',
+}
+
+/** A bastion reached the target's port and was refused, or nothing answered: the target's fault, not the bastion's. */
+class ForwardFailed {
+  constructor(readonly why: string, readonly timedOut: boolean) {}
+}
+
+interface DialSpec {
+  host: string
+  port: number
+  user: string
+  keyFile?: string
+  knownHostsFile?: string
+  /** Names its known_hosts line may carry besides the address (a node's or a bastion's name). */
+  names: string[]
+  timeoutMs: number
+  role: 'node' | 'bastion'
+  /** A channel forwarded by the bastion in front (ssh2 speaks SSH over it as over a socket). */
+  sock?: ClientChannel
+  /** "through bastion b (addr)", said when nothing answered over that channel. */
+  through?: string
+  /** The client while it handshakes, so a close() can drop it; undefined once settled. */
+  track(c: Client | undefined): void
+}
+
+/**
+ * One pinned SSH handshake: the host key is checked against known_hosts under the address
+ * (and names) on every hop alike, and only the pinned key types are asked for. Rejects with a
+ * Refusal, or the inventory's own fault (a key file that is no key) as it is: exit 2.
+ */
+function dial(d: DialSpec): Promise<Client> {
+  const { knownHostsFile, keyFile } = d
+  // A channel the bastion opened for a handshake that never starts is closed, not left open there.
+  const unused = () => { try { d.sock?.close() } catch { /* already gone */ } }
+  if (!knownHostsFile) {
+    unused()
+    return Promise.reject(new Refusal('no knownHostsFile in the inventory: refusing to connect without a pinned host key', { hostKeyMismatch: true }))
+  }
+  let known: ReturnType<typeof readKnownHosts>
+  let privateKey: Buffer | undefined
+  try {
+    known = readKnownHosts(knownHostsFile, [d.host, ...d.names], d.port)
+    privateKey = keyFile ? readPrivateKey(keyFile) : undefined
+  } catch (e) {
+    unused()
+    // A file that is there but is no key (or no regular file) is the inventory's fault: exit 2, before any socket.
+    if (e instanceof FileRefusedError && e.code === undefined) return Promise.reject(e)
+    return Promise.reject(new Refusal(`cannot read ${(e as NodeJS.ErrnoException).path ?? 'ssh files'}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e }))
+  }
+  let verdict: ReturnType<typeof checkHostKey> | undefined
+  const started = Date.now()
+  const config: ConnectConfig = {
+    ...(d.sock ? { sock: d.sock } : { host: d.host, port: d.port }),
+    username: d.user,
+    privateKey,
+    agent: privateKey ? undefined : process.env.SSH_AUTH_SOCK,
+    readyTimeout: d.timeoutMs,
+    keepaliveInterval: 5000,
+    keepaliveCountMax: 2,
+    // Ask only for the key types we pinned, so a server with several host keys shows one we can check.
+    algorithms: known.keys.length ? { serverHostKey: [...new Set(known.keys.map((k) => k.type))] as any } : undefined,
+    hostVerifier: (key: Buffer) => {
+      verdict = checkHostKey(known, key)
+      return verdict.ok
+    },
+  }
+  return new Promise<Client>((resolve, reject) => {
+    const c = new Client()
+    d.track(c)
+    let settled = false
+    c.once('ready', () => {
+      if (settled) return
+      settled = true
+      d.track(undefined)
+      // Commands are small request/response exchanges: Nagle plus delayed ACKs would add
+      // ~40 ms to each round trip, several times per failover step.
+      c.setNoDelay(true)
+      resolve(c)
+    })
+    // `on`, not `once`: ssh2 may emit a second error for one failed handshake (its ready timeout,
+    // then "Connection lost before handshake" as the socket goes), and an unheard error kills the process.
+    c.on('error', (err: Error & { level?: string; code?: string }) => {
+      if (settled) return
+      settled = true
+      d.track(undefined)
+      const durationMs = Date.now() - started
+      if (verdict && !verdict.ok) {
+        const why = verdict.reason === 'unknown'
+          ? `host key not pinned: presented ${verdict.presented}, but ${knownHostsFile} has no key for ${d.host}; verify the fingerprint out of band and add it`
+          : verdict.reason === 'revoked'
+            ? `host key ${verdict.presented} is marked @revoked in ${knownHostsFile}`
+            : `HOST KEY MISMATCH: expected ${verdict.expected.join(' or ')}, presented ${verdict.presented} (${knownHostsFile}); refusing to connect: the ${d.role} was rebuilt or something is impersonating it`
+        reject(new Refusal(why, { hostKeyMismatch: true, durationMs, cause: err }))
+      } else if (err.level === 'client-authentication') {
+        reject(new Refusal(`authentication as ${d.user} failed (key ${keyFile ?? 'from ssh-agent'})`, { authFailed: true, durationMs, cause: err }))
+      } else {
+        // ssh2 marks its own handshake timeout with a level; the kernel's connect timeout has a code.
+        const timedOut = err.level === 'client-timeout' || err.code === 'ETIMEDOUT'
+        reject(new Refusal(`unreachable on port ${d.port}${d.through ? ` through ${d.through}` : ''}: ${err.code ?? err.message}`, { unreachable: true, timedOut, durationMs, cause: err }))
+      }
+      destroyClient(c)
+    })
+    c.connect(config)
+  })
+}
+
+/**
+ * One bastion's connection (ssh.jump), shared by every node behind it for the run: pinned like a
+ * node's, reached directly or through the bastion before it. Nodes get channels to their sshd
+ * from it (direct-tcpip) and speak SSH to their own pinned keys over them.
+ */
+export class JumpHost {
+  private client?: Client
+  private connecting?: Promise<Client>
+  private handshaking?: Client
+  private lastUnreachable?: { at: number; refusal: Refusal }
+  /** Handshakes completed: what sharing one connection per bastion is measured by. */
+  connects = 0
+
+  constructor(readonly hop: ResolvedHop, private readonly ssh: { knownHostsFile?: string; connectTimeoutMs: number }, readonly via?: JumpHost) {}
+
+  /** "bastion b (198.51.100.4)", or "bastion 198.51.100.4" when it has no name. */
+  get description(): string {
+    return `bastion ${this.hop.name ? `${this.hop.name} (${this.hop.address})` : this.hop.address}`
+  }
+
+  private refusal(reason: string, flags: Refusal['flags']): Refusal {
+    return new Refusal(`via ${this.description}: ${reason}`, { ...flags, hop: this.hop.label })
+  }
+
+  connect(): Promise<Client> {
+    if (this.client) return Promise.resolve(this.client)
+    if (this.connecting) return this.connecting
+    const recent = this.lastUnreachable
+    if (recent && Date.now() - recent.at < this.ssh.connectTimeoutMs) return Promise.reject(recent.refusal)
+    const p = (async () => {
+      let sock: ClientChannel | undefined
+      if (this.via) {
+        try {
+          sock = await this.via.forward(this.hop.address, this.hop.port, this.ssh.connectTimeoutMs)
+        } catch (e) {
+          if (e instanceof ForwardFailed) throw this.refusal(`unreachable on port ${this.hop.port} through ${this.via.description}: ${e.why}`, { unreachable: true, timedOut: e.timedOut })
+          throw e
+        }
+      }
+      try {
+        return await dial({
+          host: this.hop.address, port: this.hop.port, user: this.hop.user, keyFile: this.hop.keyFile,
+          knownHostsFile: this.ssh.knownHostsFile, names: this.hop.name ? [this.hop.name] : [],
+          timeoutMs: this.ssh.connectTimeoutMs, role: 'bastion', sock, through: this.via?.description,
+          track: (c) => { this.handshaking = c },
+        })
+      } catch (e) {
+        if (e instanceof Refusal) throw this.refusal(e.reason, e.flags)
+        throw e
+      }
+    })()
+    this.connecting = p
+    p.then((c) => {
+      if (this.connecting === p) this.connecting = undefined
+      this.connects++
+      this.lastUnreachable = undefined
+      this.client = c
+      c.on('error', () => { this.drop(c) })
+      c.once('close', () => { if (this.client === c) this.client = undefined })
+    }, (e) => {
+      if (this.connecting === p) this.connecting = undefined
+      if (e instanceof Refusal && e.flags.unreachable) this.lastUnreachable = { at: Date.now(), refusal: e }
+    })
+    return p
+  }
+
+  /**
+   * A channel from the bastion to host:port. Rejects with a Refusal when the bastion itself
+   * fails (or one before it) or will not forward, with ForwardFailed when the bastion is there
+   * but the target does not answer it.
+   */
+  async forward(host: string, port: number, timeoutMs: number): Promise<ClientChannel> {
+    const c = await this.connect()
+    return new Promise<ClientChannel>((resolve, reject) => {
+      let done = false
+      // sshd waits on the kernel's connect (minutes for a silent host); the node's connect timeout is ours.
+      const timer = setTimeout(() => {
+        if (done) return
+        done = true
+        reject(new ForwardFailed(`no answer within ${timeoutMs} ms`, true))
+      }, timeoutMs)
+      try {
+        c.forwardOut('127.0.0.1', 0, host, port, (err: Error | undefined, ch: ClientChannel) => {
+          if (done) {
+            // Opened after we gave up: nobody will use it.
+            try { ch?.close() } catch { /* already gone */ }
+            return
+          }
+          done = true
+          clearTimeout(timer)
+          if (!err) return resolve(ch)
+          // The bastion's own connection went while the channel was being opened: the bastion's fault.
+          if (this.client !== c) return reject(this.refusal(`connection lost: ${err.message}`, { unreachable: true, cause: err }))
+          const code = (err as Error & { reason?: number }).reason ?? 0
+          const said = err.message.replace(/^\(SSH\) Channel open failure: /, '').trim()
+          // A bastion that forwards nowhere (AllowTcpForwarding no, a PermitOpen list) is the bastion's fault, whatever is behind it.
+          if (code === 1) return reject(this.refusal(`does not forward to ${host} port ${port}: ${said || OPEN_FAILURE[1]}`, { unreachable: true, cause: err }))
+          reject(new ForwardFailed(said || OPEN_FAILURE[code] || 'the bastion refused the channel', false))
+        })
+      } catch (e) {
+        // ssh2 throws at once when the socket is already gone.
+        done = true
+        clearTimeout(timer)
+        this.drop(c)
+        reject(this.refusal(`connection lost: ${(e as Error).message}`, { unreachable: true, cause: e }))
+      }
+    })
+  }
+
+  private drop(c: Client): void {
+    if (this.client === c) this.client = undefined
+    destroyClient(c)
+  }
+
+  /** After the nodes behind it: a polite end, destroyed after a short grace. */
+  close(): void {
+    const c = this.client
+    this.client = undefined
+    if (this.handshaking) destroyClient(this.handshaking)
+    this.handshaking = undefined
+    if (!c) return
+    if (pendingWrites(c) > 0) return destroyClient(c)
+    c.end()
+    ;(c as unknown as { _sock?: { unref?(): void } })._sock?.unref?.()
+    setTimeout(() => destroyClient(c), CLOSE_GRACE_MS).unref()
+  }
+}
+
 export class NodeSession {
   readonly name: string
   readonly host: string
@@ -70,7 +326,8 @@ export class NodeSession {
   /** A node that just timed out is not asked again at once: one run pays the timeout once, not per step. */
   private lastUnreachable?: { at: number; error: RemoteError }
 
-  constructor(readonly node: Node, readonly pair: Pair, private readonly ssh: ResolvedSsh) {
+  /** `via`: the last bastion on the way (ssh.jump); the node's own key is still the one checked. */
+  constructor(readonly node: Node, readonly pair: Pair, private readonly ssh: ResolvedSsh, readonly via?: JumpHost) {
     this.name = node.name
     this.host = node.address
   }
@@ -79,88 +336,67 @@ export class NodeSession {
     return new RemoteError(reason, { node: this.name, host: this.host, ...extra })
   }
 
+  private async open(): Promise<Client> {
+    let sock: ClientChannel | undefined
+    if (this.via) {
+      try {
+        sock = await this.via.forward(this.host, this.ssh.port, this.ssh.connectTimeoutMs)
+      } catch (e) {
+        if (e instanceof ForwardFailed) throw new Refusal(`unreachable on port ${this.ssh.port} through ${this.via.description}: ${e.why}`, { unreachable: true, timedOut: e.timedOut })
+        throw e
+      }
+    }
+    return dial({
+      host: this.host, port: this.ssh.port, user: this.ssh.user, keyFile: this.ssh.keyFile,
+      knownHostsFile: this.ssh.knownHostsFile, names: [this.node.name], timeoutMs: this.ssh.connectTimeoutMs,
+      role: 'node', sock, through: this.via?.description,
+      track: (c) => { this.handshaking = c },
+    })
+  }
+
   private connect(): Promise<Client> {
     if (this.client) return Promise.resolve(this.client)
     if (this.connecting) return this.connecting
     const recent = this.lastUnreachable
     if (recent && Date.now() - recent.at < this.ssh.connectTimeoutMs) return Promise.reject(recent.error)
-    const { knownHostsFile, keyFile } = this.ssh
-    if (!knownHostsFile) return Promise.reject(this.fail('no knownHostsFile in the inventory: refusing to connect without a pinned host key', { hostKeyMismatch: true }))
-    let known: ReturnType<typeof readKnownHosts>
-    let privateKey: Buffer | undefined
-    try {
-      known = readKnownHosts(knownHostsFile, [this.host, this.node.name], this.ssh.port)
-      privateKey = keyFile ? readPrivateKey(keyFile) : undefined
-    } catch (e) {
-      // A file that is there but is no key (or no regular file) is the inventory's fault: exit 2, before any socket.
-      if (e instanceof FileRefusedError && e.code === undefined) return Promise.reject(e)
-      return Promise.reject(this.fail(`cannot read ${(e as NodeJS.ErrnoException).path ?? 'ssh files'}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e }))
-    }
-    let verdict: ReturnType<typeof checkHostKey> | undefined
     const started = Date.now()
-    const config: ConnectConfig = {
-      host: this.host,
-      port: this.ssh.port,
-      username: this.ssh.user,
-      privateKey,
-      agent: privateKey ? undefined : process.env.SSH_AUTH_SOCK,
-      readyTimeout: this.ssh.connectTimeoutMs,
-      keepaliveInterval: 5000,
-      keepaliveCountMax: 2,
-      // Ask only for the key types we pinned, so a server with several host keys shows one we can check.
-      algorithms: known.keys.length ? { serverHostKey: [...new Set(known.keys.map((k) => k.type))] as any } : undefined,
-      hostVerifier: (key: Buffer) => {
-        verdict = checkHostKey(known, key)
-        return verdict.ok
-      },
-    }
-    this.connecting = new Promise<Client>((resolve, reject) => {
-      const c = new Client()
-      this.handshaking = c
-      c.once('ready', () => {
-        this.handshaking = undefined
-        this.lastUnreachable = undefined
-        // Commands are small request/response exchanges: Nagle plus delayed ACKs would add
-        // ~40 ms to each round trip, several times per failover step.
-        c.setNoDelay(true)
-        this.client = c
-        this.connecting = undefined
-        // A keepalive timeout means the link is gone: drop the socket rather than wait on TCP.
-        c.on('error', () => { this.drop(c) })
-        c.once('close', () => { if (this.client === c) this.client = undefined })
-        resolve(c)
-      })
-      c.once('error', (err: Error & { level?: string; code?: string }) => {
-        this.connecting = undefined
-        this.handshaking = undefined
-        const durationMs = Date.now() - started
-        if (verdict && !verdict.ok) {
-          const why = verdict.reason === 'unknown'
-            ? `host key not pinned: presented ${verdict.presented}, but ${knownHostsFile} has no key for ${this.host}; verify the fingerprint out of band and add it`
-            : verdict.reason === 'revoked'
-              ? `host key ${verdict.presented} is marked @revoked in ${knownHostsFile}`
-              : `HOST KEY MISMATCH: expected ${verdict.expected.join(' or ')}, presented ${verdict.presented} (${knownHostsFile}); refusing to connect: the node was rebuilt or something is impersonating it`
-          reject(this.fail(why, { hostKeyMismatch: true, durationMs, cause: err }))
-        } else if (err.level === 'client-authentication') {
-          reject(this.fail(`authentication as ${this.ssh.user} failed (key ${keyFile ?? 'from ssh-agent'})`, { authFailed: true, durationMs, cause: err }))
-        } else {
-          // ssh2 marks its own handshake timeout with a level; the kernel's connect timeout has a code.
-          const timedOut = err.level === 'client-timeout' || err.code === 'ETIMEDOUT'
-          const error = this.fail(`unreachable on port ${this.ssh.port}: ${err.code ?? err.message}`, { unreachable: true, timedOut, durationMs, cause: err })
-          this.lastUnreachable = { at: Date.now(), error }
-          reject(error)
-        }
-        destroyClient(c)
-      })
-      c.connect(config)
+    const p: Promise<Client> = this.open().then((c) => {
+      if (this.connecting === p) this.connecting = undefined
+      this.lastUnreachable = undefined
+      this.client = c
+      // A keepalive timeout means the link is gone: drop the socket rather than wait on TCP.
+      c.on('error', () => { this.drop(c) })
+      c.once('close', () => { if (this.client === c) this.client = undefined })
+      return c
+    }, (e) => {
+      if (this.connecting === p) this.connecting = undefined
+      if (!(e instanceof Refusal)) throw e
+      const error = this.fail(e.reason, { durationMs: Date.now() - started, ...e.flags })
+      if (error.unreachable) this.lastUnreachable = { at: Date.now(), error }
+      throw error
     })
-    return this.connecting
+    this.connecting = p
+    return p
   }
 
   private async slot<T>(fn: () => Promise<T>): Promise<T> {
     while (this.active >= CHANNELS_PER_CONNECTION) await new Promise<void>((r) => this.waiting.push(r))
     this.active++
     try { return await fn() } finally { this.active--; this.waiting.shift()?.() }
+  }
+
+  /**
+   * The watcher has just established that this node is gone (its own probes and a survivor's
+   * agree): the next connectTimeoutMs of calls fail at once instead of each waiting on a dead
+   * link, so a takeover does not pay a timeout per step.
+   */
+  markUnreachable(reason: string): void {
+    const error = this.fail(`unreachable: ${reason}`, { unreachable: true })
+    this.lastUnreachable = { at: Date.now(), error }
+    if (this.client) { this.suspect = true; this.drop(this.client) }
+    if (this.handshaking) destroyClient(this.handshaking)
+    this.handshaking = undefined
+    this.connecting = undefined
   }
 
   /** Checks that the node answers (connects if needed). */
@@ -250,6 +486,54 @@ export class NodeSession {
     else stream.end()
   }
 
+  /**
+   * Starts a long-running command and hands its output over as it arrives (run() buffers it
+   * until the end). The channel counts against the connection's channels until it closes; the
+   * caller ends it with end() (closes stdin, the polite stop a node-side script can wait for)
+   * or close() (the channel itself). `done` settles when the channel closes: the exit code, or
+   * a RemoteError when the connection was lost under it.
+   */
+  async stream(cmd: Command, on: { stdout(d: Buffer): void; stderr?(d: Buffer): void }): Promise<CommandStream> {
+    const command = render(cmd)
+    const client = await this.connect()
+    let release!: () => void
+    await new Promise<void>((started) => {
+      void this.slot(() => new Promise<void>((r) => { release = r; started() }))
+    })
+    return new Promise<CommandStream>((resolve, reject) => {
+      const fail = (e: unknown) => { release(); reject(this.fail(`cannot start command: ${(e as Error)?.message ?? e}`, { command, unreachable: true, cause: e })) }
+      try {
+        client.exec(command, (err: Error | undefined, ch: ClientChannel) => {
+          if (err) { this.client = undefined; return fail(err) }
+          let code: number | null = null
+          let signal: string | null = null
+          let closing = false
+          const done = new Promise<{ code: number | null; signal: string | null }>((res, rej) => {
+            ch.on('exit', (c: number | null, s?: string) => { code = c; signal = s ?? null })
+            ch.once('close', () => {
+              release()
+              // A command always reports its exit or its signal; a channel that closes without either lost its connection.
+              if (code === null && signal === null && !closing) rej(this.fail(`connection lost while streaming: ${short(command)}`, { command, unreachable: true }))
+              else res({ code, signal })
+            })
+          })
+          done.catch(() => { /* the caller awaits it when it cares */ })
+          ch.on('data', (d: Buffer) => on.stdout(d))
+          ch.stderr.on('data', (d: Buffer) => on.stderr?.(d))
+          resolve({
+            done,
+            write: (d) => { try { ch.write(d) } catch { /* the channel is gone */ } },
+            end: () => { try { ch.end() } catch { /* the channel is gone */ } },
+            close: () => { closing = true; try { ch.close() } catch { /* the channel is gone */ } },
+          })
+        })
+      } catch (e) {
+        this.drop(client)
+        fail(e)
+      }
+    })
+  }
+
   /** An SFTP session on the same connection (for the sftp sync transport). */
   async sftp(): Promise<SFTPWrapper> {
     const client = await this.connect()
@@ -274,9 +558,11 @@ export class NodeSession {
   }
 }
 
-/** One session per node for the duration of a run; close() at the end. */
+/** One session per node, and one connection per bastion, for the duration of a run; close() at the end. */
 export class SshPool {
   private sessions = new Map<string, NodeSession>()
+  /** By the whole way to them (each hop's user, address, port and key, and the pin file), so nodes behind one bastion share it. */
+  private jumps = new Map<string, JumpHost>()
   constructor(private readonly inv: LoadedInventory) {}
 
   session(pair: Pair, node: Node | string): NodeSession {
@@ -285,14 +571,37 @@ export class SshPool {
     const key = `${pair.name}/${n.name}`
     let s = this.sessions.get(key)
     if (!s) {
-      s = new NodeSession(n, pair, sshSettings(this.inv, pair, n))
+      const ssh = sshSettings(this.inv, pair, n)
+      s = new NodeSession(n, pair, ssh, this.jumpFor(ssh))
       this.sessions.set(key, s)
     }
     return s
   }
 
+  /** The last bastion of the node's ssh.jump (each one before it made or found too); undefined: direct. */
+  private jumpFor(ssh: ResolvedSsh): JumpHost | undefined {
+    let via: JumpHost | undefined
+    let key = `known=${ssh.knownHostsFile ?? ''}`
+    for (const h of ssh.jump) {
+      key += `\u0000${h.user}@${h.address}:${h.port} key=${h.keyFile ?? ''}`
+      let j = this.jumps.get(key)
+      if (!j) {
+        j = new JumpHost(h, { knownHostsFile: ssh.knownHostsFile, connectTimeoutMs: ssh.connectTimeoutMs }, via)
+        this.jumps.set(key, j)
+      }
+      via = j
+    }
+    return via
+  }
+
+  /** The bastions this pool has connections for, first made first. */
+  bastions(): JumpHost[] { return [...this.jumps.values()] }
+
   close(): void {
     for (const s of this.sessions.values()) s.close()
     this.sessions.clear()
+    // The nodes first (their goodbyes travel through the bastions), then the last hops before the first.
+    for (const j of [...this.jumps.values()].reverse()) j.close()
+    this.jumps.clear()
   }
 }

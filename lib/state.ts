@@ -67,13 +67,20 @@ export function parseRecord<K extends StateFile>(key: K, text: string, pair: Pai
   return why ? { why } : { value: v as NodeState[K] }
 }
 
-/** Reads every state file in one round trip; a bad file is reported in `bad`, never used. */
-export async function readNodeState(s: NodeSession, pair: Pair): Promise<ReadState> {
+/**
+ * The remote half of readNodeState: prints each of `keys`' files (those that exist) as
+ * NAME \x1e BODY \x1f, always exiting 0. Shared with the watcher's combined read
+ * (lib/watch/refresh.ts), so both ask the node the same way and parse with parseNodeState.
+ */
+export function nodeStateScript(pair: Pair, keys: readonly StateFile[] = Object.keys(STATE_FILES) as StateFile[]): string {
+  return sh`cd ${stateDir(pair)} 2>/dev/null || exit 0; for f in ${keys.map((k) => STATE_FILES[k])}; do [ -f "$f" ] && printf '%s\\036' "$f" && cat "$f" && printf '\\037'; done; exit 0`
+}
+
+/** What nodeStateScript printed, checked record by record; a bad file is reported in `bad`, never used. Pure. */
+export function parseNodeState(stdout: string, pair: Pair): ReadState {
   const dir = stateDir(pair)
-  const script = sh`cd ${dir} 2>/dev/null || exit 0; for f in ${Object.values(STATE_FILES)}; do [ -f "$f" ] && printf '%s\\036' "$f" && cat "$f" && printf '\\037'; done; exit 0`
-  const r = await s.run({ script })
   const out: ReadState = { corrupt: [], bad: [] }
-  for (const chunk of r.stdout.split('\x1f')) {
+  for (const chunk of stdout.split('\x1f')) {
     const [name, body] = chunk.split('\x1e')
     if (body === undefined) continue
     const key = (Object.keys(STATE_FILES) as StateFile[]).find((k) => STATE_FILES[k] === name.trim())
@@ -82,6 +89,12 @@ export async function readNodeState(s: NodeSession, pair: Pair): Promise<ReadSta
     if (why) { out.corrupt.push(name.trim()); out.bad.push({ file: `${dir}/${name.trim()}`, why }) } else (out as any)[key] = value
   }
   return out
+}
+
+/** Reads every state file in one round trip; a bad file is reported in `bad`, never used. */
+export async function readNodeState(s: NodeSession, pair: Pair, opts: { timeoutMs?: number } = {}): Promise<ReadState> {
+  const r = await s.run({ script: nodeStateScript(pair) }, { timeoutMs: opts.timeoutMs })
+  return parseNodeState(r.stdout, pair)
 }
 
 /**

@@ -8,6 +8,23 @@ import { observe, runningOn, type Observation } from './observe.ts'
 import { behind } from './freshness.ts'
 import { lockState } from './lock.ts'
 import { runServiceChecks } from './checks/service-probe.ts'
+import { describeInflight, readAllInflight } from './sync/follow/inflight.ts'
+import { judgeLag, judgeOnePrimary, type PgProbes } from './checks/postgres.ts'
+import { pgService, pgSettings } from './postgres/config.ts'
+import { sessionExec } from './postgres/exec.ts'
+import { lagBytes } from './postgres/lsn.ts'
+import { probePg, type PgState } from './postgres/probe.ts'
+
+/** A node's PostgreSQL, for a pair with a postgresql service. */
+export interface PgNodeStatus {
+  role: PgState['role']
+  timeline?: number
+  /** primary: "streaming to node-b (sync)"; standby: its WAL receiver's status and sender; else why not known. */
+  replication: string
+  /** Standby: bytes its replay is behind the primary's flushed WAL. */
+  lagBytes?: number
+  replayPaused?: boolean
+}
 
 export interface NodeStatus {
   name: string
@@ -17,6 +34,7 @@ export interface NodeStatus {
   error?: string
   epoch?: number
   services: Record<string, boolean | null>
+  postgres?: PgNodeStatus
   ms: number
 }
 
@@ -31,6 +49,8 @@ export interface PairStatus {
   floatingIps: { address: string; name?: string; driver: string; holders: string[]; unknown: string[]; error?: string }[]
   lastSync?: string
   lastVerify?: { at: string; ok: boolean }
+  /** The follower's in-flight lists (sync --follow): what each node lacks of the active node's changes, or lacked at a takeover. */
+  inflight?: string[]
   ms: number
 }
 
@@ -59,14 +79,24 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
   }))
   for (const n of nodes) if (!n.reachable) reasons.push(`${n.name} unreachable: ${view.errors?.[n.name] ? withHint(view.errors[n.name]) : n.error}`)
   for (const p of obs.problems) reasons.push(p.detail)
-  const [lockInfo, answers, lacks] = await Promise.all([
+  const [lockInfo, answers, lacks, inflight, pgProbes] = await Promise.all([
     readLocks(pool, pair, nodes.filter((n) => n.reachable).map((n) => n.name)),
     activeAnswers(pool, pair, obs),
     active in view.unreachable ? Promise.resolve({}) : behind(pool, pair, active, pair.nodes.map((n) => n.name).filter((n) => n !== active && !(n in view.unreachable))).catch((e) => {
       if (e instanceof HapairError) return { '*': [{ item: '*', why: e.message }] }
       throw e
     }),
+    readAllInflight(pool, pair, nodes.filter((n) => n.reachable).map((n) => n.name)),
+    probePgNodes(pool, pair, nodes.filter((n) => n.reachable).map((n) => n.name)),
   ])
+  if (pgProbes) {
+    const pg = pgSettings(pgService(pair)!.postgresql)
+    for (const n of nodes) {
+      if (!(n.name in pgProbes)) continue
+      n.postgres = pgNodeStatus(pgProbes, n.name)
+      for (const v of [judgeOnePrimary(pgProbes, n.name, active), judgeLag(pg, pgProbes, n.name)]) if (!v.ok) reasons.push(`postgresql on ${n.name}: ${v.detail}`)
+    }
+  }
   reasons.push(...lockInfo)
   // Sync writes the degraded mark and sync times on the active node; copies left on a former
   // active node are history and must not count.
@@ -104,8 +134,14 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
     floatingIps: fips,
     lastSync: oldestSync(activeState),
     lastVerify: verify ? { at: verify.at, ok: verify.ok } : undefined,
+    ...inflightLines(pair, inflight, active),
     ms: Date.now() - started,
   }
+}
+
+function inflightLines(pair: Pair, recs: Awaited<ReturnType<typeof readAllInflight>>, active: string): { inflight?: string[] } {
+  const lines = Object.values(recs).map((r) => describeInflight(pair, r, active)).filter((x): x is string => !!x)
+  return lines.length ? { inflight: lines } : {}
 }
 
 /** Every check of every service the active node runs, through the floating IPs (or its own address). */
@@ -118,6 +154,37 @@ async function activeAnswers(pool: SshPool, pair: Pair, obs: Observation): Promi
   const up = (pair.services ?? []).filter((s) => obs.services[active]?.[s.name]).map((s) => s.name)
   const r = await runServiceChecks(pool, pair, { node, addresses, services: up })
   return r.failures.map((f) => `active ${active} does not answer: ${f}`)
+}
+
+/** Every reachable node's PostgreSQL at once, or undefined when the pair has none. */
+async function probePgNodes(pool: SshPool, pair: Pair, names: string[]): Promise<PgProbes | undefined> {
+  const svc = pgService(pair)
+  if (!svc) return undefined
+  const pg = pgSettings(svc.postgresql)
+  const got = await Promise.all(names.map(async (n) => {
+    try { return await probePg(sessionExec(pool.session(pair, n)), pg) } catch (e) {
+      if (!(e instanceof HapairError)) throw e
+      return e.message
+    }
+  }))
+  return Object.fromEntries(names.map((n, i) => [n, got[i]]))
+}
+
+/** Pure: one node's line of PostgreSQL facts from the probes of all nodes. */
+export function pgNodeStatus(st: PgProbes, node: string): PgNodeStatus {
+  const s = st[node]
+  if (typeof s !== 'object') return { role: 'unknown', replication: `not probed: ${s ?? 'no answer'}` }
+  const primary = Object.values(st).find((x): x is PgState => typeof x === 'object' && x.role === 'primary')
+  if (s.role === 'primary') {
+    const r = s.replicas.map((x) => `${x.name} ${x.state}${x.sync && x.sync !== 'async' ? ` (${x.sync})` : ''}`)
+    return { role: s.role, timeline: s.timeline, replication: r.length ? `to ${r.join(', ')}` : 'no standby connected' }
+  }
+  if (s.role === 'standby') {
+    const lag = primary?.flush && s.replay ? Number(lagBytes(primary.flush, s.replay)) : undefined
+    const from = s.receiver ? `${s.receiver.status}${s.receiver.host ? ` from ${s.receiver.host}` : ''}` : 'no WAL receiver'
+    return { role: s.role, timeline: s.receiver?.timeline ?? s.timeline, replication: from, ...(lag !== undefined ? { lagBytes: lag } : {}), ...(s.replayPaused ? { replayPaused: true } : {}) }
+  }
+  return { role: s.role, timeline: s.timeline, replication: s.role === 'down' ? `stopped (${s.control?.state ?? 'no control file'})` : (s.error ?? 'not answering') }
 }
 
 /** An operation lock or an unfinished journal on any node: a failover is running or was interrupted. */
@@ -138,11 +205,13 @@ export function formatStatus(pairs: PairStatus[]): string {
       const svc = Object.entries(n.services).map(([k, v]) => `${k}:${v === null ? '?' : v ? 'up' : 'down'}`).join(' ')
       const mark = n.name === p.active ? '*' : ' '
       lines.push(`  ${mark} ${n.name.padEnd(12)} ${n.address.padEnd(16)} ${n.role.padEnd(9)} ${n.reachable ? 'reachable  ' : 'UNREACHABLE'} ${svc}`)
+      if (n.postgres) lines.push(`      postgresql ${n.postgres.role} timeline ${n.postgres.timeline ?? '?'}, ${n.postgres.replication}${n.postgres.lagBytes !== undefined ? `, lag ${n.postgres.lagBytes} bytes` : ''}${n.postgres.replayPaused ? ', REPLAY PAUSED' : ''}`)
     }
     for (const f of p.floatingIps) {
       lines.push(`    floating ${f.address} (${f.driver}) on ${f.holders.length ? f.holders.join(', ') : 'no node'}${f.unknown.length ? ` (unknown: ${f.unknown.join(', ')})` : ''}`)
     }
     for (const r of p.degradedReasons) lines.push(`    ! ${r}`)
+    for (const r of p.inflight ?? []) lines.push(`    in flight: ${r}`)
     if (p.lastSync) lines.push(`    oldest sync ${p.lastSync}`)
     if (p.lastVerify) lines.push(`    last verify ${p.lastVerify.at} ${p.lastVerify.ok ? 'ok' : 'FAILED'}`)
   }

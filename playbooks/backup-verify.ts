@@ -9,7 +9,8 @@ import { SshPool } from '../lib/ssh.ts'
 const usage = `usage: npx zx playbooks/backup-verify.ts [--inventory FILE] [--pair NAME] [--check BACKUP[,BACKUP…]]… [--restore]
                                         [--json] [--junit FILE] [--metrics FILE]
   for each declared backup on each node: present, age, size, integrity (reads end to end, checksums)
-  --restore  also a test restore into a scratch directory on the node, compared with the backup's manifest
+  --restore  also a test restore into a scratch directory on the node, compared with the backup's manifest;
+             a PostgreSQL base backup is checked with pg_verifybackup, started (no TCP listener) and queried
   exit 0: every step passed on every node; 1: some step failed; 2: bad input (nothing touched)`
 
 await runPlaybook(async () => {
@@ -21,7 +22,7 @@ await runPlaybook(async () => {
   const unknown = names.filter((n) => !declared.has(n))
   if (unknown.length) throw new InputError(`unknown backup${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (declared: ${[...declared].join(', ') || 'none'})`)
   if (declared.size === 0) throw new InputError(`${inv.file}: no backups declared in ${pairs.map((p) => p.name).join(', ')}: nothing to verify`)
-  const reports = { json: args.json, junit: args.junit, metrics: args.metrics, playbook: 'backup-verify' }
+  const reports = { json: args.json, junit: args.junit, metrics: args.metrics, playbook: 'backup-verify', pairs: pairs.map((p) => p.name) }
   checkReportTargets(reports)
   const pool = new SshPool(inv)
   try {

@@ -1,6 +1,6 @@
 // npx zx playbooks/status.ts [--inventory F] [--pair P] [--json]
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
-import { HapairError } from '../lib/errors.ts'
+import { HapairError, InputError } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
 import type { LoadedInventory } from '../lib/inventory/load.ts'
 import type { Pair } from '../lib/inventory/schema.ts'
@@ -15,6 +15,8 @@ async function statusOf(inv: LoadedInventory, pair: Pair, pool: SshPool): Promis
   try {
     return await pairStatus(inv, pair, pool)
   } catch (e) {
+    // The inventory's own fault (a key file that is not there) is bad input for every pair: exit 2, said once.
+    if (e instanceof InputError) throw e
     const why = e instanceof HapairError ? e.message : `internal error (a bug in hapair, please report it): ${(e as Error)?.stack?.split('\n').slice(0, 2).join(' ') ?? e}`
     return {
       name: pair.name, active: '?', activeSource: 'inventory', epoch: 0, degraded: true,

@@ -1,10 +1,12 @@
 // npx zx playbooks/sync.ts [--inventory F] [--pair P] [--item NAME…] [--to NODE] [--from NODE] [--dry-run] [--bootstrap NODE] [--timeout S] [--force] [--json] [--verbose]
-import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { inventoryFrom, parseArgs, runPlaybook, scriptArgv } from '../lib/cli.ts'
 import { EXIT, InputError } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
 import { SshPool } from '../lib/ssh.ts'
+import { SyncProgress } from '../lib/sync/progress.ts'
 import { runSync } from '../lib/sync/index.ts'
-import { formatReport } from '../lib/sync/report.ts'
+import { formatReport, jsonReport } from '../lib/sync/report.ts'
+import { FOLLOW_USAGE, followMain } from '../lib/sync/follow/cli.ts'
 
 const usage = `usage: npx zx playbooks/sync.ts [--inventory FILE] [--pair NAME] [--item NAME]... [--to NODE] [--from NODE]
                                 [--dry-run] [--bootstrap NODE] [--timeout SECONDS] [--force] [--json] [--verbose]
@@ -17,9 +19,14 @@ const usage = `usage: npx zx playbooks/sync.ts [--inventory FILE] [--pair NAME] 
   --timeout S      a target that moves no data for S seconds is lost (default 60)
   --force          mirror deletions over the item's maxDelete limit go ahead (without it: refused, exit 3, paths listed)
   --verbose        each phase with its time, on stderr
-  exit 0: all delivered; 1: failed; 2: bad input; 3: refused (direction guard, or mirror deletions over maxDelete); 4: degraded (changes held for an unreachable target)`
+  progress         while items transfer, stderr shows files and bytes done, rate and time left:
+                   a live line on a terminal, else a line every 3 s
+  exit 0: all delivered; 1: failed; 2: bad input; 3: refused (direction guard, or mirror deletions over maxDelete); 4: degraded (changes held for an unreachable target)
+
+${FOLLOW_USAGE}`
 
 await runPlaybook(async () => {
+  if (scriptArgv().includes('--follow')) return followMain()
   const args = parseArgs({ string: ['inventory', 'pair', 'item', 'to', 'from', 'bootstrap', 'timeout'], boolean: ['dry-run', 'force', 'json', 'verbose'] })
   if (args._.length) throw new InputError(`usage: unexpected argument ${JSON.stringify(String(args._[0]))}`)
   const inv = inventoryFrom(args)
@@ -31,12 +38,14 @@ await runPlaybook(async () => {
   try {
     const reports = []
     for (const pair of pairs) {
+      // stderr only: stdout is the report (or --json), whatever the progress did.
+      const progress = new SyncProgress({ write: (t) => process.stderr.write(t), tty: !!process.stderr.isTTY, label: pair.name })
       const rep = await runSync(inv, pair, pool, { items, to: args.to, from: args.from, bootstrap: args.bootstrap, dryRun: args['dry-run'], force: args.force, ioTimeoutSec: timeout,
-        log: args.verbose ? (l) => console.error(`${pair.name}: ${l}`) : undefined })
-      if (!args.json) console.log(formatReport(rep))
+        log: args.verbose ? (l) => progress.print(`${pair.name}: ${l}`) : undefined, progress }).finally(() => progress.stop())
+      if (!args.json) console.log(formatReport(rep, { verbose: args.verbose }))
       reports.push(rep)
     }
-    if (args.json) console.log(JSON.stringify(pairs.length === 1 ? reports[0] : { pairs: reports }, null, 2))
+    if (args.json) console.log(jsonReport(pairs.length === 1 ? reports[0] : { pairs: reports }))
     const codes = reports.map((r) => r.exitCode)
     return codes.includes(EXIT.failed) ? EXIT.failed : codes.includes(EXIT.refused) ? EXIT.refused : codes.includes(EXIT.degraded) ? EXIT.degraded : EXIT.ok
   } finally {

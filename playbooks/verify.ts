@@ -20,7 +20,7 @@ await runPlaybook(async () => {
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)
   validateChecks(checks, pairs)
-  const reports = { json: args.json, junit: args.junit, metrics: args.metrics, playbook: 'verify' }
+  const reports = { json: args.json, junit: args.junit, metrics: args.metrics, playbook: 'verify', pairs: pairs.map((p) => p.name) }
   checkReportTargets(reports)
   const pool = new SshPool(inv)
   try {

@@ -8,13 +8,18 @@ const NEEDS = {
   sshd: 'openssh-server', ssh: 'openssh-client', 'ssh-keygen': 'openssh-client', rsync: 'rsync',
   ip: 'iproute2', arping: 'arping', ping: 'iputils-ping', nsenter: 'util-linux', unshare: 'util-linux',
   tar: 'tar', gzip: 'gzip', sha256sum: 'coreutils', pkill: 'procps', nft: 'nftables',
+  // The lab's PostgreSQL pair (test/postgres, lib/lab/postgres.ts); its programs are not on PATH.
+  '/usr/lib/postgresql/15/bin/pg_ctl': 'postgresql-15',
+  inotifywait: 'inotify-tools',
 }
 const extra = process.argv.slice(2) // e.g. `node scripts/setup.mjs keepalived` for the benchmark
+// Extra commands whose Debian package has another name (bench/postgres: `setup.mjs patroni etcd`).
+const PACKAGE_OF = { etcd: 'etcd-server', etcdctl: 'etcd-client', patronictl: 'patroni' }
 
 const have = (cmd) => spawnSync('sh', ['-c', 'command -v "$1" || test -x "/usr/sbin/$1"', 'sh', cmd], { stdio: 'ignore' }).status === 0
 const missing = [...new Set([
   ...Object.entries(NEEDS).filter(([cmd]) => !have(cmd)).map(([, pkg]) => pkg),
-  ...extra.filter((cmd) => !have(cmd)),
+  ...extra.filter((cmd) => !have(cmd)).map((cmd) => PACKAGE_OF[cmd] ?? cmd),
 ])]
 if (missing.length === 0) process.exit(0)
 

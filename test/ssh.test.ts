@@ -4,9 +4,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { createServer, type Socket } from 'node:net'
 import { startTestLab, type TestLab } from './helpers/lab.ts'
 import { SshPool } from '../lib/ssh.ts'
-import { RemoteError } from '../lib/errors.ts'
+import { InputError, RemoteError } from '../lib/errors.ts'
 import { labFault } from '../lib/lab/index.ts'
 import type { LoadedInventory } from '../lib/inventory/load.ts'
 
@@ -98,8 +99,13 @@ test('no knownHostsFile at all: refused before connecting', async () => {
 })
 
 test('a wrong client key fails authentication, not as unreachable', async () => {
-  const e = await failure(withSsh({ keyFile: '/var/lib/nonexistent-key' }), 'node-a')
-  assert.match(e.message, /cannot read/)
+  // A key file that is not there is bad input (exit 2), said as such, not a node that cannot be reached.
+  const pool = new SshPool(withSsh({ keyFile: '/var/lib/nonexistent-key' }))
+  try {
+    const e = await pool.session(pair(), 'node-a').run(['true']).then(() => undefined, (x) => x)
+    assert.instance(e, InputError)
+    assert.match((e as Error).message, /key file \/var\/lib\/nonexistent-key does not exist/)
+  } finally { pool.close() }
   const other = `${lab.inv.dir}/other_ed25519`
   const { execFileSync } = await import('node:child_process')
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other])
@@ -126,6 +132,31 @@ test('an isolated node is unreachable (flag), and a second call in the same run 
   } finally {
     pool.close()
     await labFault(lab.inv, 'heal', 'node-b')
+  }
+})
+
+
+test('a server that accepts and says nothing, then hangs up: one unreachable error, and the process lives on', async () => {
+  // ssh2 reports such a handshake twice (its ready timeout, then the lost connection); an error
+  // nobody listens for would end the watcher or the playbook right there.
+  const sockets: Socket[] = []
+  const server = createServer((s) => { sockets.push(s); setTimeout(() => s.destroy(), 400) })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as { port: number }).port
+  const inv = withSsh({ connectTimeoutMs: 200, port })
+  inv.data.pairs[0].nodes[0].address = '127.0.0.1'
+  let crashed: unknown
+  const onCrash = (e: unknown) => { crashed = e }
+  process.on('uncaughtException', onCrash)
+  try {
+    const e = await failure(inv, 'node-a')
+    assert.ok(e.unreachable && e.timedOut, e.message)
+    await new Promise((r) => setTimeout(r, 500)) // past the hang-up
+    assert.is(sockets.length, 1)
+    assert.is(crashed, undefined, String(crashed))
+  } finally {
+    process.off('uncaughtException', onCrash)
+    server.close()
   }
 })
 

@@ -1,7 +1,8 @@
 // backup-verify for one pair: for each declared backup on each node, present, fresh, sized
-// right, readable end to end with matching checksums, and (with restore) really restorable.
-import { failureDetail, LONG_TIMEOUT_MS, bytes } from '../checks/node.ts'
-import { unreachableResult } from '../checks/runner.ts'
+// right, readable end to end with matching checksums, and (with restore) really restorable;
+// a PostgreSQL base backup (b.postgresql) is restored and started (./postgres.ts).
+import { iecBytes } from '../format.ts'
+import { failureDetail, LONG_TIMEOUT_MS, unreachableResult } from '../outcome.ts'
 import { RemoteError } from '../errors.ts'
 import type { Backup, Node, Pair } from '../inventory/schema.ts'
 import type { CheckResult } from '../report/types.ts'
@@ -9,9 +10,11 @@ import type { NodeSession, SshPool } from '../ssh.ts'
 import { judgeListing, listScript, parseListing, type Archive } from './inspect.ts'
 import { archiveKind, checksumFor, parseReadThrough, readThroughScript, restoreScript } from './integrity.ts'
 import { compareRestore, parseManifest, parseRestored, parseTarVerbose, type Expected } from './manifest.ts'
+import { isPg, pgIntegrity, pgRestore } from './postgres.ts'
 
-export const STEPS = ['present', 'age', 'size', 'integrity', 'restore'] as const
-export interface BackupVerifyOptions { restore?: boolean; listMax?: number }
+export const BACKUP_STEPS = ['present', 'age', 'size', 'integrity', 'restore'] as const
+/** restoreTimeoutMs: how long the controller waits for one PostgreSQL test restore (default 4 h). */
+export interface BackupVerifyOptions { restore?: boolean; listMax?: number; restoreTimeoutMs?: number }
 type V = { ok: boolean; detail: string }
 
 async function integrity(s: NodeSession, b: Backup, a: Archive): Promise<V & { listing?: string }> {
@@ -65,7 +68,7 @@ async function restore(s: NodeSession, b: Backup, a: Archive, listing: string | 
   if (r.code === 91) return { ok: false, detail: `restore of ${a.name} failed: ${why}` }
   if (r.code !== 0) return { ok: false, detail: `restore of ${a.name} failed (exit ${r.code}): ${why}` }
   const restored = parseRestored(r.stdout)
-  if (!kind.tar) return { ok: true, detail: `${a.name} decompressed to ${bytes(restored.get('content')?.size ?? 0)} in a scratch directory, removed afterwards` }
+  if (!kind.tar) return { ok: true, detail: `${a.name} decompressed to ${iecBytes(restored.get('content')?.size ?? 0)} in a scratch directory, removed afterwards` }
   const cmp = compareRestore(expected, restored)
   const files = [...restored.values()].filter((x) => x.type === 'f').length
   if (!cmp.ok) {
@@ -79,7 +82,7 @@ async function verifyBackup(s: NodeSession, b: Backup, opts: BackupVerifyOptions
   const out: Record<string, V & { ms: number }> = {}
   let t = performance.now()
   const lap = (k: string, v: V) => { const now = performance.now(); out[k] = { ...v, ms: now - t }; t = now }
-  const j = judgeListing(b, parseListing((await s.run({ script: listScript(b) })).stdout))
+  const j = judgeListing(b, parseListing((await s.run({ script: listScript(b) })).stdout, b))
   lap('present', j.present)
   out.age = { ...j.age, ms: 0 }
   out.size = { ...j.size, ms: 0 }
@@ -87,6 +90,12 @@ async function verifyBackup(s: NodeSession, b: Backup, opts: BackupVerifyOptions
   if (!j.newest) {
     out.integrity = { ...none, ms: 0 }
     if (opts.restore) out.restore = { ...none, ms: 0 }
+    return out
+  }
+  if (isPg(b)) {
+    const integ = await pgIntegrity(s, b, j.newest)
+    lap('integrity', integ)
+    if (opts.restore) lap('restore', await pgRestore(s, b, j.newest, integ, opts.restoreTimeoutMs))
     return out
   }
   const integ = await integrity(s, b, j.newest)
@@ -103,7 +112,7 @@ async function reachable(pool: SshPool, pair: Pair, n: Node): Promise<RemoteErro
 }
 
 export async function backupVerifyPair(pair: Pair, pool: SshPool, backups: Backup[], opts: BackupVerifyOptions = {}): Promise<CheckResult[]> {
-  const steps = STEPS.filter((k) => k !== 'restore' || opts.restore)
+  const steps = BACKUP_STEPS.filter((k) => k !== 'restore' || opts.restore)
   const perNode = await Promise.all(pair.nodes.map(async (n): Promise<CheckResult[]> => {
     const down = await reachable(pool, pair, n)
     const res: CheckResult[] = []

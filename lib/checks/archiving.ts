@@ -2,7 +2,8 @@
 // alive when its newest file is younger than maxAgeMinutes, measured on the node's own clock.
 import type { Pair } from '../inventory/schema.ts'
 import { sh } from '../shell.ts'
-import { ago, combine, perNode } from './node.ts'
+import { ago } from '../format.ts'
+import { combine, perNode } from './node.ts'
 import type { Check, Verdict } from './types.ts'
 
 type Archive = NonNullable<Pair['archives']>[number]

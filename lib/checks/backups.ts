@@ -11,7 +11,7 @@ export const backupsCheck: Check = {
   run: (ctx) => perNode(ctx, 'backups', async (_node, s) => {
     const parts: (Verdict & { label: string })[] = []
     for (const b of ctx.pair.backups ?? []) {
-      const j = judgeListing(b, parseListing((await s.run({ script: listScript(b) })).stdout))
+      const j = judgeListing(b, parseListing((await s.run({ script: listScript(b) })).stdout, b))
       const v = !j.present.ok ? j.present : !j.age.ok ? j.age : !j.size.ok ? j.size
         : { ok: true, detail: `${j.age.detail}, ${j.size.detail.replace(`${j.newest!.name} `, '')}` }
       parts.push({ ...v, label: b.name })

@@ -2,8 +2,8 @@
 // (protected paths, rsync-style excludes: lib/sync/filters.ts decides, for sync and for this),
 // and compare a node's tree with the active node's.
 
-export interface Entry { type: string; size: number; mtime: number; target: string; digest?: string }
-export type Tree = Map<string, Entry>
+export interface ListingEntry { type: string; size: number; mtime: number; target: string; digest?: string }
+export type Tree = Map<string, ListingEntry>
 export interface Difference { path: string; why: string }
 export interface Drift { missing: string[]; extra: string[]; differ: Difference[] }
 

@@ -2,7 +2,7 @@
 // SYN/SYN-ACK round trip each), or ping's average where no port is declared.
 import type { Endpoint, Pair } from '../inventory/schema.ts'
 import { perNode } from './node.ts'
-import { describeTarget, parseProbe, probeArgs, type ProbeResult } from './probe.ts'
+import { describeTarget, parseReach, probeArgs, type ProbeResult } from './reach.ts'
 import type { Check, Verdict } from './types.ts'
 
 export const latencyLimit = (pair: Pair, e: Endpoint) => e.maxLatencyMs ?? pair.preconditions?.maxLatencyMs ?? 10
@@ -30,6 +30,6 @@ export const latencyCheck: Check = {
     if (endpoints.length === 0) return { ok: true, detail: 'no endpoints declared (preconditions.endpoints)' }
     const targets = endpoints.map((e) => ({ label: e.name, host: e.host, port: e.port }))
     const r = await s.run(probeArgs(targets, 2, 3), { timeoutMs: targets.length * 8000 + 10000 })
-    return judgeLatency(ctx.pair, endpoints, parseProbe(r.stdout, targets.length))
+    return judgeLatency(ctx.pair, endpoints, parseReach(r.stdout, targets.length))
   }),
 }

@@ -3,7 +3,7 @@
 import { sshSettings } from '../inventory/load.ts'
 import type { Node, Pair } from '../inventory/schema.ts'
 import { perNode, listSome } from './node.ts'
-import { describeTarget, parseProbe, probeArgs, type ProbeResult, type Target } from './probe.ts'
+import { describeTarget, parseReach, probeArgs, type ProbeResult, type Target } from './reach.ts'
 import type { Check, CheckContext, Verdict } from './types.ts'
 
 export function linkTargets(ctx: Pick<CheckContext, 'inv'>, pair: Pair, node: Node): Target[] {
@@ -29,6 +29,6 @@ export const linksCheck: Check = {
     const targets = linkTargets(ctx, ctx.pair, node)
     if (targets.length === 0) return { ok: true, detail: 'no peers or endpoints to reach' }
     const r = await s.run(probeArgs(targets, 3, 1), { timeoutMs: targets.length * 4000 + 10000 })
-    return judgeLinks(targets, parseProbe(r.stdout, targets.length), ctx.listMax)
+    return judgeLinks(targets, parseReach(r.stdout, targets.length), ctx.listMax)
   }),
 }

@@ -12,6 +12,7 @@ import { identicalFilesCheck } from './identical-files.ts'
 import { latencyCheck } from './latency.ts'
 import { linksCheck } from './links.ts'
 import { pathsCheck } from './paths.ts'
+import { PG_CHECKS } from './postgres.ts'
 import { recordsCheck } from './records.ts'
 import { singletonsCheck } from './singletons.ts'
 import { syncDriftCheck } from './sync-drift.ts'
@@ -19,7 +20,7 @@ import type { Check } from './types.ts'
 
 export const CHECKS: readonly Check[] = [
   linksCheck, latencyCheck, clockSkewCheck, pathsCheck, identicalFilesCheck,
-  syncDriftCheck, recordsCheck, floatingIpCheck, singletonsCheck, backupsCheck, archivingCheck, errorLogCheck,
+  syncDriftCheck, recordsCheck, floatingIpCheck, singletonsCheck, ...PG_CHECKS, backupsCheck, archivingCheck, errorLogCheck,
 ]
 
 export const checkNames = () => CHECKS.map((c) => c.name)

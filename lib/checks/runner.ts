@@ -1,12 +1,13 @@
 // Runs the selected checks for one pair: who is reachable and active is asked once; every
 // check then reports every node (an unreachable one as failed, with why), and the run goes on.
 import { observe } from '../observe.ts'
-import { HapairError, RemoteError, withHint } from '../errors.ts'
+import { HapairError, RemoteError } from '../errors.ts'
 import type { LoadedInventory } from '../inventory/load.ts'
 import type { Pair } from '../inventory/schema.ts'
 import type { SshPool } from '../ssh.ts'
 import { writeNodeState } from '../state.ts'
 import type { Check, CheckContext, CheckResult } from './types.ts'
+import { unreachableResult } from '../outcome.ts'
 
 export interface VerifyOptions {
   deep?: boolean
@@ -17,11 +18,6 @@ export interface VerifyOptions {
 }
 
 /** A node the run could not get into, as a failed result; the advice comes from the error's flags. */
-export function unreachableResult(pair: Pair, node: string, check: string, why: RemoteError | string): CheckResult {
-  const detail = typeof why === 'string' ? `unreachable: ${why}` : `unreachable: ${withHint(why)}`
-  return { pair: pair.name, node, check, ok: false, detail, ms: 0 }
-}
-
 export async function verifyPair(inv: LoadedInventory, pair: Pair, pool: SshPool, checks: Check[], opts: VerifyOptions = {}): Promise<CheckResult[]> {
   // The same observed view as status, sync and failover: records checked against what runs.
   const obs = await observe(inv, pool, pair)
@@ -39,7 +35,7 @@ export async function verifyPair(inv: LoadedInventory, pair: Pair, pool: SshPool
     now: opts.now ?? Date.now,
   }
   const results: CheckResult[] = []
-  for (const check of checks) {
+  for (const check of checks.filter((c) => c.appliesTo?.(pair) ?? true)) {
     let got: CheckResult[]
     try {
       got = await check.run(ctx)

@@ -5,7 +5,7 @@ import type { SyncItem } from '../inventory/schema.ts'
 import { shJoin } from '../shell.ts'
 import { itemScope } from '../sync/filters.ts'
 import { compareTrees, describeDrift, driftCount, filterTree, ITEM_END, LISTING_END, parseListing, type Tree } from './drift.ts'
-import { LONG_TIMEOUT_MS, failureDetail } from './node.ts'
+import { LONG_TIMEOUT_MS, failureDetail } from '../outcome.ts'
 import type { Check, CheckContext, CheckResult, Verdict } from './types.ts'
 
 const FIELDS = String.raw`%y\0%s\0%T@\0%P\0%l\0`

@@ -42,5 +42,7 @@ export interface Check {
   summary: string
   /** Problems with the pair's declarations (bad regex…): reported before any node is touched. */
   validate?: (pair: Pair) => string[]
+  /** Only for pairs that declare what it checks (a PostgreSQL service…); absent: every pair. */
+  appliesTo?: (pair: Pair) => boolean
   run: (ctx: CheckContext) => Promise<CheckResult[]>
 }

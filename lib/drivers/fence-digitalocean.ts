@@ -1,6 +1,6 @@
 // Fencing a DigitalOcean droplet: a hard power_off through the API.
 import type { Node } from '../inventory/schema.ts'
-import { CloudFenceDriver } from '../cloud/fence-driver.ts'
+import { CloudFenceDriver } from './fence-cloud.ts'
 import { DoPower, DIGITALOCEAN_API_URL, DIGITALOCEAN_TOKEN_ENV, digitaloceanProfile } from '../cloud/digitalocean.ts'
 import { lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
 import type { TokenSource } from '../cloud/token.ts'

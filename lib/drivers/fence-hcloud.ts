@@ -1,6 +1,6 @@
 // Fencing a Hetzner Cloud server: a hard power-off through the API.
 import type { Node } from '../inventory/schema.ts'
-import { CloudFenceDriver } from '../cloud/fence-driver.ts'
+import { CloudFenceDriver } from './fence-cloud.ts'
 import { HcloudPower, HCLOUD_API_URL, HCLOUD_TOKEN_ENV, hcloudProfile } from '../cloud/hcloud.ts'
 import { lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
 import type { TokenSource } from '../cloud/token.ts'

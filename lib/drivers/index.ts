@@ -7,6 +7,7 @@ import { DigitalOceanIpDriver } from './ip-digitalocean.ts'
 import { HcloudFenceDriver } from './fence-hcloud.ts'
 import { DigitalOceanFenceDriver } from './fence-digitalocean.ts'
 import { LabFenceDriver } from './fence-lab.ts'
+import { LeaseFenceDriver } from './fence-lease.ts'
 import type { DriverContext, FenceDriver, IpDriver } from './types.ts'
 
 type IpFactory = (fip: FloatingIp, ctx: DriverContext) => IpDriver
@@ -21,6 +22,7 @@ const fenceDrivers: Record<string, FenceFactory> = {
   lab: (ctx) => new LabFenceDriver(ctx),
   hcloud: (ctx) => new HcloudFenceDriver(ctx),
   digitalocean: (ctx) => new DigitalOceanFenceDriver(ctx),
+  lease: (ctx) => new LeaseFenceDriver(ctx),
 }
 
 export function registerIpDriver(kind: string, f: IpFactory) { ipDrivers[kind] = f }

@@ -2,7 +2,7 @@
 // so the droplet's kernel must not be given the address: only the provider's assignment moves.
 import type { FloatingIp, Node } from '../inventory/schema.ts'
 import { DoReservedIp, DIGITALOCEAN_API_URL, DIGITALOCEAN_TOKEN_ENV, digitaloceanProfile } from '../cloud/digitalocean.ts'
-import { CloudIpDriver } from '../cloud/ip-driver.ts'
+import { CloudIpDriver } from './ip-cloud.ts'
 import { lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
 import type { TokenSource } from '../cloud/token.ts'
 import type { AddressApi } from '../cloud/types.ts'

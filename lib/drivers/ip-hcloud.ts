@@ -2,7 +2,7 @@
 // must hold it too (Hetzner does not configure it for you), so both sides are moved.
 import type { FloatingIp, Node } from '../inventory/schema.ts'
 import { HcloudFloatingIp, HCLOUD_API_URL, HCLOUD_TOKEN_ENV, hcloudProfile } from '../cloud/hcloud.ts'
-import { CloudIpDriver } from '../cloud/ip-driver.ts'
+import { CloudIpDriver } from './ip-cloud.ts'
 import { lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
 import type { TokenSource } from '../cloud/token.ts'
 import type { AddressApi } from '../cloud/types.ts'

@@ -2,9 +2,11 @@
 // (lib/observe.ts), not from the records alone: which nodes must stop what, where each address
 // must be released, what must start on the target. A dry run prints exactly this plan, and a
 // real run executes it; when the observation already matches the goal the plan is a no-op.
-import type { LoadedInventory } from '../inventory/load.ts'
+import { stateDir, type LoadedInventory } from '../inventory/load.ts'
 import type { Node, Pair } from '../inventory/schema.ts'
-import { InputError } from '../errors.ts'
+import { InputError, RemoteError } from '../errors.ts'
+import { describeInflight, readInflight, type InflightRecord, type ReadInflight } from '../sync/follow/inflight.ts'
+import type { InflightMode } from '../sync/follow/recover.ts'
 import { fenceDriver } from '../drivers/index.ts'
 import type { FenceDriver, IpDriver, PowerState } from '../drivers/types.ts'
 import type { SshPool } from '../ssh.ts'
@@ -12,6 +14,7 @@ import type { Journal } from '../lock.ts'
 import { reachable, runningOn, problemsMessage, type Observation } from '../observe.ts'
 import { startable } from '../services.ts'
 import { runServiceChecks } from '../checks/service-probe.ts'
+import { pgPreflight } from './postgres-step.ts'
 
 export type Operation = 'failover' | 'failback'
 
@@ -43,6 +46,8 @@ export interface Plan {
   risks: string[]
   /** Said in the result and the audit log even when the run succeeds. */
   warnings: string[]
+  /** Failback: the in-flight list the active node holds for the target, and what to do with it. */
+  inflight?: { rec: InflightRecord; mode: InflightMode }
   resumed: boolean
   /** Nothing to do: every address is on the target alone, its services answer, the records name it. */
   noop: boolean
@@ -56,6 +61,8 @@ export interface PlanOptions {
   journal?: Journal
   /** Items each node lacks, from lib/freshness.ts (failover checks the target before acting). */
   behind?: (target: string) => Promise<{ item: string; why: string }[]>
+  /** Failback: which versions win for paths the target changed and never shipped before a takeover. */
+  inflight?: InflightMode
 }
 
 /**
@@ -156,8 +163,11 @@ export async function makePlan(inv: LoadedInventory, pool: SshPool, pair: Pair, 
   const freshness = op === 'failover' && o.behind && !o.resolve && reachable(obs, target) && target !== obs.view.active && reachable(obs, obs.view.active)
     ? o.behind(target) : Promise.resolve([])
   freshness.catch(() => { /* awaited below */ })
-  const [targetIssues, driverIssues] = await Promise.all([targetProblems(pool, pair, toNode, obs), driverProblems(plan)])
+  const [targetIssues, driverIssues, pg] = await Promise.all([targetProblems(pool, pair, toNode, obs), driverProblems(plan), pgPreflight(pool, pair, obs, toNode)])
   plan.blockers.push(...targetIssues)
+  plan.problems.push(...pg.problems)
+  plan.risks.push(...pg.risks)
+  plan.warnings.push(...pg.warnings)
   for (const ip of obs.ips) if (ip.error) plan.blockers.push(`cannot observe ${ip.fip.address} (${ip.driver.kind}): ${ip.error}`)
   plan.blockers.push(...driverIssues)
   for (const n of plan.unfenced) {
@@ -178,9 +188,35 @@ export async function makePlan(inv: LoadedInventory, pool: SshPool, pair: Pair, 
       plan.risks.push(`--force makes ${target} active without ${lacks.map((l) => l.item).join(', ')} as ${obs.view.active} has them`)
     }
   }
+  if (op === 'failback') await inflightCheck(pool, plan, o.inflight)
   if (journal && !resumed) plan.warnings.push(`an interrupted ${journal.operation} ${journal.from} -> ${journal.to} (epoch ${journal.epoch}) is superseded by this run`)
   if (o.resolve && obs.problems.length) plan.warnings.push(`--resolve: records rewritten at epoch ${epoch} although ${obs.problems.map((p) => p.detail).join('; ')}`)
   return plan
+}
+
+/**
+ * Failback onto a node whose last changes before a takeover never reached the active node: its
+ * versions of those paths are the only ones, and the sync-back would overwrite them. Without
+ * --inflight the failback refuses, naming them; with it, the plan says what will happen.
+ */
+async function inflightCheck(pool: SshPool, plan: Plan, mode: InflightMode | undefined): Promise<void> {
+  const active = plan.obs.view.active
+  if (active === plan.to.name || !reachable(plan.obs, active) || !plan.pair.sync?.items.length) return
+  let rec: ReadInflight
+  try { rec = await readInflight(pool, plan.pair, active) } catch (e) { if (e instanceof RemoteError) return; throw e }
+  if (!rec) return
+  if ('bad' in rec) { plan.warnings.push(`${rec.bad}: cannot tell which of ${plan.to.name}'s changes never reached ${active}`); return }
+  if (rec.node !== active || rec.source !== plan.to.name || (rec.count === 0 && rec.incomplete.length === 0)) return
+  const what = describeInflight(plan.pair, rec, active)!
+  const inexact = rec.incomplete.length ? `; the list is not exact for ${rec.incomplete.join(', ')}: only the listed paths are recovered` : ''
+  if (!mode) {
+    plan.blockers.push(`${what}; the sync-back would overwrite ${plan.to.name}'s versions of them: choose --inflight recover (${plan.to.name}'s versions are shipped to ${active} first; the copies they replace are kept on ${active} under ${stateDir(plan.pair)}/inflight-replaced/) or --inflight discard (${active}'s versions win)`)
+    return
+  }
+  plan.inflight = { rec, mode }
+  plan.warnings.push(mode === 'recover'
+    ? `--inflight recover: ${rec.count} path(s) go from ${plan.to.name} to ${active} before the sync-back (${active}'s replaced copies kept under ${stateDir(plan.pair)}/inflight-replaced/)${inexact}`
+    : `--inflight discard: ${plan.to.name}'s versions of ${rec.count} path(s) it changed before the takeover are overwritten by ${active}'s`)
 }
 
 /** Every driver must be able to act before the first change: credentials, power readings. */

@@ -14,6 +14,9 @@ import { audit } from '../audit.ts'
 import { behind } from '../freshness.ts'
 import { serviceChecksUntil } from '../checks/service-probe.ts'
 import { describePlan, makePlan, type Operation, type Plan } from './plan.ts'
+import type { InflightMode } from '../sync/follow/recover.ts'
+import { pgAfterStop, pgPromoteTarget, pgRejoinStep } from './postgres-step.ts'
+import { pgService } from '../postgres/config.ts'
 
 export interface StepResult { name: string; ok: boolean; ms: number; detail: string; warning?: boolean }
 
@@ -48,16 +51,21 @@ export interface FailoverOptions {
   confirm?: (plan: string[]) => Promise<boolean>
   /** One line per finished step, for a person. */
   onStep?: (s: StepResult) => void
+  /** Failback: which versions win for paths the target changed and never shipped before a takeover. */
+  inflight?: InflightMode
   /** Runs just before the mutating steps start; lets a caller (failback) sync first. */
   beforeMutate?: (plan: Plan) => Promise<string>
 }
 
-/** Test hook: SIGKILL ourselves right after the named step, to prove a re-run recovers. */
-const crashAfter = process.env.HAPAIR_CRASH_AFTER_STEP
+/**
+ * Called with each step's name once it is done and journaled. Production installs none; the crash
+ * tests preload test/helpers/crash-after.ts, which SIGKILLs the process at a chosen step.
+ */
+export const afterStepHooks: ((step: string) => void)[] = []
 
 class StepFailed extends HapairError {}
 
-export const STEPS = ['lock', 'preflight', 'sync-back', 'stop-syncs', 'fence', 'move-ip', 'start-services', 'post-check', 'record']
+export const FAILOVER_STEPS = ['lock', 'preflight', 'sync-back', 'stop-syncs', 'fence', 'move-ip', 'start-services', 'post-check', 'record', 'rejoin']
 
 /** What one run carries from step to step. */
 interface Run {
@@ -80,7 +88,7 @@ function result(r: Run, ok: boolean, error?: string): FailoverResult {
   const p = r.plan
   return {
     pair: r.pair.name, operation: r.opts.operation, from: p?.from.name ?? '', to: p?.to.name ?? '',
-    steps: [...r.steps].sort((a, b) => STEPS.indexOf(a.name) - STEPS.indexOf(b.name)),
+    steps: [...r.steps].sort((a, b) => FAILOVER_STEPS.indexOf(a.name) - FAILOVER_STEPS.indexOf(b.name)),
     rtoMs: r.rtoStart !== undefined && r.rtoEnd !== undefined ? r.rtoEnd - r.rtoStart : null, totalMs: Date.now() - r.started,
     active: p?.noop ? p.to.name : ok && p ? p.to.name : p?.obs.view.active ?? '',
     epoch: p?.noop ? p.obs.view.epoch : p?.epoch ?? 0,
@@ -110,7 +118,7 @@ async function step(r: Run, name: string, fn: () => Promise<string | { detail: s
   r.opts.onStep?.(s)
   const p = r.plan
   if (r.lock && p && opts.mutating) await r.lock.journal({ operation: r.opts.operation, from: p.from.name, to: p.to.name, epoch: p.epoch, steps: r.steps.map((x) => x.name) })
-  if (crashAfter === name) process.kill(process.pid, 'SIGKILL')
+  for (const h of afterStepHooks) h(name)
 }
 
 async function lockStep(r: Run): Promise<string> {
@@ -126,7 +134,7 @@ async function lockStep(r: Run): Promise<string> {
 async function preflightStep(r: Run, obs: Observation): Promise<Plan> {
   const t0 = Date.now()
   const p = await makePlan(r.inv, r.pool, r.pair, obs, r.opts.operation, {
-    to: r.opts.to, resolve: r.opts.resolve, journal: r.lock?.resumed,
+    to: r.opts.to, resolve: r.opts.resolve, journal: r.lock?.resumed, inflight: r.opts.inflight,
     behind: async (t) => (await behind(r.pool, r.pair, obs.view.active, [t]))[t] ?? [],
   })
   r.plan = p
@@ -152,7 +160,7 @@ async function fenceStep(r: Run, p: Plan): Promise<string | { detail: string; wa
   await Promise.all(p.stop.map(async ({ node, services }) => {
     const s = r.pool.session(p.pair, node)
     try {
-      await Promise.all(services.map((name) => s.run({ script: byName.get(name)!.stop })))
+      await Promise.all(services.map(async (name) => { await s.run({ script: byName.get(name)!.stop }); await pgAfterStop(r.pool, p, node, byName.get(name)!) }))
       out.push(`stopped ${services.join(', ')} on ${node.name}`)
     } catch (e) {
       // Lost it mid-way: it can only be made safe by the fencing driver now.
@@ -187,6 +195,8 @@ async function moveIpStep(r: Run, p: Plan): Promise<string> {
 
 async function startStep(r: Run, p: Plan): Promise<string> {
   const s = r.pool.session(p.pair, p.to)
+  // A database standby is promoted (after replaying the old primary's last WAL) before any start command.
+  const promoted = await pgPromoteTarget(r.pool, p)
   const started = await startServices(s, p.pair)
   // Only nodes still up can run anything: the powered-off ones were fenced or found off.
   const others = p.stop.map((x) => x.node).concat(p.pair.nodes.filter((n) => n.name !== p.to.name && !(n.name in p.obs.view.unreachable) && !p.stop.some((x) => x.node.name === n.name)))
@@ -200,7 +210,7 @@ async function startStep(r: Run, p: Plan): Promise<string> {
   if (down.length) throw new StepFailed(`${down.join(', ')} not running on ${p.to.name} after its start command`)
   const twice = singles.filter((x) => elsewhere.some((st) => st[x.name])).map((x) => x.name)
   if (twice.length) throw new StepFailed(`singleton ${twice.join(', ')} still running on another node`)
-  return `started ${started.join(', ') || 'nothing'} on ${p.to.name}`
+  return `started ${started.join(', ') || 'nothing'} on ${p.to.name}${promoted ? `; ${promoted}` : ''}`
 }
 
 async function recordStep(r: Run, p: Plan): Promise<string> {
@@ -254,6 +264,8 @@ export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pai
       return detail
     }, { mutating: true })
     await step(r, 'record', () => recordStep(r, p), { mutating: true })
+    // Under the lock still: the old primary becomes a standby of the new one (a warning if it cannot).
+    if (pgService(pair)) await step(r, 'rejoin', () => pgRejoinStep(pool, p))
     await r.lock?.release()
     r.lock = undefined
     const res = result(r, true)

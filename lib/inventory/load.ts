@@ -4,7 +4,7 @@ import { InputError } from '../errors.ts'
 import { inventoryProblems, type Problem } from './validate.ts'
 import { parseJson, parseYaml } from './parse.ts'
 import { MAX_BYTES, decodeUtf8, readRegularFile } from './read-file.ts'
-import type { Inventory, Pair, Node, SshSettings } from './schema.ts'
+import type { Inventory, Pair, Node, SshSettings, UnresolvedNode } from './schema.ts'
 
 export const DEFAULT_INVENTORY = 'inventory/lab.json'
 
@@ -44,6 +44,22 @@ export function loadInventory(file: string = DEFAULT_INVENTORY): LoadedInventory
   return parseInventory(readInventoryText(file), file)
 }
 
+/**
+ * One line per node whose address is not known yet (a provisioned pair before import-stack):
+ * what a playbook that reaches nodes refuses (exit 2) before it does anything.
+ */
+export function addressProblems(inv: LoadedInventory, shown: string = inv.file): string[] {
+  return inv.data.pairs.flatMap((p, pi) => p.nodes.flatMap((n: UnresolvedNode, ni) => (n.address === undefined
+    ? [`${shown}: pairs/${pi}/nodes/${ni}/address: not known yet for node ${n.name}: pair ${p.name} is provisioned by its stack; run pulumi up, then playbooks/import-stack.ts, which writes it`]
+    : [])))
+}
+
+export function requireAddresses(inv: LoadedInventory, shown?: string): LoadedInventory {
+  const lines = addressProblems(inv, shown)
+  if (lines.length) throw new InputError(`${shown ?? inv.file}: ${lines.length} node address${lines.length > 1 ? 'es' : ''} not imported yet\n${lines.join('\n')}`, lines)
+  return inv
+}
+
 export function findPair(inv: LoadedInventory, name?: string): Pair[] {
   if (!name) return inv.data.pairs
   const p = inv.data.pairs.find((x) => x.name === name)
@@ -66,19 +82,42 @@ export function nodeByName(inv: LoadedInventory, name: string): { pair: Pair; no
   throw new InputError(`${inv.file}: no node named "${name}"`)
 }
 
-export type ResolvedSsh = Required<Pick<SshSettings, 'user' | 'port' | 'connectTimeoutMs' | 'commandTimeoutMs'>> & { keyFile?: string; knownHostsFile?: string }
+/** A bastion with every default filled in: the node's user and key unless it names its own. */
+export interface ResolvedHop {
+  /** What errors call it: its name, else its address. */
+  label: string
+  name?: string
+  address: string
+  port: number
+  user: string
+  keyFile?: string
+}
+
+export type ResolvedSsh = Required<Pick<SshSettings, 'user' | 'port' | 'connectTimeoutMs' | 'commandTimeoutMs'>> & {
+  keyFile?: string
+  knownHostsFile?: string
+  /** Bastions, first hop first; empty: the controller connects directly. */
+  jump: ResolvedHop[]
+}
 
 /** SSH settings for a node: node overrides pair overrides inventory defaults; paths made absolute. */
 export function sshSettings(inv: LoadedInventory, pair: Pair, node: Node): ResolvedSsh {
   const merged: SshSettings = { ...inv.data.defaults?.ssh, ...pair.ssh, ...node.ssh }
   const abs = (p?: string) => (p ? path.resolve(inv.dir, p) : undefined)
+  const user = merged.user ?? 'root'
+  const keyFile = abs(merged.keyFile)
   return {
-    user: merged.user ?? 'root',
+    user,
     port: merged.port ?? 22,
     connectTimeoutMs: merged.connectTimeoutMs ?? 5000,
     commandTimeoutMs: merged.commandTimeoutMs ?? 30000,
-    keyFile: abs(merged.keyFile),
+    keyFile,
     knownHostsFile: abs(merged.knownHostsFile),
+    // The list is replaced, not merged, level by level: a node's [] means "this one is direct".
+    jump: (merged.jump ?? []).map((h) => ({
+      label: h.name ?? h.address, name: h.name, address: h.address, port: h.port ?? 22,
+      user: h.user ?? user, keyFile: h.keyFile ? abs(h.keyFile) : keyFile,
+    })),
   }
 }
 

@@ -1,4 +1,4 @@
-// The controller's SSH files named by the inventory (keyFile, knownHostsFile), checked when the
+// The controller's SSH files named by the inventory (keyFile, knownHostsFile, a bastion's keyFile), checked when the
 // inventory is loaded, so /dev/zero or a password file is a located exit-2 line before any node is
 // asked, whichever playbook runs. A file that does not exist yet (the lab creates its keys) is left
 // to the connection, which reports it per node.
@@ -25,21 +25,24 @@ export function sshFileProblems(inv: LoadedInventory, shown: string = inv.file):
     p.nodes.forEach((n, ni) => blocks.push([`pairs/${pi}/nodes/${ni}/ssh`, n.ssh]))
   })
   const out: string[] = []
-  for (const [at, ssh] of blocks) {
-    for (const key of ['keyFile', 'knownHostsFile'] as const) {
-      const name = ssh?.[key]
-      if (!name) continue
-      const file = path.resolve(inv.dir, name)
-      const label = `${key} ${file}`
-      try {
-        const bytes = readRegularFileOnce(file, { label, maxBytes: key === 'keyFile' ? MAX_BYTES.key : MAX_BYTES.knownHosts })
-        const why = key === 'keyFile' ? checkKey(bytes) : (decodeUtf8(bytes, label), undefined)
-        if (why) out.push(`${shown}: ${at}/${key}: ${file} ${why}`)
-      } catch (e) {
-        if (!(e instanceof FileRefusedError)) throw e
-        if (e.code === 'ENOENT') continue
-        out.push(`${shown}: ${at}/${key}: ${file}: ${e.message.slice(label.length + 2)}`)
-      }
+  // A bastion's own key (ssh.jump) is checked like the node's.
+  type Named = [at: string, key: 'keyFile' | 'knownHostsFile', name: string | undefined]
+  const files = blocks.flatMap(([at, ssh]): Named[] => [
+    [at, 'keyFile', ssh?.keyFile], [at, 'knownHostsFile', ssh?.knownHostsFile],
+    ...(ssh?.jump ?? []).map((h, hi): Named => [`${at}/jump/${hi}`, 'keyFile', h.keyFile]),
+  ])
+  for (const [at, key, name] of files) {
+    if (!name) continue
+    const file = path.resolve(inv.dir, name)
+    const label = `${key} ${file}`
+    try {
+      const bytes = readRegularFileOnce(file, { label, maxBytes: key === 'keyFile' ? MAX_BYTES.key : MAX_BYTES.knownHosts })
+      const why = key === 'keyFile' ? checkKey(bytes) : (decodeUtf8(bytes, label), undefined)
+      if (why) out.push(`${shown}: ${at}/${key}: ${file} ${why}`)
+    } catch (e) {
+      if (!(e instanceof FileRefusedError)) throw e
+      if (e.code === 'ENOENT') continue
+      out.push(`${shown}: ${at}/${key}: ${file}: ${e.message.slice(label.length + 2)}`)
     }
   }
   return out

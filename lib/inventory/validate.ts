@@ -2,10 +2,13 @@
 // Every problem is one line: JSON path, what is wrong, what was expected.
 import type { ErrorObject } from 'ajv'
 import { inSubnet, ipKey, parseCidr, parseIp, reservedInSubnet } from './address.ts'
-import type { Inventory, Pair } from './schema.ts'
+import type { Inventory, Pair, UnresolvedNode } from './schema.ts'
 import { PATTERN_MEANING } from './patterns.ts'
 import { catastrophicPattern } from '../checks/log-scan.ts'
+import { watchProblems } from '../watch/config.ts'
 import { floatingIpReservedProblems, labFencingProblems, stateDirProblems, syncItemPathProblems } from './hostile-rules.ts'
+import { postgresProblems } from './postgres-rules.ts'
+import { jumpProblems } from './jump-rules.ts'
 // Precompiled by `npm run schema` (lib/inventory/generate.ts): compiling the schema with ajv at
 // run time, or importing TypeBox, would add a quarter of a second to every playbook start.
 import { validate as compiledValidator } from '../../schemas/inventory.validate.mjs'
@@ -144,6 +147,8 @@ function pairProblems(pair: Pair, pi: number, labSubnet: string | undefined, out
   uniqueNames(pair.nodes, `${at}/nodes`, 'node', out)
   const nodeNames = new Set(pair.nodes.map((n) => n.name))
   if (!nodeNames.has(pair.primary)) out.push({ path: `${at}/primary`, message: `"${pair.primary}" is not a node of this pair (nodes: ${[...nodeNames].join(', ')})` })
+  // Only a stack can say what a server's address will be: elsewhere it is required.
+  if (!pair.provision) pair.nodes.forEach((n: UnresolvedNode, ni) => { if (n.address === undefined) out.push({ path: `${at}/nodes/${ni}`, message: 'missing required property "address" (only the nodes of a pair with a "provision" block may leave it out: import-stack writes it)' }) })
 
   pair.floatingIps?.forEach((f, fi) => {
     const fat = `${at}/floatingIps/${fi}`
@@ -206,9 +211,16 @@ function pairProblems(pair: Pair, pi: number, labSubnet: string | undefined, out
     only(['send', 'expect'], 'tcp')
     only(['command'], 'command')
   }))
+  postgresProblems(pair, at, out)
   uniqueNames(pair.backups, `${at}/backups`, 'backup', out)
   pair.backups?.forEach((b, bi) => {
     if (b.minBytes !== undefined && b.maxBytes !== undefined && b.minBytes > b.maxBytes) out.push({ path: `${at}/backups/${bi}/minBytes`, message: `must not exceed maxBytes (${b.minBytes} > ${b.maxBytes})` })
+    if (b.postgresql) {
+      for (const key of ['checksumFile', 'manifestSuffix'] as const) {
+        if (b[key] !== undefined) out.push({ path: `${at}/backups/${bi}/${key}`, message: 'does not apply to a postgresql backup: its backup_manifest lists every file with a checksum, which --restore checks with pg_verifybackup' })
+      }
+      if (b.postgresql.binDir !== undefined && hasDotDot(b.postgresql.binDir)) out.push({ path: `${at}/backups/${bi}/postgresql/binDir`, message: `must not contain ".." (got ${JSON.stringify(b.postgresql.binDir)})` })
+    }
   })
   uniqueNames(pair.archives, `${at}/archives`, 'archive', out)
   uniqueNames(pair.errorLogs, `${at}/errorLogs`, 'error log', out)
@@ -229,6 +241,8 @@ function pairProblems(pair: Pair, pi: number, labSubnet: string | undefined, out
     const p = pair.provision
     const pat = `${at}/provision`
     if (p.sshPublicKey && p.sshPublicKeyFile) out.push({ path: pat, message: 'give "sshPublicKey" or "sshPublicKeyFile", not both' })
+    if (p.sshKey && (p.sshPublicKey || p.sshPublicKeyFile)) out.push({ path: `${pat}/sshKey`, message: 'give "sshKey" (a key already in the project) or "sshPublicKey"/"sshPublicKeyFile" (a key to create), not both' })
+    if (p.sshKey && (p.sshKey.name === undefined) === (p.sshKey.id === undefined)) out.push({ path: `${pat}/sshKey`, message: 'give the key\'s "name" or its "id", one of them' })
     cidrs(p.adminNetworks, `${pat}/adminNetworks`, out)
     p.servicePorts?.forEach((s, k) => cidrs(s.sources, `${pat}/servicePorts/${k}/sources`, out))
     provisionProblems(pair, at, out)
@@ -240,7 +254,7 @@ function provisionProblems(pair: Pair, at: string, out: Problem[]) {
   const p = pair.provision!
   const pat = `${at}/provision`
   // Without a key the provider mails a root password (Hetzner) or refuses (DigitalOcean).
-  if (!p.sshPublicKey && !p.sshPublicKeyFile) out.push({ path: pat, message: 'needs "sshPublicKey" or "sshPublicKeyFile": the servers are reached by key only' })
+  if (!p.sshPublicKey && !p.sshPublicKeyFile && !p.sshKey) out.push({ path: pat, message: 'needs "sshPublicKey" or "sshPublicKeyFile" (a key to create), or "sshKey" (one already in the project): the servers are reached by key only' })
   pair.floatingIps?.forEach((f, fi) => {
     if ((f.driver === 'hcloud' || f.driver === 'digitalocean') && f.driver !== p.provider) out.push({ path: `${at}/floatingIps/${fi}/driver`, message: `"${f.driver}" does not match provision.provider "${p.provider}"` })
   })
@@ -269,8 +283,9 @@ function labProblems(inv: Inventory, out: Problem[]) {
   if (!inSubnet(controller, subnet)) out.push({ path: 'lab/controller', message: `${controller} is not inside the lab subnet ${subnet}` })
   else if (reservedInSubnet(controller, subnet)) out.push({ path: 'lab/controller', message: `${controller} is the network or broadcast address of ${subnet}` })
   inv.pairs.forEach((p, pi) => {
-    p.nodes.forEach((n, ni) => {
+    p.nodes.forEach((n: UnresolvedNode, ni) => {
       const at = `pairs/${pi}/nodes/${ni}/address`
+      if (n.address === undefined) return
       if (!inSubnet(n.address, subnet)) out.push({ path: at, message: `${n.address} is not inside the lab subnet ${subnet}` })
       else if (reservedInSubnet(n.address, subnet)) out.push({ path: at, message: `${n.address} is the network or broadcast address of ${subnet}` })
       else if (n.address === controller) out.push({ path: at, message: `${n.address} is the lab controller's address` })
@@ -290,6 +305,19 @@ export function semanticProblems(inv: Inventory): Problem[] {
   uniqueNames(inv.pairs, 'pairs', 'pair', out)
   inv.pairs.forEach((p, i) => pairProblems(p, i, inv.lab?.subnet, out))
   labFencingProblems(inv, out)
+  watchProblems(inv, out)
+  // A stack's provider takes one token, and the drivers take the same source (tokenFile, else the
+  // environment): so every pair of one provider names the same tokenFile, or none.
+  const tokens = new Map<string, { at: string; file?: string }>()
+  inv.pairs.forEach((p, pi) => {
+    if (!p.provision) return
+    const at = `pairs/${pi}/provision/tokenFile`
+    const first = tokens.get(p.provision.provider)
+    const env = p.provision.provider === 'hcloud' ? 'HCLOUD_TOKEN' : 'DIGITALOCEAN_TOKEN'
+    const say = (f?: string) => (f === undefined ? `none (${env})` : JSON.stringify(f))
+    if (!first) tokens.set(p.provision.provider, { at, file: p.provision.tokenFile })
+    else if (first.file !== p.provision.tokenFile) out.push({ path: at, message: `${say(p.provision.tokenFile)} differs from ${first.at} (${say(first.file)}): the ${p.provision.provider} stack has one API token, so every ${p.provision.provider} pair names the same tokenFile, or none (then ${env})` })
+  })
   // Node names are global: the lab, `lab exec NODE` and audit logs name nodes without their pair.
   const nodes = new Map<string, string>()
   // Addresses are global too: a node's own address, or a floating IP, can belong to only one thing.
@@ -315,6 +343,7 @@ export function semanticProblems(inv: Inventory): Problem[] {
     else out.push({ path: at, message: `${f.address} is a node's own address (${first}); a floating IP must be separate` })
   }))
   labProblems(inv, out)
+  jumpProblems(inv, out)
   const seen = new Set<string>()
   return out.filter((p) => { const k = `${p.path}\u0000${p.message}`; return seen.has(k) ? false : (seen.add(k), true) })
 }

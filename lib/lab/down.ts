@@ -32,7 +32,7 @@ export async function teardown(inv: LoadedInventory, plan: LabPlan = labPlan(inv
   const states = statesOf(inv, plan)
   const labs = new Set([plan.lab, ...states.map((s) => s.lab)])
   const all = listNamespaces()
-  const names = new Set<string>([plan.bridgeNs, ...plan.nodes.map((n) => n.ns), ...states.flatMap((s) => s.namespaces)])
+  const names = new Set<string>([plan.bridgeNs, ...plan.nodes.map((n) => n.ns), ...plan.bastions.map((n) => n.ns), ...states.flatMap((s) => s.namespaces)])
   for (const lab of labs) for (const ns of all) if (isLabNamespace(lab, ns, all)) names.add(ns)
   const present = [...names].filter(nsExists)
   const removed: string[] = []

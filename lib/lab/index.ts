@@ -6,16 +6,18 @@ import { teardown } from './down.ts'
 import { resolveNode } from './fault.ts'
 import { nodeExec, nodeExecInherit } from './node.ts'
 import { labPlan } from './plan.ts'
-import type { RunResult } from './proc.ts'
+import type { ProcResult } from './proc.ts'
 import { requireLabHost } from './tools.ts'
 import type { LabOptions } from './up.ts'
 
 export { labUp, type LabOptions, type LabUpResult } from './up.ts'
-export { labStatus, formatLabStatus, type LabStatus, type NodeStatus } from './status.ts'
+export { labStatus, formatLabStatus, type LabStatus, type LabNodeStatus } from './status.ts'
 export { labFault, labPowerOff, labPowerOn, labPowerState, FAULTS, type FaultKind } from './fault.ts'
+export { labPartition, labLoss, labPause, labResume, labHealAll } from './fault.ts'
+export { CONTROLLER, parsePercent, type Partition } from './nft.ts'
 export { labPlan, nodeNs, bridgeNs, rootVeth, relocateInventory, type LabPlan, type NodePlan } from './plan.ts'
 export { SVC } from './services.ts'
-export type { RunResult } from './proc.ts'
+export type { ProcResult } from './proc.ts'
 
 /** Removes the lab (fine when nothing is there); returns one line per thing removed. */
 export async function labDown(inv: LoadedInventory, opts: LabOptions = {}): Promise<string[]> {
@@ -35,7 +37,7 @@ function checkArgv(argv: string[]): void {
  * Runs argv on the node (inside its network and mount namespaces: its /srv, its addresses),
  * output captured; the exit code is the command's (128+N when killed by signal N).
  */
-export async function labExec(inv: LoadedInventory, node: string, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export async function labExec(inv: LoadedInventory, node: string, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ProcResult> {
   requireLabHost()
   checkArgv(argv)
   const { n } = resolveNode(inv, node)

@@ -71,8 +71,8 @@ export async function nodeIfaceUp(n: NodePlan): Promise<void> {
 
 /** A powered-off machine holds no address at all, floating or its own. */
 export async function nodeIfaceDown(n: NodePlan): Promise<void> {
-  await ip(['-n', n.ns, 'addr', 'flush', 'dev', n.iface])
-  await ip(['-n', n.ns, 'link', 'set', n.iface, 'down'])
+  // One ip process for both: power-off is on a takeover's critical path.
+  await must('ip', ['-n', n.ns, '-batch', '-'], { input: `addr flush dev ${n.iface}\nlink set ${n.iface} down\n` })
 }
 
 export async function createControllerLink(plan: LabPlan): Promise<void> {

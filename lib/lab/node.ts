@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, 
 import path from 'node:path'
 import { HapairError } from '../errors.ts'
 import type { NodePlan } from './plan.ts'
-import { must, nodeEnv, run, runInherit, sleep, type RunResult } from './proc.ts'
+import { must, nodeEnv, run, runInherit, sleep, type ProcResult } from './proc.ts'
 import { toolPath } from './tools.ts'
 
 export function nodePaths(n: NodePlan) {
@@ -110,6 +110,10 @@ export async function startHolder(n: NodePlan): Promise<number> {
       child.on('exit', (code) => { clearTimeout(timer); reject(new HapairError(`${n.name}: cannot set up the node's mounts: ${err.trim() || `exit ${code}`}`)) })
     })
     writeFileSync(nodePaths(n).holderPid, `${pid}\n`)
+    // "ready" is printed just before the shell execs sleep; holderPid() knows the holder by that
+    // sleep, so a node is on only once the exec happened (under load that takes a while).
+    for (let i = 0; i < 200 && !holderPid(n); i++) await sleep(10)
+    if (!holderPid(n)) throw new HapairError(`${n.name}: the node's holder did not settle within 2 s`)
     return pid
   } finally {
     // The holder lives on without us: drop our ends so neither side waits for the other.
@@ -163,7 +167,7 @@ function enterArgs(n: NodePlan, argv: string[]): string[] {
 }
 
 /** Runs argv on the node (its network and mount namespaces), output captured. */
-export function nodeExec(n: NodePlan, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function nodeExec(n: NodePlan, argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ProcResult> {
   return run('nsenter', enterArgs(n, argv), { input: opts.input, env: nodeEnv(), cwd: '/', timeoutMs: opts.timeoutMs })
 }
 

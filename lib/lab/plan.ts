@@ -45,7 +45,7 @@ export const rootVeth = (lab: string) => `hp${shortId(lab)}c`
 export const bridgePeer = (lab: string) => `hp${shortId(lab)}cp`
 export const nodePort = (lab: string, index: number) => `hp${shortId(lab)}n${index}`
 
-export interface ServicePlan { name: string; singleton: boolean; http: number[]; tcp: number[] }
+export interface ServicePlan { name: string; singleton: boolean; http: number[]; tcp: number[]; /** Real PostgreSQL (lib/lab/postgres.ts), not the lab's server. */ postgresql?: boolean }
 export interface NodePlan {
   name: string
   pair: string
@@ -74,6 +74,8 @@ export interface LabPlan {
   bridgeNs: string
   stateDir: string
   nodes: NodePlan[]
+  /** lab.bastions: hosts with sshd and nothing else, for ssh.jump; the same shape as a node (no pair, no services). */
+  bastions: NodePlan[]
   floating: FloatingPlan[]
   /** Controller key and the pin file of node host keys (the inventory's ssh settings point here). */
   keyFile: string
@@ -83,7 +85,7 @@ export interface LabPlan {
 
 export function servicePlan(s: Service): ServicePlan {
   const ports = (p: 'http' | 'tcp') => [...new Set(s.checks.filter((c) => c.protocol === p && c.port).map((c) => c.port!))]
-  return { name: s.name, singleton: s.singleton ?? false, http: ports('http'), tcp: ports('tcp') }
+  return { name: s.name, singleton: s.singleton ?? false, http: ports('http'), tcp: ports('tcp'), ...(s.postgresql ? { postgresql: true } : {}) }
 }
 
 export function labPlan(inv: LoadedInventory): LabPlan {
@@ -116,10 +118,16 @@ export function labPlan(inv: LoadedInventory): LabPlan {
       floating.push({ name: f.name, pair: pair.name, address: f.address, prefix: f.prefix ?? 32, holder: pair.primary, iface })
     }
   }
+  // After the nodes, so a bastion added to an inventory never renumbers a node's cable.
+  const bastions: NodePlan[] = (lab.bastions ?? []).map((b) => ({
+    name: b.name, pair: '', index: index++, primary: false,
+    ns: nodeNs(lab.name, b.name), port: nodePort(lab.name, index - 1), iface: 'eth0',
+    address: b.address, prefix, sshPort: 22, root: path.join(stateDir, 'bastions', b.name), services: [],
+  }))
   const plan: LabPlan = {
     lab: lab.name, id: shortId(lab.name), subnet, prefix, controller: lab.controller,
     rootVeth: rootVeth(lab.name), bridgePeer: bridgePeer(lab.name), bridgeNs: bridgeNs(lab.name),
-    stateDir, nodes, floating,
+    stateDir, nodes, bastions, floating,
     keyFile: path.join(stateDir, 'controller_ed25519'), knownHostsFile: path.join(stateDir, 'known_hosts'), warnings: [],
   }
   // The lab writes its key and pin file into stateDir only (so `down` removes them); an
@@ -131,7 +139,7 @@ export function labPlan(inv: LoadedInventory): LabPlan {
       if (got !== want && !plan.warnings.includes(w)) plan.warnings.push(w)
     }
   }
-  for (const n of [plan.rootVeth, plan.bridgePeer, ...nodes.map((x) => x.port)]) {
+  for (const n of [plan.rootVeth, plan.bridgePeer, ...nodes.map((x) => x.port), ...bastions.map((x) => x.port)]) {
     if (n.length > MAX_IFNAME) throw new InputError(`lab interface name ${n} is longer than ${MAX_IFNAME} characters (too many nodes?)`)
   }
   return plan

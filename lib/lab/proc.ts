@@ -5,7 +5,7 @@ import { constants } from 'node:os'
 import { HapairError } from '../errors.ts'
 import { toolPath } from './tools.ts'
 
-export interface RunResult { code: number; stdout: string; stderr: string }
+export interface ProcResult { code: number; stdout: string; stderr: string }
 export interface RunOptions { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }
 
 /** Shell convention: a process killed by signal N reports 128+N, so callers see one number. */
@@ -22,7 +22,7 @@ export function nodeEnv(): NodeJS.ProcessEnv {
   return env
 }
 
-export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(toolPath(cmd), args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''

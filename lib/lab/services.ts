@@ -3,6 +3,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { HapairError } from '../errors.ts'
+import { packageFile } from '../package-files.ts'
 import type { NodePlan } from './plan.ts'
 import { nodePaths } from './node.ts'
 
@@ -65,7 +66,7 @@ esac
 `
 }
 
-const serverSource = () => readFileSync(new URL('./server.mjs', import.meta.url), 'utf8')
+const serverSource = () => readFileSync(packageFile('lib/lab/server.mjs'), 'utf8')
 
 export function installServices(n: NodePlan): void {
   const nodeBin = process.execPath

@@ -25,7 +25,7 @@ export function stateFromPlan(plan: LabPlan, inventory: string, createdRunNetns:
   return {
     version: 1, lab: plan.lab, inventory, subnet: plan.subnet, controller: plan.controller,
     rootVeth: plan.rootVeth, bridgeNs: plan.bridgeNs,
-    namespaces: [plan.bridgeNs, ...plan.nodes.map((n) => n.ns)],
+    namespaces: [plan.bridgeNs, ...plan.nodes.map((n) => n.ns), ...plan.bastions.map((n) => n.ns)],
     stateDir: plan.stateDir, createdRunNetns, createdAt: new Date().toISOString(),
   }
 }

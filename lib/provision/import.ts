@@ -1,11 +1,17 @@
 // Stack outputs -> resolved inventory: the servers' addresses and provider ids, the floating
 // IPs with their ids, and fencing through the same provider. The result goes through the same
 // loader and validation as any inventory, so what is written is what the playbooks accept.
+// The host keys in the outputs are the ones the stack generated and cloud-init installed: they
+// are pinned in the controller's known_hosts from there, never from what a server presents.
 import path from 'node:path'
 import YAML from 'yaml'
-import { InputError } from '../errors.ts'
-import { parseInventory, type LoadedInventory } from '../inventory/load.ts'
+import { InputError, RefusedError } from '../errors.ts'
+import { parseInventory, sshSettings, type LoadedInventory } from '../inventory/load.ts'
+import { decodeUtf8 } from '../inventory/read-file.ts'
 import type { FloatingIp, Inventory, Pair } from '../inventory/schema.ts'
+import { hostField, knownHostsEntries } from '../known-hosts.ts'
+import { hostFieldsFor, readIfPresent, replaceHostEntries } from '../known-hosts-edit.ts'
+import { keyText, NODE_KNOWN_HOSTS_FILE, nodeKnownHostsText, parsePublicKey, SYNC_KEY_FILE, syncPaths } from './node-keys.ts'
 import type { StackOutputs, StackPairOutput } from './outputs.ts'
 
 export interface ImportResult {
@@ -14,6 +20,20 @@ export interface ImportResult {
   /** One line per change, for the person running the import. */
   changes: string[]
   warnings: string[]
+  /** The controller's known_hosts files, edited to pin every node's generated host key (written by the playbook with --out). */
+  knownHosts: KnownHostsEdit[]
+  /** What each node's sync.nodeKnownHostsFile holds: cloud-init wrote exactly this at first boot. */
+  nodeKnownHosts: { pair: string; node: string; file: string; text: string }[]
+}
+
+export interface KnownHostsEdit {
+  file: string
+  /** The bytes the edit was computed from (undefined: no file yet); the write refuses if they changed. */
+  before: Buffer | undefined
+  text: string
+  changed: boolean
+  pins: { pair: string; node: string; host: string; fingerprint: string }[]
+  removed: string[]
 }
 
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T
@@ -32,7 +52,7 @@ function importPair(pair: Pair, out: StackPairOutput, where: string, changes: st
   for (const node of pair.nodes) {
     const o = out.nodes[node.name]
     const at = `${pair.name}/${node.name}`
-    if (node.address !== o.ipv4) changes.push(`${at}: address ${node.address} -> ${o.ipv4}`)
+    if (node.address !== o.ipv4) changes.push(`${at}: address ${node.address ?? '(none)'} -> ${o.ipv4}`)
     node.address = o.ipv4
     if (o.ipv6 && node.address6 !== o.ipv6) { changes.push(`${at}: address6 ${node.address6 ?? '(none)'} -> ${o.ipv6}`); node.address6 = o.ipv6 }
     if (provider === 'hcloud') {
@@ -43,6 +63,19 @@ function importPair(pair: Pair, out: StackPairOutput, where: string, changes: st
       node.digitalocean = { dropletId: o.id }
     }
   }
+
+  // The node-to-node hop: the files cloud-init wrote (node-keys.ts), where the inventory did not name its own.
+  const outs = pair.nodes.map((n) => out.nodes[n.name])
+  if (pair.sync && outs.every((o) => o.hostKey) && !pair.sync.nodeKnownHostsFile) {
+    pair.sync.nodeKnownHostsFile = NODE_KNOWN_HOSTS_FILE
+    changes.push(`${pair.name}: sync.nodeKnownHostsFile (none) -> ${NODE_KNOWN_HOSTS_FILE}`)
+  }
+  if (pair.sync && outs.every((o) => o.syncKey) && !pair.sync.nodeKeyFile) {
+    pair.sync.nodeKeyFile = SYNC_KEY_FILE
+    changes.push(`${pair.name}: sync.nodeKeyFile (none) -> ${SYNC_KEY_FILE}`)
+  }
+  const noKey = pair.nodes.filter((n) => !out.nodes[n.name].hostKey).map((n) => n.name)
+  if (noKey.length) warnings.push(`${pair.name}: no generated host key in the stack output for ${noKey.join(', ')} (a stack from before host keys were generated): pin ${noKey.length > 1 ? 'them' : 'it'} with playbooks/hostkeys.ts pin NODE --fingerprint SHA256:… read on the console`)
 
   // Floating IPs of this provider are the stack's: matched by name (then address), kept fields
   // (interface, prefix, credentials) survive; those the stack no longer has are dropped.
@@ -98,7 +131,59 @@ export function importStack(inv: LoadedInventory, outputs: StackOutputs, outputs
   for (const p of data.pairs) {
     if (p.provision && !names.includes(p.name)) warnings.push(`${p.name}: not in this stack's outputs: left unchanged`)
   }
-  return { inventory: parseInventory(serialise(data, outFile), outFile), changes, warnings }
+  const inventory = parseInventory(serialise(data, outFile), outFile)
+  const knownHosts = controllerPins(inventory, outputs, outputsFile, changes)
+  const nodeKnownHosts = names.flatMap((name) => {
+    const pair = inventory.data.pairs.find((p) => p.name === name)!
+    const nodes = outputs.pairs[name].nodes
+    if (!pair.nodes.every((n) => nodes[n.name].hostKey)) return []
+    return pair.nodes.map((n) => ({
+      pair: name, node: n.name, file: syncPaths(pair).knownHostsFile,
+      text: nodeKnownHostsText(pair, pair.nodes.filter((m) => m !== n).map((m) => ({ name: m.name, hostPublicKey: nodes[m.name].hostKey!.publicKey }))),
+    }))
+  })
+  return { inventory, changes, warnings, knownHosts, nodeKnownHosts }
+}
+
+/**
+ * Each node's generated host key replaces whatever the controller's known_hosts said for its
+ * address and name (keyed by the resolved inventory's ssh settings). A key the file marks
+ * @revoked is refused (exit 3): nothing is written.
+ */
+function controllerPins(inv: LoadedInventory, outputs: StackOutputs, outputsFile: string, changes: string[]): KnownHostsEdit[] {
+  const edits = new Map<string, KnownHostsEdit>()
+  for (const [name, out] of Object.entries(outputs.pairs)) {
+    const pi = inv.data.pairs.findIndex((p) => p.name === name)
+    const pair = inv.data.pairs[pi]
+    pair.nodes.forEach((node, ni) => {
+      const o = out.nodes[node.name]
+      if (!o.hostKey) return
+      const ssh = sshSettings(inv, pair, node)
+      if (!ssh.knownHostsFile) {
+        throw new InputError(`${inv.file}: pairs/${pi}/nodes/${ni}/ssh/knownHostsFile: not set (nor defaults/ssh/knownHostsFile or pairs/${pi}/ssh/knownHostsFile): import-stack has no controller known_hosts to pin ${node.name}'s host key in`)
+      }
+      let edit = edits.get(ssh.knownHostsFile)
+      if (!edit) {
+        const before = readIfPresent(ssh.knownHostsFile)
+        const text = before === undefined ? '' : decodeUtf8(before, `knownHostsFile ${ssh.knownHostsFile}`)
+        edit = { file: ssh.knownHostsFile, before, text, changed: false, pins: [], removed: [] }
+        edits.set(ssh.knownHostsFile, edit)
+      }
+      const key = parsePublicKey(o.hostKey.publicKey, `${outputsFile}: pairs/${name}/nodes/${node.name}/hostKey/publicKey`)
+      // Revoked for any host is revoked: the line's host field does not matter.
+      if (knownHostsEntries(edit.text).some((e) => e.marker === '@revoked' && e.blob?.equals(key.blob))) {
+        throw new RefusedError(`${pair.name}/${node.name}: the stack's host key ${key.fingerprint} is marked @revoked in ${ssh.knownHostsFile}: refusing to pin it; nothing was written (replace the server's key, or remove the @revoked line if it was a mistake)`)
+      }
+      const host = hostField(node.address, ssh.port)
+      const r = replaceHostEntries(edit.text, hostFieldsFor([node.address, node.name], ssh.port), [`${host} ${keyText(key)}`], { keepRevoked: true })
+      if (r.changed) changes.push(`${pair.name}/${node.name}: host key ${key.fingerprint} pinned for ${host} in ${path.relative(inv.dir, ssh.knownHostsFile) || ssh.knownHostsFile}`)
+      edit.text = r.text
+      edit.changed ||= r.changed
+      edit.removed.push(...r.removed)
+      edit.pins.push({ pair: pair.name, node: node.name, host, fingerprint: key.fingerprint })
+    })
+  }
+  return [...edits.values()]
 }
 
 /** JSON with two-space indent, or YAML for .yaml/.yml files. */

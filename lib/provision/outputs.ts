@@ -3,14 +3,25 @@
 import { Type as T, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { InputError } from '../errors.ts'
+import { parsePublicKey } from './node-keys.ts'
 
 const Id = T.Integer({ minimum: 1 })
+
+/** The public half of a key the stack generated: never a private key (the pattern admits none). */
+export const StackKeyOutput = T.Object({
+  publicKey: T.String({ pattern: '^ssh-ed25519 [A-Za-z0-9+/]+={0,2}$' }),
+  fingerprint: T.String({ pattern: '^SHA256:[A-Za-z0-9+/]{43}$' }),
+}, { additionalProperties: false })
 
 export const StackNodeOutput = T.Object({
   /** Hetzner server id or DigitalOcean droplet id. */
   id: Id,
   ipv4: T.String({ description: 'IPv4 address (checked below: TypeBox has no format checkers registered)' }),
   ipv6: T.Optional(T.String()),
+  /** The sshd host key the stack generated (absent in outputs of stacks older than that). */
+  hostKey: T.Optional(StackKeyOutput),
+  /** The node's node-to-node sync key (its public half, authorized on the peers). */
+  syncKey: T.Optional(StackKeyOutput),
 }, { additionalProperties: false })
 
 export const StackFloatingIpOutput = T.Object({
@@ -32,6 +43,7 @@ export const StackOutputs = T.Object({
   pairs: T.Record(T.String(), StackPairOutput),
 }, { additionalProperties: true, description: 'pulumi stack output --json of stacks/hcloud or stacks/digitalocean' })
 
+export type StackKeyOutput = Static<typeof StackKeyOutput>
 export type StackNodeOutput = Static<typeof StackNodeOutput>
 export type StackFloatingIpOutput = Static<typeof StackFloatingIpOutput>
 export type StackPairOutput = Static<typeof StackPairOutput>
@@ -53,7 +65,22 @@ export function parseStackOutputs(text: string, file: string): StackOutputs {
   } else {
     // TypeBox's Value.Check does not enforce "format" without a registered checker.
     for (const [pair, p] of Object.entries((data as StackOutputs).pairs)) {
-      for (const [node, n] of Object.entries(p.nodes)) if (!IPV4.test(n.ipv4)) problems.push(`${file}: pairs/${pair}/nodes/${node}/ipv4: not an IPv4 address (got ${JSON.stringify(n.ipv4)})`)
+      for (const [node, n] of Object.entries(p.nodes)) {
+        const at = `${file}: pairs/${pair}/nodes/${node}`
+        if (!IPV4.test(n.ipv4)) problems.push(`${at}/ipv4: not an IPv4 address (got ${JSON.stringify(n.ipv4)})`)
+        for (const k of ['hostKey', 'syncKey'] as const) {
+          const key = n[k]
+          if (!key) continue
+          // A fingerprint that is not the key's own would pin one key and report another.
+          try {
+            const fp = parsePublicKey(key.publicKey, `${at}/${k}/publicKey`).fingerprint
+            if (fp !== key.fingerprint) problems.push(`${at}/${k}/fingerprint: ${key.fingerprint} is not the fingerprint of publicKey (${fp})`)
+          } catch (e) {
+            if (!(e instanceof InputError)) throw e
+            problems.push(e.message)
+          }
+        }
+      }
     }
   }
   if (problems.length) {

@@ -1,24 +1,33 @@
 // What a stack builds, decided from the inventory alone (no Pulumi here, so it is tested as
-// plain data): which pairs, one server per node with its type/image/location, the SSH key,
-// the firewall rules, labels, and which floating IPs the primary gets.
+// plain data): which pairs, one server per node with its type/image/location, the SSH key (one
+// to create, or one already in the project), the firewall rules, labels, and which floating IPs
+// the primary gets.
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { InputError } from '../errors.ts'
-import type { LoadedInventory } from '../inventory/load.ts'
+import { sshSettings, type LoadedInventory } from '../inventory/load.ts'
 import type { Node, Pair } from '../inventory/schema.ts'
 import { inboundRules, type InboundRule } from './firewall.ts'
 
 export type Provider = 'hcloud' | 'digitalocean'
 export type Provision = NonNullable<Pair['provision']>
 
-export interface NodePlan { node: Node; location: string; serverType: string; image: string; primary: boolean }
+export interface NodePlan {
+  node: Node; location: string; serverType: string; image: string; primary: boolean
+  /** The login user the playbooks use on it: cloud-init authorizes the peers' sync keys for this user. */
+  sshUser: string
+}
 export interface FloatingIpPlan { name: string; family: 'ipv4' | 'ipv6'; prefix: number }
 
 export interface PairPlan {
   pair: Pair
   provision: Provision
   nodes: NodePlan[]
-  sshPublicKey: string
+  /** The key to create in the project; absent when the inventory names one already there (existingSshKey). */
+  sshPublicKey?: string
+  existingSshKey?: { name?: string; id?: number }
+  /** provision.tokenFile, absolute: the one token source of this provider's stack (validate makes every pair agree). */
+  tokenFile?: string
   rules: InboundRule[]
   labels: Record<string, string>
   floatingIps: FloatingIpPlan[]
@@ -64,8 +73,10 @@ export function provisionPlan(inv: LoadedInventory, provider: Provider): PairPla
         serverType: node.provision?.serverType ?? p.serverType,
         image: node.provision?.image ?? p.image,
         primary: node.name === pair.primary,
+        sshUser: sshSettings(inv, pair, node).user,
       })),
-      sshPublicKey: publicKey(inv, p, at),
+      ...(p.sshKey ? { existingSshKey: { ...p.sshKey } } : { sshPublicKey: publicKey(inv, p, at) }),
+      ...(p.tokenFile ? { tokenFile: path.resolve(inv.dir, p.tokenFile) } : {}),
       rules: inboundRules(inv, pair),
       labels: { ...p.labels, 'hapair-pair': pair.name, 'managed-by': 'hapair' },
       floatingIps: floatingIpPlans(pair, provider),

@@ -17,6 +17,8 @@ export interface ReportOptions {
   metrics?: string
   /** 'verify' or 'backup-verify': the JUnit suite name and the metrics' playbook label. */
   playbook: string
+  /** The pairs the run covered: each gets its run-level metrics even without a result. */
+  pairs?: string[]
 }
 
 /** Fails before any check runs when a report could not be written afterwards (exit 2, nothing touched). */
@@ -38,7 +40,7 @@ export function emitReports(results: CheckResult[], opts: ReportOptions, now = n
   if (opts.junit) writeFileAtomic(opts.junit, formatJunit(results, { name: `hapair ${opts.playbook}`, timestamp: now }))
   if (opts.metrics) {
     const previous = parseLastSuccess(readIfExists(opts.metrics))
-    writeFileAtomic(opts.metrics, formatMetrics(results, { playbook: opts.playbook, now, previous }))
+    writeFileAtomic(opts.metrics, formatMetrics(results, { playbook: opts.playbook, now, previous, pairs: opts.pairs }))
   }
   return opts.json ? formatJson(results) : formatTable(results, { title: opts.playbook === 'verify' ? undefined : opts.playbook }) + '\n'
 }

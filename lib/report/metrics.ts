@@ -36,6 +36,8 @@ export interface MetricsOptions {
   now: Date
   /** parseLastSuccess() of the file being replaced. */
   previous?: Map<string, number>
+  /** The pairs the run covered (default: those in the results): one run-level series each. */
+  pairs?: string[]
 }
 
 export function formatMetrics(results: CheckResult[], opts: MetricsOptions): string {
@@ -51,8 +53,12 @@ export function formatMetrics(results: CheckResult[], opts: MetricsOptions): str
     const t = r.ok ? now : opts.previous?.get(key(r.pair, r.node, r.check)) ?? 0
     return `${METRICS.lastSuccess.name}${l(r)} ${t}`
   }))
-  const run = labels({ playbook: opts.playbook })
-  family(METRICS.runOk, [`${METRICS.runOk.name}${run} ${results.every((r) => r.ok) ? 1 : 0}`])
-  family(METRICS.runAt, [`${METRICS.runAt.name}${run} ${now}`])
+  // Per pair, like every other series: two per-pair files (verify --pair a, --pair b) in one
+  // textfile directory would otherwise both say hapair_run_ok{playbook="verify"}, and node_exporter
+  // refuses a series collected twice.
+  const pairs = [...new Set([...(opts.pairs ?? []), ...results.map((r) => r.pair)])]
+  const run = (pair: string) => labels({ playbook: opts.playbook, pair })
+  family(METRICS.runOk, pairs.map((p) => `${METRICS.runOk.name}${run(p)} ${results.every((r) => r.pair !== p || r.ok) ? 1 : 0}`))
+  family(METRICS.runAt, pairs.map((p) => `${METRICS.runAt.name}${run(p)} ${now}`))
   return out.join('\n') + '\n'
 }

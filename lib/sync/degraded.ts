@@ -1,13 +1,8 @@
 // Degraded mode (N3) as records on the active node: which items each target still lacks, and
-// when each item last reached each target. Pure merges (records.ts writes them); failover
-// reads pendingFor().
+// when each item last reached each target. Pure merges (records.ts writes them); status reports
+// the mark. Failover does not trust it: it measures what the target lacks (lib/freshness.ts).
 import type { DegradedRecord, SyncRecord } from '../state.ts'
 import type { ItemResult } from './types.ts'
-
-/** Items a node has not received yet: failover to it would lose them. */
-export function pendingFor(record: DegradedRecord | undefined | null, node: string): string[] {
-  return record?.pending?.[node] ?? []
-}
 
 /** An item is still owed to a target when it was meant to go and did not arrive. */
 const owed = (r: ItemResult) => r.outcome === 'failed' || r.outcome === 'pending'

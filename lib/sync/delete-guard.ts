@@ -9,7 +9,7 @@
 // `sync`); over that it deletes nothing, lists the first 20 paths and exits 3; `--force` lifts it."
 import { RemoteError } from '../errors.ts'
 import type { Pair, SyncItem } from '../inventory/schema.ts'
-import { classifyExit, deleteArgv, deletedPaths, parseHeldDeletes, parseItemized, parseNonDirCounts, parseStats, withoutHeldNoise, type RsyncOptions, type Verdict } from './rsync.ts'
+import { classifyExit, deleteArgv, deletedPaths, parseHeldDeletes, parseItemized, parseNonDirCounts, parseStats, withoutHeldNoise, type RsyncOptions, type ExitVerdict } from './rsync.ts'
 
 /** Large enough for routine pruning, small enough that a stale source cannot empty an item. */
 export const MAX_DELETE_DEFAULT = { count: 1000, share: 0.2 } as const
@@ -83,7 +83,7 @@ export function dryRunNote(itemized: string[], statsOut: string, l: DeleteLimit)
 
 export interface Pass { code: number | null; stdout: string; stderr: string; signal?: string | null }
 
-export interface Settled { verdict: Verdict; deleted: number; refused?: Refusal }
+export interface Settled { verdict: ExitVerdict; deleted: number; refused?: Refusal }
 
 /**
  * After a transfer run with --max-delete=0: nothing held back costs nothing more; within the

@@ -10,6 +10,7 @@ import { protectedIn } from './filters.ts'
 import { checkpoint, SyncStopped, type Fence } from './lease.ts'
 import { ensurePinned } from './pin.ts'
 import type { NodeFacts, Step } from './plan.ts'
+import type { SyncProgress } from './progress.ts'
 import { partialDir } from './rsync.ts'
 import { rsyncItem } from './run-rsync.ts'
 import { isLinkError, sftpItem } from './sftp.ts'
@@ -34,6 +35,7 @@ export interface DeliverContext {
   pendingBefore: Record<string, string[]>
   /** The run's lease: every item and target is checked against it first (lib/sync/lease.ts). */
   fence?: Fence
+  progress?: SyncProgress
 }
 
 /** Why the hop to target cannot be trusted (refused: a safety refusal, exit 3), or undefined when it can (copying a missing pin first). */
@@ -55,26 +57,36 @@ async function pinProblem(ctx: DeliverContext, target: string): Promise<{ reason
 }
 
 async function sendItem(ctx: DeliverContext, step: Step, transport: 'rsync' | 'sftp'): Promise<Partial<ItemResult>> {
+  // Ended here too: an item that fails before its transfer starts must not stay on the progress line.
+  const progress = ctx.dryRun ? undefined : ctx.progress?.track(`${step.item.name} -> ${step.target}`)
+  try {
+    return await send(ctx, step, transport, progress)
+  } finally {
+    progress?.done()
+  }
+}
+
+async function send(ctx: DeliverContext, step: Step, transport: 'rsync' | 'sftp', progress: ReturnType<SyncProgress['track']> | undefined): Promise<Partial<ItemResult>> {
   const protect = protectedIn(ctx.pair, step.item)
   const done = ctx.dryRun ? 'dry-run' as const : 'ok' as const
   const deletes = { limit: deleteLimit(ctx.pair, step.item), force: !!ctx.force }
   const held = (r: { refused?: ItemResult['refused'] }) => r.refused && { outcome: 'refused' as const, refused: r.refused, reason: describeRefusal(r.refused) }
   if (transport === 'rsync') {
     if (ctx.bootstrap && !ctx.dryRun) await ctx.pool.session(ctx.pair, step.target).run(['mkdir', '-p', step.item.path])
-    const r = await rsyncItem({ inv: ctx.inv, pair: ctx.pair, src: ctx.src, target: findNode(ctx.pair, step.target), item: step.item, protect, dryRun: ctx.dryRun, ioTimeoutSec: ctx.ioTimeoutSec, deletes, fence: ctx.fence })
+    const r = await rsyncItem({ inv: ctx.inv, pair: ctx.pair, src: ctx.src, target: findNode(ctx.pair, step.target), item: step.item, protect, dryRun: ctx.dryRun, ioTimeoutSec: ctx.ioTimeoutSec, deletes, fence: ctx.fence, progress })
     if (r.ok && !ctx.dryRun && ctx.pendingBefore[step.target]?.includes(step.item.name)) {
       // A resumed transfer leaves rsync's (absolute) partial directory behind, empty.
       await ctx.pool.session(ctx.pair, step.target).run({ script: sh`rmdir ${partialDir(step.item)} 2>/dev/null; exit 0` }).catch(() => {})
     }
-    const counts = { files: r.files, sent: r.sent, deleted: r.deleted, unchanged: r.unchanged, bytes: r.bytes, wireBytes: r.wireBytes, changes: r.changes }
+    const counts = { files: r.files, sent: r.sent, deleted: r.deleted, unchanged: r.unchanged, bytes: r.bytes, wireBytes: r.wireBytes, changes: r.changes, ...(ctx.dryRun ? { dryRunBytes: r.dryRunBytes } : {}) }
     return r.ok ? { ...counts, outcome: done, reason: r.reason ?? step.reason, ...held(r) } : { ...counts, outcome: 'failed', link: r.link, reason: r.reason }
   }
   // The controller moves these files itself: the fence is checked as it goes, and stopSyncs waits for it.
   await ctx.fence?.check(ctx.src.name)
   if (!ctx.dryRun) await ctx.fence?.inFlight(ctx.src.name, true)
   const r = await sftpItem({ src: ctx.src, dst: ctx.pool.session(ctx.pair, step.target), item: step.item, protect, dryRun: ctx.dryRun, bootstrap: ctx.bootstrap, deletes,
-    checkpoint: ctx.fence && checkpoint(ctx.fence, [ctx.src.name, step.target]) }).finally(() => ctx.dryRun || ctx.fence?.inFlight(ctx.src.name, false))
-  const counts = { files: r.files, sent: r.sent, deleted: r.deleted, unchanged: r.unchanged, bytes: r.bytes, changes: r.changes }
+    checkpoint: ctx.fence && checkpoint(ctx.fence, [ctx.src.name, step.target]), progress }).finally(() => ctx.dryRun || ctx.fence?.inFlight(ctx.src.name, false))
+  const counts = { files: r.files, sent: r.sent, deleted: r.deleted, unchanged: r.unchanged, bytes: r.bytes, changes: r.changes, ...(ctx.dryRun ? { dryRunBytes: r.bytes } : {}) }
   return r.errors.length ? { ...counts, outcome: 'failed', reason: `${r.errors.length} error(s): ${r.errors[0]}` } : { ...counts, outcome: done, reason: r.warning ?? step.reason, ...held(r) }
 }
 

@@ -12,6 +12,7 @@ import { SyncStopped, takeFence, type Fence, type LockSeen } from './lease.ts'
 import { recorder } from './records.ts'
 import { buildPlan, selectItems, type NodeFacts, type Step } from './plan.ts'
 import { hopProblems } from './rsync.ts'
+import type { SyncProgress } from './progress.ts'
 import type { ItemResult, SyncReport } from './types.ts'
 import { probeNode } from './versions.ts'
 
@@ -33,6 +34,8 @@ export interface SyncOptions {
   lockHeld?: boolean | Pick<HeldLock, 'owner'>
   /** Mirror deletions over the delete limit (maxDelete) go ahead instead of refusing the item. */
   force?: boolean
+  /** Shown files and bytes done, rate and time left while rsync items transfer (the playbook's stderr). */
+  progress?: SyncProgress
 }
 
 export { stopSyncs, SyncStopped } from './lease.ts'
@@ -66,7 +69,7 @@ export function guardLock(pair: Pair, seen: (Partial<LockSeen> | { unreachable: 
   const l = locks.find((x) => x.journal) ?? locks[0]
   if (!l) return
   const who = l.owner ? describeOwner(l.owner) : 'an owner that cannot be read'
-  const rerun = `re-run \`${finishCommand(pair, 'failover')}\` (or failback.ts) to take the stale lock over and converge`
+  const rerun = `re-run \`${finishCommand(pair, 'failover')}\` (or \`${finishCommand(pair, 'failback')}\`) to take the stale lock over and converge`
   if (l.journal) {
     const j = parseJournal(l.journal, pair)
     if (j.journal) {
@@ -159,7 +162,7 @@ async function syncFenced(r: {
   // Each target gets its items in priority order; targets proceed side by side.
   const pinned: string[] = []
   const results = new Map<Step, ItemResult>()
-  const ctx: DeliverContext = { inv, pair, pool, src, sourceFacts, dryRun: !!o.dryRun, bootstrap: !!o.bootstrap, force: !!o.force, ioTimeoutSec, now, log: o.log, pinned,
+  const ctx: DeliverContext = { inv, pair, pool, src, sourceFacts, dryRun: !!o.dryRun, bootstrap: !!o.bootstrap, force: !!o.force, ioTimeoutSec, now, log: o.log, pinned, progress: o.progress,
     pendingBefore: view.states[source]?.degraded?.pending ?? {}, fence }
   await Promise.all(targets.map((t) => deliverTo(ctx, t, plan.filter((s) => s.target === t), results)))
   const ordered = plan.map((s) => results.get(s)!).filter(Boolean)

@@ -25,6 +25,8 @@ export interface RsyncOptions {
   holdDeletes?: boolean
   /** Give up when no data moves for this long (a dropped link), in seconds. */
   ioTimeoutSec: number
+  /** The transfer also streams rsync's --info=progress2 records (lib/sync/progress.ts splits them out). */
+  progress?: boolean
 }
 
 export const partialDir = (item: SyncItem) => `${item.path.replace(/\/+$/, '')}/${PARTIAL_DIR}`
@@ -67,6 +69,14 @@ export function hopProblems(paths: { keyFile?: string; knownHostsFile?: string }
 
 const slash = (p: string) => (p.endsWith('/') ? p : p + '/')
 
+/**
+ * Times compared to the nanosecond (receiver rsync 3.1.3 or later; an older one compares seconds).
+ * rsync's default quick check compares whole seconds, so a file rewritten with the same size in
+ * the second of its last copy (a config saved twice, a file replaced continuously) would stay
+ * stale on the target until it changed again, and no later pass would notice.
+ */
+export const MODIFY_WINDOW = '--modify-window=-1'
+
 /** The options every pass of an item shares: archive mode, names in the protocol, the pinned hop. */
 function baseArgv(o: RsyncOptions, extra: string[] = []): string[] {
   return [
@@ -74,6 +84,7 @@ function baseArgv(o: RsyncOptions, extra: string[] = []): string[] {
     '-a', // recursive; links, permissions, times, owner, group, devices
     '-s', // file names travel inside the protocol, never through the remote shell
     '-8', // non-ASCII names as they are in the itemised list
+    MODIFY_WINDOW,
     ...extra,
     '--stats', '--no-human-readable',
     `--timeout=${o.ioTimeoutSec}`, // a cut link ends the transfer (exit 30) instead of hanging
@@ -106,6 +117,7 @@ export function rsyncArgv(o: RsyncOptions): string[] {
   }
   argv.push(...filterRules(o))
   if (o.dryRun) argv.push('--dry-run', '--out-format=%i %n%L')
+  else if (o.progress) argv.push('--info=progress2')
   argv.push(...ends(o))
   return argv
 }
@@ -155,10 +167,10 @@ const NOT_LINK_TEXT: [RegExp, string][] = [
   [/rsync: (command )?not found|rsync: No such file/i, 'rsync is not installed on the target'],
 ]
 
-export interface Verdict { ok: boolean; link: boolean; warning?: string; reason?: string }
+export interface ExitVerdict { ok: boolean; link: boolean; warning?: string; reason?: string }
 
 /** What an rsync exit means for the item: delivered, a link failure (degraded), or an error. */
-export function classifyExit(code: number | null, stderr: string, signal?: string | null): Verdict {
+export function classifyExit(code: number | null, stderr: string, signal?: string | null): ExitVerdict {
   if (code === 0) return { ok: true, link: false }
   if (code === 24) return { ok: true, link: false, warning: RSYNC_EXIT[24].meaning }
   const detail = firstError(stderr)
@@ -204,6 +216,12 @@ export function parseStats(out: string): RsyncStats {
     sent: num(/^Total bytes sent: ([\d,.']+)/m),
     received: num(/^Total bytes received: ([\d,.']+)/m),
   }
+}
+
+/** File data a run sends ("Total transferred file size"): unlike Literal data, a dry run counts it too. */
+export function parseTransferredSize(out: string): number {
+  const m = /^Total transferred file size: ([\d,.']+)/m.exec(out)
+  return m ? Number(m[1].replace(/[,.']/g, '')) : 0
 }
 
 /** The itemised lines of a dry run ("%i %n%L"), without the stats that follow them. */

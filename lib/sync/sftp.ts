@@ -11,7 +11,7 @@ import type { NodeSession } from '../ssh.ts'
 import { judgeRemovals, type DeleteLimit, type Refusal } from './delete-guard.ts'
 import { skipMatcher, TEMP_PREFIX } from './filters.ts'
 import { PARTIAL_DIR } from './rsync.ts'
-import { diffTrees, itemize, type Entry, type EntryType } from './tree.ts'
+import { diffTrees, itemize, type TreeEntry, type EntryType } from './tree.ts'
 
 export { TEMP_PREFIX }
 
@@ -27,7 +27,7 @@ function typeOf(mode: number): EntryType {
   }
 }
 
-const entryOf = (rel: string, a: Stats): Entry =>
+const entryOf = (rel: string, a: Stats): TreeEntry =>
   ({ rel, type: typeOf(a.mode), mode: a.mode & 0o7777, uid: a.uid, gid: a.gid, size: a.size, mtime: a.mtime })
 
 /** Runs fn over items, at most n at once. */
@@ -38,7 +38,7 @@ async function eachLimit<T>(items: T[], n: number, fn: (x: T) => Promise<void>):
 
 /** The tree under root, without what keep() rejects; our own leftover temporaries are listed apart. */
 async function walk(sftp: SFTPWrapper, root: string, keep: (rel: string, isDir: boolean) => boolean) {
-  const tree = new Map<string, Entry>()
+  const tree = new Map<string, TreeEntry>()
   const stale: string[] = []
   let level = ['']
   while (level.length) {
@@ -76,7 +76,7 @@ async function mkdirp(sftp: SFTPWrapper, p: string): Promise<void> {
 }
 
 /** Mode, owner and times; an owner the SFTP user may not set is left as it is. */
-async function stamp(sftp: SFTPWrapper, p: string, e: Entry): Promise<void> {
+async function stamp(sftp: SFTPWrapper, p: string, e: TreeEntry): Promise<void> {
   const times = { atime: e.mtime, mtime: e.mtime }
   try { await call((cb) => sftp.setstat(p, { mode: e.mode, uid: e.uid, gid: e.gid, ...times }, cb as any)) } catch {
     await call((cb) => sftp.setstat(p, { mode: e.mode, ...times }, cb as any))
@@ -107,6 +107,8 @@ export async function sftpItem(o: {
   deletes?: { limit: DeleteLimit; force: boolean }
   /** Called before each change (and before each rename); throws to stop the item (the sync's fence). */
   checkpoint?: () => Promise<void>
+  /** Fed the bytes read and the files sent as the uploads go (lib/sync/progress.ts). */
+  progress?: { update(p: { bytes: number; pct: number; files: number }): void; done(): void }
 }): Promise<SftpOutcome> {
   const root = o.item.path.replace(/\/+$/, '')
   const skips = skipMatcher(o.item.exclude ?? [], o.protect)
@@ -115,7 +117,7 @@ export async function sftpItem(o: {
   try {
     if (!(await exists(ss, root))) throw new Error(`${root} does not exist on the source`)
     const src = await walk(ss, root, keep)
-    let dst = { tree: new Map<string, Entry>(), stale: [] as string[] }
+    let dst = { tree: new Map<string, TreeEntry>(), stale: [] as string[] }
     const there = await exists(ds, root)
     if (there) dst = await walk(ds, root, keep)
     else if (!o.dryRun) {
@@ -141,13 +143,19 @@ export async function sftpItem(o: {
     }
     for (const e of d.clear) await attempt(`delete ${e.rel}`, () => call((cb) => (e.type === 'dir' ? ds.rmdir(abs(e.rel), cb as any) : ds.unlink(abs(e.rel), cb as any))))
     for (const e of d.mkdir) await attempt(`mkdir ${e.rel}`, () => call((cb) => ds.mkdir(abs(e.rel), { mode: 0o700 }, cb as any)))
+    let moved = 0, sent = 0
+    const report = () => o.progress?.update({ bytes: moved, pct: d.bytes ? Math.min(100, Math.floor((moved * 100) / d.bytes)) : 100, files: sent })
     await eachLimit(d.upload, 8, (e) => attempt(`send ${e.rel}`, async () => {
       const tmp = tempName(root, e.rel)
       try {
-        await pipeline(ss.createReadStream(abs(e.rel)), ds.createWriteStream(tmp, { mode: 0o600 }))
+        const from = ss.createReadStream(abs(e.rel))
+        if (o.progress) from.on('data', (c: Buffer) => { moved += c.length; report() })
+        await pipeline(from, ds.createWriteStream(tmp, { mode: 0o600 }))
         await stamp(ds, tmp, e)
         await o.checkpoint?.()
         await rename(ds, tmp, abs(e.rel))
+        sent++
+        report()
       } catch (err) {
         await call((cb) => ds.unlink(tmp, cb as any)).catch(() => {})
         throw err
@@ -165,6 +173,7 @@ export async function sftpItem(o: {
     for (const b of d.blocked) out.errors.push(`${b.rel}: ${b.reason}`)
     return out
   } finally {
+    o.progress?.done()
     ss.end()
     ds.end()
   }

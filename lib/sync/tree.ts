@@ -3,7 +3,7 @@
 
 export type EntryType = 'file' | 'dir' | 'link' | 'other'
 
-export interface Entry {
+export interface TreeEntry {
   /** Path relative to the item root, '/'-separated, never empty. */
   rel: string
   type: EntryType
@@ -20,19 +20,19 @@ export interface Entry {
 
 export interface TreeDiff {
   /** Target entries of the wrong type, in the way of what the source has: deleted first, deepest first. */
-  clear: Entry[]
+  clear: TreeEntry[]
   /** Target entries gone from the source (mirror items): deleted last, deepest first. */
-  remove: Entry[]
+  remove: TreeEntry[]
   /** Directories to create, shallowest first. */
-  mkdir: Entry[]
+  mkdir: TreeEntry[]
   /** Files whose content differs (size or time), sent to a temporary name and renamed. */
-  upload: Entry[]
+  upload: TreeEntry[]
   /** Symlinks to create or point elsewhere. */
-  link: Entry[]
+  link: TreeEntry[]
   /** Files whose content is right but whose mode or owner is not. */
-  attrs: Entry[]
+  attrs: TreeEntry[]
   /** Directories to re-stamp at the end (mode, owner, time), deepest first. */
-  dirs: Entry[]
+  dirs: TreeEntry[]
   /** What could not be done without deleting a directory in a non-mirror item. */
   blocked: { rel: string; reason: string }[]
   /** Source entries the transport cannot carry (devices, sockets, fifos). */
@@ -46,7 +46,7 @@ const depth = (rel: string) => rel.split('/').length
 const parent = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '')
 const under = (rel: string, dir: string) => rel.startsWith(dir + '/')
 
-export function diffTrees(src: Map<string, Entry>, dst: Map<string, Entry>, opts: { mirror: boolean }): TreeDiff {
+export function diffTrees(src: Map<string, TreeEntry>, dst: Map<string, TreeEntry>, opts: { mirror: boolean }): TreeDiff {
   const d: TreeDiff = { clear: [], remove: [], mkdir: [], upload: [], link: [], attrs: [], dirs: [], blocked: [], special: [], files: 0, unchanged: 0, bytes: 0 }
   const removed = new Set<string>()
   const blockedDirs: string[] = []
@@ -92,17 +92,17 @@ export function diffTrees(src: Map<string, Entry>, dst: Map<string, Entry>, opts
       touch(t.rel)
     }
   }
-  const deepestFirst = (a: Entry, b: Entry) => depth(b.rel) - depth(a.rel) || (a.rel < b.rel ? 1 : -1)
+  const deepestFirst = (a: TreeEntry, b: TreeEntry) => depth(b.rel) - depth(a.rel) || (a.rel < b.rel ? 1 : -1)
   d.clear.sort(deepestFirst)
   d.remove.sort(deepestFirst)
   touched.delete('')
-  d.dirs = [...touched].map((rel) => src.get(rel)).filter((e): e is Entry => e?.type === 'dir' && !isBlocked(e.rel))
+  d.dirs = [...touched].map((rel) => src.get(rel)).filter((e): e is TreeEntry => e?.type === 'dir' && !isBlocked(e.rel))
     .sort((a, b) => depth(b.rel) - depth(a.rel))
   return d
 }
 
 /** The diff in rsync's itemised format, for --dry-run. */
-export function itemize(d: TreeDiff, dst: Map<string, Entry>): string[] {
+export function itemize(d: TreeDiff, dst: Map<string, TreeEntry>): string[] {
   const out: string[] = []
   for (const e of [...d.clear, ...d.remove]) out.push(`*deleting   ${e.rel}${e.type === 'dir' ? '/' : ''}`)
   for (const e of d.mkdir) out.push(`cd+++++++++ ${e.rel}/`)

@@ -41,6 +41,8 @@ export interface ItemResult {
   ms: number
   /** Dry run: the itemised list, rsync's `%i %n` format. */
   changes?: string[]
+  /** Dry run: file data a real run would send. For the text report only: --json leaves it out (see jsonReport). */
+  dryRunBytes?: number
   /** outcome refused: how many files it would have deleted, the limit, the first paths. */
   refused?: Refusal
   /** outcome failed because a safety check refused it (the hop's host key): exit 3, and the item is still owed. */

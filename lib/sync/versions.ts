@@ -35,7 +35,7 @@ export function probeScript(keys: ProbeKey[], knownHostsFile?: string, lockOwner
 }
 
 /** Turns the probe's output into facts; a key missing from the output reads as an error. */
-export function parseProbe(out: string, keys: ProbeKey[]): NodeFacts {
+export function parseNodeFacts(out: string, keys: ProbeKey[]): NodeFacts {
   const got = new Map<string, { rc: number; value: string }>()
   for (const rec of out.split(US)) {
     const [key, rc, value] = rec.replace(/^\n+/, '').split(RS)
@@ -62,5 +62,5 @@ export function parseProbe(out: string, keys: ProbeKey[]): NodeFacts {
 export async function probeNode(s: NodeSession, pair: Pair, items: SyncItem[]): Promise<NodeFacts> {
   const keys = probeKeys(pair, items)
   const r = await s.run({ script: probeScript(keys, pair.sync?.nodeKnownHostsFile, `${stateDir(pair)}/lock/owner`) }, { check: false, timeoutMs: 20000 })
-  return parseProbe(r.stdout, keys)
+  return parseNodeFacts(r.stdout, keys)
 }

@@ -1,6 +1,6 @@
 // One HA pair on DigitalOcean: one droplet per node, a reserved IP assigned to the primary's
 // droplet, and a firewall (SSH from admin networks and the peers only, service ports as
-// declared) applied by tag. DigitalOcean has no anti-affinity placement: see docs/provisioning.md.
+// declared) applied by tag. DigitalOcean has no anti-affinity placement: see README, "Provisioning a pair in the cloud".
 // The reserved IP needs no kernel configuration: DigitalOcean delivers it to the droplet's
 // anchor address, so cloud-init installs the node-side packages and holds nothing.
 import * as pulumi from '@pulumi/pulumi'
@@ -9,6 +9,7 @@ import { cloudInit } from '../../lib/provision/cloud-init.ts'
 import type { InboundRule } from '../../lib/provision/firewall.ts'
 import type { StackPairOutput } from '../../lib/provision/outputs.ts'
 import type { PairPlan } from '../../lib/provision/plan.ts'
+import { keyMaterial, keyOutputs, nodeKeys, type NodeKeys } from '../shared/node-keys.ts'
 import { hostName, numericId } from '../shared/stack.ts'
 
 export interface HaPairArgs {
@@ -22,6 +23,8 @@ const tagSafe = (s: string) => s.replace(/[^A-Za-z0-9:_-]/g, '_')
 export class HaPair extends pulumi.ComponentResource {
   readonly tag: digitalocean.Tag
   readonly droplets: Record<string, digitalocean.Droplet> = {}
+  /** Each node's host and sync keys (tls.PrivateKey), made before the droplets. */
+  readonly keys: Record<string, NodeKeys>
   readonly reservedIp: digitalocean.ReservedIp
   readonly firewall: digitalocean.Firewall
   readonly outputs: pulumi.Output<StackPairOutput>
@@ -35,12 +38,16 @@ export class HaPair extends pulumi.ComponentResource {
     this.tag = new digitalocean.Tag(`${name}-tag`, { name: tagSafe(`hapair-${pair.name}`) }, child)
     const labelTags = Object.entries(labels).map(([k, v]) => tagSafe(`${k}:${v}`))
 
+    this.keys = nodeKeys(name, args.plan, this)
+
     for (const n of nodes) {
+      const material = keyMaterial(args.plan, this.keys, n.node.name)
       this.droplets[n.node.name] = new digitalocean.Droplet(`${name}-${n.node.name}`, {
         name: hostName(n.node.name), size: n.serverType, image: n.image, region: n.location,
         sshKeys: [args.sshKeyFingerprint], ipv6: true, monitoring: true,
         tags: [this.tag.name, ...labelTags, tagSafe(`hapair-role:${n.primary ? 'primary' : 'secondary'}`)],
-        userData: cloudInit({ pair, node: n.node, hold: [] }),
+        // It carries the node's private keys: a secret in the state.
+        userData: pulumi.secret(material.apply((keys) => cloudInit({ pair, node: n.node, hold: [], keys }))),
       }, {
         ...child,
         // First-boot data and keys: changing them would rebuild a droplet that holds the pair's data.
@@ -70,7 +77,8 @@ export class HaPair extends pulumi.ComponentResource {
 
     const nodeOut = nodes.map((n) => {
       const d = this.droplets[n.node.name]
-      return pulumi.all([numericId(d.id), d.ipv4Address, d.ipv6Address]).apply(([id, ipv4, ipv6]) => [n.node.name, { id, ipv4, ...(ipv6 ? { ipv6 } : {}) }] as const)
+      return pulumi.all([numericId(d.id), d.ipv4Address, d.ipv6Address, keyOutputs(this.keys[n.node.name], n.node.name)])
+        .apply(([id, ipv4, ipv6, keys]) => [n.node.name, { id, ipv4, ...(ipv6 ? { ipv6 } : {}), ...keys }] as const)
     })
     const vip = args.plan.floatingIps[0]
     this.outputs = pulumi.all([pulumi.all(nodeOut), this.reservedIp.ipAddress])

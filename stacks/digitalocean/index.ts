@@ -3,5 +3,5 @@
 import { stackInput } from '../shared/stack.ts'
 import { digitaloceanStack } from './program.ts'
 
-const { plans } = stackInput('ha-digitalocean', 'digitalocean')
-export const pairs = digitaloceanStack(plans).pairs
+const { plans, token } = stackInput('ha-digitalocean', 'digitalocean')
+export const pairs = digitaloceanStack(plans, undefined, token).pairs

@@ -1,13 +1,24 @@
 // One HA pair on Hetzner Cloud: a spread placement group (the two servers never share a
-// host), one server per node in it, the floating IP(s) assigned to the primary's server,
-// firewalls (SSH from admin networks and the peers only, service ports as declared), and
-// cloud-init that puts the floating IP in the primary's kernel, since Hetzner does not.
+// host), one server per node in it on its own primary IPs, the floating IP(s) assigned to the
+// primary's server, one firewall (SSH from admin networks and the peers only, service ports as
+// declared), and cloud-init that installs the generated keys and puts the floating IP in the
+// primary's kernel, since Hetzner does not.
+//
+// The firewall is attached one way only: each server's firewallIds, at creation, so it guards
+// the first boot. Setting firewallIds and also a FirewallAttachment is what
+// hetznercloud/terraform-provider-hcloud#828 reports: the server's firewallIds is authoritative,
+// and the next apply detaches the attachment's firewall from it (the Pulumi provider is that
+// provider, bridged). A separate peer firewall, attached once the servers' addresses exist, is
+// what that combination was for; instead each server gets primary IPs made before it, so the
+// peers' addresses are known when the one firewall is declared. (Primary IPs also outlive a
+// server rebuild, so a rebuilt node keeps the address its peers and the controller know.)
 import * as pulumi from '@pulumi/pulumi'
 import * as hcloud from '@pulumi/hcloud'
 import { cloudInit } from '../../lib/provision/cloud-init.ts'
 import type { InboundRule } from '../../lib/provision/firewall.ts'
 import { ipv6FloatingHost, type StackPairOutput } from '../../lib/provision/outputs.ts'
 import type { FloatingIpPlan, PairPlan } from '../../lib/provision/plan.ts'
+import { keyMaterial, keyOutputs, nodeKeys, type NodeKeys } from '../shared/node-keys.ts'
 import { hostName, numericId } from '../shared/stack.ts'
 
 export interface HaPairArgs {
@@ -22,9 +33,13 @@ const rule = (r: InboundRule, sources: pulumi.Input<string>[]): hcloud.types.inp
 export class HaPair extends pulumi.ComponentResource {
   readonly placementGroup: hcloud.PlacementGroup
   readonly servers: Record<string, hcloud.Server> = {}
+  /** Each node's host and sync keys (tls.PrivateKey), made before the servers. */
+  readonly keys: Record<string, NodeKeys>
   readonly floatingIps: { plan: FloatingIpPlan; ip: hcloud.FloatingIp; assignment: hcloud.FloatingIpAssignment }[] = []
-  readonly adminFirewall: hcloud.Firewall
-  readonly peerFirewall: hcloud.Firewall
+  /** Each node's primary IPv4 and IPv6, made before its server. */
+  readonly primaryIps: Record<string, { ipv4: hcloud.PrimaryIp; ipv6: hcloud.PrimaryIp }> = {}
+  /** The pair's one firewall, on every server from its creation (firewallIds). */
+  readonly firewall: hcloud.Firewall
   readonly outputs: pulumi.Output<StackPairOutput>
 
   constructor(name: string, args: HaPairArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -46,37 +61,38 @@ export class HaPair extends pulumi.ComponentResource {
     const held = pulumi.all(ips.map((i) => (i.plan.family === 'ipv6' ? i.ip.ipNetwork.apply(ipv6FloatingHost) : i.ip.ipAddress)))
       .apply((addrs) => addrs.map((address, k) => ({ address, prefix: ips[k].plan.prefix })))
 
-    this.adminFirewall = new hcloud.Firewall(`${name}-admin`, {
-      name: `${name}-admin`, labels,
-      rules: rules.filter((r) => r.sources.length).map((r) => rule(r, r.sources)),
+    for (const n of nodes) {
+      const ip = (type: 'ipv4' | 'ipv6') => new hcloud.PrimaryIp(`${name}-${n.node.name}-${type}`, {
+        name: `${name}-${n.node.name}-${type}`, type, location: n.location, assigneeType: 'server', autoDelete: false,
+        labels: { ...labels, 'hapair-node': n.node.name },
+      }, child)
+      this.primaryIps[n.node.name] = { ipv4: ip('ipv4'), ipv6: ip('ipv6') }
+    }
+    const peerSources = Object.values(this.primaryIps).flatMap((p) => [pulumi.interpolate`${p.ipv4.ipAddress}/32`, p.ipv6.ipNetwork])
+    this.firewall = new hcloud.Firewall(`${name}-fw`, {
+      name: `${name}-fw`, labels,
+      rules: rules.map((r) => rule(r, [...r.sources, ...(r.peers ? peerSources : [])])),
     }, child)
 
+    this.keys = nodeKeys(name, args.plan, this)
+
     for (const n of nodes) {
+      const material = keyMaterial(args.plan, this.keys, n.node.name)
       this.servers[n.node.name] = new hcloud.Server(`${name}-${n.node.name}`, {
         name: hostName(n.node.name), serverType: n.serverType, image: n.image, location: n.location,
         placementGroupId: numericId(this.placementGroup.id),
         sshKeys: [args.sshKeyId],
-        firewallIds: [numericId(this.adminFirewall.id)],
-        publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
+        firewallIds: [numericId(this.firewall.id)],
+        publicNets: [{ ipv4Enabled: true, ipv4: numericId(this.primaryIps[n.node.name].ipv4.id), ipv6Enabled: true, ipv6: numericId(this.primaryIps[n.node.name].ipv6.id) }],
         labels: { ...labels, 'hapair-node': n.node.name, 'hapair-role': n.primary ? 'primary' : 'secondary' },
-        userData: held.apply((hold) => cloudInit({ pair, node: n.node, hold: n.primary ? hold : [] })),
+        // It carries the node's private keys: a secret in the state.
+        userData: pulumi.secret(pulumi.all([held, material]).apply(([hold, keys]) => cloudInit({ pair, node: n.node, hold: n.primary ? hold : [], keys }))),
       }, {
         ...child,
         // First-boot data and keys: changing them would rebuild a server that holds the pair's data.
         ignoreChanges: ['userData', 'sshKeys', 'image'],
       })
     }
-    const servers = Object.values(this.servers)
-
-    // Peers reach each other's SSH (sync). Their addresses exist only once the servers do, so
-    // this firewall is attached afterwards; the admin firewall is on from the first boot.
-    const peerSources = servers.flatMap((s) => [pulumi.interpolate`${s.ipv4Address}/32`, s.ipv6Network])
-    this.peerFirewall = new hcloud.Firewall(`${name}-peers`, {
-      name: `${name}-peers`, labels,
-      rules: rules.filter((r) => r.peers).map((r) => rule(r, peerSources)),
-    }, child)
-    new hcloud.FirewallAttachment(`${name}-peers`, { firewallId: numericId(this.peerFirewall.id), serverIds: servers.map((s) => numericId(s.id)) }, child)
-
     const primaryServer = this.servers[primary.node.name]
     for (const i of ips) {
       this.floatingIps.push({
@@ -93,7 +109,8 @@ export class HaPair extends pulumi.ComponentResource {
 
     const nodeOut = nodes.map((n) => {
       const s = this.servers[n.node.name]
-      return pulumi.all([numericId(s.id), s.ipv4Address, s.ipv6Address]).apply(([id, ipv4, ipv6]) => [n.node.name, { id, ipv4, ipv6 }] as const)
+      return pulumi.all([numericId(s.id), s.ipv4Address, s.ipv6Address, keyOutputs(this.keys[n.node.name], n.node.name)])
+        .apply(([id, ipv4, ipv6, keys]) => [n.node.name, { id, ipv4, ipv6, ...keys }] as const)
     })
     const ipOut = this.floatingIps.map((i, k) => pulumi.all([numericId(i.ip.id), held]).apply(([id, h]) => ({ name: i.plan.name, id, address: h[k].address, family: i.plan.family })))
     this.outputs = pulumi.all([pulumi.all(nodeOut), pulumi.all(ipOut)])

@@ -3,5 +3,5 @@
 import { stackInput } from '../shared/stack.ts'
 import { hcloudStack } from './program.ts'
 
-const { plans } = stackInput('ha-hcloud', 'hcloud')
-export const pairs = hcloudStack(plans).pairs
+const { plans, token } = stackInput('ha-hcloud', 'hcloud')
+export const pairs = hcloudStack(plans, undefined, token).pairs

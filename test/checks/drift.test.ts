@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { compareTrees, describeDrift, driftCount, filterTree, parseListing, parseListings, type Entry, type Tree } from '../../lib/checks/drift.ts'
+import { compareTrees, describeDrift, driftCount, filterTree, parseListing, parseListings, type ListingEntry, type Tree } from '../../lib/checks/drift.ts'
 import { deepScript, judgeItem, listingScript, listingsScript, MISSING_EXIT } from '../../lib/checks/sync-drift.ts'
 import type { Pair, SyncItem } from '../../lib/inventory/schema.ts'
 import { itemScope, protectRules, skipMatcher } from '../../lib/sync/filters.ts'
 import { buildPlan } from '../../lib/sync/plan.ts'
 import { runLocal } from './_local.ts'
 
-const f = (size: number, mtime: number, digest?: string): Entry => ({ type: 'f', size, mtime, target: '', digest })
-const tree = (o: Record<string, Entry>): Tree => new Map(Object.entries(o))
+const f = (size: number, mtime: number, digest?: string): ListingEntry => ({ type: 'f', size, mtime, target: '', digest })
+const tree = (o: Record<string, ListingEntry>): Tree => new Map(Object.entries(o))
 
 test('parseListing: five fields per record, root skipped, digests after END; names with odd bytes survive', () => {
   const weird = 'we\x1eird\nname'

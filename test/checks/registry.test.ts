@@ -5,7 +5,7 @@ import { InputError } from '../../lib/errors.ts'
 import type { Pair } from '../../lib/inventory/schema.ts'
 
 test('every check of the issue is registered, once', () => {
-  assert.equal([...checkNames()].sort(), ['archiving', 'backups', 'clock-skew', 'error-log', 'floating-ip', 'identical-files', 'latency', 'links', 'paths', 'records', 'singletons', 'sync-drift'])
+  assert.equal([...checkNames()].sort(), ['archiving', 'backups', 'clock-skew', 'error-log', 'floating-ip', 'identical-files', 'latency', 'links', 'paths', 'pg-lag', 'pg-primary', 'pg-rewind', 'pg-slots', 'pg-timeline', 'records', 'singletons', 'sync-drift'])
   for (const c of CHECKS) assert.ok(c.summary.length > 20, c.name)
 })
 

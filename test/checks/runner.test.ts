@@ -1,63 +1,72 @@
-// The runner with every node on this machine (a local pool) and one node powered off.
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
+// The runner against a real lab pair: real SSH, one node cut off for real (labFault isolate),
+// so "unreachable" is what ssh2 and the kernel say, not what a fake was told to say.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { selectChecks } from '../../lib/checks/registry.ts'
-import { unreachableResult, verifyPair } from '../../lib/checks/runner.ts'
-import { failureDetail } from '../../lib/checks/node.ts'
+import { verifyPair } from '../../lib/checks/runner.ts'
+import { failureDetail, unreachableResult } from '../../lib/outcome.ts'
 import type { Check } from '../../lib/checks/types.ts'
 import { RefusedError, RemoteError, hint, type RemoteErrorInit } from '../../lib/errors.ts'
 import type { Pair } from '../../lib/inventory/schema.ts'
-import { localPool } from './_local.ts'
+import { labFault } from '../../lib/lab/index.ts'
+import { SshPool } from '../../lib/ssh.ts'
+import { startTestLab, type TestLab } from '../helpers/lab.ts'
 
-const dir = mkdtempSync(path.join(tmpdir(), 'hapair-runner-'))
-test.after(() => rmSync(dir, { recursive: true, force: true }))
-mkdirSync(path.join(dir, 'srv'))
-writeFileSync(path.join(dir, 'secret.key'), 'k')
-writeFileSync(path.join(dir, 'error.log'), 'INFO start\n')
+let lab: TestLab
+let pair: Pair
+const STATE = '/var/lib/hapair/demo'
+const LOG = '/var/log/app/error.log'
+test.before(async () => {
+  lab = await startTestLab()
+  pair = lab.inv.data.pairs[0]
+})
+test.after(async () => { await lab?.down() })
 
-const pair = {
-  name: 'demo', primary: 'node-a', stateDir: path.join(dir, 'state'),
-  nodes: [{ name: 'node-a', address: '10.0.0.1' }, { name: 'node-b', address: '10.0.0.2' }],
-  preconditions: { paths: [{ path: path.join(dir, 'srv'), type: 'dir' }], identicalFiles: [path.join(dir, 'secret.key')] },
-  errorLogs: [{ name: 'app', path: path.join(dir, 'error.log'), patterns: ['ERROR'] }],
-} as unknown as Pair
-const inv = { file: path.join(dir, 'inv.json'), dir, data: { version: 1, pairs: [pair] } } as any
+const sh = async (node: string, script: string) => {
+  const r = await lab.exec(node, ['sh', '-c', script])
+  if (r.code !== 0) throw new Error(`${node}: ${script}: exit ${r.code}: ${r.stderr}`)
+  return r.stdout
+}
+/** A fresh pool per run: a cut link leaves dead connections behind. */
+async function verify(p: Pair, checks: Check[], opts: { record?: boolean } = {}) {
+  const pool = new SshPool(lab.inv)
+  try { return await verifyPair(lab.inv, p, pool, checks, opts) } finally { pool.close() }
+}
 const checks = selectChecks(['paths', 'identical-files', 'error-log'])
 
 test('an unreachable node fails every check with why; the reachable one is still checked', async () => {
-  const r = await verifyPair(inv, pair, localPool(new Set(['node-b'])), checks, { record: true })
+  await labFault(lab.inv, 'isolate', 'node-b')
+  let r
+  try { r = await verify(pair, checks, { record: true }) } finally { await labFault(lab.inv, 'heal', 'node-b') }
   // Registry order, each check reporting every node of the pair in inventory order.
   assert.equal(r.map((x) => `${x.node}/${x.check}/${x.ok}`), [
     'node-a/paths/true', 'node-b/paths/false',
     'node-a/identical-files/true', 'node-b/identical-files/false',
     'node-a/error-log/true', 'node-b/error-log/false',
-  ])
-  for (const x of r.filter((y) => y.node === 'node-b')) assert.match(x.detail, /^unreachable: node-b .*EHOSTUNREACH: check the node's power, network and sshd$/)
-  const summary = JSON.parse(readFileSync(path.join(dir, 'state', 'verify.json'), 'utf8'))
+  ], JSON.stringify(r, null, 1))
+  for (const x of r.filter((y) => y.node === 'node-b')) assert.match(x.detail, /^unreachable: node-b .*: check the node's power, network and sshd$/)
+  // The summary went to the node that could be reached.
+  const summary = JSON.parse(await sh('node-a', `cat ${STATE}/verify.json`))
   assert.is(summary.ok, false)
   assert.equal(summary.failed, ['node-b/paths', 'node-b/identical-files', 'node-b/error-log'])
 })
 
 test('error-log remembers where it stopped: a new ERROR line fails once, then the log is clean again', async () => {
-  const pool = localPool(new Set(['node-b']))
   const only = selectChecks(['error-log'])
-  appendFileSync(path.join(dir, 'error.log'), 'ERROR disk full\n')
-  const [a] = await verifyPair(inv, pair, pool, only)
+  await sh('node-a', `echo 'ERROR disk full' >> ${LOG}`)
+  const a = (await verify(pair, only)).find((x) => x.node === 'node-a')!
   assert.is(a.ok, false)
   assert.match(a.detail, /^app: 1 line since \S+ match: "ERROR disk full"; read .*error\.log on node-a/)
-  const offsets = JSON.parse(readFileSync(path.join(dir, 'state', 'log-offsets.json'), 'utf8'))
-  assert.is(offsets.logs.app.offset, readFileSync(path.join(dir, 'error.log')).length)
-  const [again] = await verifyPair(inv, pair, pool, only)
+  const offsets = JSON.parse(await sh('node-a', `cat ${STATE}/log-offsets.json`))
+  assert.is(offsets.logs.app.offset, Number((await sh('node-a', `stat -c %s ${LOG}`)).trim()))
+  const again = (await verify(pair, only)).find((x) => x.node === 'node-a')!
   assert.is(again.ok, true, again.detail)
   assert.match(again.detail, /app: 0 new lines since/)
 })
 
 test('a declared error log that does not exist fails with where to look', async () => {
-  const gone = { ...pair, errorLogs: [{ name: 'gone', path: path.join(dir, 'nope.log'), patterns: ['ERROR'] }] } as Pair
-  const [a] = await verifyPair(inv, gone, localPool(new Set(['node-b'])), selectChecks(['error-log']))
+  const gone = { ...pair, errorLogs: [{ name: 'gone', path: '/var/log/app/nope.log', patterns: ['ERROR'] }] } as Pair
+  const [a] = await verify(gone, selectChecks(['error-log']))
   assert.is(a.ok, false)
   assert.match(a.detail, /^gone: .*nope\.log does not exist: check the path in the inventory$/)
 })
@@ -65,16 +74,18 @@ test('a declared error log that does not exist fails with where to look', async 
 test('a check that breaks reports on every node and does not stop the others', async () => {
   const broken: Check = { name: 'broken', summary: 'x', run: async () => { throw new Error('boom') } }
   const refusing: Check = { name: 'refusing', summary: 'x', run: async () => { throw new RefusedError('driver says no') } }
-  const r = await verifyPair(inv, pair, localPool(), [broken, refusing, ...selectChecks(['paths'])])
+  const r = await verify(pair, [broken, refusing, ...selectChecks(['paths'])])
   assert.equal(r.map((x) => `${x.node}/${x.check}/${x.ok}`), ['node-a/broken/false', 'node-b/broken/false', 'node-a/refusing/false', 'node-b/refusing/false', 'node-a/paths/true', 'node-b/paths/true'])
   assert.match(r[0].detail, /^internal error \(a bug in hapair, please report it\): Error: boom/)
   assert.is(r[2].detail, 'error: driver says no')
 })
 
 test('without record the summary on the nodes is left alone', async () => {
-  rmSync(path.join(dir, 'state', 'verify.json'))
-  await verifyPair(inv, pair, localPool(), selectChecks(['paths']))
-  assert.throws(() => readFileSync(path.join(dir, 'state', 'verify.json')))
+  for (const n of ['node-a', 'node-b']) await sh(n, `rm -f ${STATE}/verify.json`)
+  await verify(pair, selectChecks(['paths']))
+  for (const n of ['node-a', 'node-b']) assert.is((await sh(n, `ls ${STATE}/verify.json 2>/dev/null || true`)).trim(), '', `${n} got a summary`)
+  await verify(pair, selectChecks(['paths']), { record: true })
+  for (const n of ['node-a', 'node-b']) assert.ok(JSON.parse(await sh(n, `cat ${STATE}/verify.json`)).ok, `with record, ${n} has the summary`)
 })
 
 // The advice follows the error's flags; a message that merely mentions a host key or

@@ -3,10 +3,9 @@ import net from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { judgeFloatingIps } from '../../lib/checks/floating-ip.ts'
-import { commandProbe, runHealthCheck, runServiceChecks, serviceChecksUntil } from '../../lib/checks/service-probe.ts'
+import { runHealthCheck } from '../../lib/checks/service-probe.ts'
 import type { HealthCheck } from '../../lib/inventory/schema.ts'
 import type { NodeSession } from '../../lib/ssh.ts'
-import { localPool } from './_local.ts'
 import { judgeSingletons, serviceAddresses } from '../../lib/checks/singletons.ts'
 import type { Pair, Service } from '../../lib/inventory/schema.ts'
 
@@ -65,7 +64,8 @@ test.before(async () => {
 })
 test.after(() => { web.close(); tcp.close() })
 
-const session = localPool().session({} as Pair, 'node-a') as unknown as NodeSession
+// http and tcp checks run from the controller: no node is asked, so no session may be used.
+const session = new Proxy({}, { get: (_t, k) => { throw new Error(`a network check used the node session (${String(k)})`) } }) as NodeSession
 const check = (host: string, c: Partial<HealthCheck>, node: string) => runHealthCheck(host, { protocol: 'http', ...c } as HealthCheck, node, session)
 
 test('http health check: status and body with {node} (the node that should serve)', async () => {
@@ -88,71 +88,7 @@ test('tcp health check: send, expect with {node}; a silent port fails', async ()
   assert.match(quiet.detail, /no answer within 200 ms/)
 })
 
-test('command health check runs on the node: exit 0 passes, else the exit code and last stderr line', async () => {
-  assert.equal(await commandProbe(session, { protocol: 'command', command: 'true' }), { ok: true, detail: '`true` on node-a' })
-  assert.equal(await commandProbe(session, { protocol: 'command', command: 'echo db down >&2; exit 3' }), { ok: false, detail: '`echo db down >&2; exit 3` on node-a exited 3: db down' })
-})
-
-// The one runner: verify's singletons check and failover's post-check both go through it.
-const svcPair = (services: any[]) => ({ name: 'p', primary: 'node-a', nodes: [{ name: 'node-a', address: '127.0.0.1' }, { name: 'node-b', address: '127.0.0.2' }], services } as unknown as Pair)
-const svc = (name: string, checks: Partial<HealthCheck>[]) => ({ name, start: 'true', stop: 'true', status: 'true', checks })
-
-test('runServiceChecks: every check of every service, network ones through each address, commands once on the node', async () => {
-  const pool = localPool()
-  const pair = svcPair([
-    svc('web', [{ protocol: 'http', port: webPort, expectBody: '{node}' }]),
-    svc('db', [{ protocol: 'tcp', port: tcpPort, send: 'ping\n', expect: '{node}' }, { protocol: 'command', command: 'echo checked' }]),
-  ])
-  const r = await runServiceChecks(pool, pair, { node: 'node-a', addresses: ['127.0.0.1', '127.0.0.1'] })
-  assert.equal(r.failures, [])
-  assert.is(r.ok, true)
-  assert.is(r.count, 3)
-  assert.is(r.passed.length, 5, 'two network checks through two addresses, one command')
-  assert.equal(pool.calls, [{ node: 'node-a', command: 'echo checked' }])
-  const asB = await runServiceChecks(pool, pair, { node: pair.nodes[1], addresses: ['127.0.0.1'] })
-  assert.is(asB.ok, false)
-  assert.equal(asB.failures.map((f) => f.split(':')[0]), ['web', 'db'], '{node} means the node named, and the command ran there')
-  assert.is(pool.calls.at(-1)!.node, 'node-b')
-})
-
-test('runServiceChecks: only the services asked for; each check keeps its own timeout', async () => {
-  const pool = localPool()
-  const pair = svcPair([svc('web', [{ protocol: 'http', port: webPort }]), svc('slow', [{ protocol: 'command', command: 'sleep 5', timeoutMs: 300 }])])
-  assert.is((await runServiceChecks(pool, pair, { node: 'node-a', addresses: ['127.0.0.1'], services: ['web'] })).count, 1)
-  const t0 = Date.now()
-  const r = await runServiceChecks(pool, pair, { node: 'node-a', addresses: ['127.0.0.1'] })
-  assert.ok(Date.now() - t0 < 2000, `stopped at the check's 300 ms, not the command default (${Date.now() - t0} ms)`)
-  assert.equal(r.failures.map((f) => f.split(':')[0]), ['slow'])
-})
-
-test('runServiceChecks: a node that cannot be asked fails its command checks with why; the others still run', async () => {
-  const pair = svcPair([svc('web', [{ protocol: 'http', port: webPort }]), svc('db', [{ protocol: 'command', command: 'true' }])])
-  const r = await runServiceChecks(localPool(new Set(['node-a'])), pair, { node: 'node-a', addresses: ['127.0.0.1'] })
-  assert.is(r.passed.length, 1)
-  assert.equal(r.failures.length, 1)
-  assert.match(r.failures[0], /^db: .*unreachable on port 22/)
-})
-
-test('serviceChecksUntil: short attempts first, until the service answers', async () => {
-  // A port that accepts but stays silent, then starts answering: what a client meets while the address moves.
-  let answering = false
-  const late = net.createServer((s) => { if (answering) s.end('db node-a\n') }).listen(0, '127.0.0.1')
-  await new Promise((r) => late.once('listening', r))
-  const port = (late.address() as net.AddressInfo).port
-  setTimeout(() => { answering = true }, 400)
-  try {
-    const pair = svcPair([svc('db', [{ protocol: 'tcp', port, expect: '{node}', timeoutMs: 2000 }])])
-    const r = await serviceChecksUntil(localPool(), pair, { node: 'node-a', addresses: ['127.0.0.1'], deadlineMs: 5000 })
-    assert.is(r.ok, true, r.failures.join('; '))
-    assert.ok(r.attempts >= 2, `retried (${r.attempts} attempts)`)
-    assert.ok(r.ms < 2000, `the first attempts were short, not the check's 2 s (${r.ms} ms)`)
-    answering = false
-    const never = await serviceChecksUntil(localPool(), pair, { node: 'node-a', addresses: ['127.0.0.1'], deadlineMs: 300 })
-    assert.is(never.ok, false)
-    assert.match(never.failures[0], /^db: tcp 127\.0\.0\.1:\d+: no answer within \d+ ms/)
-    assert.ok(never.ms < 2500, `the deadline ends it (${never.ms} ms)`)
-  } finally { late.close() }
-})
+// Command checks and the runners that ask nodes: test/checks/service.lab.test.ts (real SSH).
 
 test('a refused port fails with the reason', async () => {
   web.close()

@@ -8,7 +8,7 @@ import { httpBody, startTestLab, type TestLab } from '../helpers/lab.ts'
 import { json, playbook, type PlaybookRun } from '../helpers/playbook.ts'
 import { FakeHcloud } from '../helpers/fake-hcloud.ts'
 import { ipDriver } from '../../lib/drivers/index.ts'
-import type { CloudIpDriver } from '../../lib/cloud/ip-driver.ts'
+import type { CloudIpDriver } from '../../lib/drivers/ip-cloud.ts'
 import { labFault } from '../../lib/lab/index.ts'
 import { SshPool } from '../../lib/ssh.ts'
 

@@ -48,7 +48,7 @@ interface Provider {
   env: string
   api?: Api
   start(): Promise<Api>
-  driver(ctx: DriverContext, env: Record<string, string>): FenceDriver
+  driver(ctx: DriverContext, env: Record<string, string>, log?: (line: string) => void): FenceDriver
   offPath: RegExp
   offBody?: unknown
 }
@@ -61,7 +61,7 @@ const providers: Provider[] = [
       f.onPowerOff = async (id) => { await labFault(lab.inv, 'kill', nodeOf(`server/${id}`)) }
       return Object.assign(f, { power: (id: number) => f.servers.get(id)!.status, setPower: (id: number, on: boolean) => { f.servers.get(id)!.status = on ? 'running' : 'off' } })
     },
-    driver: (ctx, env) => new HcloudFenceDriver(ctx, { env, clock: quick, poll, log: () => {} }),
+    driver: (ctx, env, log = () => {}) => new HcloudFenceDriver(ctx, { env, clock: quick, poll, log }),
   },
   {
     name: 'digitalocean', env: 'DIGITALOCEAN_TOKEN', offPath: /^\/v2\/droplets\/102\/actions$/, offBody: { type: 'power_off' },
@@ -70,7 +70,7 @@ const providers: Provider[] = [
       f.onPowerOff = async (id) => { await labFault(lab.inv, 'kill', nodeOf(`droplet/${id}`)) }
       return Object.assign(f, { power: (id: number) => f.droplets.get(id)!.status, setPower: (id: number, on: boolean) => { f.droplets.get(id)!.status = on ? 'active' : 'off' } })
     },
-    driver: (ctx, env) => new DigitalOceanFenceDriver(ctx, { env, clock: quick, poll, log: () => {} }),
+    driver: (ctx, env, log = () => {}) => new DigitalOceanFenceDriver(ctx, { env, clock: quick, poll, log }),
   },
 ]
 
@@ -113,7 +113,8 @@ for (const p of providers) {
     const ctx: DriverContext = { inv: lab.inv, pair: { ...pair, fencing: { driver: p.name, [p.name]: { apiUrl: api.url } } }, pool }
     const g = generation
     const inject = (...rs: Injected[]) => api.inject(...rs.map((r) => ({ ...r, when: (q: Req) => g === generation && (!r.when || r.when(q)) })))
-    return { api, ctx, inject, driver: p.driver(ctx, env), b: ctx.pair.nodes[1] }
+    const notes: string[] = []
+    return { api, ctx, inject, notes, driver: p.driver(ctx, env, (l) => notes.push(l)), b: ctx.pair.nodes[1] }
   }
 
   test(`${p.name}: stop powers off, polls the action, reads "off" back; double stop does nothing`, async () => {
@@ -146,11 +147,24 @@ for (const p of providers) {
   })
 
   test(`${p.name}: a busy server and a rate limit are retried; 401 fails at once`, async () => {
-    const { api, driver, b, inject } = await setup()
-    const busy = p.name === 'hcloud' ? { status: 423, body: api.errorBody('locked', 'server is locked') } : { status: 422, body: api.errorBody('unprocessable_entity', 'Droplet already has a pending event.') }
-    inject({ ...busy, when: (r) => r.method === 'POST' })
-    api.rateLimit(1, 1)
+    const { api, driver, b, inject, notes } = await setup()
+    // Each injected answer says when it is served: an injection that never matched proves nothing.
+    const served: string[] = []
+    const busyStatus = p.name === 'hcloud' ? 423 : 422
+    const busyBody = p.name === 'hcloud'
+      ? api.errorBody('locked', 'server is locked')
+      : api.errorBody('unprocessable_entity', 'Droplet already has a pending event.')
+    const limitBody = api.errorBody('rate_limit_exceeded', 'API rate limit exceeded')
+    const serve = (what: string, body: unknown) => (r: Req) => { served.push(`${what} ${r.method} ${r.path}`); return body }
+    inject({ status: busyStatus, when: (r) => r.method === 'POST' && p.offPath.test(r.path), body: serve('busy', busyBody) })
+    const reset = String(Math.floor(Date.now() / 1000) + 1)
+    inject({ status: 429, headers: { 'RateLimit-Remaining': '0', 'RateLimit-Reset': reset }, body: serve('429', limitBody) })
     await driver.stop(b)
+    assert.is(served.length, 2, `both injected answers were served: ${served.join(', ')}`)
+    assert.ok(served.some((x) => x.startsWith('busy POST')), served.join(', '))
+    assert.is(api.count('POST', p.offPath), 2, 'the power-off the busy answer refused was sent again')
+    assert.ok(notes.some((l) => l.includes(`${busyStatus}`) && /retry 2\//.test(l)), `the busy answer was retried: ${notes.join(' | ')}`)
+    assert.ok(notes.some((l) => l.includes('429') && /retry 2\/\d+ in \d{3,} ms/.test(l)), `the rate limit waited for its reset: ${notes.join(' | ')}`)
     assert.is(api.power(102), 'off')
     assert.is(labPowerState(lab.inv, 'node-b'), 'off')
     const bad = await setup({ [p.env]: 'not-the-token' })

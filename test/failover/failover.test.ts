@@ -8,6 +8,8 @@ import { labFault } from '../../lib/lab/index.ts'
 import { SshPool } from '../../lib/ssh.ts'
 import { activeView } from '../../lib/active.ts'
 import { runFailover } from '../../lib/failover/run.ts'
+import { lockDir } from '../../lib/lock.ts'
+import type { ChildProcess } from 'node:child_process'
 
 let lab: TestLab
 let file: string
@@ -203,11 +205,23 @@ test('unreachable active and no fencing driver: refused, naming the two-writers 
 })
 
 test('concurrent runs: one wins, the other is refused naming the lock holder', async () => {
-  const [a, b] = await Promise.all([failover(), failover()])
-  const codes = [a.code, b.code].sort()
-  assert.equal(codes, [0, 3], `codes ${a.code} ${b.code}\n${a.stderr}\n${b.stderr}`)
-  const loser = a.code === 3 ? a : b
-  assert.match(loser.stderr, /locked on node-[ab] by \S+@\S+ pid \d+ \(failover/)
+  // The first run is frozen (SIGSTOP, its own PID) the moment its lock exists, so the second
+  // surely meets a live holder; without the freeze a fast first run can finish before the second starts.
+  const pair = lab.inv.data.pairs[0]
+  let child: ChildProcess | undefined
+  const first = playbook('failover', ['--inventory', file, '--yes', '--json'], { onSpawn: (c) => (child = c) })
+  const deadline = Date.now() + 30000
+  while ((await execOn('node-a', ['test', '-f', `${lockDir(pair)}/owner`])).code !== 0) {
+    assert.ok(Date.now() < deadline, 'the first run never took the lock')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  child!.kill('SIGSTOP')
+  let second
+  try { second = await failover() } finally { child!.kill('SIGCONT') }
+  const a = await first
+  assert.is(a.code, 0, a.stdout + a.stderr)
+  assert.is(second.code, 3, second.stdout + second.stderr)
+  assert.match(second.stderr, /locked on node-[ab] by \S+@\S+ pid \d+ \(failover/)
   await assertConsistent('node-b')
   await reset()
 })

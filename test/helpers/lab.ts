@@ -14,7 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadInventory, sshSettings, nodeByName, type LoadedInventory } from '../../lib/inventory/load.ts'
-import { labDown, labExec, labUp, type RunResult } from '../../lib/lab/index.ts'
+import { labDown, labExec, labUp, type ProcResult } from '../../lib/lab/index.ts'
 import { relocateInventory, SLOTS } from '../../lib/lab/plan.ts'
 import { holdsAddress } from '../../lib/drivers/ip-linux.ts'
 import http from 'node:http'
@@ -29,13 +29,13 @@ export interface TestLab {
   file: string
   slot: number
   /** Runs argv on a node (its network and mount namespaces); output captured. */
-  exec(node: string, argv: string[], opts?: { input?: string; timeoutMs?: number }): Promise<RunResult>
+  exec(node: string, argv: string[], opts?: { input?: string; timeoutMs?: number }): Promise<ProcResult>
   /** Arguments for the system ssh client to reach a node as the controller, host key pinned. */
   sshArgs(node: string): string[]
   /** Nodes whose interface holds `address` now, in inventory order (a powered-off node holds nothing). */
   holders(address: string): Promise<string[]>
   /** Like exec, but a powered-off node (the lab refuses to exec there) answers code -1 instead of throwing. */
-  tryExec(node: string, argv: string[]): Promise<RunResult>
+  tryExec(node: string, argv: string[]): Promise<ProcResult>
   /** Nodes where the lab service `name` runs now, in inventory order. */
   runningOn(name: string): Promise<string[]>
   /** Removes the lab, its temp dir and its slot. Idempotent. */
@@ -64,7 +64,7 @@ function discard(p: string): boolean {
   return true
 }
 
-function tryClaim(k: number, file: string, reclaim = true): boolean {
+export function tryClaim(k: number, file: string, reclaim = true): boolean {
   mkdirSync(SLOT_DIR, { recursive: true })
   // Built complete under a private name, then renamed into place: a slot is never seen half-made.
   const tmp = path.join(SLOT_DIR, `.claim-${process.pid}-${rand()}`)
@@ -95,7 +95,7 @@ function tryClaim(k: number, file: string, reclaim = true): boolean {
   return tryClaim(k, file, false)
 }
 
-function releaseSlot(k: number): void {
+export function releaseSlot(k: number): void {
   try {
     if (readFileSync(path.join(slotPath(k), 'owner'), 'utf8').trim() === ME) discard(slotPath(k))
   } catch { /* already released */ }
@@ -156,7 +156,7 @@ export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void
     throw e
   }
 
-  const tryExec = (node: string, argv: string[]): Promise<RunResult> =>
+  const tryExec = (node: string, argv: string[]): Promise<ProcResult> =>
     labExec(inv, node, argv).catch((e) => ({ code: -1, stdout: '', stderr: (e as Error).message }))
   return {
     inv, file, slot,

@@ -1,5 +1,5 @@
 // Runs a playbook the way a user does (a separate process), for exit codes and output.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -22,13 +22,17 @@ export function auditEntries(file: string = AUDIT_LOG): any[] {
 
 export interface PlaybookRun { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
 
-/** opts.env may name its own HAPAIR_AUDIT_LOG (an unwritable one, say); otherwise the process's AUDIT_LOG. */
-export function playbook(name: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<PlaybookRun> {
+/** The crash tests' preload, when they ask for it (HAPAIR_CRASH_AFTER_STEP). */
+export const crashHook = (env: NodeJS.ProcessEnv) => (env.HAPAIR_CRASH_AFTER_STEP ? ['--import', fileURLToPath(new URL('./crash-after.ts', import.meta.url))] : [])
+
+/** opts.onSpawn gets the child (to stop it mid-operation, by its own PID). opts.env may name its own HAPAIR_AUDIT_LOG (an unwritable one, say); otherwise the process's AUDIT_LOG. */
+export function playbook(name: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void } = {}): Promise<PlaybookRun> {
   const started = Date.now()
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', HAPAIR_AUDIT_LOG: AUDIT_LOG, ...opts.env }
     delete env.FORCE_COLOR // node warns on stderr when both are set
-    const child = spawn(process.execPath, ['--import', 'tsx', `playbooks/${name}.ts`, ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', ...crashHook(env), `playbooks/${name}.ts`, ...args], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] })
+    opts.onSpawn?.(child)
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))

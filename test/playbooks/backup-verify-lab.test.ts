@@ -1,5 +1,7 @@
 // backup-verify against a real lab pair: the lab's backups pass with a real test restore; then
 // stale, missing, truncated, corrupted and not-what-they-claim backups each fail on their node.
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { backupVerifyPair } from '../../lib/backup/run.ts'
@@ -9,6 +11,7 @@ import { labFault } from '../../lib/lab/index.ts'
 import { SshPool } from '../../lib/ssh.ts'
 import { startTestLab, type TestLab } from '../helpers/lab.ts'
 import { json, playbook } from '../helpers/playbook.ts'
+import { startSentinel } from '../helpers/sentinel.ts'
 
 let lab: TestLab
 let pool: SshPool
@@ -131,9 +134,25 @@ test('an unreachable node fails its steps as unreachable; the other node is stil
 })
 
 test('an unknown backup name is bad input: exit 2 before any node is touched', async () => {
-  const r = await playbook('backup-verify', ['--inventory', lab.file, '--check', 'nope'])
-  assert.is(r.code, 2)
-  assert.match(r.stderr, /unknown backup: nope \(declared: app\)/)
+  // The nodes are loopback listeners counting connections: "not touched" is observed.
+  const sentinel = await startSentinel(['127.0.0.2', '127.0.0.3'])
+  try {
+    const j = JSON.parse(readFileSync(lab.file, 'utf8'))
+    delete j.lab
+    j.pairs[0].fencing = { driver: 'none' }
+    j.pairs[0].nodes.forEach((n: any, i: number) => { n.address = sentinel.hosts[i] })
+    j.defaults.ssh.port = sentinel.port
+    const file = path.join(path.dirname(lab.file), 'sentinel.json')
+    writeFileSync(file, JSON.stringify(j))
+    const r = await playbook('backup-verify', ['--inventory', file, '--check', 'nope'])
+    assert.is(r.code, 2, r.stdout + r.stderr)
+    assert.match(r.stderr, /unknown backup: nope \(declared: app\)/)
+    assert.is(sentinel.contacts, 0, 'a node was contacted')
+    // Control: a declared name does go to the nodes, and the sentinel sees it.
+    const control = await playbook('backup-verify', ['--inventory', file, '--check', 'app'], { timeoutMs: 30_000 })
+    assert.is(control.code, 1, control.stdout + control.stderr)
+    assert.ok(sentinel.contacts > 0, 'the control run reached no node')
+  } finally { await sentinel.close() }
 })
 
 test.run()

@@ -159,6 +159,29 @@ test('singletons: a service that stops answering through the floating IP fails t
   await sh('node-a', '/var/lib/lab/bin/svc start web')
 })
 
+test('latency: a lossy path from node-b to the database fails node-b, naming the endpoint and its limit', async () => {
+  assert.ok((await verify(['latency'])).every((r) => r.ok), 'fast before')
+  // This kernel has no netem, so the delay is made the way a lossy link makes it: every other
+  // SYN node-b sends to the database is dropped (nftables in node-b's namespace), and each
+  // connect waits for TCP's one-second retransmission. The gateway is pinged and stays fast.
+  const TABLE = 'hapair_latency_test'
+  const rules = `table inet ${TABLE} {
+  chain out {
+    type filter hook output priority 0;
+    tcp dport 5432 tcp flags & (syn | ack) == syn numgen inc mod 2 == 0 drop
+  }
+}
+`
+  const added = await lab.exec('node-b', ['nft', '-f', '-'], { input: rules })
+  assert.is(added.code, 0, added.stderr)
+  try {
+    onlyFails(await verify(['latency']), 'node-b', 'latency', /^database \S+:5432 \d{3,} ms > 10 ms: move the node closer or fix the path$/)
+  } finally {
+    await lab.exec('node-b', ['nft', 'delete', 'table', 'inet', TABLE])
+  }
+  assert.ok((await verify(['latency'])).every((r) => r.ok), 'fast again')
+})
+
 test('records: a forged record on the passive node fails there, naming the jump and the contradiction', async () => {
   const dir = `/var/lib/hapair/${pair.name}`
   await sh('node-b', `mkdir -p ${dir} && printf '%s' '{"epoch":999,"active":"node-b","since":"2026-12-01T00:00:00Z","by":"x"}' > ${dir}/active.json`)

@@ -41,7 +41,7 @@ function badInput(r: PlaybookRun, re: RegExp) {
 }
 
 const cases: [string, 'verify' | 'backup-verify', () => string[], RegExp][] = [
-  ['unknown check name', 'verify', () => ['--inventory', inv('a.json'), '--check', 'links,lnks'], /^unknown check: lnks \(checks: links, latency, clock-skew, paths, identical-files, sync-drift, records, floating-ip, singletons, backups, archiving, error-log\)/],
+  ['unknown check name', 'verify', () => ['--inventory', inv('a.json'), '--check', 'links,lnks'], /^unknown check: lnks \(checks: links, latency, clock-skew, paths, identical-files, sync-drift, records, floating-ip, singletons, pg-primary, pg-lag, pg-slots, pg-timeline, pg-rewind, backups, archiving, error-log\)/],
   ['unknown check name as a bare word', 'verify', () => ['--inventory', inv('a.json'), 'paths', 'sync'], /^unknown check: sync/],
   ['unknown option', 'verify', () => ['--inventory', inv('a.json'), '--deeep'], /^unknown option: --deeep/],
   ['missing inventory', 'verify', () => ['--inventory', path.join(dir, 'absent.json')], /cannot read inventory: no such file/],
@@ -64,7 +64,7 @@ for (const [name, pb, args, re] of cases) {
 test('--help lists every check and the exit codes (exit 0)', async () => {
   const r = await playbook('verify', ['--help'])
   assert.is(r.code, 0)
-  assert.match(r.stdout, /checks: links, latency, clock-skew, paths, identical-files, sync-drift, records, floating-ip, singletons, backups, archiving, error-log/)
+  assert.match(r.stdout, /checks: links, latency, clock-skew, paths, identical-files, sync-drift, records, floating-ip, singletons, pg-primary, pg-lag, pg-slots, pg-timeline, pg-rewind, backups, archiving, error-log/)
   assert.match(r.stdout, /exit 0: .*; 1: .*; 2: bad input/)
 })
 

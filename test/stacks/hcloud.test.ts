@@ -1,6 +1,7 @@
 // Policies of the hcloud stack under Pulumi mocks; each failure names the resource's URN.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import type * as pulumi from '@pulumi/pulumi'
 import { declared, setConfig, urnOf, value } from './mocks.ts'
 import { exampleCopy } from './fixture.ts'
 import { hcloudStack } from '../../stacks/hcloud/program.ts'
@@ -44,7 +45,7 @@ async function primaryViolations(c: HaPair, primary: string): Promise<string[]> 
 /** No firewall rule opens SSH to the whole internet unless the inventory's adminNetworks say so; every server has a firewall from its first boot. */
 async function sshViolations(c: HaPair, sshPort: string, worldAllowed: boolean): Promise<string[]> {
   const out: string[] = []
-  for (const fw of [c.adminFirewall, c.peerFirewall]) {
+  for (const fw of [c.firewall]) {
     for (const r of (await value(fw.rules)) ?? []) {
       const sources = (r.sourceIps ?? []) as string[]
       if (r.direction === 'in' && r.protocol === 'tcp' && r.port === sshPort && sources.some(isWorld) && !worldAllowed) {
@@ -52,10 +53,10 @@ async function sshViolations(c: HaPair, sshPort: string, worldAllowed: boolean):
       }
     }
   }
-  const adminId = await value(c.adminFirewall.id)
+  const fwId = await value(c.firewall.id)
   for (const s of Object.values(c.servers)) {
     const ids = (await value(s.firewallIds)) ?? []
-    if (!ids.map(String).includes(adminId)) out.push(`${await urnOf(s)}: created without the admin firewall (firewallIds ${JSON.stringify(ids)})`)
+    if (!ids.map(String).includes(fwId)) out.push(`${await urnOf(s)}: created without the pair's firewall (firewallIds ${JSON.stringify(ids)})`)
   }
   return out
 }
@@ -83,25 +84,33 @@ test('example-hcloud: no SSH open to the world; service ports as declared', asyn
   const fx = exampleCopy('example-hcloud.json')
   const { components } = build(fx.inv)
   for (const c of components) check(await sshViolations(c, '22', false))
-  const rules = (await value(components[1].adminFirewall.rules))!
+  const rules = (await value(components[1].firewall.rules))!
   const pg = rules.find((r) => r.port === '5432')
   assert.equal(pg?.sourceIps, ['198.51.100.0/24'], 'db port only from the declared source')
-  const web = (await value(components[0].adminFirewall.rules))!
+  const web = (await value(components[0].firewall.rules))!
   assert.equal(web.find((r) => r.port === '443')?.sourceIps, ['0.0.0.0/0', '::/0'], 'a service port without sources is public')
 })
 
 test('pulumi up leaves a failed-over address and the servers\' first-boot data alone (ignoreChanges)', async () => {
   const fx = exampleCopy('example-hcloud.json')
-  const seen = new Map<string, string[]>()
-  hcloudStack(provisionPlan(fx.inv, 'hcloud'), { transformations: [(a) => { seen.set(`${a.type}::${a.name}`, (a.opts.ignoreChanges ?? []) as string[]); return undefined }] })
-  await new Promise((r) => setTimeout(r, 20))
-  const want: [string, string[]][] = [
-    ['hcloud:index/floatingIpAssignment:FloatingIpAssignment::web-vip', ['serverId']],
-    ['hcloud:index/floatingIpAssignment:FloatingIpAssignment::db-vip', ['serverId']],
-    ['hcloud:index/server:Server::web-web-1', ['userData', 'sshKeys', 'image']],
-    ['hcloud:index/server:Server::db-db-2', ['userData', 'sshKeys', 'image']],
-  ]
-  for (const [k, v] of want) assert.equal(seen.get(k), v, k)
+  const seen: { type: string; name: string; ignore: string[] }[] = []
+  // Transformations run as each resource is constructed, so the list is complete on return: no wait.
+  const record: pulumi.ResourceTransformation = (a) => { seen.push({ type: a.type, name: a.name, ignore: (a.opts.ignoreChanges ?? []) as string[] }); return undefined }
+  hcloudStack(provisionPlan(fx.inv, 'hcloud'), { transformations: [record] })
+  const of = (type: string) => seen.filter((x) => x.type === type)
+  // Expected from the inventory, not from the stack: one server per node, one assignment per floating IP.
+  const pairs = fx.inv.data.pairs.filter((p) => p.provision?.provider === 'hcloud')
+  const servers = of('hcloud:index/server:Server')
+  const assignments = of('hcloud:index/floatingIpAssignment:FloatingIpAssignment')
+  assert.is(servers.length, pairs.reduce((n, p) => n + p.nodes.length, 0), servers.map((x) => x.name).join(', '))
+  assert.is(assignments.length, pairs.reduce((n, p) => n + (p.provision!.floatingIpv6 ? 2 : 1), 0), assignments.map((x) => x.name).join(', '))
+  // A failover moves the address through the API: `pulumi up` must not move it back.
+  for (const a of assignments) assert.ok(a.ignore.includes('serverId'), `${a.name} ignores ${JSON.stringify(a.ignore)}`)
+  // hcloud rebuilds a server when its user data, keys or image change: that would wipe the pair's data.
+  for (const x of servers) for (const prop of ['userData', 'sshKeys', 'image']) assert.ok(x.ignore.includes(prop), `${x.name} ignores ${JSON.stringify(x.ignore)}, not ${prop}`)
+  // And nothing else is frozen: firewall rules and the rest follow the inventory on every `pulumi up`.
+  const frozen = seen.filter((x) => x.ignore.length && !servers.includes(x) && !assignments.includes(x))
+  assert.equal(frozen.map((x) => `${x.type}::${x.name}`), [])
 })
 
 test('the SSH policy can fail: world-open admin networks are flagged unless the inventory asked for them', async () => {
@@ -109,15 +118,15 @@ test('the SSH policy can fail: world-open admin networks are flagged unless the 
   const inv = fx.edit((d) => { d.pairs[0].provision.adminNetworks = ['0.0.0.0/0'] })
   const { components } = build(inv)
   const v = await sshViolations(components[0], '22', false)
-  assert.ok(v.length > 0 && /urn:pulumi:test::hapair-test::hapair:hcloud:HaPair\$hcloud:index\/firewall:Firewall::web-admin/.test(v[0]), v.join('\n'))
+  assert.ok(v.length > 0 && /urn:pulumi:test::hapair-test::hapair:hcloud:HaPair\$hcloud:index\/firewall:Firewall::web-fw/.test(v[0]), v.join('\n'))
   check(await sshViolations(components[0], '22', inv.data.pairs[0].provision!.adminNetworks.some(isWorld)))
 })
 
 test('peers may reach each other\'s SSH (sync), by their own addresses only', async () => {
   const fx = exampleCopy('example-hcloud.json')
   const [web] = build(fx.inv).components
-  const rules = (await value(web.peerFirewall.rules))!
-  const ssh = rules.find((r) => r.port === '22')!
+  const rules = (await value(web.firewall.rules))!
+  const ssh = rules.find((r) => r.port === '22' && r.description === 'ssh between the nodes (sync)')!
   const addrs = await Promise.all(Object.values(web.servers).map((s) => value(s.ipv4Address)))
   for (const a of addrs) assert.ok(ssh.sourceIps!.includes(`${a}/32`), `peer ${a} allowed`)
   assert.not.ok(ssh.sourceIps!.some(isWorld))
@@ -137,9 +146,10 @@ test('cloud-init: the primary\'s kernel takes the floating IPs, the secondary ho
 
 test('outputs feed import-stack into an inventory that validates, with hcloud drivers and fencing', async () => {
   const fx = exampleCopy('example-hcloud.json')
-  const stack = build(fx.inv)
+  const inv = fx.edit((d) => { for (const p of d.pairs) p.provision.tokenFile = 'secrets/hcloud.token' })
+  const stack = build(inv)
   const outputs = { pairs: await value(stack.pairs) }
-  const r = importStack(fx.inv, JSON.parse(JSON.stringify(outputs)), 'stack.json')
+  const r = importStack(inv, JSON.parse(JSON.stringify(outputs)), 'stack.json')
   const [web, db] = r.inventory.data.pairs
   const s1 = await value(stack.components[0].servers['web-1'].id)
   assert.is(web.nodes[0].hcloud?.serverId, Number(s1))
@@ -210,8 +220,9 @@ test('index.ts: the program Pulumi runs exports the pairs', async () => {
 test('pairs that share an SSH key share one key resource (providers refuse duplicates)', async () => {
   const fx = exampleCopy('example-hcloud.json')
   const before = declared.length
-  build(fx.inv)
-  await new Promise((r) => setTimeout(r, 50))
+  const { components } = build(fx.inv)
+  // A server registers only once its key's id is known: when every server has an id, every key is declared. No guessed wait.
+  await Promise.all(components.flatMap((c) => Object.values(c.servers).map((s) => value(s.id))))
   const keys = declared.slice(before).filter((d) => d.type === 'hcloud:index/sshKey:SshKey')
   assert.is(keys.length, 1, keys.map((k) => k.name).join(', '))
 })

@@ -43,7 +43,7 @@ test('plan: per-node overrides, labels, floating IPs, firewall rules', () => {
   assert.equal(web.floatingIps.map((f) => [f.name, f.family, f.prefix]), [['vip', 'ipv4', 32], ['vip6', 'ipv6', 64]])
   const ssh = web.rules.filter((r) => r.port === '22')
   assert.equal(ssh.map((r) => [r.sources, !!r.peers]), [[['198.51.100.0/24', '2001:db8:100::/48'], false], [[], true]])
-  assert.match(web.sshPublicKey, /^ssh-ed25519 /)
+  assert.match(web.sshPublicKey!, /^ssh-ed25519 /)
 })
 
 test('plan: a private key named as the public key is refused before it reaches a provider', () => {

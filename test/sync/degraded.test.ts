@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mergeDegraded, mergeSyncTimes, pendingFor } from '../../lib/sync/degraded.ts'
+import { mergeDegraded, mergeSyncTimes } from '../../lib/sync/degraded.ts'
 import type { ItemResult, Outcome } from '../../lib/sync/types.ts'
 
 const r = (item: string, target: string, outcome: Outcome, extra: Partial<ItemResult> = {}): ItemResult => ({
@@ -16,9 +16,6 @@ test('a clean run leaves no mark', () => {
 test('an unreachable target: its items are pending, the reason names it, since is now', () => {
   const m = mergeDegraded(undefined, [r('cfg', 'b', 'ok'), r('app', 'c', 'pending', { link: true, reason: 'c unreachable' }), r('cfg', 'c', 'pending', { reason: 'c unreachable' })], NOW)
   assert.equal(m, { since: NOW, reason: 'c: c unreachable', pending: { c: ['app', 'cfg'] } })
-  assert.equal(pendingFor(m, 'c'), ['app', 'cfg'])
-  assert.equal(pendingFor(m, 'b'), [])
-  assert.equal(pendingFor(null, 'b'), [])
 })
 
 test('held items stay until delivered: a partial run keeps the rest and the original since', () => {

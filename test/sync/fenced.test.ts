@@ -85,9 +85,13 @@ test('a lock appearing on the source mid-run stops the sync before its next item
 
 test('stopSyncs kills a running slow rsync; a file written on the target afterwards survives', async () => {
   await script(lab, 'node-a', 'head -c 3000000 /dev/urandom > /srv/app/big.bin')
-  await shape('node-a')
   const pool = new SshPool(lab.inv)
+  // Connected before the link is throttled: a handshake behind a full 400 ms queue can outlast the
+  // connect timeout on a loaded machine, and the lock would then skip node-a as unreachable.
+  await Promise.all(['node-a', 'node-b'].map((n) => pool.session(pair(), n).ping()))
+  await shape('node-a')
   let pid = ''
+  let lock: Awaited<ReturnType<typeof acquireLock>> | undefined
   try {
     const run = sync({ items: ['app'] })
     run.catch(() => {})
@@ -98,10 +102,10 @@ test('stopSyncs kills a running slow rsync; a file written on the target afterwa
     assert.ok(pid, 'the running rsync recorded its pid in the lease')
     await sleep(500)
     // What a failover does: lock first, then stop the syncs.
-    const lock = await acquireLock(pool, pair(), 'failover')
+    lock = await acquireLock(pool, pair(), 'failover')
     const t0 = Date.now()
     const detail = await stopSyncs(pool, pair(), lock.nodes)
-    assert.match(detail, /stopped 1 sync on node-a/)
+    assert.match(detail, /stopped 1 sync on node-a/, `${detail} (locked: ${lock.nodes.join(', ')})`)
     assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`)
     await refusedWith(run, /stopped: a failover took the pair/, SyncStopped)
     assert.not.ok(await exists('node-a', `/proc/${pid}`), `rsync pid ${pid} is gone`)
@@ -111,8 +115,7 @@ test('stopSyncs kills a running slow rsync; a file written on the target afterwa
     const size = (await lab.exec('node-b', ['stat', '-c', '%s', '/srv/app/big.bin'])).stdout.trim()
     assert.is.not(size, '3000000', 'the killed transfer did not complete the new big.bin')
     assert.is(await stopSyncs(pool, pair(), ['node-a', 'node-b']), 'no sync running')
-    await lock.release()
-  } finally { await unshape('node-a'); pool.close() }
+  } finally { await lock?.release(); await unshape('node-a'); pool.close() }
 })
 
 test('a failover started while a slow sync runs stops it; a write on the new active node survives', async () => {

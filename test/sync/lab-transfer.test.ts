@@ -82,6 +82,20 @@ test('a re-sync sends only the changed file; mirror deletes, non-mirror keeps', 
   for (const n of ['node-b', 'node-c']) assert.is(await readOn(lab, n, '/srv/config/target-only.conf'), 'keep\n', `${n}: config is not mirror`)
 })
 
+test('rsync: a file rewritten with the same size in the same second as its last copy still arrives (times compared to the nanosecond)', async () => {
+  // rsync's quick check compares whole seconds by default: the second version below has the size
+  // and the second of the first, and a default rsync keeps the first on node-b for good.
+  const set = (v: string, ns: string) => script(lab, 'node-a', `printf '%s\\n' "$1" > /srv/app/same-second.txt; touch -d "2026-01-01 00:00:00.$2" /srv/app/same-second.txt`, v, ns)
+  await set('version one', '100000000')
+  assert.is((await sync(lab.inv, { items: ['app'], to: 'node-b' })).exitCode, 0)
+  assert.is(await readOn(lab, 'node-b', '/srv/app/same-second.txt'), 'version one\n')
+  await set('version two', '600000000')
+  const r = await sync(lab.inv, { items: ['app'], to: 'node-b' })
+  assert.is(r.exitCode, 0, JSON.stringify(r.results))
+  assert.is(await readOn(lab, 'node-b', '/srv/app/same-second.txt'), 'version two\n')
+  assert.is(r.results[0].sent, 1)
+})
+
 test('items run in priority order on each target, and the JSON lists them in that order', async () => {
   await script(lab, 'node-a', 'date +%s%N > /srv/config/stamp; date +%s%N > /srv/low/stamp')
   const rep = await sync(lab.inv)

@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { bytes, formatReport } from '../../lib/sync/report.ts'
+import { formatReport } from '../../lib/sync/report.ts'
+import { siBytes as bytes } from '../../lib/format.ts'
 import type { ItemResult, SyncReport } from '../../lib/sync/types.ts'
 
 const r = (o: Partial<ItemResult>): ItemResult => ({ item: 'app', target: 'node-b', transport: 'rsync', priority: 0, outcome: 'ok', files: 3, sent: 1, deleted: 0, unchanged: 2, bytes: 1234, startedAt: 'T', ms: 250, ...o })

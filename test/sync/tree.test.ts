@@ -1,11 +1,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { diffTrees, itemize, type Entry } from '../../lib/sync/tree.ts'
+import { diffTrees, itemize, type TreeEntry } from '../../lib/sync/tree.ts'
 
-const f = (rel: string, o: Partial<Entry> = {}): Entry => ({ rel, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 10, mtime: 1000, ...o })
-const d = (rel: string, o: Partial<Entry> = {}): Entry => f(rel, { type: 'dir', mode: 0o755, size: 4096, ...o })
-const l = (rel: string, link: string): Entry => f(rel, { type: 'link', link, mode: 0o777 })
-const tree = (...e: Entry[]) => new Map(e.map((x) => [x.rel, x]))
+const f = (rel: string, o: Partial<TreeEntry> = {}): TreeEntry => ({ rel, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 10, mtime: 1000, ...o })
+const d = (rel: string, o: Partial<TreeEntry> = {}): TreeEntry => f(rel, { type: 'dir', mode: 0o755, size: 4096, ...o })
+const l = (rel: string, link: string): TreeEntry => f(rel, { type: 'link', link, mode: 0o777 })
+const tree = (...e: TreeEntry[]) => new Map(e.map((x) => [x.rel, x]))
 const rels = (e: { rel: string }[]) => e.map((x) => x.rel)
 
 test('new tree: directories shallowest first, every file sent, dirs re-stamped deepest first', () => {

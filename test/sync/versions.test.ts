@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Pair, SyncItem } from '../../lib/inventory/schema.ts'
-import { parseProbe, probeKeys, probeScript } from '../../lib/sync/versions.ts'
+import { parseNodeFacts, probeKeys, probeScript } from '../../lib/sync/versions.ts'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hapair-versions-'))
 const at = (f: string) => path.join(dir, f)
@@ -33,7 +33,7 @@ test('probeKeys: software first, then each item that declares a version', () => 
 test('the probe reads files and commands in one shell, and says why a version is missing', () => {
   const keys = probeKeys(pair, items)
   const out = execFileSync('sh', ['-c', probeScript(keys)], { cwd: dir, env: { PATH: process.env.PATH } }).toString()
-  const facts = parseProbe(out, keys)
+  const facts = parseNodeFacts(out, keys)
   assert.equal(facts.software, { value: '5.2.1' })
   assert.equal(facts.items.data, { value: '7' })
   assert.equal(facts.items.cmd, { value: '3' })
@@ -50,7 +50,7 @@ test('the probe also returns the node\'s hop pins and the pair lock\'s owner, wh
   writeFileSync(at('kh'), '198.51.100.12 ssh-ed25519 AAAA\n')
   writeFileSync(at('owner'), '{"owner":"ops"}')
   const keys = probeKeys(pair, [])
-  const run = (kh: string, lock: string) => parseProbe(execFileSync('sh', ['-c', probeScript(keys, kh, lock)]).toString(), keys)
+  const run = (kh: string, lock: string) => parseNodeFacts(execFileSync('sh', ['-c', probeScript(keys, kh, lock)]).toString(), keys)
   const got = run(at('kh'), at('owner'))
   assert.is(got.knownHosts, '198.51.100.12 ssh-ed25519 AAAA\n')
   assert.is(got.lock, '{"owner":"ops"}')
@@ -62,12 +62,12 @@ test('the probe also returns the node\'s hop pins and the pair lock\'s owner, wh
 test('rsync missing from PATH is reported', () => {
   const keys = probeKeys(pair, [])
   const out = execFileSync('/bin/sh', ['-c', probeScript(keys)], { env: { PATH: '/nonexistent' } }).toString()
-  assert.is(parseProbe(out, keys).rsync, false)
+  assert.is(parseNodeFacts(out, keys).rsync, false)
 })
 
-test('parseProbe: a key the node did not answer reads as an error, not as a version', () => {
+test('parseNodeFacts: a key the node did not answer reads as an error, not as a version', () => {
   const keys = probeKeys(pair, items.slice(0, 1))
-  const facts = parseProbe('software\x1e0\x1e9\x1f', keys)
+  const facts = parseNodeFacts('software\x1e0\x1e9\x1f', keys)
   assert.equal(facts.items.data, { error: 'not reported' })
   assert.is(facts.rsync, false)
 })

@@ -2,13 +2,13 @@
 // provider reports "off" counts as fenced; after the power-off action succeeds the state is
 // read back until it says so, because the failover starts the new writer right after.
 import type { Node } from '../inventory/schema.ts'
-import type { ActionResult, DriverContext, FenceDriver, PowerState } from '../drivers/types.ts'
-import { realClock } from './http.ts'
-import type { CloudOptions } from './options.ts'
-import { checkProblem } from './check.ts'
-import { CloudApiError } from './errors.ts'
-import { tokenProblem, type TokenSource } from './token.ts'
-import type { PowerApi } from './types.ts'
+import type { ActionResult, DriverContext, FenceDriver, PowerState } from './types.ts'
+import { realClock } from '../cloud/http.ts'
+import type { CloudOptions } from '../cloud/options.ts'
+import { checkProblem } from '../cloud/check.ts'
+import { CloudApiError } from '../cloud/errors.ts'
+import { tokenProblem, type TokenSource } from '../cloud/token.ts'
+import type { PowerApi } from '../cloud/types.ts'
 
 export abstract class CloudFenceDriver implements FenceDriver {
   abstract readonly kind: string

@@ -3,11 +3,11 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { judgeLatency } from '../../lib/checks/latency.ts'
 import { judgeLinks, linkTargets } from '../../lib/checks/links.ts'
-import { parseProbe, probeArgs } from '../../lib/checks/probe.ts'
+import { parseReach, probeArgs } from '../../lib/checks/reach.ts'
 import type { Pair } from '../../lib/inventory/schema.ts'
 import { runLocal } from './_local.ts'
 
-const parse: [string, string, ReturnType<typeof parseProbe>[number]][] = [
+const parse: [string, string, ReturnType<typeof parseReach>[number]][] = [
   ['tcp: median of the connect times', 'ok tcp 10.000100 10.000300 11.000000 11.000900 12.0 12.0005', { ok: true, ms: 0.5, via: 'tcp' }],
   ['ping: the average', 'ok ping 0.048', { ok: true, ms: 0.048, via: 'ping' }],
   ['failure keeps its reason', 'fail Connection refused', { ok: false, error: 'Connection refused' }],
@@ -15,14 +15,14 @@ const parse: [string, string, ReturnType<typeof parseProbe>[number]][] = [
   ['malformed tcp line is a failure', 'ok tcp 1', { ok: false, error: 'ok tcp 1' }],
 ]
 for (const [name, line, want] of parse) {
-  test(`parseProbe: ${name}`, () => {
-    const [r] = parseProbe(line + '\n', 1)
+  test(`parseReach: ${name}`, () => {
+    const [r] = parseReach(line + '\n', 1)
     if (r.ok && want.ok) { assert.is(r.via, want.via); assert.ok(Math.abs(r.ms - want.ms) < 1e-6, `${r.ms}`) } else assert.equal(r, want)
   })
 }
 
-test('parseProbe: a line count that does not match the targets is an error', () => {
-  assert.throws(() => parseProbe('ok ping 1\n', 2), /expected 2 lines/)
+test('parseReach: a line count that does not match the targets is an error', () => {
+  assert.throws(() => parseReach('ok ping 1\n', 2), /expected 2 lines/)
 })
 
 let server: net.Server
@@ -41,7 +41,7 @@ test.after(() => { server.close() })
 
 test('the probe script, for real: an open port, a closed one, and ping', () => {
   const targets = [{ label: 'open', host: '127.0.0.1', port: open }, { label: 'closed', host: '127.0.0.1', port: closed }, { label: 'lo', host: '127.0.0.1' }]
-  const r = parseProbe(runLocal(probeArgs(targets, 2, 3)).stdout, 3)
+  const r = parseReach(runLocal(probeArgs(targets, 2, 3)).stdout, 3)
   assert.is(r[0].ok, true)
   assert.ok(r[0].ok && r[0].ms >= 0 && r[0].ms < 100)
   assert.equal(r[1], { ok: false, error: 'Connection refused' })

@@ -38,7 +38,7 @@ const median = (xs: number[]) => {
 }
 
 /** Parses one line per target: "ok tcp s e [s e…]", "ok ping AVG", "fail REASON". */
-export function parseProbe(stdout: string, count: number): ProbeResult[] {
+export function parseReach(stdout: string, count: number): ProbeResult[] {
   const lines = stdout.split('\n').filter((l) => l.length)
   if (lines.length !== count) throw new Error(`probe: expected ${count} lines, got ${lines.length}: ${stdout.slice(0, 200)}`)
   return lines.map((l): ProbeResult => {

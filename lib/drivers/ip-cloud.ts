@@ -4,13 +4,13 @@
 // lab runs, so "the new server's OS holds it and the old one's no longer does" is tested there.
 import { RemoteError } from '../errors.ts'
 import type { FloatingIp, Node } from '../inventory/schema.ts'
-import { LinuxIpDriver } from '../drivers/ip-linux.ts'
-import type { ActionResult, DriverContext, HoldState, IpDriver } from '../drivers/types.ts'
-import { canCall } from './check.ts'
-import { CloudApiError } from './errors.ts'
-import { tokenProblem, type TokenSource } from './token.ts'
-import type { AddressApi } from './types.ts'
-import type { CloudOptions } from './options.ts'
+import { LinuxIpDriver } from './ip-linux.ts'
+import type { ActionResult, DriverContext, HoldState, IpDriver } from './types.ts'
+import { canCall } from '../cloud/check.ts'
+import { CloudApiError } from '../cloud/errors.ts'
+import { tokenProblem, type TokenSource } from '../cloud/token.ts'
+import type { AddressApi } from '../cloud/types.ts'
+import type { CloudOptions } from '../cloud/options.ts'
 
 export interface CloudIpProbe {
   /** Per node, from the provider's assignment: the truth for `held`. */
