@@ -406,9 +406,24 @@ export class NodeSession {
   async run(cmd: Command, opts: RunOptions = {}): Promise<RunResult> {
     const command = render(cmd)
     const client = await this.connect()
+    const timeoutMs = opts.timeoutMs ?? this.ssh.commandTimeoutMs
     return this.slot(() => new Promise<RunResult>((resolve, reject) => {
+      // The channel open is a round trip too: on a link that died under a kept connection its
+      // answer never comes, and without this bound the caller waited for ssh2's keepalive
+      // (10-15 s), the watcher's re-read of the pause and the records with it.
+      let opened = false
+      const openTimer = setTimeout(() => {
+        if (opened) return
+        opened = true
+        this.suspect = true
+        this.drop(client)
+        reject(this.fail(`no channel within ${timeoutMs} ms: ${short(command)}`, { command, unreachable: true, timedOut: true }))
+      }, timeoutMs)
       try {
         client.exec(command, (err: Error | undefined, stream: ClientChannel) => {
+          if (opened) { try { stream?.close() } catch { /* gone */ } return }
+          opened = true
+          clearTimeout(openTimer)
           if (err) {
             this.client = undefined
             return reject(this.fail(`cannot start command: ${err.message}`, { command, unreachable: true, cause: err }))
@@ -416,6 +431,8 @@ export class NodeSession {
           this.collect(client, command, stream, opts, resolve, reject)
         })
       } catch (e) {
+        opened = true
+        clearTimeout(openTimer)
         // ssh2 throws at once when the socket is already gone.
         this.drop(client)
         reject(this.fail(`connection lost before running: ${short(command)}`, { command, unreachable: true, cause: e }))

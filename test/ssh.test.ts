@@ -136,6 +136,24 @@ test('an isolated node is unreachable (flag), and a second call in the same run 
 })
 
 
+test('a kept connection whose link dies: the next command fails within its timeout, channel open included', async () => {
+  const pool = new SshPool(lab.inv)
+  try {
+    const s = pool.session(pair(), 'node-b')
+    await s.run(['true'])
+    await labFault(lab.inv, 'isolate', 'node-b')
+    const t0 = Date.now()
+    const e = await s.run(['true'], { timeoutMs: 600 }).catch((x) => x)
+    const took = Date.now() - t0
+    assert.instance(e, RemoteError)
+    assert.ok(e.unreachable && e.timedOut, e.message)
+    // Before the bound, the channel open waited for ssh2's keepalive: 10-15 s.
+    assert.ok(took < 2000, `failed after ${took} ms`)
+  } finally {
+    pool.close()
+    await labFault(lab.inv, 'heal', 'node-b')
+  }
+})
 test('a server that accepts and says nothing, then hangs up: one unreachable error, and the process lives on', async () => {
   // ssh2 reports such a handshake twice (its ready timeout, then the lost connection); an error
   // nobody listens for would end the watcher or the playbook right there.
