@@ -64,9 +64,26 @@ function runFile(file) {
       signal('SIGTERM')
       setTimeout(() => signal('SIGKILL'), GRACE_MS).unref()
     }, FILE_TIMEOUT_S * 1000)
-    child.on('close', (code) => {
+    let settled = false
+    const settle = (code, note = '') => {
+      if (settled) return
+      settled = true
       clearTimeout(kill)
-      resolve({ file, code, out, timedOut, seconds: (Date.now() - t0) / 1000 })
+      resolve({ file, code, out: out + note, timedOut, seconds: (Date.now() - t0) / 1000 })
+    }
+    child.on('close', (code) => settle(code))
+    // 'close' waits for every holder of the output pipes: a daemon the file started and left
+    // (in its own process group, so no kill reaches it) would hold the run forever. The file's
+    // own exit is what counts; its output gets a few seconds to drain.
+    // A process left behind is a teardown defect: the file fails.
+    child.on('exit', (code, sig) => {
+      clearTimeout(kill)
+      setTimeout(() => {
+        signal('SIGKILL')
+        child.stdout.destroy()
+        child.stderr.destroy()
+        settle(1, `\nLEFT RUNNING: ${file} exited (${code ?? sig}) but a process it started still holds its output\n`)
+      }, 5000).unref()
     })
   })
 }
