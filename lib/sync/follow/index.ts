@@ -193,6 +193,8 @@ class Session {
   readonly watchers = new Map<string, Watcher>()
   readonly lost = new Map<string, { since: number; reason: string; seq: number }>()
   private returning = new Map<string, { since: number; seq: number }>()
+  /** Per target: its last degraded/caught-up transition (mark written, then event). */
+  private marks = new Map<string, Promise<void>>()
   private targetFence = new Map<string, Fence>()
   private extraFences: Fence[] = []
   private followed: SyncItem[] = []
@@ -534,8 +536,17 @@ class Session {
     this.returning.delete(t)
     this.lost.set(t, { since: Date.now(), reason, seq: this.tracker!.lastSeq })
     const first = this.tracker!.entries(t).slice(0, 10).map((e) => display(e.rel))
-    this.f.emit('degraded', { target: t, reason, pending: this.tracker!.count(t), first, fullPassOwed: this.tracker!.fullOwed(t) })
-    if (record) void this.record(t, 'pending', reason)
+    const ev = { target: t, reason, pending: this.tracker!.count(t), first, fullPassOwed: this.tracker!.fullOwed(t) }
+    this.transition(t, async () => { if (record) await this.record(t, 'pending', reason) }, () => this.f.emit('degraded', ev))
+  }
+
+  /**
+   * A target's degraded/caught-up transitions, in order: the mark on the source is written
+   * first, then the event, so whoever acts on the event (status, an alert) finds the mark.
+   */
+  private transition(t: string, write: () => Promise<void>, emit: () => void): void {
+    const prev = this.marks.get(t) ?? Promise.resolve()
+    this.marks.set(t, prev.then(write).catch(() => { /* record() keeps its own errors */ }).then(emit))
   }
 
   private returned(t: string): void {
@@ -553,8 +564,8 @@ class Session {
     const tracker = this.tracker!
     if (tracker.fullOwed(t).length || tracker.entries(t).some((e) => e.seq <= r.seq)) return
     this.returning.delete(t)
-    this.f.emit('caught-up', { target: t, downMs: Date.now() - r.since, pending: tracker.count(t) })
-    void this.record(t, 'ok')
+    const ev = { target: t, downMs: Date.now() - r.since, pending: tracker.count(t) }
+    this.transition(t, () => this.record(t, 'ok'), () => this.f.emit('caught-up', ev))
   }
 
   /** The degraded mark on the source, as a full sync writes it (records.ts, degraded.ts). */
