@@ -2,11 +2,16 @@
 // client sees it: the test client (test/postgres/_client.ts) writes numbered rows through the
 // floating IP one at a time and records every commit PostgreSQL acknowledged; the figure is the
 // longest gap between two acknowledged commits around each switch. Usage:
-//   node --import tsx bench/postgres/run.ts [--runs 10] [--unplanned-runs 5] [--mode sync|async] [--out FILE]
+//   node --import tsx bench/postgres/run.ts [--runs 10] [--unplanned-runs 5] [--watcher-runs 10] [--mode sync|async] [--out FILE]
 //     [--patroni | --no-patroni] [--patroni-runs 10] [--patroni-cut-runs 5]
 // Planned:   failover to the other node with both up (in process: runFailover, as the playbook).
 // Unplanned: the primary powered off (lab kill), then the failover run at once (no watcher: its
 //            detection time is not in the figure); the node is powered on and rejoined between runs.
+// Watcher:   the same pair under playbooks/watch.ts (its own process, default timers, lab power
+//            fencing), the primary's link cut (lab isolate) or its power off: detection, vote,
+//            fencing and promotion all in the figure, as with Patroni's link cut. A fresh watcher
+//            per run (a takeover holds the pair down for holdDownMs); the old primary is powered
+//            on and rejoined between runs.
 // Acknowledged rows lost: rows the client saw acknowledged and the final primary lacks.
 // Patroni (bench/postgres/patroni.ts; on by default when `node scripts/setup.mjs patroni etcd` has
 // installed it) then takes over the same two nodes' data directories and is measured by the same
@@ -20,9 +25,10 @@ import { rejoinPair } from '../../lib/postgres/rejoin-pair.ts'
 import { startPgLab } from '../../test/postgres/_lab.ts'
 import { Writer } from '../../test/postgres/_client.ts'
 import { failover, missing, sql, states, vipOf, withPool } from '../../test/postgres/_pg.ts'
+import { startWatcher } from '../../test/helpers/watcher.ts'
 import { benchPatroni, PATRONI_COMMANDS, patroniInstalled, type PatroniResult } from './patroni.ts'
 
-const args = minimist(process.argv.slice(2), { default: { runs: 10, 'unplanned-runs': 5, mode: 'sync', 'patroni-runs': 10, 'patroni-cut-runs': 5 } })
+const args = minimist(process.argv.slice(2), { default: { runs: 10, 'unplanned-runs': 5, 'watcher-runs': 10, mode: 'sync', 'patroni-runs': 10, 'patroni-cut-runs': 5 } })
 // Undefined unless asked either way: then Patroni runs when it is installed.
 const withPatroni = args.patroni === undefined ? patroniInstalled() : args.patroni !== false && args.patroni !== 'false'
 if (withPatroni && !patroniInstalled()) {
@@ -88,10 +94,49 @@ async function main() {
       await labFault(lab.inv, 'start', from)
       await withPool(lab, (pool) => rejoinPair(lab.inv, pool, lab.inv.data.pairs[0]))
     }
+    const watched: Record<'isolate' | 'kill', { gaps: number[]; detectMs: number[]; lost: number; acked: number }> = {
+      isolate: { gaps: [], detectMs: [], lost: 0, acked: 0 }, kill: { gaps: [], detectMs: [], lost: 0, acked: 0 },
+    }
+    for (let i = 0; i < 2 * Number(args['watcher-runs']); i++) {
+      const fault = i % 2 === 0 ? 'isolate' : 'kill'
+      const from = await primaryNow(lab)
+      const to = other(from)
+      const table = `w${i + 1}`
+      await sql(vip, `create table ${table} (n int primary key)`)
+      const watcher = startWatcher(lab.file)
+      try {
+        await watcher.waitFor((e) => e.event === 'started', 30_000)
+        // Past the first probes of every node: the watcher judges from a full view, as in production.
+        await sleep(1500)
+        w = new Writer({ host: vip, table }).start()
+        await sleep(500)
+        const mark = watcher.events.length
+        const t0 = Date.now()
+        await labFault(lab.inv, fault, from)
+        const done = await watcher.waitFor((e) => e.event === 'takeover-done' || e.event === 'takeover-failed', 30_000, mark)
+        const t1 = Date.now()
+        await sleep(500)
+        await w.stop()
+        if (done.event !== 'takeover-done' || done.to !== to) throw new Error(`watcher run ${i + 1} (${fault} ${from}): ${JSON.stringify(done)}`)
+        const confirmed = watcher.events.slice(mark).find((e) => e.event === 'confirmed')
+        const m = watched[fault]
+        m.gaps.push(w.gap(t0, t1))
+        m.detectMs.push(confirmed?.sinceFaultMs ?? NaN)
+        m.lost += (await missing(vip, table, w.acked)).length
+        m.acked += w.acked.length
+        console.log(`watcher ${i + 1}: ${from} ${fault === 'isolate' ? 'link cut' : 'powered off'} -> ${to} write unavailability ${m.gaps.at(-1)} ms (confirmed ${m.detectMs.at(-1)} ms after the fault, takeover ${done.tookMs} ms; ${w.acked.length} acknowledged)`)
+      } finally { await watcher.stop() }
+      // The fence powered the old primary off (a cut node too): power on, heal, rejoin.
+      await labFault(lab.inv, 'heal', from)
+      await labFault(lab.inv, 'start', from)
+      await withPool(lab, (pool) => rejoinPair(lab.inv, pool, lab.inv.data.pairs[0]))
+    }
     const row = (xs: number[]) => ({ runs: xs.length, medianMs: pct(xs, 50), p95Ms: pct(xs, 95), maxMs: Math.max(...xs), all: xs })
     Object.assign(out, {
       planned: { ...row(planned), acked: plannedAcked, lost: plannedLost },
       unplanned: { ...row(unplanned), acked: unplannedAcked, lost: unplannedLost, how: 'power-off, failover started at once, no watcher' },
+      watcherLinkCut: { ...row(watched.isolate.gaps), detect: row(watched.isolate.detectMs), acked: watched.isolate.acked, lost: watched.isolate.lost },
+      watcherPowerOff: { ...row(watched.kill.gaps), detect: row(watched.kill.detectMs), acked: watched.kill.acked, lost: watched.kill.lost },
       loadAfterHapair: os.loadavg(),
     })
     let patroni: PatroniResult | undefined
@@ -113,7 +158,10 @@ async function main() {
     line('hapair planned switchover', planned, plannedLost, plannedAcked)
     if (patroni) line(`Patroni ${patroni.versions.patroni} \`patronictl switchover --force\``, patroni.switchover.gapsMs, patroni.switchover.lost, patroni.switchover.acked)
     line('hapair unplanned (power-off, playbook at once)', unplanned, unplannedLost, unplannedAcked)
+    line('hapair unplanned with the watcher (link cut)', watched.isolate.gaps, watched.isolate.lost, watched.isolate.acked)
+    line('hapair unplanned with the watcher (power off)', watched.kill.gaps, watched.kill.lost, watched.kill.acked)
     if (patroni) line(`Patroni, the leader's link cut (ttl ${patroni.timers.ttl} s)`, patroni.linkCut.gapsMs, patroni.linkCut.lost, patroni.linkCut.acked)
+    console.log(`(watcher detection, confirmed after the fault: link cut median ${pct(watched.isolate.detectMs, 50)} ms, power off ${pct(watched.kill.detectMs, 50)} ms)`)
     const la = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ')
     console.log(`(load average at start ${la(out.load as number[])}, after hapair ${la(out.loadAfterHapair as number[])}, at end ${la(os.loadavg())}${patroni ? '' : `; Patroni ${patroniError ? 'failed' : 'not run'}`})`)
     if (args.out) writeFileSync(String(args.out), `${JSON.stringify(out, null, 2)}\n`)

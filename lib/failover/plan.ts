@@ -63,6 +63,13 @@ export interface PlanOptions {
   behind?: (target: string) => Promise<{ item: string; why: string }[]>
   /** Failback: which versions win for paths the target changed and never shipped before a takeover. */
   inflight?: InflightMode
+  /**
+   * The newest epoch the caller has seen (the watcher remembers the records of nodes that are
+   * gone now). The new epoch is above it: the reachable nodes' records alone may all be older
+   * than the dead node's, and an epoch reused for another node makes two records that agree on
+   * their epoch and not on who is active.
+   */
+  seenEpoch?: number
 }
 
 /**
@@ -123,7 +130,7 @@ export async function makePlan(inv: LoadedInventory, pool: SshPool, pair: Pair, 
   const ips = obs.ips.map((i) => i.driver)
   // An interrupted run's epoch is reused only while nothing newer was recorded since.
   const sameRun = resumed && (journal!.epoch > obs.maxEpoch || (journal!.epoch === obs.maxEpoch && obs.view.active === journal!.to))
-  const epoch = sameRun ? journal!.epoch : Math.max(obs.maxEpoch, journal?.epoch ?? 0) + 1
+  const epoch = sameRun ? journal!.epoch : Math.max(obs.maxEpoch, journal?.epoch ?? 0, o.seenEpoch ?? 0) + 1
   const plan: Plan = {
     pair, operation: op, from: node(fromName), to: toNode, obs, ips, fence, epoch,
     stop: [], powerOff: [], unfenced: [], off: [], release: [], problems: [], blockers: [], risks: [], warnings: [], resumed, noop: false,

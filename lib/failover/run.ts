@@ -47,6 +47,8 @@ export interface FailoverOptions {
   resolve?: boolean
   breakLock?: boolean
   postCheckTimeoutMs?: number
+  /** PlanOptions.seenEpoch: the newest epoch the caller saw, on nodes that may be gone now. */
+  seenEpoch?: number
   /** Asked with the plan before anything changes; false refuses. */
   confirm?: (plan: string[]) => Promise<boolean>
   /** One line per finished step, for a person. */
@@ -134,7 +136,7 @@ async function lockStep(r: Run): Promise<string> {
 async function preflightStep(r: Run, obs: Observation): Promise<Plan> {
   const t0 = Date.now()
   const p = await makePlan(r.inv, r.pool, r.pair, obs, r.opts.operation, {
-    to: r.opts.to, resolve: r.opts.resolve, journal: r.lock?.resumed, inflight: r.opts.inflight,
+    to: r.opts.to, resolve: r.opts.resolve, journal: r.lock?.resumed, inflight: r.opts.inflight, seenEpoch: r.opts.seenEpoch,
     behind: async (t) => (await behind(r.pool, r.pair, obs.view.active, [t]))[t] ?? [],
   })
   r.plan = p

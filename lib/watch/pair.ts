@@ -292,7 +292,7 @@ export class PairWatcher {
       // A lease left on the target from an earlier term would make its guard step down at once.
       if (isLease(this.fence)) await this.pool.session(this.pair, to).run({ script: sh`rm -f ${stateDir(this.pair)}/lease` }, { timeoutMs: 2000 }).catch(() => undefined)
       this.emit('takeover-started', { from, to, why, ...(opts.resume ? { resume: true } : {}) })
-      const r = await runFailover(this.inv, this.pool, this.pair, { operation: 'failover', to, postCheckTimeoutMs: this.o.postCheckTimeoutMs ?? 10_000 })
+      const r = await runFailover(this.inv, this.pool, this.pair, { operation: 'failover', to, postCheckTimeoutMs: this.o.postCheckTimeoutMs ?? 10_000, seenEpoch: this.epoch })
       const ms = Date.now() - t0
       if (r.ok && r.noop) {
         this.emit('takeover-skipped', { from, to, detail: `${to} is already active (another watcher or an operator did it)`, tookMs: ms })
@@ -409,7 +409,10 @@ export class PairWatcher {
         return
       }
       if (Object.keys(view.unreachable).length === this.pair.nodes.length) return
-      if (view.epoch < this.epoch) return
+      // Only a newer epoch moves the watcher: a record at the epoch it already holds that names
+      // another node is a stale one (written before a takeover it did not see), and believing it
+      // left a dead active node unwatched.
+      if (view.epoch < this.epoch || (view.epoch === this.epoch && view.active !== this.active && this.probes)) return
       this.epoch = view.epoch
       if (view.active !== this.active) {
         const from = this.active
