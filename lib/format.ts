@@ -30,3 +30,13 @@ export function ago(seconds: number): string {
 
 /** Epoch seconds as an ISO timestamp without fractions. */
 export const isoSeconds = (epochSeconds: number) => new Date(Math.round(epochSeconds * 1000)).toISOString().replace(/\.\d{3}Z$/, 'Z')
+
+/**
+ * "a, b, c and 4 more": the first `max` items, then how many were left out. Items that hold
+ * commas of their own are listed with sep '; ', and the tail is set off by one too ("a; b; and
+ * 4 more"), so it is not read as part of the last item.
+ */
+export function listSome(items: string[], max: number, sep: ', ' | '; ' = ', '): string {
+  if (items.length <= max) return items.join(sep)
+  return `${items.slice(0, max).join(sep)}${sep === '; ' ? sep : ' '}and ${items.length - max} more`
+}

@@ -4,8 +4,8 @@
 // inferred from sync records, so an item a sync skipped (version policy, a failure, a run that
 // never happened) still shows. Every node lists every item in one round trip, all nodes at once;
 // only names, sizes and times cross the network, never file content.
-import { compareTrees, describeDrift, driftCount, filterTree, parseListings, type Tree } from './checks/drift.ts'
-import { listingsScript, MISSING_EXIT } from './checks/sync-drift.ts'
+import { compareTrees, describeDrift, driftCount, filterTree } from './checks/drift.ts'
+import { listingsScript, MISSING_EXIT, parseListings, type Tree } from './listing.ts'
 import { RemoteError } from './errors.ts'
 import { findNode } from './inventory/load.ts'
 import type { Pair, SyncItem } from './inventory/schema.ts'

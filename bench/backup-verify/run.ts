@@ -6,7 +6,7 @@
 //   node --import tsx bench/backup-verify/run.ts [--scale S] [--reps R] [--out FILE]
 import { writeFileSync } from 'node:fs'
 import { minimist } from 'zx'
-import { listScript, parseListing } from '../../lib/backup/inspect.ts'
+import { listScript, parseBackupListing } from '../../lib/backup/inspect.ts'
 import { parsePgRestore, pgIntegrity, pgParts, pgRestore, pgRestoreScript, pgBackupSettings, tarFlag, pgKind } from '../../lib/backup/postgres.ts'
 import type { Backup, PgBackup } from '../../lib/inventory/schema.ts'
 import type { ArchiveKind } from '../../lib/backup/integrity.ts'
@@ -39,7 +39,7 @@ try {
   const pool = new SshPool(lab.inv)
   const pair = lab.inv.data.pairs[0]
   const s = pool.session(pair, pair.nodes[0])
-  const newest = parseListing((await s.run({ script: listScript(b) })).stdout, b).archives[0]
+  const newest = parseBackupListing((await s.run({ script: listScript(b) })).stdout, b).archives[0]
   const integ = await pgIntegrity(s, b, newest)
   const parts = pgParts(newest)
   const kind = (f: string) => ({ name: f, flag: tarFlag(pgKind(f) as ArchiveKind) })

@@ -45,7 +45,7 @@ function pgBackupDirs(files: Archive[]): Archive[] {
   return [...dirs.values()].filter((d) => d.files.some((f) => PG_BASE.test(f)) && !d.files.includes('backup_manifest.tmp')).map((d) => ({ ...d, files: d.files.sort() }))
 }
 
-export function parseListing(stdout: string, b?: Backup): Listing {
+export function parseBackupListing(stdout: string, b?: Backup): Listing {
   const nl = stdout.indexOf('\n')
   const now = Number(stdout.slice(0, nl))
   if (!Number.isFinite(now) || nl < 0) throw new Error(`unexpected listing: ${stdout.slice(0, 80)}`)

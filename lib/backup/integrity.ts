@@ -1,6 +1,7 @@
 // Reading a backup end to end, as restic check --read-data and borg check --verify-data do:
 // the compressor's own CRC over every byte, the tar listing over every member, and the
 // archive's sha256 against the checksum file the backup ships.
+import { hashers, HASHES_OUT, LISTING_END, LISTING_FIELDS } from '../listing.ts'
 import { sh } from '../shell.ts'
 
 export type ArchiveKind = { tar: boolean; compressor?: 'gzip' | 'xz' | 'zstd' | 'bzip2' }
@@ -44,8 +45,9 @@ export function checksumFor(checksumText: string, name: string): string | undefi
 
 /**
  * Extract into a fresh scratch directory on the node, list and (when the manifest has digests)
- * hash what came out, and remove the scratch whatever happens. Refuses to start when the
- * scratch filesystem cannot hold the listed size: a test restore must not fill a production disk.
+ * hash what came out in the tree listing format (lib/listing.ts), and remove the scratch
+ * whatever happens. Refuses to start when the scratch filesystem cannot hold the listed size:
+ * a test restore must not fill a production disk.
  */
 export function restoreScript(archive: string, kind: ArchiveKind, needBytes: number, hash: boolean): string {
   const extract = kind.tar
@@ -61,9 +63,9 @@ export function restoreScript(archive: string, kind: ArchiveKind, needBytes: num
     `if [ "$((avail * 1024))" -lt ${Math.ceil(needBytes * 1.1)} ]; then echo "scratch $d has $((avail / 1024)) MiB free, the restore needs ${Math.ceil(needBytes / 1048576)} MiB: set TMPDIR for the node's login" >&2; exit 92; fi`,
     `${extract} || exit 91`,
     'cd "$d/r"',
-    `find . -mindepth 1 -printf '%y\\0%s\\0%P\\0'`,
-    `printf 'END\\0'`,
-    hash ? `find . -type f -print0 | xargs -0 -r -P "$(nproc)" -n 64 sh -c 'exec sha256sum -z -- "$@" >> "$0/h.$$"' "$d"; cat "$d"/h.* 2>/dev/null` : 'true',
+    sh`find . -mindepth 1 -printf ${LISTING_FIELDS}`,
+    `printf '${LISTING_END}\\0'`,
+    hash ? `find . -type f -print0 | ${hashers(64)}; ${HASHES_OUT}` : 'true',
     'exit 0',
   ].join('\n')
 }

@@ -2,6 +2,7 @@
 // listing forms are understood: sha256sum lines ("<hex>  path"), `tar -tv` lines (sizes), and
 // plain path lists (`tar -t`, `find`). Pure, so every form is tested on its own.
 export interface Expected { path: string; digest?: string; size?: number; dir: boolean }
+/** Only what compareRestore compares; the restore's listing (lib/listing.ts) carries more. */
 export interface Restored { type: string; size: number; digest?: string }
 
 /** "./srv/app/x", "/srv/app/x/" and "srv/app/x" name the same member. */
@@ -55,22 +56,6 @@ export function parseManifest(text: string): { kind: ManifestKind; entries: Expe
     kind: 'paths',
     entries: lines.map((l) => ({ path: normalizeMember(l), dir: l.endsWith('/') })).filter((e) => e.path),
   }
-}
-
-/** find -printf '%y\0%s\0%P\0' from the scratch directory, then "END\0" and sha256sum -z lines. */
-export function parseRestored(out: string): Map<string, Restored> {
-  const f = out.split('\0')
-  const tree = new Map<string, Restored>()
-  let i = 0
-  for (; i + 2 < f.length && f[i] !== 'END'; i += 3) if (f[i + 2]) tree.set(f[i + 2], { type: f[i], size: Number(f[i + 1]) })
-  if (f[i] === 'END') {
-    for (const rec of f.slice(i + 1)) {
-      if (rec.length < 67) continue
-      const e = tree.get(rec.slice(66).replace(/^\.\//, ''))
-      if (e) e.digest = rec.slice(0, 64)
-    }
-  }
-  return tree
 }
 
 export interface RestoreComparison { ok: boolean; checked: number; problems: string[] }

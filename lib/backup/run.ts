@@ -1,15 +1,16 @@
 // backup-verify for one pair: for each declared backup on each node, present, fresh, sized
 // right, readable end to end with matching checksums, and (with restore) really restorable;
 // a PostgreSQL base backup (b.postgresql) is restored and started (./postgres.ts).
-import { iecBytes } from '../format.ts'
+import { iecBytes, listSome } from '../format.ts'
 import { failureDetail, LONG_TIMEOUT_MS, unreachableResult } from '../outcome.ts'
 import { RemoteError } from '../errors.ts'
 import type { Backup, Node, Pair } from '../inventory/schema.ts'
 import type { CheckResult } from '../report/types.ts'
+import { parseListing } from '../listing.ts'
 import type { NodeSession, SshPool } from '../ssh.ts'
-import { judgeListing, listScript, parseListing, type Archive } from './inspect.ts'
+import { judgeListing, listScript, parseBackupListing, type Archive } from './inspect.ts'
 import { archiveKind, checksumFor, parseReadThrough, readThroughScript, restoreScript } from './integrity.ts'
-import { compareRestore, parseManifest, parseRestored, parseTarVerbose, type Expected } from './manifest.ts'
+import { compareRestore, parseManifest, parseTarVerbose, type Expected } from './manifest.ts'
 import { isPg, pgIntegrity, pgRestore } from './postgres.ts'
 
 export const BACKUP_STEPS = ['present', 'age', 'size', 'integrity', 'restore'] as const
@@ -67,13 +68,12 @@ async function restore(s: NodeSession, b: Backup, a: Archive, listing: string | 
   if (r.code === 92) return { ok: false, detail: `not attempted: ${why}` }
   if (r.code === 91) return { ok: false, detail: `restore of ${a.name} failed: ${why}` }
   if (r.code !== 0) return { ok: false, detail: `restore of ${a.name} failed (exit ${r.code}): ${why}` }
-  const restored = parseRestored(r.stdout)
+  const restored = parseListing(r.stdout)
   if (!kind.tar) return { ok: true, detail: `${a.name} decompressed to ${iecBytes(restored.get('content')?.size ?? 0)} in a scratch directory, removed afterwards` }
   const cmp = compareRestore(expected, restored)
   const files = [...restored.values()].filter((x) => x.type === 'f').length
   if (!cmp.ok) {
-    const shown = cmp.problems.slice(0, listMax).join(', ') + (cmp.problems.length > listMax ? ` and ${cmp.problems.length - listMax} more` : '')
-    return { ok: false, detail: `test restore of ${a.name} does not match ${against}: ${shown}; the backup does not hold what it claims` }
+    return { ok: false, detail: `test restore of ${a.name} does not match ${against}: ${listSome(cmp.problems, listMax)}; the backup does not hold what it claims` }
   }
   return { ok: true, detail: `test restore of ${a.name}: ${files} files match ${against}${hash ? ' by sha256' : ''}; scratch removed` }
 }
@@ -82,7 +82,7 @@ async function verifyBackup(s: NodeSession, b: Backup, opts: BackupVerifyOptions
   const out: Record<string, V & { ms: number }> = {}
   let t = performance.now()
   const lap = (k: string, v: V) => { const now = performance.now(); out[k] = { ...v, ms: now - t }; t = now }
-  const j = judgeListing(b, parseListing((await s.run({ script: listScript(b) })).stdout, b))
+  const j = judgeListing(b, parseBackupListing((await s.run({ script: listScript(b) })).stdout, b))
   lap('present', j.present)
   out.age = { ...j.age, ms: 0 }
   out.size = { ...j.size, ms: 0 }

@@ -1,62 +1,14 @@
-// Sync drift, the pure half: parse the listings the nodes send, drop what sync never touches
-// (protected paths, rsync-style excludes: lib/sync/filters.ts decides, for sync and for this),
-// and compare a node's tree with the active node's.
+// Sync drift, the pure half: drop from the listings the nodes send (lib/listing.ts) what sync
+// never touches (protected paths, rsync-style excludes: lib/sync/filters.ts decides, for sync and
+// for this), and compare a node's tree with the active node's.
+import { listSome } from '../format.ts'
+import type { Tree } from '../listing.ts'
 
-export interface ListingEntry { type: string; size: number; mtime: number; target: string; digest?: string }
-export type Tree = Map<string, ListingEntry>
 export interface Difference { path: string; why: string }
 export interface Drift { missing: string[]; extra: string[]; differ: Difference[] }
 
-/** Marks the end of the listing records; a find type letter can never be this. */
-export const LISTING_END = 'END'
-
-/**
- * Records of five NUL-terminated fields (%y %s %T@ %P %l), then optionally "END\0" and
- * sha256sum -z lines "<hex>  ./<path>\0". Fields are counted, never split on a byte a file
- * name could contain.
- */
-export function parseListing(out: string): Tree {
-  const f = out.split('\0')
-  const tree: Tree = new Map()
-  const i = readRecords(f, 0, tree, LISTING_END)
-  if (f[i] === LISTING_END) {
-    for (const rec of f.slice(i + 1)) {
-      if (rec.length < 67) continue
-      const e = tree.get(rec.slice(66).replace(/^\.\//, ''))
-      if (e) e.digest = rec.slice(0, 64)
-    }
-  }
-  return tree
-}
-
 /** Which listed paths to drop: sync's own rule (lib/sync/filters.ts skipMatcher / itemScope). */
 export interface Excluder { (path: string, isDir: boolean): boolean }
-
-/** Five-field records from f[i] into tree, up to the record whose type is `stop`; returns its index. */
-function readRecords(f: string[], i: number, tree: Tree, stop: string): number {
-  for (; i + 4 < f.length && f[i] !== stop; i += 5) {
-    if (f[i + 3] === '') continue // the item's root itself
-    tree.set(f[i + 3], { type: f[i], size: Number(f[i + 1]), mtime: Number(f[i + 2]), target: f[i + 4] })
-  }
-  return i
-}
-
-/** Ends one item's records in a several-item listing: "ITEM\0<exit code>\0\0\0\0". */
-export const ITEM_END = 'ITEM'
-
-/** A several-item listing (sync-drift.ts listingsScript): each item's tree and its listing's exit code, in order. */
-export function parseListings(out: string): { code: number; tree: Tree }[] {
-  const f = out.split('\0')
-  const all: { code: number; tree: Tree }[] = []
-  for (let i = 0; i + 4 < f.length;) {
-    const tree: Tree = new Map()
-    i = readRecords(f, i, tree, ITEM_END)
-    if (i + 4 >= f.length) break // cut short: the item's end marker never came
-    all.push({ code: Number(f[i + 1]), tree })
-    i += 5
-  }
-  return all
-}
 
 export function filterTree(t: Tree, excluded: Excluder): Tree {
   const out: Tree = new Map()
@@ -104,7 +56,6 @@ export function describeDrift(d: Drift, active: string, listMax: number): string
     ...d.missing.map((path) => ({ path, why: 'missing here' })),
     ...d.extra.map((path) => ({ path, why: 'extra here' })),
   ].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))
-  const shown = all.slice(0, listMax).map((x) => `${x.path} (${x.why})`).join(', ')
-  const more = all.length > listMax ? ` and ${all.length - listMax} more` : ''
-  return `${all.length} entr${all.length === 1 ? 'y differs' : 'ies differ'} from ${active} (active): ${shown}${more}`
+  const shown = listSome(all.map((x) => `${x.path} (${x.why})`), listMax)
+  return `${all.length} entr${all.length === 1 ? 'y differs' : 'ies differ'} from ${active} (active): ${shown}`
 }

@@ -1,8 +1,9 @@
 // Seed 003: shared secrets (a web validation key) identical on all servers. Only digests
 // leave the nodes, and not even those reach the report: a digest of a short secret can be
 // brute-forced, so the detail says "differs", never what it differs to.
+import { listSome } from '../format.ts'
 import { sh } from '../shell.ts'
-import { combine, listSome, perNode } from './node.ts'
+import { combine, perNode } from './node.ts'
 import type { Check, CheckResult, Verdict } from './types.ts'
 
 export function digestsScript(files: string[]): string {

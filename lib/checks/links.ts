@@ -1,8 +1,9 @@
 // Seed 001: "verify that all links to both servers are up"; seed 000: all members reach the
 // same networks. From each node: its peers' SSH ports and every declared endpoint.
+import { listSome } from '../format.ts'
 import { sshSettings } from '../inventory/load.ts'
 import type { Node, Pair } from '../inventory/schema.ts'
-import { perNode, listSome } from './node.ts'
+import { perNode } from './node.ts'
 import { describeTarget, parseReach, probeArgs, type ProbeResult, type Target } from './reach.ts'
 import type { Check, CheckContext, Verdict } from './types.ts'
 

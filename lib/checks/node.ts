@@ -18,12 +18,6 @@ export async function perNode(ctx: CheckContext, check: string, fn: (node: Node,
   }))
 }
 
-/** "a, b, c and 4 more" */
-export function listSome(items: string[], max: number): string {
-  if (items.length <= max) return items.join(', ')
-  return `${items.slice(0, max).join(', ')} and ${items.length - max} more`
-}
-
 /** Joins per-item verdicts: ok only if all are; failures first in the detail. */
 export function combine(parts: (Verdict & { label?: string })[], empty: string): Verdict {
   if (parts.length === 0) return { ok: true, detail: empty }

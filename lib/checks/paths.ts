@@ -1,6 +1,7 @@
 // Seed 003: "same local file paths on all servers". Every declared path must exist on every
 // node with the declared type; a path that is a directory on one node and a file on the other
 // breaks failover as surely as a missing one.
+import { listSome } from '../format.ts'
 import { sh } from '../shell.ts'
 import { combine, perNode } from './node.ts'
 import type { Check, Verdict } from './types.ts'
@@ -29,7 +30,7 @@ export function judgePaths(declared: Declared[], found: Found[], listMax = 5): V
   const v = combine(parts, 'no paths declared')
   if (v.ok && parts.length) return { ok: true, detail: `all ${parts.length} declared paths present with their type` }
   const bad = parts.filter((p) => !p.ok)
-  return bad.length > listMax ? { ok: false, detail: `${bad.length} paths wrong: ${combine(bad.slice(0, listMax), '').detail}; and ${bad.length - listMax} more` } : v
+  return bad.length > listMax ? { ok: false, detail: `${bad.length} paths wrong: ${listSome(bad.map((p) => `${p.label}: ${p.detail}`), listMax, '; ')}` } : v
 }
 
 export const pathsCheck: Check = {

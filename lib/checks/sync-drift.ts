@@ -2,51 +2,11 @@
 // content digests) are made on the nodes themselves, all nodes at once; only names, sizes,
 // times and digests cross the network, never file content.
 import type { SyncItem } from '../inventory/schema.ts'
-import { shJoin } from '../shell.ts'
+import { deepScript, listingScript, MISSING_EXIT, parseListing, type Tree } from '../listing.ts'
 import { itemScope } from '../sync/filters.ts'
-import { compareTrees, describeDrift, driftCount, filterTree, ITEM_END, LISTING_END, parseListing, type Tree } from './drift.ts'
+import { compareTrees, describeDrift, driftCount, filterTree } from './drift.ts'
 import { LONG_TIMEOUT_MS, failureDetail } from '../outcome.ts'
 import type { Check, CheckContext, CheckResult, Verdict } from './types.ts'
-
-const FIELDS = String.raw`%y\0%s\0%T@\0%P\0%l\0`
-/** Files per sha256sum process: large enough that process start-up is noise, small enough to spread over the hashers. */
-export const HASH_BATCH = 256
-export const MISSING_EXIT = 3
-
-/** `find` glob-escaping: a protected path is a literal, not a pattern. */
-const findLiteral = (rel: string) => './' + rel.replace(/[\\*?[\]]/g, '\\$&')
-
-function pruneWords(protectedRel: string[]): string[] {
-  const rel = protectedRel.filter(Boolean)
-  if (rel.length === 0) return []
-  return ['(', ...rel.flatMap((p, i) => [...(i ? ['-o'] : []), '-path', findLiteral(p)]), ')', '-prune', '-o']
-}
-
-export function listingScript(path: string, protectedRel: string[]): string {
-  return `cd -- ${shJoin([path])} 2>/dev/null || exit ${MISSING_EXIT}; ${shJoin(['find', '.', ...pruneWords(protectedRel), '-printf', FIELDS])}`
-}
-
-/** Several items in one round trip: each item's listing, then its end marker with the listing's exit code. */
-export function listingsScript(items: { path: string; protect: string[] }[]): string {
-  return items.map((i) => `(${listingScript(i.path, i.protect)}); printf '${ITEM_END}\\0%s\\0\\0\\0\\0' "$?"`).join('\n')
-}
-
-/**
- * Listing to a temp file in the same walk that feeds the hashers; each hasher appends to a
- * file of its own (parallel writers to one pipe would interleave records), then all is sent.
- */
-export function deepScript(path: string, protectedRel: string[], batch = HASH_BATCH): string {
-  const find = shJoin(['find', '.', ...pruneWords(protectedRel), '(', '-fprintf', '@LIST@', FIELDS, '-type', 'f', '-print0', ')'])
-    .replace('@LIST@', '"$d/list"') // a bare word (shq leaves it unquoted): the shell must expand $d
-  return [
-    `cd -- ${shJoin([path])} 2>/dev/null || exit ${MISSING_EXIT}`,
-    'd=$(mktemp -d) || exit 1',
-    `trap 'rm -rf "$d"' EXIT`,
-    `trap 'exit 129' HUP INT TERM PIPE`,
-    `${find} | xargs -0 -r -P "$(nproc)" -n ${batch} sh -c 'exec sha256sum -z -- "$@" >> "$0/h.$$"' "$d"`,
-    `cat "$d/list"; printf '${LISTING_END}\\0'; cat "$d"/h.* 2>/dev/null; exit 0`,
-  ].join('\n')
-}
 
 interface ItemRun { tree?: Tree; missing?: boolean; error?: string }
 

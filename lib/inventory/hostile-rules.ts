@@ -1,6 +1,7 @@
 // Semantic rules against values that validate as strings and addresses but would hurt a node:
 // a sync item over a system directory or over hapair's own state and keys, a state directory that
 // is not a directory of its own, a floating IP that is its subnet's network or broadcast address.
+import { hasDotDot, normalPath, within } from '../paths.ts'
 import { inSubnet, reservedInSubnet } from './address.ts'
 import type { Inventory, Pair } from './schema.ts'
 import type { Problem } from './validate.ts'
@@ -8,12 +9,6 @@ import type { Problem } from './validate.ts'
 /** Directories whose contents belong to the system: syncing (or mirror-deleting) them breaks the node. */
 export const SYSTEM_DIRS = ['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/usr/local', '/var', '/var/lib', '/var/log']
 
-export const normalPath = (p: string) => '/' + p.split('/').filter((s) => s && s !== '.').join('/')
-const hasDotDot = (p: string) => p.split('/').includes('..')
-const within = (child: string, parent: string) => {
-  const c = normalPath(child), base = normalPath(parent)
-  return base === '/' || c === base || c.startsWith(base + '/')
-}
 export const isSystemDir = (p: string) => SYSTEM_DIRS.includes(normalPath(p))
 
 /** The state directory holds the epoch and the lock: it must be a directory of hapair's own. */

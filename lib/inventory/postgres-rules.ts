@@ -3,13 +3,8 @@
 // database's, which a file sync would corrupt, so no sync item may cover it.
 import type { Pair } from './schema.ts'
 import type { Problem } from './validate.ts'
-import { isSystemDir, normalPath } from './hostile-rules.ts'
-
-const hasDotDot = (p: string) => p.split('/').includes('..')
-const within = (child: string, parent: string) => {
-  const c = normalPath(child), base = normalPath(parent)
-  return base === '/' || c === base || c.startsWith(base + '/')
-}
+import { hasDotDot, normalPath, within } from '../paths.ts'
+import { isSystemDir } from './hostile-rules.ts'
 
 export function postgresProblems(pair: Pair, at: string, out: Problem[]) {
   const pg = (pair.services ?? []).map((s, i) => ({ s, i })).filter((x) => x.s.postgresql)

@@ -6,6 +6,7 @@ import type { Inventory, Pair, UnresolvedNode } from './schema.ts'
 import { PATTERN_MEANING } from './patterns.ts'
 import { catastrophicPattern } from '../checks/log-scan.ts'
 import { watchProblems } from '../watch/config.ts'
+import { hasDotDot, normalPath, within } from '../paths.ts'
 import { floatingIpReservedProblems, labFencingProblems, stateDirProblems, syncItemPathProblems } from './hostile-rules.ts'
 import { postgresProblems } from './postgres-rules.ts'
 import { jumpProblems } from './jump-rules.ts'
@@ -111,13 +112,6 @@ function schemaErrors(data: unknown): (Problem & { at: string; structural: boole
 
 // ---- semantic rules --------------------------------------------------------------------------
 
-const hasDotDot = (p: string) => p.split('/').includes('..')
-const normal = (p: string) => '/' + p.split('/').filter((s) => s && s !== '.').join('/')
-const inside = (child: string, parent: string) => {
-  const c = normal(child), base = normal(parent)
-  return base === '/' || c === base || c.startsWith(base + '/')
-}
-
 function uniqueNames(list: { name: string }[] | undefined, at: string, what: string, out: Problem[]) {
   const seen = new Map<string, number>()
   list?.forEach((x, i) => {
@@ -180,15 +174,15 @@ function pairProblems(pair: Pair, pi: number, labSubnet: string | undefined, out
     sync.items.forEach((it, ii) => {
       const iat = `${at}/sync/items/${ii}`
       if (hasDotDot(it.path)) out.push({ path: `${iat}/path`, message: `must not contain ".." (got "${it.path}")` })
-      else if (normal(it.path) === '/') out.push({ path: `${iat}/path`, message: `must not be the root directory (got "${it.path}")` })
+      else if (normalPath(it.path) === '/') out.push({ path: `${iat}/path`, message: `must not be the root directory (got "${it.path}")` })
       else {
         // An item inside another would be synced twice, under two version policies; the enclosing one could mirror-delete it.
-        const k = sync.items.findIndex((o, oi) => oi !== ii && !hasDotDot(o.path) && normal(o.path) !== '/' && inside(it.path, o.path) && (normal(o.path) !== normal(it.path) || oi < ii))
+        const k = sync.items.findIndex((o, oi) => oi !== ii && !hasDotDot(o.path) && normalPath(o.path) !== '/' && within(it.path, o.path) && (normalPath(o.path) !== normalPath(it.path) || oi < ii))
         if (k >= 0) out.push({ path: `${iat}/path`, message: `overlaps sync item "${sync.items[k].name}" (${sync.items[k].path}); items must not nest (got "${it.path}")` })
       }
       it.protect?.forEach((p, k) => {
         if (hasDotDot(p)) out.push({ path: `${iat}/protect/${k}`, message: `must not contain ".." (got "${p}")` })
-        else if (!inside(p, it.path) || normal(p) === normal(it.path)) out.push({ path: `${iat}/protect/${k}`, message: `must be inside the item's path ${it.path} (got "${p}")` })
+        else if (!within(p, it.path) || normalPath(p) === normalPath(it.path)) out.push({ path: `${iat}/protect/${k}`, message: `must be inside the item's path ${it.path} (got "${p}")` })
       })
       versionSource(it.version, `${iat}/version`, out)
       // Only a mirror deletes on the target: a limit elsewhere reads as protection it does not give.

@@ -2,31 +2,24 @@
 // and as matchers. The one home of the rule: both transports, the sync-drift check and the
 // freshness measure (lib/freshness.ts) decide "sync does not touch this path" here.
 import type { Pair, SyncItem } from '../inventory/schema.ts'
+import { normalPath, within } from '../paths.ts'
 
 /** Where rsync keeps an interrupted file, at the item's root; never sent, never deleted. */
 export const PARTIAL_DIR = '.~tmp~'
 /** The sftp transport's temporary names, beside the file they will replace. */
 export const TEMP_PREFIX = '.hapair-tmp-'
 
-/** One spelling per path: '/srv//app/./x/' is '/srv/app/x' (".." is refused by validation). */
-export const normalPath = (p: string) => '/' + p.split('/').filter((s) => s && s !== '.').join('/')
-const normal = normalPath
-const inside = (child: string, parent: string) => {
-  const c = normal(child), b = normal(parent)
-  return b === '/' || c === b || c.startsWith(b + '/')
-}
-
 /** The item's protected paths (its own and the pair-wide ones that fall inside it), relative to the item. */
 export function protectedIn(pair: Pair, item: SyncItem): string[] {
-  const root = normal(item.path)
+  const root = normalPath(item.path)
   const all = [...(item.protect ?? []), ...(pair.sync?.protected ?? [])]
-  const rel = all.filter((p) => inside(p, root) && normal(p) !== root).map((p) => normal(p).slice(root.length + 1))
+  const rel = all.filter((p) => within(p, root) && normalPath(p) !== root).map((p) => normalPath(p).slice(root.length + 1))
   return [...new Set(rel)].sort()
 }
 
 /** True when a pair-wide protected path covers the whole item: nothing of it may be written. */
 export function itemInsideProtected(pair: Pair, item: SyncItem): boolean {
-  return (pair.sync?.protected ?? []).some((p) => inside(item.path, p))
+  return (pair.sync?.protected ?? []).some((p) => within(item.path, p))
 }
 
 /**

@@ -8,32 +8,30 @@ import type { Pair } from '../inventory/schema.ts'
 import type { NodeSession } from '../ssh.ts'
 import { removeNodeState, writeNodeState, STATE_FILES, type DegradedRecord, type SyncRecord } from '../state.ts'
 import { mergeDegraded, mergeSyncTimes } from './degraded.ts'
+import { sftpCall } from './sftp.ts'
 import type { ItemResult } from './types.ts'
 
 const FILE = { sync: STATE_FILES.sync, degraded: STATE_FILES.degraded } as const
 type Key = keyof typeof FILE
 
-const call = <T = void>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>
-  new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))))
-
 async function sftpPut(sftp: SFTPWrapper, dir: string, name: string, text: string): Promise<void> {
-  try { await call((cb) => sftp.stat(dir, cb as any)) } catch {
+  try { await sftpCall((cb) => sftp.stat(dir, cb as any)) } catch {
     let sub = ''
     for (const part of dir.split('/').filter(Boolean)) {
       sub += '/' + part
-      await call((cb) => sftp.mkdir(sub, cb as any)).catch(() => { /* exists */ })
+      await sftpCall((cb) => sftp.mkdir(sub, cb as any)).catch(() => { /* exists */ })
     }
   }
   const tmp = `${dir}/${name}.tmp.${process.pid}`
-  const handle = await call<Buffer>((cb) => sftp.open(tmp, 'w', { mode: 0o644 }, cb as any))
+  const handle = await sftpCall<Buffer>((cb) => sftp.open(tmp, 'w', { mode: 0o644 }, cb as any))
   try {
     const data = Buffer.from(text)
-    await call((cb) => sftp.write(handle, data, 0, data.length, 0, cb as any))
-    await call((cb) => sftp.ext_openssh_fsync(handle, cb as any)).catch(() => { /* an old server: rename is still atomic */ })
+    await sftpCall((cb) => sftp.write(handle, data, 0, data.length, 0, cb as any))
+    await sftpCall((cb) => sftp.ext_openssh_fsync(handle, cb as any)).catch(() => { /* an old server: rename is still atomic */ })
   } finally {
-    await call((cb) => sftp.close(handle, cb as any)).catch(() => {})
+    await sftpCall((cb) => sftp.close(handle, cb as any)).catch(() => {})
   }
-  await call((cb) => sftp.ext_openssh_rename(tmp, `${dir}/${name}`, cb as any))
+  await sftpCall((cb) => sftp.ext_openssh_rename(tmp, `${dir}/${name}`, cb as any))
 }
 
 export interface Recorder {
@@ -55,7 +53,7 @@ export function recorder(s: NodeSession, pair: Pair): Recorder {
   }
   const remove = async (key: Key) => {
     const sftp = await channel
-    if (sftp) return call((cb) => sftp.unlink(`${dir}/${FILE[key]}`, cb as any)).catch((e: { code?: number }) => { if (e.code !== 2) throw e })
+    if (sftp) return sftpCall((cb) => sftp.unlink(`${dir}/${FILE[key]}`, cb as any)).catch((e: { code?: number }) => { if (e.code !== 2) throw e })
     return removeNodeState(s, pair, key)
   }
   return {

@@ -15,7 +15,8 @@ import { diffTrees, itemize, type TreeEntry, type EntryType } from './tree.ts'
 
 export { TEMP_PREFIX }
 
-const call = <T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>
+/** Awaits one of ssh2's SFTP methods, which answer through a callback. */
+export const sftpCall = <T = void>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void) =>
   new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))))
 
 function typeOf(mode: number): EntryType {
@@ -44,7 +45,7 @@ async function walk(sftp: SFTPWrapper, root: string, keep: (rel: string, isDir: 
   while (level.length) {
     const next: string[] = []
     await eachLimit(level, 8, async (dir) => {
-      const list = await call<{ filename: string; attrs: Stats }[]>((cb) => sftp.readdir(dir ? `${root}/${dir}` : root, cb as any))
+      const list = await sftpCall<{ filename: string; attrs: Stats }[]>((cb) => sftp.readdir(dir ? `${root}/${dir}` : root, cb as any))
       for (const { filename, attrs } of list) {
         if (filename === '.' || filename === '..') continue
         const rel = dir ? `${dir}/${filename}` : filename
@@ -58,32 +59,32 @@ async function walk(sftp: SFTPWrapper, root: string, keep: (rel: string, isDir: 
     level = next
   }
   await eachLimit([...tree.values()].filter((e) => e.type === 'link'), 8, async (e) => {
-    e.link = await call<string>((cb) => sftp.readlink(`${root}/${e.rel}`, cb as any))
+    e.link = await sftpCall<string>((cb) => sftp.readlink(`${root}/${e.rel}`, cb as any))
   })
   return { tree, stale }
 }
 
 async function exists(sftp: SFTPWrapper, p: string): Promise<Stats | undefined> {
-  try { return await call<Stats>((cb) => sftp.lstat(p, cb as any)) } catch { return undefined }
+  try { return await sftpCall<Stats>((cb) => sftp.lstat(p, cb as any)) } catch { return undefined }
 }
 
 async function mkdirp(sftp: SFTPWrapper, p: string): Promise<void> {
   const parts = p.split('/').filter(Boolean)
   for (let i = 1; i <= parts.length; i++) {
     const sub = '/' + parts.slice(0, i).join('/')
-    if (!(await exists(sftp, sub))) await call((cb) => sftp.mkdir(sub, cb as any))
+    if (!(await exists(sftp, sub))) await sftpCall((cb) => sftp.mkdir(sub, cb as any))
   }
 }
 
 /** Mode, owner and times; an owner the SFTP user may not set is left as it is. */
 async function stamp(sftp: SFTPWrapper, p: string, e: TreeEntry): Promise<void> {
   const times = { atime: e.mtime, mtime: e.mtime }
-  try { await call((cb) => sftp.setstat(p, { mode: e.mode, uid: e.uid, gid: e.gid, ...times }, cb as any)) } catch {
-    await call((cb) => sftp.setstat(p, { mode: e.mode, ...times }, cb as any))
+  try { await sftpCall((cb) => sftp.setstat(p, { mode: e.mode, uid: e.uid, gid: e.gid, ...times }, cb as any)) } catch {
+    await sftpCall((cb) => sftp.setstat(p, { mode: e.mode, ...times }, cb as any))
   }
 }
 
-const rename = (sftp: SFTPWrapper, from: string, to: string) => call((cb) => sftp.ext_openssh_rename(from, to, cb as any))
+const rename = (sftp: SFTPWrapper, from: string, to: string) => sftpCall((cb) => sftp.ext_openssh_rename(from, to, cb as any))
 const tempName = (root: string, rel: string) => {
   const dir = rel.includes('/') ? `${root}/${rel.slice(0, rel.lastIndexOf('/'))}` : root
   return `${dir}/${TEMP_PREFIX}${randomBytes(6).toString('hex')}`
@@ -141,8 +142,8 @@ export async function sftpItem(o: {
         out.errors.push(`${what}: ${(e as Error).message}`)
       }
     }
-    for (const e of d.clear) await attempt(`delete ${e.rel}`, () => call((cb) => (e.type === 'dir' ? ds.rmdir(abs(e.rel), cb as any) : ds.unlink(abs(e.rel), cb as any))))
-    for (const e of d.mkdir) await attempt(`mkdir ${e.rel}`, () => call((cb) => ds.mkdir(abs(e.rel), { mode: 0o700 }, cb as any)))
+    for (const e of d.clear) await attempt(`delete ${e.rel}`, () => sftpCall((cb) => (e.type === 'dir' ? ds.rmdir(abs(e.rel), cb as any) : ds.unlink(abs(e.rel), cb as any))))
+    for (const e of d.mkdir) await attempt(`mkdir ${e.rel}`, () => sftpCall((cb) => ds.mkdir(abs(e.rel), { mode: 0o700 }, cb as any)))
     let moved = 0, sent = 0
     const report = () => o.progress?.update({ bytes: moved, pct: d.bytes ? Math.min(100, Math.floor((moved * 100) / d.bytes)) : 100, files: sent })
     await eachLimit(d.upload, 8, (e) => attempt(`send ${e.rel}`, async () => {
@@ -157,18 +158,18 @@ export async function sftpItem(o: {
         sent++
         report()
       } catch (err) {
-        await call((cb) => ds.unlink(tmp, cb as any)).catch(() => {})
+        await sftpCall((cb) => ds.unlink(tmp, cb as any)).catch(() => {})
         throw err
       }
     }))
     for (const e of d.link) await attempt(`link ${e.rel}`, async () => {
       const tmp = tempName(root, e.rel)
-      await call((cb) => ds.symlink(e.link!, tmp, cb as any))
+      await sftpCall((cb) => ds.symlink(e.link!, tmp, cb as any))
       await rename(ds, tmp, abs(e.rel))
     })
     for (const e of d.attrs) await attempt(`set attributes of ${e.rel}`, () => stamp(ds, abs(e.rel), e))
-    for (const e of d.remove) await attempt(`delete ${e.rel}`, () => call((cb) => (e.type === 'dir' ? ds.rmdir(abs(e.rel), cb as any) : ds.unlink(abs(e.rel), cb as any))))
-    for (const rel of dst.stale) await call((cb) => ds.unlink(abs(rel), cb as any)).catch(() => {})
+    for (const e of d.remove) await attempt(`delete ${e.rel}`, () => sftpCall((cb) => (e.type === 'dir' ? ds.rmdir(abs(e.rel), cb as any) : ds.unlink(abs(e.rel), cb as any))))
+    for (const rel of dst.stale) await sftpCall((cb) => ds.unlink(abs(rel), cb as any)).catch(() => {})
     for (const e of d.dirs) await attempt(`set attributes of ${e.rel}/`, () => stamp(ds, abs(e.rel), e))
     for (const b of d.blocked) out.errors.push(`${b.rel}: ${b.reason}`)
     return out

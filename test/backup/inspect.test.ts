@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { judgeListing, listScript, parseListing, type Listing } from '../../lib/backup/inspect.ts'
+import { judgeListing, listScript, parseBackupListing, type Listing } from '../../lib/backup/inspect.ts'
 import type { Backup } from '../../lib/inventory/schema.ts'
 import { runLocal } from '../checks/_local.ts'
 
@@ -38,11 +38,11 @@ test('listScript: only matching files, newest first by finish time, node clock f
   writeFileSync(path.join(dir, 'odd/name.tar.gz'.replace('/', '_')), 'x')
   utimesSync(path.join(dir, 'app-1.tar.gz'), 1714600000, 1714600000)
   utimesSync(path.join(dir, 'app-2.tar.gz'), 1714500000, 1714500000)
-  const l = parseListing(runLocal({ script: listScript({ name: 'x', path: dir }) }).stdout)
+  const l = parseBackupListing(runLocal({ script: listScript({ name: 'x', path: dir }) }).stdout)
   assert.ok(Math.abs(l.now - Date.now() / 1000) < 5)
   assert.equal(l.archives.map((a) => a.name), ['odd_name.tar.gz', 'app-1.tar.gz', 'app-2.tar.gz'])
   assert.equal(l.archives[1], { name: 'app-1.tar.gz', mtime: 1714600000, size: 10 })
-  assert.is(parseListing(runLocal({ script: listScript({ name: 'x', path: path.join(dir, 'nope') }) }).stdout).missingDir, true)
+  assert.is(parseBackupListing(runLocal({ script: listScript({ name: 'x', path: path.join(dir, 'nope') }) }).stdout).missingDir, true)
 })
 
 test.run()

@@ -6,7 +6,8 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { archiveKind, checksumFor, parseReadThrough, readThroughScript, restoreScript } from '../../lib/backup/integrity.ts'
-import { compareRestore, parseManifest, parseRestored, parseTarVerbose } from '../../lib/backup/manifest.ts'
+import { compareRestore, parseManifest, parseTarVerbose } from '../../lib/backup/manifest.ts'
+import { parseListing } from '../../lib/listing.ts'
 import { runLocal } from '../checks/_local.ts'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hapair-backup-'))
@@ -61,10 +62,11 @@ const restore = (file: string, need: number, hash: boolean) =>
 test('restore: extracts into a scratch directory, lists and hashes, removes the scratch', () => {
   const r = restore('good.tar.gz', 1000, true)
   assert.is(r.code, 0, r.stderr)
-  const got = parseRestored(r.stdout)
+  const got = parseListing(r.stdout)
   const sha = createHash('sha256').update(readFileSync(p('src/app/data/a.csv'))).digest('hex')
   assert.is(got.get('app/data/a.csv')!.digest, sha)
   assert.is(got.get('app/b c.txt')!.size, 1)
+  assert.is(got.get('app/data')!.type, 'd')
   assert.equal(readdirSync(scratch), [])
   assert.ok(compareRestore(parseManifest(readFileSync(p('good.tar.gz.list'), 'utf8')).entries, got).ok)
 })
@@ -85,7 +87,7 @@ test('restore: a damaged archive fails extraction (exit 91), scratch removed', (
 test('restore: a compressed single file is decompressed to "content"', () => {
   const r = restore('plain.gz', 1000, false)
   assert.is(r.code, 0, r.stderr)
-  assert.is(parseRestored(r.stdout).get('content')!.size, 1)
+  assert.is(parseListing(r.stdout).get('content')!.size, 1)
 })
 
 test.run()

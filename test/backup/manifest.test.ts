@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { compareRestore, normalizeMember, parseManifest, parseRestored, parseTarVerbose, unescapeTar, type Restored } from '../../lib/backup/manifest.ts'
+import { compareRestore, normalizeMember, parseManifest, parseTarVerbose, unescapeTar, type Restored } from '../../lib/backup/manifest.ts'
 
 const H1 = '1'.repeat(64)
 const H2 = '2'.repeat(64)
@@ -47,11 +47,6 @@ for (const [name, text, kind, n] of kinds) {
 
 test('parseManifest: an escaped sha256sum name is unescaped', () => {
   assert.equal(parseManifest(`\\${H1}  app/new\\nline\n`).entries, [{ path: 'app/new\nline', digest: H1, dir: false }])
-})
-
-test('parseRestored: listing then digests', () => {
-  const out = ['d', '4096', 'app', 'f', '5', 'app/a', 'END', `${H1}  ./app/a`, ''].join('\0')
-  assert.equal([...parseRestored(out)], [['app', { type: 'd', size: 4096 }], ['app/a', { type: 'f', size: 5, digest: H1 }]])
 })
 
 const restored = (o: Record<string, Restored>) => new Map(Object.entries(o))

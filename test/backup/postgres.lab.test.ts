@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { backupVerifyPair } from '../../lib/backup/run.ts'
-import { parseListing, listScript } from '../../lib/backup/inspect.ts'
+import { parseBackupListing, listScript } from '../../lib/backup/inspect.ts'
 import { pgIntegrity, pgRestore } from '../../lib/backup/postgres.ts'
 import type { CheckResult } from '../../lib/checks/types.ts'
 import type { Backup, Pair, PgBackup } from '../../lib/inventory/schema.ts'
@@ -114,7 +114,7 @@ test('a truncated base.tar.gz fails integrity with why, the restore is not attem
     assert.match(checks[4].detail, /^not attempted: broken does not read end to end$/)
     // What the restore does with it when asked anyway (a tar that reads but does not extract ends the same way).
     const s = pool.session(pair, pair.nodes[0])
-    const newest = parseListing((await s.run({ script: listScript(PG_BACKUP) })).stdout, PG_BACKUP).archives[0]
+    const newest = parseBackupListing((await s.run({ script: listScript(PG_BACKUP) })).stdout, PG_BACKUP).archives[0]
     assert.is(newest.name, 'broken')
     const v = await pgRestore(s, PG_BACKUP as Backup & { postgresql: PgBackup }, newest, { ok: true, detail: '', needBytes: 1 })
     assert.is(v.ok, false)
@@ -163,7 +163,7 @@ test('a restore whose controller goes away is stopped and removed on the node at
   const own = new SshPool(lab.inv)
   const s = own.session(pair, pair.nodes[0])
   const b = withPg({ query: 'SELECT pg_sleep(120)', queryTimeoutMs: 120_000 }) as Backup & { postgresql: PgBackup }
-  const newest = parseListing((await s.run({ script: listScript(b) })).stdout, b).archives[0]
+  const newest = parseBackupListing((await s.run({ script: listScript(b) })).stdout, b).archives[0]
   const integ = await pgIntegrity(s, b, newest)
   const running = pgRestore(s, b, newest, integ).then((v) => v.detail, (e) => (e as Error).message)
   const end = Date.now() + 30_000

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { judgeListing, listScript, parseListing } from '../../lib/backup/inspect.ts'
+import { judgeListing, listScript, parseBackupListing } from '../../lib/backup/inspect.ts'
 import { judgePgRestore, PG_EXIT, pgBackupSettings, pgKind, pgParts, pgRestore, pgRestoreScript, queryPasses, tarFlag } from '../../lib/backup/postgres.ts'
 import { InputError, RemoteError } from '../../lib/errors.ts'
 import type { NodeSession } from '../../lib/ssh.ts'
@@ -34,13 +34,13 @@ test('listScript: one archive per backup directory with a base.tar*, newest by i
   mk('20240503', { 'base.tar.gz': 50, 'backup_manifest.tmp': 1 }, 1714700000)
   mk('junk', { 'notes.txt': 1 }, 1714800000)
   writeFileSync(path.join(dir, 'base.tar.gz'), 'x')
-  const l = parseListing(runLocal({ script: listScript(b) }).stdout, b)
+  const l = parseBackupListing(runLocal({ script: listScript(b) }).stdout, b)
   assert.equal(l.archives.map((a) => a.name), ['20240502 odd name', '20240501'])
   assert.equal(l.archives[0], { name: '20240502 odd name', mtime: 1714600000, size: 227, files: ['backup_manifest', 'base.tar.gz', 'pg_wal.tar.gz'] })
-  const only = parseListing(runLocal({ script: listScript({ ...b, pattern: '2024050[1]' }) }).stdout, b)
+  const only = parseBackupListing(runLocal({ script: listScript({ ...b, pattern: '2024050[1]' }) }).stdout, b)
   assert.equal(only.archives.map((a) => a.name), ['20240501'])
   // The same listing read as plain archives would find none: the mode is the backup's.
-  assert.equal(parseListing(runLocal({ script: listScript({ ...b, postgresql: undefined }) }).stdout).archives.map((a) => a.name), ['base.tar.gz'])
+  assert.equal(parseBackupListing(runLocal({ script: listScript({ ...b, postgresql: undefined }) }).stdout).archives.map((a) => a.name), ['base.tar.gz'])
 })
 
 test('judgeListing: no backup directory names what a PostgreSQL backup is', () => {
