@@ -61,6 +61,8 @@ export interface HeldLock {
 export const LOCK_MS = 60_000
 
 export const lockDir = (pair: Pair) => `${stateDir(pair)}/lock`
+/** Present exactly while someone holds the lock (it arrives with the directory, by one rename). */
+export const lockOwnerFile = (pair: Pair) => `${lockDir(pair)}/owner`
 const hash = (text: string) => createHash('sha256').update(text).digest('hex')
 
 /** The owner file, checked: undefined when it is not one (a lock whose owner cannot be read is stale). */

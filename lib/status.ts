@@ -13,7 +13,7 @@ import { judgeLag, judgeOnePrimary, type PgProbes } from './checks/postgres.ts'
 import { pgService, pgSettings } from './postgres/config.ts'
 import { sessionExec } from './postgres/exec.ts'
 import { lagBytes } from './postgres/lsn.ts'
-import { probePg, type PgState } from './postgres/probe.ts'
+import { probePg, type PgState } from './postgres/state.ts'
 
 /** A node's PostgreSQL, for a pair with a postgresql service. */
 export interface PgNodeStatus {

@@ -12,7 +12,7 @@ import { describeLock, finishCommand } from '../lib/lock.ts'
 import { problemsMessage, type Observation } from '../lib/observe.ts'
 import { guardLock } from '../lib/sync/index.ts'
 import { judgeTimelines } from '../lib/checks/postgres.ts'
-import { formatResult } from '../lib/failover/cli.ts'
+import { formatResult } from '../lib/failover/report.ts'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hapair hint-'))
 test.after(() => { rmSync(dir, { recursive: true, force: true }); setHintInventory(undefined) })

@@ -9,7 +9,19 @@ import path from 'node:path'
 import minimist from 'minimist'
 import { behind } from '../../lib/freshness.ts'
 import type { Pair } from '../../lib/inventory/schema.ts'
-import { localPool } from '../../test/checks/_local.ts'
+import type { Command, RunOptions, SshPool } from '../../lib/ssh.ts'
+import { runLocal } from '../../test/checks/_local.ts'
+
+/** Both "nodes" are this machine: what is timed is the listing, parsing and comparing, not SSH. */
+function localPool(): SshPool {
+  return {
+    session: (_pair: Pair, node: { name: string } | string) => {
+      const name = typeof node === 'string' ? node : node.name
+      return { name, async run(cmd: Command, opts?: RunOptions) { return { ...runLocal(cmd, opts), node: name } }, close() {} }
+    },
+    close() {},
+  } as unknown as SshPool
+}
 
 const args = minimist(process.argv.slice(2), { default: { files: 20000, reps: 5 } })
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]

@@ -1,9 +1,9 @@
 // The side-by-side tables; pure, so what is printed is exactly what the JSON holds.
 import type { Fault } from './faults.ts'
 import type { SoakResult } from './soak.ts'
-import type { RunResult, Summary } from './trial.ts'
+import type { TakeoverRun, Summary } from './trial.ts'
 
-export interface FaultResult { runs: RunResult[]; detectionMs: Summary; servingMs: Summary }
+export interface FaultResult { runs: TakeoverRun[]; detectionMs: Summary; servingMs: Summary }
 export interface SystemResult {
   skipped?: string
   error?: string

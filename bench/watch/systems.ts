@@ -4,7 +4,7 @@ import { hapairSystem, watcherMissing } from './hapair.ts'
 import { keepalivedSystem, SETUPS, type KeepalivedSetup } from './keepalived.ts'
 import type { SystemResult } from './report.ts'
 import { soak } from './soak.ts'
-import { measureRun, summarize, type BenchLab, type RunResult, type System } from './trial.ts'
+import { measureRun, summarize, type BenchLab, type TakeoverRun, type System } from './trial.ts'
 
 export const SYSTEMS = ['hapair', 'keepalived-default', 'keepalived-tuned'] as const
 export type SystemName = (typeof SYSTEMS)[number]
@@ -29,7 +29,7 @@ export async function runSystem(name: SystemName, lab: BenchLab, plan: RunPlan):
     // Whatever the system before left (a failed run), each starts from node-a up and plugged in.
     await restoreNode(lab.inv, lab.a.name)
     for (const fault of plan.faults) {
-      const runs: RunResult[] = []
+      const runs: TakeoverRun[] = []
       let failedInARow = 0
       // Kept current after every run, so a system that fails later still reports what it measured.
       const keep = () => { out.faults[fault] = { runs, detectionMs: summarize(runs.map((r) => r.detectionMs)), servingMs: summarize(runs.map((r) => r.servingMs)) } }

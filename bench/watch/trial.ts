@@ -39,7 +39,7 @@ export interface System {
   detail(t0: number): unknown
 }
 
-export interface RunResult {
+export interface TakeoverRun {
   /** ms from the fault to detection / to the first answer as node-b; null: not within the limit. */
   detectionMs: number | null
   servingMs: number | null
@@ -60,9 +60,9 @@ export const LIMIT_MS = 30_000
  */
 const PHASE_MS = 1000
 
-export async function measureRun(sys: System, lab: BenchLab, fault: Fault): Promise<RunResult> {
+export async function measureRun(sys: System, lab: BenchLab, fault: Fault): Promise<TakeoverRun> {
   let client: FirstAnswer | undefined
-  let out: RunResult
+  let out: TakeoverRun
   try {
     // Inside the try: a half-armed system (a watcher that never said "started") is stopped too.
     await sys.arm()

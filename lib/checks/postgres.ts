@@ -1,5 +1,5 @@
 // Verify for a pair with a PostgreSQL service: what a failover would need to be safe, checked
-// before one is needed. Every node is probed once per run (lib/postgres/probe.ts, one round trip)
+// before one is needed. Every node is probed once per run (lib/postgres/state.ts, one round trip)
 // and the five checks judge the same probes, so they never disagree about a moment in between.
 // Pairs without a PostgreSQL service are not asked (appliesTo), so their reports stay as they were.
 import type { Pair } from '../inventory/schema.ts'
@@ -7,7 +7,7 @@ import { playbookCommand } from '../hint.ts'
 import { pgService, pgSettings, slotName, type PgSettings } from '../postgres/config.ts'
 import { sessionExec } from '../postgres/exec.ts'
 import { lagBytes } from '../postgres/lsn.ts'
-import { probePg, type PgState } from '../postgres/probe.ts'
+import { probePg, type PgState } from '../postgres/state.ts'
 import { iecBytes } from '../format.ts'
 import { failureDetail } from '../outcome.ts'
 import type { Check, CheckContext, CheckResult, Verdict } from './types.ts'

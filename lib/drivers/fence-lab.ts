@@ -1,10 +1,8 @@
 // Fencing for the lab: the node is a set of namespaces on this machine, so "power off" is
 // the lab's own kill fault (every process in it dies, its addresses go with its link).
-import { existsSync } from 'node:fs'
 import { nodeNs } from '../lab/plan.ts'
 import type { Node } from '../inventory/schema.ts'
 import type { ActionResult, DriverContext, FenceDriver, PowerState } from './types.ts'
-
 
 export class LabFenceDriver implements FenceDriver {
   readonly kind = 'lab'
@@ -17,12 +15,9 @@ export class LabFenceDriver implements FenceDriver {
   private ns(node: Node) { return nodeNs(this.ctx.inv.data.lab!.name, node.name) }
 
   async status(node: Node): Promise<PowerState> {
-    // What `ip netns pids` prints, read from /proc without a process: this is asked twice on a
-    // takeover's critical path.
-    const ns = this.ns(node)
-    if (!existsSync(`/run/netns/${ns}`)) return 'unknown'
-    const { nsPids } = await import('../lab/node.ts')
-    return nsPids(ns).length ? 'on' : 'off'
+    // Read from /proc without a process: this is asked twice on a takeover's critical path.
+    const { powerState } = await import('../lab/node.ts')
+    return powerState(this.ns(node))
   }
 
   /** Able to fence: the power state of every node can be read (the lab is up). */
@@ -33,15 +28,15 @@ export class LabFenceDriver implements FenceDriver {
 
   async stop(node: Node): Promise<ActionResult> {
     if ((await this.status(node)) === 'off') return { changed: false, detail: `${node.name} already powered off` }
-    const { labFault } = await import('../lab/index.ts')
-    await labFault(this.ctx.inv, 'kill', node.name)
+    const { labPowerOff } = await import('../lab/index.ts')
+    await labPowerOff(this.ctx.inv, node.name)
     return { changed: true, detail: `${node.name} powered off` }
   }
 
   async start(node: Node): Promise<ActionResult> {
     if ((await this.status(node)) === 'on') return { changed: false, detail: `${node.name} already powered on` }
-    const { labFault } = await import('../lab/index.ts')
-    await labFault(this.ctx.inv, 'start', node.name)
+    const { labPowerOn } = await import('../lab/index.ts')
+    await labPowerOn(this.ctx.inv, node.name)
     return { changed: true, detail: `${node.name} powered on` }
   }
 

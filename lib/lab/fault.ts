@@ -9,7 +9,7 @@ import { HapairError, InputError } from '../errors.ts'
 import type { LoadedInventory } from '../inventory/load.ts'
 import { linkInfo, nodeIfaceDown, nodeIfaceUp, nsExists, setPort } from './net.ts'
 import { CONTROLLER, describeNetFaults, hasNetFaults, hostPort, noNetFaults, readNetFaults, withLoss, withPartition, writeNetFaults } from './nft.ts'
-import { holderPid, killAll, nodePaths, sshdPid, startSshd } from './node.ts'
+import { holderPid, killAll, nodePaths, powerState, sshdPid, startSshd } from './node.ts'
 import { hasStopped, isPaused, pauseNode, resumeNode } from './pause.ts'
 import { labPlan, type LabPlan, type NodePlan } from './plan.ts'
 import { tcpOpen, waitFor, waitReady } from './ready.ts'
@@ -154,12 +154,13 @@ export async function labHealAll(inv: LoadedInventory): Promise<string> {
   return done.length ? `lab ${plan.lab} healed: ${done.join(', ')}` : `lab ${plan.lab}: no faults to heal (powered-off nodes stay off: lab fault start NODE)`
 }
 
-/** For the lab fencing driver: STONITH is the kill fault. */
+/** Power as the lab fencing driver (lib/drivers/fence-lab.ts) switches it: STONITH is the kill fault. */
 export const labPowerOff = (inv: LoadedInventory, node: string) => labFault(inv, 'kill', node)
 export const labPowerOn = (inv: LoadedInventory, node: string) => labFault(inv, 'start', node)
 
+/** powerState (lib/lab/node.ts) by node name; a lab that is down reads as off. */
 export function labPowerState(inv: LoadedInventory, node: string): 'on' | 'off' {
   requireLabHost()
   const { n } = resolveNode(inv, node)
-  return holderPid(n) ? 'on' : 'off'
+  return powerState(n.ns) === 'on' ? 'on' : 'off'
 }

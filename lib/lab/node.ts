@@ -61,6 +61,17 @@ export function nsPids(ns: string): number[] {
   return out
 }
 
+/**
+ * The lab's one power state (the fencing driver's, labPowerState's, lab status's): on while
+ * anything runs in the node's namespace, off once nothing does. Not the holder alone: a node whose
+ * holder died while its services live on is not off, and fencing it must still kill them.
+ * Unknown without the namespace: the lab is down.
+ */
+export function powerState(ns: string): 'on' | 'off' | 'unknown' {
+  if (nsInode(ns) === undefined) return 'unknown'
+  return nsPids(ns).length ? 'on' : 'off'
+}
+
 /** SIGKILLs everything in the namespace until nothing is left (forks race the first sweep). */
 export async function killAll(ns: string): Promise<number> {
   const killed = new Set<number>()

@@ -3,7 +3,7 @@
 import type { LoadedInventory } from '../inventory/load.ts'
 import { linkInfo, nsExists } from './net.ts'
 import { lossDropped, partitionsOf, readNetFaults, type Partition } from './nft.ts'
-import { holderPid, nodeExec, sshdPid } from './node.ts'
+import { holderPid, nodeExec, powerState, sshdPid } from './node.ts'
 import { isPaused } from './pause.ts'
 import { labPlan, type NodePlan } from './plan.ts'
 import { SVC } from './services.ts'
@@ -48,14 +48,15 @@ export interface LabStatus {
 async function nodeStatus(bridgeNs: string, n: NodePlan): Promise<LabNodeStatus> {
   const present = nsExists(n.ns)
   const [port, iface] = present ? await Promise.all([linkInfo(bridgeNs, n.port), linkInfo(n.ns, n.iface)]) : [undefined, undefined]
-  const on = present && holderPid(n) !== undefined
+  // nodeExec enters the holder's namespaces: without a holder there is nothing to ask.
+  const holder = present && holderPid(n) !== undefined
   const running = await Promise.all(n.services.map(async (s) =>
-    on && (await nodeExec(n, [SVC, 'status', s.name]).catch(() => ({ code: 1 }))).code === 0))
+    holder && (await nodeExec(n, [SVC, 'status', s.name]).catch(() => ({ code: 1 }))).code === 0))
   const services = Object.fromEntries(n.services.map((s, i) => [s.name, running[i]]))
   return {
     name: n.name, pair: n.pair, primary: n.primary, namespace: n.ns, namespacePresent: present,
-    power: on ? 'on' : 'off',
-    paused: on && isPaused(n),
+    power: powerState(n.ns) === 'on' ? 'on' : 'off',
+    paused: holder && isPaused(n),
     link: !port?.exists ? 'absent' : port.up ? 'up' : 'isolated',
     iface: !iface?.exists ? 'absent' : iface.up ? 'up' : 'down',
     address: n.address, addresses: iface?.addresses ?? [],

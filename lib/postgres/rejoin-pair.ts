@@ -9,7 +9,7 @@ import { acquireLock } from '../lock.ts'
 import { observe, reachable } from '../observe.ts'
 import { pgService, pgSettings, syncStandbyNames } from './config.ts'
 import { sessionExec } from './exec.ts'
-import { probePg } from './probe.ts'
+import { probePg } from './state.ts'
 import { rejoinAsStandby, setSyncStandbys } from './standby.ts'
 
 export async function rejoinPair(inv: LoadedInventory, pool: SshPool, pair: Pair): Promise<string[]> {

@@ -6,7 +6,7 @@ import type { Node } from '../inventory/schema.ts'
 import { confString, primaryConninfo, rewindSource, slotName, syncStandbyNames, type PgSettings } from './config.ts'
 import { base, PRELUDE, psql, sqlString, type Exec } from './exec.ts'
 import { parseControlData, type ControlData } from './controldata.ts'
-import { probePg, type PgState } from './probe.ts'
+import { probePg, type PgState } from './state.ts'
 
 /**
  * Right after the fence stopped the server: what its control file says (a clean shutdown's

@@ -2,8 +2,8 @@
 // data version (read the way the inventory says: a file's first line or a command's output),
 // whether it has rsync, its node-to-node pins, and whether a failover holds the pair's lock.
 // One round trip per node.
-import { stateDir } from '../inventory/load.ts'
 import type { Pair, SyncItem, VersionSource } from '../inventory/schema.ts'
+import { lockOwnerFile } from '../lock.ts'
 import { sh } from '../shell.ts'
 import type { NodeSession } from '../ssh.ts'
 import type { NodeFacts, VersionValue } from './plan.ts'
@@ -24,13 +24,13 @@ export function probeKeys(pair: Pair, items: SyncItem[]): ProbeKey[] {
  * A fixed script; every inventory value in it is quoted by the sh tag. With knownHostsFile, the
  * node's pins come back too (the hop's pin check then costs no extra round trip).
  */
-export function probeScript(keys: ProbeKey[], knownHostsFile?: string, lockOwnerFile?: string): string {
+export function probeScript(keys: ProbeKey[], knownHostsFile?: string, ownerFile?: string): string {
   const parts = keys.map(({ key, source }) => source.file !== undefined
     ? sh`if [ -r ${source.file} ]; then v=$(head -n 1 ${source.file}); rc=$?; else v=${`cannot read ${source.file}`}; rc=1; fi; printf '%s\\036%s\\036%s\\037' ${key} "$rc" "$v"`
     : sh`v=$(sh -c ${source.command ?? 'false'} 2>/dev/null </dev/null); rc=$?; printf '%s\\036%s\\036%s\\037' ${key} "$rc" "$v"`)
   parts.push(`command -v rsync >/dev/null 2>&1; printf 'rsync\\036%s\\036\\037' "$?"`)
   if (knownHostsFile) parts.push(sh`printf 'known_hosts\\0360\\036'; cat ${knownHostsFile} 2>/dev/null; printf '\\037'`)
-  if (lockOwnerFile) parts.push(sh`if [ -f ${lockOwnerFile} ]; then printf 'lock\\0360\\036'; cat ${lockOwnerFile}; printf '\\037'; fi`)
+  if (ownerFile) parts.push(sh`if [ -f ${ownerFile} ]; then printf 'lock\\0360\\036'; cat ${ownerFile}; printf '\\037'; fi`)
   return parts.join('\n')
 }
 
@@ -61,6 +61,6 @@ export function parseNodeFacts(out: string, keys: ProbeKey[]): NodeFacts {
 
 export async function probeNode(s: NodeSession, pair: Pair, items: SyncItem[]): Promise<NodeFacts> {
   const keys = probeKeys(pair, items)
-  const r = await s.run({ script: probeScript(keys, pair.sync?.nodeKnownHostsFile, `${stateDir(pair)}/lock/owner`) }, { check: false, timeoutMs: 20000 })
+  const r = await s.run({ script: probeScript(keys, pair.sync?.nodeKnownHostsFile, lockOwnerFile(pair)) }, { check: false, timeoutMs: 20000 })
   return parseNodeFacts(r.stdout, keys)
 }

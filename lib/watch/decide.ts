@@ -42,7 +42,7 @@ export interface DecideInput {
 
 export type State = 'ok' | 'suspect' | 'vetoed' | 'no-quorum' | 'confirmed'
 
-export interface Verdict {
+export interface WatchVerdict {
   state: State
   /** dead: no echo; hung: echoes but nothing above the kernel answers. */
   how?: 'dead' | 'hung'
@@ -58,7 +58,7 @@ const age = (now: number, since: number, t: number | undefined) => now - Math.ma
 /** A stream is current when it printed anything within this window (ping -O prints per echo). */
 const current = (now: number, t: Track, windowMs: number) => t.line !== undefined && now - t.line <= windowMs
 
-export function decide(i: DecideInput): Verdict {
+export function decide(i: DecideInput): WatchVerdict {
   const { now, cfg } = i
   const since = Math.max(i.since, 0)
   const e = i.evidence

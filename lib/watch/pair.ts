@@ -13,7 +13,7 @@ import type { FenceDriver } from '../drivers/types.ts'
 import { runFailover, type FailoverResult } from '../failover/run.ts'
 import { sh } from '../shell.ts'
 import { leaseSettings, watchSettings, type WatchSettings } from './config.ts'
-import { decide, type State, type SurvivorEvidence, type Verdict } from './decide.ts'
+import { decide, type State, type SurvivorEvidence, type WatchVerdict } from './decide.ts'
 import { heartbeat, localPing, remotePing, type Prober } from './ping.ts'
 import { CheckLoop, networkChecks, remoteChecks, type CheckTarget } from './checks.ts'
 import { inForce, type PauseRecord } from './pause.ts'
@@ -87,7 +87,7 @@ export class PairWatcher {
   active: string
   epoch = 0
   state: State = 'ok'
-  verdict?: Verdict
+  verdict?: WatchVerdict
   paused?: PauseRecord
   private probes?: Probes
   private since = Date.now()
@@ -252,7 +252,7 @@ export class PairWatcher {
     if (v.state === 'ok') this.serviceHealth(p, now)
   }
 
-  private publish(p: Probes, v: Verdict, now: number): void {
+  private publish(p: Probes, v: WatchVerdict, now: number): void {
     const m = this.o.metrics
     if (!m) return
     for (const s of ['ok', 'suspect', 'vetoed', 'no-quorum', 'confirmed']) m.set('hapair_watch_state', { pair: this.pair.name, state: s }, s === v.state ? 1 : 0)
@@ -273,7 +273,7 @@ export class PairWatcher {
     return undefined
   }
 
-  private async onConfirmed(p: Probes, v: Verdict): Promise<void> {
+  private async onConfirmed(p: Probes, v: WatchVerdict): Promise<void> {
     const now = Date.now()
     this.emit('confirmed', { node: p.active, how: v.how, agree: v.agree, detail: v.reason, sinceFaultMs: p.ping.track.reply ? now - p.ping.track.reply : undefined })
     const g = this.gate(now)

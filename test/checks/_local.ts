@@ -3,9 +3,8 @@
 // do with real files before (and besides) the lab.
 import { spawnSync } from 'node:child_process'
 import { RemoteError } from '../../lib/errors.ts'
-import type { Node, Pair } from '../../lib/inventory/schema.ts'
 import { shJoin } from '../../lib/shell.ts'
-import type { Command, RunOptions, RunResult, SshPool } from '../../lib/ssh.ts'
+import type { Command, RunOptions, RunResult } from '../../lib/ssh.ts'
 
 export function runLocal(cmd: Command, opts: RunOptions = {}, env: Record<string, string> = {}): RunResult {
   const command = Array.isArray(cmd) ? shJoin(cmd) : cmd.script
@@ -17,27 +16,4 @@ export function runLocal(cmd: Command, opts: RunOptions = {}, env: Record<string
   }
   if (!res.ok && opts.check !== false) throw new RemoteError(`exit ${r.status}: ${res.stderr.trim()}`, { node: 'local', host: '127.0.0.1', exitCode: r.status, stderr: res.stderr })
   return res
-}
-
-/** A pool whose every node is this machine; nodes named in `down` answer like a powered-off server. */
-export function localPool(down: Set<string> = new Set()): SshPool & { calls: { node: string; command: string }[] } {
-  const calls: { node: string; command: string }[] = []
-  return {
-    calls,
-    session: (_pair: Pair, node: Node | string) => {
-      const name = typeof node === 'string' ? node : node.name
-      const fail = () => new RemoteError('unreachable on port 22: EHOSTUNREACH', { node: name, host: '0.0.0.0', unreachable: true })
-      return {
-        name,
-        async run(cmd: Command, opts?: RunOptions) {
-          calls.push({ node: name, command: Array.isArray(cmd) ? shJoin(cmd) : cmd.script })
-          if (down.has(name)) throw fail()
-          return { ...runLocal(cmd, opts), node: name }
-        },
-        async ping() { if (down.has(name)) throw fail() },
-        close() {},
-      }
-    },
-    close() {},
-  } as unknown as SshPool & { calls: { node: string; command: string }[] }
 }

@@ -139,13 +139,20 @@ test('an unreachable target is refused (exit 3) and nothing changes', async () =
   await assertConsistent('node-a')
 })
 
-test('a target that is behind (a change it never received) is refused unless --force', async () => {
+test('a target that is behind (a change it never received) is refused; --force takes over without the change, saying so', async () => {
   // A degraded mark alone proves nothing; the data does: node-b lacks a file node-a has.
   await lab.exec('node-a', ['sh', '-c', 'echo newer > /srv/app/data/unsynced.txt'])
   const r = await failover()
   assert.is(r.code, 3, r.stdout + r.stderr)
   assert.match(r.stderr, /target node-b is behind the active node node-a: app/)
   await assertConsistent('node-a')
+  const forced = await failover('--force')
+  assert.is(forced.code, 0, forced.stdout + forced.stderr)
+  const warnings: string[] = json(forced).warnings
+  assert.ok(warnings.some((w) => w.startsWith('forced: --force makes node-b active without app as node-a has them')), warnings.join('\n'))
+  assert.is((await execOn('node-b', ['test', '-e', '/srv/app/data/unsynced.txt'])).code, 1, 'what was forced: node-b serves without the change')
+  await assertConsistent('node-b')
+  await reset()
   assert.is((await run('sync')).code, 0)
   const ok = await failover('--dry-run')
   assert.is(ok.code, 0, ok.stdout + ok.stderr)

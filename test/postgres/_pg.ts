@@ -4,7 +4,7 @@ import type { TestLab } from '../helpers/lab.ts'
 import { SshPool } from '../../lib/ssh.ts'
 import { runFailover, type FailoverOptions } from '../../lib/failover/run.ts'
 import { pgService, pgSettings } from '../../lib/postgres/config.ts'
-import { probePg, type PgState } from '../../lib/postgres/probe.ts'
+import { probePg, type PgState } from '../../lib/postgres/state.ts'
 import { sessionExec } from '../../lib/postgres/exec.ts'
 import { PgConn } from './_client.ts'
 
