@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process'
 
 export const EVENTS = ['started', 'stopped', 'suspect', 'confirmed', 'vetoed', 'no-quorum', 'recovered', 'takeover-started', 'takeover-done',
   'takeover-failed', 'takeover-skipped', 'held-down', 'capped', 'unfenced', 'paused', 'resumed', 'stalled', 'active-changed', 'lease-expired',
-  'lease-renew-failed', 'service-failed', 'service-restarted', 'service-recovered', 'vip-unserved', 'hook-failed'] as const
+  'lease-renew-failed', 'service-failed', 'service-restarted', 'service-recovered', 'vip-unserved', 'hook-failed',
+  'pg-rejoin-started', 'pg-rejoined', 'pg-rejoin-failed'] as const
 export type EventName = (typeof EVENTS)[number]
 
 export interface WatchEvent { at: string; ms: number; pair: string; event: EventName; [k: string]: unknown }

@@ -18,6 +18,8 @@ import { heartbeat, localPing, remotePing, type Prober } from './ping.ts'
 import { CheckLoop, networkChecks, remoteChecks, type CheckTarget } from './checks.ts'
 import { inForce, type PauseRecord } from './pause.ts'
 import { readWatchState } from './refresh.ts'
+import { pgService } from '../postgres/config.ts'
+import { rejoinPair } from '../postgres/rejoin-pair.ts'
 import { readInflight } from '../sync/follow/inflight.ts'
 import type { EventName } from './events.ts'
 import type { Metrics } from './metrics.ts'
@@ -108,12 +110,19 @@ export class PairWatcher {
   private lastRefresh = 0
   private refreshing = false
   private readonly tickMs: number
+  /** PostgreSQL pairs: nodes the last re-read could not reach (a returning one is rejoined). */
+  private away = new Set<string>()
+  /** PostgreSQL pairs: nodes still to rejoin (at start, every standby: it may have come back while no watcher ran). */
+  private toRejoin = new Set<string>()
+  private rejoining = false
+  private rejoinAfter = 0
 
   constructor(private inv: LoadedInventory, private pool: SshPool, readonly pair: Pair, private o: PairWatchOptions) {
     this.cfg = watchSettings(inv.data, pair)
     this.tickMs = Math.max(10, this.cfg.intervalMs)
     this.active = pair.primary
     this.fence = fenceDriver({ inv, pair, pool })
+    if (pgService(pair)) for (const n of pair.nodes) this.toRejoin.add(n.name)
   }
 
   private emit(event: EventName, fields: Record<string, unknown> = {}): void {
@@ -408,6 +417,8 @@ export class PairWatcher {
         void this.takeover(j.from, j.to, `finishing an interrupted ${j.operation} ${j.from} -> ${j.to} (epoch ${j.epoch}) whose run died; its lock on ${left.node} is stale`, { planned: true, resume: true })
         return
       }
+      // After the rest of this re-read (synchronous from here on) has settled who is active.
+      if (pgService(this.pair)) setImmediate(() => this.noteReturns(view.unreachable, isPaused))
       if (Object.keys(view.unreachable).length === this.pair.nodes.length) return
       // Only a newer epoch moves the watcher: a record at the epoch it already holds that names
       // another node is a stale one (written before a takeover it did not see), and believing it
@@ -426,6 +437,39 @@ export class PairWatcher {
       if (!(e instanceof RemoteError)) throw e
     } finally {
       this.refreshing = false
+    }
+  }
+
+  /**
+   * PostgreSQL: an old primary that comes back after a takeover has its server stopped (nothing
+   * starts it at boot) and a timeline of its own. The watcher makes it a streaming standby of the
+   * live primary (rejoin-pair.ts: under the pair's lock, pg_rewind or a fresh base backup), so
+   * the pair is redundant again without a person; never while a takeover runs or the pair is
+   * paused. A refused or failed rejoin is retried every 30 s and says why each time.
+   */
+  private noteReturns(unreachable: Record<string, string>, paused: boolean): void {
+    for (const n of this.pair.nodes) {
+      if (unreachable[n.name]) this.away.add(n.name)
+      else if (this.away.delete(n.name)) this.toRejoin.add(n.name)
+    }
+    const due = [...this.toRejoin].filter((n) => n !== this.active && !unreachable[n])
+    if (!due.length || paused || this.acting || this.rejoining || this.stopped || Date.now() < this.rejoinAfter) return
+    void this.rejoin(due)
+  }
+
+  private async rejoin(nodes: string[]): Promise<void> {
+    this.rejoining = true
+    const t0 = Date.now()
+    this.emit('pg-rejoin-started', { nodes, primary: this.active })
+    try {
+      const lines = await rejoinPair(this.inv, this.pool, this.pair)
+      for (const n of nodes) this.toRejoin.delete(n)
+      this.emit('pg-rejoined', { nodes, primary: this.active, tookMs: Date.now() - t0, detail: lines })
+    } catch (e) {
+      this.rejoinAfter = Date.now() + 30_000
+      this.emit('pg-rejoin-failed', { nodes, primary: this.active, tookMs: Date.now() - t0, error: (e as Error).message, retryInMs: 30_000 })
+    } finally {
+      this.rejoining = false
     }
   }
 

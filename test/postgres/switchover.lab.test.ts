@@ -8,7 +8,7 @@ import { startPgLab } from './_lab.ts'
 import { Writer } from './_client.ts'
 import { assertOnePrimaryStreaming, failover, median, missing, sql, vipOf } from './_pg.ts'
 
-const ROUNDS = Number(process.env.HAPAIR_PG_ROUNDS ?? 3)
+const ROUNDS = Number(process.env.HAPAIR_PG_ROUNDS ?? 5)
 let lab: TestLab
 test.before(async () => {
   lab = await startPgLab('sync')
