@@ -2,7 +2,7 @@
 // (shared code in dist/chunks/), the JavaScript the installed `hapair` bin runs with plain node.
 // A bundle, not tsc's one file per module: node 20 pays for every module it resolves and loads,
 // and `hapair status` loads about 200 (88 of lib/, the rest ssh2, yaml, ajv); bundled, it
-// spends about half the CPU before its first line (README: Start-up). Type-checking is
+// spends about half the CPU before its first line (docs/benchmarks.md: Start-up). Type-checking is
 // `npm run typecheck`, not this.
 //
 // Then it runs every bundled playbook with `--help` and keeps what it printed in dist/help/NAME.txt:

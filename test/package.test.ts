@@ -96,6 +96,15 @@ test('the tarball holds the bin, every compiled playbook and the files they read
   assert.equal(heavy, [], 'the installed package needs no Pulumi, tsx or zx')
 })
 
+// The README a team reads in node_modules/hapair links to docs/ for everything past one page.
+test('the documentation the README links to ships with it', () => {
+  const readme = readFileSync(path.join(installed, 'README.md'), 'utf8')
+  const linked = [...readme.matchAll(/\]\((docs\/[^)#\s]+\.md)[)#]/g)].map((m) => m[1])
+  assert.ok(linked.length > 0, 'the README links to no docs/ file')
+  for (const f of new Set(linked)) assert.ok(files.includes(f), `${f} (linked from the README) missing from the tarball`)
+  for (const f of readdirSync(path.join(root, 'docs')).filter((x) => x.endsWith('.md'))) assert.ok(files.includes(`docs/${f}`), `docs/${f} missing from the tarball`)
+})
+
 test('hapair validate in the team\'s directory, with its own --inventory', async () => {
   copyFileSync(path.join(installed, 'inventory/lab.json'), path.join(team, 'pairs.json'))
   const ok = must(await run(hapair, ['validate', '--inventory', 'pairs.json'], team), 'hapair validate')
