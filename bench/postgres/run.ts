@@ -129,7 +129,16 @@ async function main() {
       // The fence powered the old primary off (a cut node too): power on, heal, rejoin.
       await labFault(lab.inv, 'heal', from)
       await labFault(lab.inv, 'start', from)
-      await withPool(lab, (pool) => rejoinPair(lab.inv, pool, lab.inv.data.pairs[0]))
+      try {
+        await withPool(lab, (pool) => rejoinPair(lab.inv, pool, lab.inv.data.pairs[0]))
+      } catch (e) {
+        // Seen once in a run: said here with what the node runs, then one power cycle and retry.
+        const ps = await lab.exec(from, ['sh', '-c', 'p=$(head -n 1 /var/lib/postgresql/15/lab/postmaster.pid); echo "postmaster.pid: $p"; ps -o pid,ppid,stat,etimes,args -p "$p"; echo "its net $(readlink /proc/$p/ns/net) mnt $(readlink /proc/$p/ns/mnt); mine net $(readlink /proc/self/ns/net) mnt $(readlink /proc/self/ns/mnt)"'])
+        console.log(`watcher ${i + 1}: rejoining ${from} failed: ${(e as Error).message}\n${ps.stdout}${JSON.stringify((await states(lab))[from])}`)
+        await labFault(lab.inv, 'kill', from)
+        await labFault(lab.inv, 'start', from)
+        await withPool(lab, (pool) => rejoinPair(lab.inv, pool, lab.inv.data.pairs[0]))
+      }
     }
     const row = (xs: number[]) => ({ runs: xs.length, medianMs: pct(xs, 50), p95Ms: pct(xs, 95), maxMs: Math.max(...xs), all: xs })
     Object.assign(out, {

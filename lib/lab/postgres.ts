@@ -10,7 +10,7 @@ import { HapairError } from '../errors.ts'
 import type { LoadedInventory } from '../inventory/load.ts'
 import type { Pair, Service } from '../inventory/schema.ts'
 import { pgService, pgSettings, type PgSettings } from '../postgres/config.ts'
-import { base, PRELUDE, psql, sqlString, type Exec } from '../postgres/exec.ts'
+import { base, DROP_STALE_PIDFILE, PRELUDE, psql, sqlString, type Exec } from '../postgres/exec.ts'
 import { rejoinAsStandby, setSyncStandbys } from '../postgres/standby.ts'
 import { nodeExec, nodePaths } from './node.ts'
 import type { LabPlan, NodePlan } from './plan.ts'
@@ -41,7 +41,8 @@ export function pgCtlScript(pg: PgSettings): string {
 B=${q(pg.binDir)} D=${q(pg.dataDir)} U=${q(pg.osUser)} S=${q(pg.socketDir)} P=${q(pg.port)}
 cd /
 as() { runuser -u "$U" -- "$@"; }
-up() { as "$B/pg_ctl" status -D "$D" >/dev/null 2>&1; }
+# A zombie postmaster (killed with its node, not yet reaped by init) is not a running server.
+up() { ${DROP_STALE_PIDFILE} && as "$B/pg_ctl" status -D "$D" >/dev/null 2>&1; }
 case \${1:-} in
   status) if up; then echo "postgresql running"; exit 0; fi; echo "postgresql stopped"; exit 3 ;;
   primary) r=$(as "$B/psql" -XAtq -h "$S" -p "$P" -d postgres -c 'select pg_is_in_recovery()' 2>&1) || { echo "$r"; exit 3; }

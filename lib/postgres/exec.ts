@@ -33,3 +33,13 @@ export async function psql(exec: Exec, pg: PgSettings, sql: string, opts: { time
 
 /** SQL string literal (standard_conforming_strings is on since 9.1). */
 export const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`
+
+/**
+ * Shell: removes "$D/postmaster.pid" when its PID is gone or a zombie (empty cmdline) and exits
+ * the snippet's status 1 then, 0 otherwise. A postmaster killed with its machine (power cut,
+ * fence) may linger as a zombie until init reaps it: pg_ctl takes its PID for a live server (and
+ * waits 60 s for it to stop), and the server's own start and pg_rewind's crash recovery refuse
+ * the lock file while that PID exists.
+ */
+export const DROP_STALE_PIDFILE = `{ pm=$(head -n 1 "$D/postmaster.pid" 2>/dev/null)
+  case $pm in ''|*[!0-9]*) true ;; *) grep -q . "/proc/$pm/cmdline" 2>/dev/null || { rm -f "$D/postmaster.pid"; false; } ;; esac; }`

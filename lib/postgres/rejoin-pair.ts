@@ -11,6 +11,7 @@ import { pgService, pgSettings, syncStandbyNames } from './config.ts'
 import { sessionExec } from './exec.ts'
 import { probePg } from './state.ts'
 import { rejoinAsStandby, setSyncStandbys } from './standby.ts'
+import { writeNodeState } from '../state.ts'
 
 export async function rejoinPair(inv: LoadedInventory, pool: SshPool, pair: Pair): Promise<string[]> {
   const svc = pgService(pair)
@@ -36,6 +37,17 @@ export async function rejoinPair(inv: LoadedInventory, pool: SshPool, pair: Pair
       const s = pool.session(pair, n)
       const r = await rejoinAsStandby({ exec: sessionExec(s), name: n.name, start: async () => { await s.run({ script: svc.start }) } }, { exec: pExec, node: p }, pg)
       out.push(`${n.name} streams from ${p.name} (${r.how === 'none' ? 'no rewind needed' : r.how}, ${r.ms} ms)`)
+    }
+    // A node that was down when the takeover was recorded still names an older epoch: it learns
+    // the current one, so the next failover's epoch is above it even if only this node is left.
+    const rec = obs.view.record
+    if (rec) {
+      for (const n of pair.nodes) {
+        const mine = obs.view.states[n.name]?.active
+        if (n.name === p.name || !reachable(obs, n.name) || (mine && mine.epoch >= rec.epoch)) continue
+        await writeNodeState(pool.session(pair, n), pair, 'active', rec)
+        out.push(`${n.name} records ${rec.active} active at epoch ${rec.epoch}`)
+      }
     }
     if (pg.mode === 'sync') {
       const names = (await probePg(pExec, pg)).replicas.filter((r) => r.state === 'streaming').map((r) => r.name)

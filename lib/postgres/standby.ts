@@ -4,7 +4,7 @@
 import { HapairError } from '../errors.ts'
 import type { Node } from '../inventory/schema.ts'
 import { confString, primaryConninfo, rewindSource, slotName, syncStandbyNames, type PgSettings } from './config.ts'
-import { base, PRELUDE, psql, sqlString, type Exec } from './exec.ts'
+import { base, DROP_STALE_PIDFILE, PRELUDE, psql, sqlString, type Exec } from './exec.ts'
 import { parseControlData, type ControlData } from './controldata.ts'
 import { probePg, type PgState } from './state.ts'
 
@@ -50,6 +50,7 @@ export async function setSyncStandbys(primary: Exec, pg: PgSettings, standbys: s
 const REJOIN = `${PRELUDE}
 CONN=$1 SLOT=$2 SRC=$3 BB=$4 PASS=$5
 export PGPASSFILE="$PASS" PGCONNECT_TIMEOUT=5
+${DROP_STALE_PIDFILE} || true
 if as "$B/pg_ctl" status -D "$D" >/dev/null 2>&1; then as "$B/pg_ctl" stop -D "$D" -m fast -w -t 60 -s || exit 1; fi
 how=rewind
 if [ -f "$D/PG_VERSION" ]; then
