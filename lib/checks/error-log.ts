@@ -7,7 +7,8 @@ import { writeNodeState, type LogOffsets } from '../state.ts'
 import type { NodeSession } from '../ssh.ts'
 import type { Pair } from '../inventory/schema.ts'
 import { perNode } from './node.ts'
-import { catastrophicPattern, DEFAULT_SCAN_BYTES, DEFAULT_SCAN_MS, parseLogRead, readLogArgs, scanText, type Offset } from './log-scan.ts'
+import { catastrophicPattern } from '../regex-safety.ts'
+import { DEFAULT_SCAN_BYTES, DEFAULT_SCAN_MS, parseLogRead, readLogArgs, scanText, type Offset } from './log-scan.ts'
 import type { Check, Verdict } from './types.ts'
 
 type ErrorLog = NonNullable<Pair['errorLogs']>[number]

@@ -7,7 +7,7 @@
 // A survivor that still sees the active vetoes: the watcher is the one cut off. Evidence
 // older than `since` (the watcher was stalled) never counts.
 import type { Track } from './ping.ts'
-import type { WatchSettings } from './config.ts'
+import type { WatchSettings } from '../inventory/watch-settings.ts'
 
 export interface ActiveEvidence {
   ping: Track

@@ -4,7 +4,7 @@
 import type { LoadedInventory } from '../inventory/load.ts'
 import type { Pair } from '../inventory/schema.ts'
 import { SshPool } from '../ssh.ts'
-import { watchSettings } from './config.ts'
+import { watchSettings } from '../inventory/watch-settings.ts'
 import { HookRunner, type EventName, type WatchEvent } from './events.ts'
 import { watchMetrics, type Metrics } from './metrics.ts'
 import { PairWatcher } from './pair.ts'
@@ -12,7 +12,7 @@ import type http from 'node:http'
 
 export { PairWatcher } from './pair.ts'
 export { decide } from './decide.ts'
-export { watchSettings, watchProblems, WATCH_DEFAULTS } from './config.ts'
+export { watchSettings, watchProblems, WATCH_DEFAULTS } from '../inventory/watch-settings.ts'
 
 export interface WatchHandle {
   watchers: PairWatcher[]

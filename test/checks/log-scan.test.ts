@@ -4,7 +4,8 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawnSync } from 'node:child_process'
-import { catastrophicPattern, compilePatterns, matchLines, parseLogRead, readLogArgs, scanText, splitLines, type Offset } from '../../lib/checks/log-scan.ts'
+import { catastrophicPattern } from '../../lib/regex-safety.ts'
+import { compilePatterns, matchLines, parseLogRead, readLogArgs, scanText, splitLines, type Offset } from '../../lib/checks/log-scan.ts'
 import { shJoin } from '../../lib/shell.ts'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hapair-log-'))

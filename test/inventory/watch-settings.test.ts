@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { watchSettings, WATCH_DEFAULTS, leaseSettings } from '../../lib/watch/config.ts'
+import { watchSettings, WATCH_DEFAULTS, leaseSettings } from '../../lib/inventory/watch-settings.ts'
 import { parseInventory } from '../../lib/inventory/load.ts'
 import { playbook } from '../helpers/playbook.ts'
 

@@ -1,9 +1,10 @@
-// The watcher's effective settings for one pair: inventory defaults, then the pair's own block,
+// The watcher's effective settings for one pair (here, with the inventory they are read from, so
+// validation and the watcher share them without importing each other): inventory defaults, then the pair's own block,
 // then the built-in defaults below, chosen for the targets in the README (a verdict in about
 // 0.15 s that 20% packet loss cannot fake). watchProblems holds the rules between timers that
 // JSON Schema cannot say; validate runs it, so a bad block exits 2 before anything is probed.
-import type { Inventory, Pair, Watch } from '../inventory/schema.ts'
-import type { Problem } from '../inventory/validate.ts'
+import type { Inventory, Pair, Watch } from './schema.ts'
+import type { Problem } from './validate.ts'
 
 export interface WatchSettings {
   intervalMs: number
