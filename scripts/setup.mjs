@@ -8,7 +8,7 @@ const NEEDS = {
   sshd: 'openssh-server', ssh: 'openssh-client', 'ssh-keygen': 'openssh-client', rsync: 'rsync',
   ip: 'iproute2', arping: 'arping', ping: 'iputils-ping', nsenter: 'util-linux', unshare: 'util-linux',
   tar: 'tar', gzip: 'gzip', sha256sum: 'coreutils', pkill: 'procps', nft: 'nftables',
-  // The lab's PostgreSQL pair (test/postgres, lib/lab/postgres.ts); its programs are not on PATH.
+  // The lab's PostgreSQL (the demo pair's db, test/postgres, lib/lab/postgres.ts); not on PATH.
   '/usr/lib/postgresql/15/bin/pg_ctl': 'postgresql-15',
   inotifywait: 'inotify-tools',
 }

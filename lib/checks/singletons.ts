@@ -1,7 +1,8 @@
-// Seed 003: only one live database. Two live copies are two installations, not a redundant
+// The rule of one live database: Two live copies are two installations, not a redundant
 // one. Each singleton must run on the active node and nowhere else; and everything the active
 // node serves must answer through the floating IP, the address clients actually use.
 import type { Pair, Service } from '../inventory/schema.ts'
+import { isRunning } from '../services.ts'
 import { perNode } from './node.ts'
 import { runServiceChecks } from './service-probe.ts'
 import type { Check, CheckContext, Verdict } from './types.ts'
@@ -45,7 +46,9 @@ export const singletonsCheck: Check = {
   run: (ctx) => perNode(ctx, 'singletons', async (node, s) => {
     const singles = (ctx.pair.services ?? []).filter((x) => x.singleton)
     const running: Record<string, boolean> = {}
-    for (const svc of singles) running[svc.name] = (await s.run({ script: svc.status }, { check: false, timeoutMs: 10_000 })).code === 0
+    // isRunning: a PostgreSQL singleton runs where it is the primary; a streaming standby runs
+    // too and is not a second writer (it read as one on every healthy PostgreSQL pair).
+    for (const svc of singles) running[svc.name] = await isRunning(s, svc)
     const own = judgeSingletons(singles, running, node.name, ctx.active)
     if (node.name !== ctx.active) return own
     const served = await servedThroughAddress(ctx)

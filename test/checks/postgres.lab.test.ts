@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert'
 import type { TestLab } from '../helpers/lab.ts'
 import { PG_CHECKS } from '../../lib/checks/postgres.ts'
 import { verifyPair } from '../../lib/checks/runner.ts'
+import { singletonsCheck } from '../../lib/checks/singletons.ts'
 import type { CheckResult } from '../../lib/checks/types.ts'
 import { pairStatus } from '../../lib/status.ts'
 import { startPgLab } from '../postgres/_lab.ts'
@@ -66,6 +67,12 @@ test('healthy: all five checks pass on both nodes; status shows role, timeline, 
   assert.is(b.postgres!.replication, `streaming from ${pair().nodes[0].address}`)
   assert.type(b.postgres!.lagBytes, 'number')
   assert.equal(st.degradedReasons.filter((r) => r.startsWith('postgresql')), [])
+})
+
+test('singletons on a healthy PostgreSQL pair: the standby runs a server, and it is not a second writer', async () => {
+  const rs = await withPool(lab, (pool) => verifyPair(lab.inv, pair(), pool, [singletonsCheck]))
+  assert.equal(failed(rs), [], rs.map((r) => `${r.node}/${r.check}: ${r.detail}`).join('\n'))
+  assert.match(one(rs, 'node-a', 'singletons').detail, /db runs here only/)
 })
 
 test('pg-lag fails while replay is paused and the standby falls behind maxLagBytes; passes once resumed', async () => {

@@ -126,7 +126,18 @@ function installSafetyNet(): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143))
 }
 
-export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void; log?: (line: string) => void } = {}): Promise<TestLab> {
+/** The lab's fake db: a singleton whose TCP check answers with its node's name (lib/lab/server.mjs). */
+export const FAKE_DB = {
+  name: 'db', singleton: true,
+  start: '/var/lib/lab/bin/svc start db', stop: '/var/lib/lab/bin/svc stop db', status: '/var/lib/lab/bin/svc status db',
+  checks: [
+    { protocol: 'tcp', port: 5432, send: 'ping\n', expect: '{node}', timeoutMs: 2000 },
+    { protocol: 'command', command: '/var/lib/lab/bin/svc status db' },
+  ],
+}
+
+/** postgres: keep the demo's PostgreSQL db (test/postgres/_lab.ts). */
+export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void; log?: (line: string) => void; postgres?: boolean } = {}): Promise<TestLab> {
   requireLabHost()
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hapair-lab-'))
   const file = path.join(dir, 'lab.json')
@@ -146,6 +157,9 @@ export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void
   try {
     // mutate sees the demo inventory (slot 0 addresses); relocation moves whatever it adds too.
     const json = JSON.parse(readFileSync(path.join(root, 'inventory/lab.json'), 'utf8'))
+    // The demo's db is real PostgreSQL; tests that are not about it get the lab's fake db (a
+    // singleton answering with its node's name), which starts in milliseconds.
+    if (!opts.postgres) json.pairs[0].services = json.pairs[0].services.map((s: { name: string }) => (s.name === 'db' ? FAKE_DB : s))
     opts.mutate?.(json)
     writeFileSync(file, JSON.stringify(relocateInventory(json, slot), null, 2) + '\n')
     inv = loadInventory(file)

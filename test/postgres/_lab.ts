@@ -5,6 +5,7 @@ import type { Service } from '../../lib/inventory/schema.ts'
 
 export async function startPgLab(mode: 'sync' | 'async' = 'sync', extra: Partial<Service['postgresql']> = {}, more?: (inventoryJson: any) => void): Promise<TestLab> {
   return startTestLab({
+    postgres: true,
     mutate: (j) => {
       const pair = j.pairs[0]
       pair.services = pair.services.map((s: Service) => (s.name === 'db' ? labPgService(mode, extra) : s))
