@@ -14,6 +14,7 @@ import { Watcher, watcherMissing } from './hapair.ts'
 import { firstAnswerFrom, servedBy } from './poller.ts'
 import { CLK_TCK, sleep, treeTicks } from './proc.ts'
 import { claimSlots, releaseSlots } from './slots.ts'
+import { FAKE_DB } from '../../test/helpers/lab.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const SUBNET = '198.51.100.192/26'
@@ -28,7 +29,8 @@ const pairName = (i: number) => `p${String(i + 1).padStart(2, '0')}`
 /**
  * The demo pair of inventory/lab.json, N times: .193 is the controller, pair i's nodes are
  * .194+2i and .195+2i, its VIP .194+2N+i; names p01..pNN, nodes p01-a/p01-b. Every other setting
- * (services, sync, checks) is the demo's, so each pair is what the single-pair bench runs.
+ * (services, sync, checks) is the demo's, so each pair is what the single-pair bench runs: with
+ * the lab's fake db (startTestLab's), not the demo's PostgreSQL, so figures compare across runs.
  */
 export function scaleInventory(pairs: number): any {
   if (!Number.isInteger(pairs) || pairs < 1 || pairs > MAX_PAIRS) throw new Error(`--scale: 1..${MAX_PAIRS} pairs fit in ${SUBNET} (got ${pairs})`)
@@ -41,6 +43,7 @@ export function scaleInventory(pairs: number): any {
     return v
   }
   const template = demo.pairs[0]
+  template.services = template.services.map((s: { name: string }) => (s.name === 'db' ? FAKE_DB : s))
   const out = swap({ ...demo, pairs: [] }, {}) as any
   out.$schema = path.join(root, 'schemas/inventory.schema.json')
   out.lab = { name: LAB, subnet: SUBNET, controller }
