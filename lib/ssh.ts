@@ -304,12 +304,20 @@ export class JumpHost {
     this.client = undefined
     if (this.handshaking) destroyClient(this.handshaking)
     this.handshaking = undefined
-    if (!c) return
-    if (pendingWrites(c) > 0) return destroyClient(c)
-    c.end()
-    ;(c as unknown as { _sock?: { unref?(): void } })._sock?.unref?.()
-    setTimeout(() => destroyClient(c), CLOSE_GRACE_MS).unref()
+    if (c) endClient(c, false)
   }
+}
+
+/**
+ * A polite end when the link is known good; a suspect link, or one with writes still queued
+ * (the peer stopped reading), is destroyed. Either way the socket no longer holds the process,
+ * and it is destroyed after a short grace if it has not closed.
+ */
+function endClient(c: Client, suspect: boolean): void {
+  if (suspect || pendingWrites(c) > 0) return destroyClient(c)
+  c.end()
+  ;(c as unknown as { _sock?: { unref?(): void } })._sock?.unref?.()
+  setTimeout(() => destroyClient(c), CLOSE_GRACE_MS).unref()
 }
 
 export class NodeSession {
@@ -567,11 +575,7 @@ export class NodeSession {
     this.client = undefined
     if (this.handshaking) destroyClient(this.handshaking)
     this.handshaking = undefined
-    if (!c) return
-    if (this.suspect || pendingWrites(c) > 0) return destroyClient(c)
-    c.end()
-    ;(c as unknown as { _sock?: { unref?(): void } })._sock?.unref?.()
-    setTimeout(() => destroyClient(c), CLOSE_GRACE_MS).unref()
+    if (c) endClient(c, this.suspect)
   }
 }
 

@@ -2,31 +2,20 @@
 // a hung node (SIGSTOP), heal-all, and the invariant sampler that watches for split brain.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { labFault, labHealAll, labLoss, labPartition, labPause, labPlan, labResume, labStatus, SVC, formatLabStatus } from '../../lib/lab/index.ts'
 import { listNamespaces, nsExists } from '../../lib/lab/net.ts'
 import { nsPids } from '../../lib/lab/node.ts'
 import { procState } from '../../lib/lab/pause.ts'
+import { run } from '../../lib/lab/proc.ts'
 import { httpBody, startTestLab, type TestLab } from '../helpers/lab.ts'
 import { startInvariant } from '../helpers/invariant.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 let lab: TestLab
 
-interface Out { code: number; stdout: string; stderr: string }
-function sh(cmd: string, args: string[]): Promise<Out> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { cwd: root, env: { ...process.env, npm_config_loglevel: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    c.stdout.on('data', (d) => (stdout += d))
-    c.stderr.on('data', (d) => (stderr += d))
-    c.on('error', reject)
-    c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
-}
+const sh = (cmd: string, args: string[]) => run(cmd, args, { cwd: root, env: { ...process.env, npm_config_loglevel: 'error' } })
 const cli = (...args: string[]) => sh(process.execPath, ['--import', 'tsx', 'playbooks/lab.ts', ...args, '--inventory', lab.file])
 const addr = (node: string) => lab.inv.data.pairs[0].nodes.find((n) => n.name === node)!.address
 const vip = () => lab.inv.data.pairs[0].floatingIps![0].address

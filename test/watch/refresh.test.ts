@@ -16,7 +16,7 @@ import { interruptedRun } from '../../lib/watch/resume.ts'
 import { readWatchState, splitWatchRead, watchReadScript } from '../../lib/watch/refresh.ts'
 
 const STATE = '/var/lib/hapair/demo'
-const pair = { name: 'demo', primary: 'node-a', nodes: [{ name: 'node-a', address: '192.0.2.11' }, { name: 'node-b', address: '192.0.2.12' }] } as unknown as Pair
+const pair = { name: 'demo', primary: 'node-a', nodes: [{ name: 'node-a', address: '198.51.100.251' }, { name: 'node-b', address: '198.51.100.252' }] } as unknown as Pair
 let root: string
 const dirOf = (node: string) => path.join(root, node)
 
