@@ -12,15 +12,15 @@ const HELP = fileURLToPath(new URL('../dist/help/', import.meta.url))
 // One line each for `hapair --help`; the playbook's own --help has the rest.
 // test/package.test.ts fails when a playbook has no line here.
 const SUMMARY = {
-  'backup-verify': 'prove the pair\'s backups restore (nightly, with --junit/--metrics)',
+  'backup-verify': "prove the pair's backups restore (nightly, with --junit/--metrics)",
   failback: 'return the service to the preferred primary, after syncing its data back',
   failover: 'move the service and its floating IPs to another node',
   guard: 'install, inspect or remove the lease guard that fences a node by itself',
-  hostkeys: 'pin a new or rebuilt node\'s SSH host key; show the pins',
+  hostkeys: "pin a new or rebuilt node's SSH host key; show the pins",
   'import-stack': 'turn `pulumi stack output --json` into a resolved inventory',
   lab: 'the local lab pair in network namespaces: up, down, status, exec, fault',
   'pg-rejoin': 'make the returned PostgreSQL nodes standbys of the live primary',
-  policy: 'get or set a sync item\'s version policy in the inventory file',
+  policy: "get or set a sync item's version policy in the inventory file",
   status: 'what each pair runs now: active node, floating IPs, services, freshness',
   sync: 'copy the sync items from the active node to the others (--follow: continuously)',
   validate: 'check inventory files against the schema and rules, touching no node',
@@ -30,7 +30,10 @@ const SUMMARY = {
 
 function playbooks() {
   try {
-    return readdirSync(PLAYBOOKS).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort()
+    return readdirSync(PLAYBOOKS)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => f.slice(0, -3))
+      .sort()
   } catch {
     return []
   }
@@ -67,9 +70,11 @@ async function run(playbook, args) {
   const file = `${PLAYBOOKS}${playbook}.js`
   if (!/^[a-z][a-z0-9-]*$/.test(playbook) || !existsSync(file)) {
     const names = playbooks()
-    console.error(names.length
-      ? `hapair: no playbook "${playbook}" (playbooks: ${names.join(', ')})`
-      : `hapair: no compiled playbooks in ${PLAYBOOKS}: in a checkout run \`npm run build\` first, or \`npx zx playbooks/${playbook}.ts\``)
+    console.error(
+      names.length
+        ? `hapair: no playbook "${playbook}" (playbooks: ${names.join(', ')})`
+        : `hapair: no compiled playbooks in ${PLAYBOOKS}: in a checkout run \`npm run build\` first, or \`npx zx playbooks/${playbook}.ts\``,
+    )
     process.exitCode = 2
     return
   }
@@ -79,7 +84,9 @@ async function run(playbook, args) {
     try {
       process.stdout.write(readFileSync(`${HELP}${playbook}.txt`, 'utf8'))
       return
-    } catch { /* not built with help: the playbook prints it */ }
+    } catch {
+      /* not built with help: the playbook prints it */
+    }
   }
   // The playbook reads its arguments as if started as `node dist/playbooks/NAME.js ARGS…`.
   process.argv = [process.argv[0], file, ...args]

@@ -22,14 +22,16 @@ export interface ActiveView {
 export async function activeView(pool: SshPool, pair: Pair, opts: { timeoutMs?: number } = {}): Promise<ActiveView> {
   const states: ActiveView['states'] = {}
   const errors: Record<string, RemoteError> = {}
-  await Promise.all(pair.nodes.map(async (n) => {
-    try {
-      states[n.name] = await readNodeState(pool.session(pair, n), pair, opts)
-    } catch (e) {
-      if (!(e instanceof RemoteError)) throw e
-      errors[n.name] = e
-    }
-  }))
+  await Promise.all(
+    pair.nodes.map(async (n) => {
+      try {
+        states[n.name] = await readNodeState(pool.session(pair, n), pair, opts)
+      } catch (e) {
+        if (!(e instanceof RemoteError)) throw e
+        errors[n.name] = e
+      }
+    }),
+  )
   return viewOf(pair, states, errors)
 }
 

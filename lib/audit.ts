@@ -12,7 +12,10 @@ export function auditLogPath(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Where the entry went; `error` (one line, e.g. "EACCES") when it could not be written. */
-export interface AuditResult { file: string; error?: string }
+export interface AuditResult {
+  file: string
+  error?: string
+}
 
 export function audit(entry: Record<string, unknown>, file: string = auditLogPath()): AuditResult {
   try {
@@ -28,5 +31,9 @@ export function audit(entry: Record<string, unknown>, file: string = auditLogPat
 function whoAmI(): string {
   if (process.env.SUDO_USER) return process.env.SUDO_USER
   // userInfo() throws for a uid with no passwd entry (some containers): the log still gets its line.
-  try { return os.userInfo().username } catch { return `uid ${process.getuid?.() ?? '?'}` }
+  try {
+    return os.userInfo().username
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`
+  }
 }

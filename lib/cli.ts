@@ -8,7 +8,12 @@ import { errnoText } from './inventory/read-file.ts'
 import { setHintInventory } from './hint.ts'
 import { COMPILED_PLAYBOOK, asInvoked } from './invocation.ts'
 
-export interface ArgSpec { string?: string[]; boolean?: string[]; alias?: Record<string, string>; default?: Record<string, unknown> }
+export interface ArgSpec {
+  string?: string[]
+  boolean?: string[]
+  alias?: Record<string, string>
+  default?: Record<string, unknown>
+}
 export type Args = minimist.ParsedArgs & { '--'?: string[] }
 
 /** The script's own arguments, whether run as `npx zx playbooks/x.ts`, `tsx playbooks/x.ts` or `hapair x` (installed: dist/ under node_modules). */
@@ -22,10 +27,20 @@ export function parseArgs(spec: ArgSpec, argv = scriptArgv()): Args {
   const known = new Set([...(spec.string ?? []), ...(spec.boolean ?? []), ...Object.keys(spec.alias ?? {}), ...Object.values(spec.alias ?? {}), 'help'])
   const unknown: string[] = []
   const args = minimist(argv, {
-    string: spec.string, boolean: [...(spec.boolean ?? []), 'help'], alias: spec.alias, default: spec.default, '--': true,
-    unknown: (a) => { if (a.startsWith('-')) unknown.push(a); return true },
+    string: spec.string,
+    boolean: [...(spec.boolean ?? []), 'help'],
+    alias: spec.alias,
+    default: spec.default,
+    '--': true,
+    unknown: (a) => {
+      if (a.startsWith('-')) unknown.push(a)
+      return true
+    },
   }) as Args
-  if (unknown.length) throw new InputError(`unknown option${unknown.length > 1 ? 's' : ''}: ${unknown.join(' ')} (known: ${[...known].map((k) => (k.length > 1 ? '--' : '-') + k).join(' ')})`)
+  if (unknown.length)
+    throw new InputError(
+      `unknown option${unknown.length > 1 ? 's' : ''}: ${unknown.join(' ')} (known: ${[...known].map((k) => (k.length > 1 ? '--' : '-') + k).join(' ')})`,
+    )
   refuseMissingValues(spec, argv)
   return args
 }
@@ -33,8 +48,16 @@ export function parseArgs(spec: ArgSpec, argv = scriptArgv()): Args {
 const flag = (k: string) => (k.length > 1 ? '--' : '-') + k
 // What each of the playbooks' value flags takes, for the message; anything else "a value".
 const NOUN: Record<string, string> = {
-  inventory: 'a file name', junit: 'a file name', metrics: 'a file name', out: 'a file name', 'stack-output': 'a file name (or - for stdin)',
-  pair: 'a pair name', to: 'a node name', from: 'a node name', item: 'a sync item name', check: 'a check name',
+  inventory: 'a file name',
+  junit: 'a file name',
+  metrics: 'a file name',
+  out: 'a file name',
+  'stack-output': 'a file name (or - for stdin)',
+  pair: 'a pair name',
+  to: 'a node name',
+  from: 'a node name',
+  item: 'a sync item name',
+  check: 'a check name',
 }
 
 /**
@@ -43,7 +66,10 @@ const NOUN: Record<string, string> = {
  */
 function refuseMissingValues(spec: ArgSpec, argv: string[]): void {
   const names = new Set(spec.string ?? [])
-  for (const [a, b] of Object.entries(spec.alias ?? {})) { if (names.has(a)) names.add(b); if (names.has(b)) names.add(a) }
+  for (const [a, b] of Object.entries(spec.alias ?? {})) {
+    if (names.has(a)) names.add(b)
+    if (names.has(b)) names.add(a)
+  }
   const end = argv.indexOf('--')
   const words = end >= 0 ? argv.slice(0, end) : argv
   words.forEach((w, i) => {
@@ -54,7 +80,9 @@ function refuseMissingValues(spec: ArgSpec, argv: string[]): void {
     // "-" alone is a value: stdin.
     if (attached ? m[3] === '' : next === undefined || (next.startsWith('-') && next !== '-')) {
       const key = spec.alias?.[m[1]] ?? m[1]
-      throw new InputError(`${flag(m[1])} needs ${NOUN[key] ?? 'a value'}${attached ? '' : next === undefined ? ' (it is the last argument)' : ` (it is followed by ${next})`}`)
+      throw new InputError(
+        `${flag(m[1])} needs ${NOUN[key] ?? 'a value'}${attached ? '' : next === undefined ? ' (it is the last argument)' : ` (it is followed by ${next})`}`,
+      )
     }
   })
 }
@@ -84,7 +112,9 @@ export function guardOutput(streams: NodeJS.WriteStream[] = [process.stdout, pro
   for (const s of streams) {
     if (guarded.has(s)) continue
     guarded.add(s)
-    s.on('error', () => { /* nobody is listening any more: keep working, stop writing */ })
+    s.on('error', () => {
+      /* nobody is listening any more: keep working, stop writing */
+    })
   }
 }
 
@@ -93,7 +123,10 @@ function drained(s: NodeJS.WriteStream, ms = 1000): Promise<void> {
   if (s.destroyed || !s.writableLength) return Promise.resolve()
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms)
-    const done = () => { clearTimeout(t); resolve() }
+    const done = () => {
+      clearTimeout(t)
+      resolve()
+    }
     s.once('drain', done).once('close', done).once('error', done)
   })
 }
@@ -105,7 +138,10 @@ async function exitSoon(): Promise<void> {
 }
 
 const isFsRefusal = (e: unknown): e is NodeJS.ErrnoException & { path: string; syscall: string } =>
-  e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && typeof (e as NodeJS.ErrnoException).path === 'string' && typeof (e as NodeJS.ErrnoException).syscall === 'string'
+  e instanceof Error &&
+  typeof (e as NodeJS.ErrnoException).code === 'string' &&
+  typeof (e as NodeJS.ErrnoException).path === 'string' &&
+  typeof (e as NodeJS.ErrnoException).syscall === 'string'
 
 /** Runs a playbook's main: user errors print one readable block and set the documented exit code. */
 export async function runPlaybook(main: () => Promise<number | void>, usage?: string): Promise<void> {

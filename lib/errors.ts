@@ -15,7 +15,10 @@ export class HapairError extends Error {
 /** The inventory (or a command-line argument) is wrong; nothing was touched. */
 export class InputError extends HapairError {
   override exitCode: ExitCode = EXIT.badInput
-  constructor(message: string, readonly problems: string[] = [message]) {
+  constructor(
+    message: string,
+    readonly problems: string[] = [message],
+  ) {
     super(message)
   }
 }
@@ -105,15 +108,25 @@ export function withHint(e: RemoteError): string {
 /** Readable meaning of common exit codes, as zx does for local commands. */
 export function exitCodeMeaning(code: number | null | undefined): string {
   switch (code) {
-    case 0: return 'success'
-    case 1: return 'general error'
-    case 2: return 'misuse or bad arguments'
-    case 124: return 'timed out'
-    case 126: return 'not executable'
-    case 127: return 'command not found'
-    case 130: return 'interrupted'
-    case 137: return 'killed'
-    case 255: return 'ssh or remote shell failure'
-    default: return code == null ? 'no exit code' : `exit ${code}`
+    case 0:
+      return 'success'
+    case 1:
+      return 'general error'
+    case 2:
+      return 'misuse or bad arguments'
+    case 124:
+      return 'timed out'
+    case 126:
+      return 'not executable'
+    case 127:
+      return 'command not found'
+    case 130:
+      return 'interrupted'
+    case 137:
+      return 'killed'
+    case 255:
+      return 'ssh or remote shell failure'
+    default:
+      return code == null ? 'no exit code' : `exit ${code}`
   }
 }

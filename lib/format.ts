@@ -6,7 +6,10 @@ export function iecBytes(n: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB']
   let v = n / 1024
   let i = 0
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`
 }
 
@@ -14,8 +17,12 @@ export function iecBytes(n: number): string {
 export function siBytes(n: number): string {
   if (n < 1000) return `${n} B`
   const units = ['kB', 'MB', 'GB', 'TB']
-  let v = n, u = -1
-  while (v >= 1000 && u < units.length - 1) { v /= 1000; u++ }
+  let v = n,
+    u = -1
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000
+    u++
+  }
   return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`
 }
 

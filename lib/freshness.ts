@@ -12,11 +12,17 @@ import type { Pair, SyncItem } from './inventory/schema.ts'
 import type { SshPool } from './ssh.ts'
 import { itemScope, type ItemScope } from './sync/filters.ts'
 
-export interface Lag { item: string; why: string }
+export interface Lag {
+  item: string
+  why: string
+}
 export type Behind = Record<string, Lag[]>
 
 /** One node's listing of one item: its tree, or the listing's exit code when it failed. */
-export interface ItemListing { code: number; tree: Tree }
+export interface ItemListing {
+  code: number
+  tree: Tree
+}
 
 /** Paths a reason names before "and N more". */
 const NAMED = 3
@@ -66,7 +72,9 @@ const failure = (e: RemoteError | Error) => (e instanceof RemoteError && e.notAs
  * it could not be reached).
  */
 export async function behind(pool: SshPool, pair: Pair, active: string, targets: string[], opts: { items?: string[] } = {}): Promise<Behind> {
-  const items = chosen(pair, opts.items).map((item) => ({ item, scope: itemScope(pair, item) })).filter((x) => !x.scope.whole)
+  const items = chosen(pair, opts.items)
+    .map((item) => ({ item, scope: itemScope(pair, item) }))
+    .filter((x) => !x.scope.whole)
   const out: Behind = Object.fromEntries(targets.map((t) => [t, [] as Lag[]]))
   const others = targets.filter((t) => t !== active)
   if (items.length === 0 || others.length === 0) return out

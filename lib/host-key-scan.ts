@@ -5,7 +5,11 @@ import { Client } from 'ssh2'
 import { InputError, RemoteError } from './errors.ts'
 import { fingerprint } from './known-hosts.ts'
 
-export interface PresentedKey { type: string; blob: Buffer; fingerprint: string }
+export interface PresentedKey {
+  type: string
+  blob: Buffer
+  fingerprint: string
+}
 
 /**
  * One handshake per algorithm: a server shows one host key per handshake, the one the client's
@@ -41,7 +45,13 @@ export function parseFingerprint(given: string, flag = '--fingerprint'): string 
   return `SHA256:${body}`
 }
 
-export interface ScanTarget { node: string; host: string; port: number; user: string; timeoutMs: number }
+export interface ScanTarget {
+  node: string
+  host: string
+  port: number
+  user: string
+  timeoutMs: number
+}
 
 type Attempt = { key: PresentedKey } | { offered: false } | { error: Error & { level?: string; code?: string } }
 
@@ -65,11 +75,17 @@ function attempt(t: ScanTarget, algorithm: string): Promise<Attempt> {
     c.on('ready', () => done(seen ? { key: seen } : { error: new Error('handshake completed without a host key') }))
     c.on('close', () => done(seen ? { key: seen } : { error: new Error('connection closed before the host key was shown') }))
     c.connect({
-      host: t.host, port: t.port, username: t.user,
+      host: t.host,
+      port: t.port,
+      username: t.user,
       readyTimeout: t.timeoutMs,
       algorithms: { serverHostKey: [algorithm] as any },
       hostVerifier: (key: Buffer) => {
-        try { seen = { type: keyType(key), blob: Buffer.from(key), fingerprint: fingerprint(key) } } catch { /* not a key: not recorded */ }
+        try {
+          seen = { type: keyType(key), blob: Buffer.from(key), fingerprint: fingerprint(key) }
+        } catch {
+          /* not a key: not recorded */
+        }
         return false
       },
     })
@@ -85,8 +101,20 @@ export async function scanHostKeys(t: ScanTarget): Promise<PresentedKey[]> {
   if (keys.length) return keys
   const failed = results.find((r): r is { error: Error & { level?: string; code?: string } } => 'error' in r)
   const durationMs = Date.now() - started
-  if (!failed) throw new RemoteError(`sshd on port ${t.port} offers none of the host key types ${HOST_KEY_ALGORITHMS.join(', ')}`, { node: t.node, host: t.host, durationMs })
+  if (!failed)
+    throw new RemoteError(`sshd on port ${t.port} offers none of the host key types ${HOST_KEY_ALGORITHMS.join(', ')}`, {
+      node: t.node,
+      host: t.host,
+      durationMs,
+    })
   const e = failed.error
   const timedOut = e.level === 'client-timeout' || e.code === 'ETIMEDOUT'
-  throw new RemoteError(`unreachable on port ${t.port}: ${e.code ?? e.message}; no host key seen`, { node: t.node, host: t.host, unreachable: true, timedOut, durationMs, cause: e })
+  throw new RemoteError(`unreachable on port ${t.port}: ${e.code ?? e.message}; no host key seen`, {
+    node: t.node,
+    host: t.host,
+    unreachable: true,
+    timedOut,
+    durationMs,
+    cause: e,
+  })
 }

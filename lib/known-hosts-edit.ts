@@ -42,20 +42,32 @@ export function replaceHostEntries(text: string, fields: string[], lines: string
   let at = -1
   for (const raw of input) {
     const line = raw.trim()
-    if (!line || line.startsWith('#')) { out.push(raw); continue }
+    if (!line || line.startsWith('#')) {
+      out.push(raw)
+      continue
+    }
     const parts = line.split(/\s+/)
     const marker = parts[0].startsWith('@') ? parts.shift()! : undefined
-    if (marker === '@cert-authority' || (marker === '@revoked' && opts.keepRevoked) || parts.length === 0) { out.push(raw); continue }
+    if (marker === '@cert-authority' || (marker === '@revoked' && opts.keepRevoked) || parts.length === 0) {
+      out.push(raw)
+      continue
+    }
     const hosts = parts[0]
     if (hosts.startsWith('|')) {
-      if (!hashedMatches(hosts, fields)) { out.push(raw); continue }
+      if (!hashedMatches(hosts, fields)) {
+        out.push(raw)
+        continue
+      }
       removed.push(raw)
       if (at < 0) at = out.length
       continue
     }
     const names = hosts.split(',')
     const rest = names.filter((n) => !fields.includes(n))
-    if (rest.length === names.length) { out.push(raw); continue }
+    if (rest.length === names.length) {
+      out.push(raw)
+      continue
+    }
     removed.push(raw)
     if (rest.length) {
       out.push([marker, rest.join(','), ...parts.slice(1)].filter(Boolean).join(' '))
@@ -68,7 +80,13 @@ export function replaceHostEntries(text: string, fields: string[], lines: string
   return { text: result, changed: result !== before, removed }
 }
 
-export interface PinnedLine { line: number; field: string; marker?: string; type: string; fingerprint: string }
+export interface PinnedLine {
+  line: number
+  field: string
+  marker?: string
+  type: string
+  fingerprint: string
+}
 
 /** The key lines that stand for `fields` (literally, in a host list, or hashed), markers and all. */
 export function pinnedLines(text: string, fields: string[]): PinnedLine[] {
@@ -113,9 +131,22 @@ export function writeFileAtomic(file: string, text: string, before: Buffer | und
     if (!same) throw new HapairError(`${file} changed while it was being updated (another writer?); nothing written to it: run again`)
     renameSync(tmp, target)
   } catch (e) {
-    try { unlinkSync(tmp) } catch { /* renamed or gone */ }
+    try {
+      unlinkSync(tmp)
+    } catch {
+      /* renamed or gone */
+    }
     throw e
   }
   // The rename is durable only once the directory is.
-  try { const d = openSync(dir, 'r'); try { fsyncSync(d) } finally { closeSync(d) } } catch { /* not every file system syncs directories */ }
+  try {
+    const d = openSync(dir, 'r')
+    try {
+      fsyncSync(d)
+    } finally {
+      closeSync(d)
+    }
+  } catch {
+    /* not every file system syncs directories */
+  }
 }

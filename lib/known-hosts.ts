@@ -2,7 +2,10 @@
 import { createHash, createHmac } from 'node:crypto'
 import { MAX_BYTES, decodeUtf8, readRegularFileOnce } from './inventory/read-file.ts'
 
-export interface KnownKey { type: string; blob: Buffer }
+export interface KnownKey {
+  type: string
+  blob: Buffer
+}
 
 /** OpenSSH's fingerprint format: SHA256:<base64 without padding>. */
 export function fingerprint(blob: Buffer): string {
@@ -45,8 +48,7 @@ export function parseKnownHosts(text: string, hosts: string[], port = 22): { key
 }
 
 export type HostKeyVerdict =
-  | { ok: true; fingerprint: string }
-  | { ok: false; reason: 'unknown' | 'mismatch' | 'revoked'; presented: string; expected: string[] }
+  { ok: true; fingerprint: string } | { ok: false; reason: 'unknown' | 'mismatch' | 'revoked'; presented: string; expected: string[] }
 
 /** Decides whether a presented host key blob is one the known_hosts file pins for this host. */
 export function checkHostKey(known: { keys: KnownKey[]; revoked: KnownKey[] }, presented: Buffer): HostKeyVerdict {
@@ -68,7 +70,14 @@ export function readKnownHosts(file: string, hosts: string[], port = 22) {
 }
 
 /** One known_hosts line as written, before any matching: what a strict reader needs to judge it. */
-export interface KnownHostsEntry { line: number; raw: string; marker?: string; hosts: string; type?: string; blob?: Buffer }
+export interface KnownHostsEntry {
+  line: number
+  raw: string
+  marker?: string
+  hosts: string
+  type?: string
+  blob?: Buffer
+}
 
 /** Every non-blank, non-comment line, marker and all; a line too short for a key has no type or blob. */
 export function knownHostsEntries(text: string): KnownHostsEntry[] {

@@ -5,7 +5,13 @@
 // backup (lib/backup/integrity.ts) all speak it.
 import { shJoin } from './shell.ts'
 
-export interface ListingEntry { type: string; size: number; mtime: number; target: string; digest?: string }
+export interface ListingEntry {
+  type: string
+  size: number
+  mtime: number
+  target: string
+  digest?: string
+}
 export type Tree = Map<string, ListingEntry>
 
 /** find -printf fields of one record: type, size, mtime, path under the root, link target. */
@@ -46,8 +52,10 @@ export function listingsScript(items: { path: string; protect: string[] }[]): st
 
 /** The listing goes to a temp file in the same walk that feeds the hashers, then all is sent. */
 export function deepScript(path: string, protectedRel: string[], batch = HASH_BATCH): string {
-  const find = shJoin(['find', '.', ...pruneWords(protectedRel), '(', '-fprintf', '@LIST@', LISTING_FIELDS, '-type', 'f', '-print0', ')'])
-    .replace('@LIST@', '"$d/list"') // a bare word (shq leaves it unquoted): the shell must expand $d
+  const find = shJoin(['find', '.', ...pruneWords(protectedRel), '(', '-fprintf', '@LIST@', LISTING_FIELDS, '-type', 'f', '-print0', ')']).replace(
+    '@LIST@',
+    '"$d/list"',
+  ) // a bare word (shq leaves it unquoted): the shell must expand $d
   return [
     `cd -- ${shJoin([path])} 2>/dev/null || exit ${MISSING_EXIT}`,
     'd=$(mktemp -d) || exit 1',

@@ -68,7 +68,11 @@ const hash = (text: string) => createHash('sha256').update(text).digest('hex')
 /** The owner file, checked: undefined when it is not one (a lock whose owner cannot be read is stale). */
 export function parseOwner(text: string | undefined): LockOwner | undefined {
   let o: any
-  try { o = JSON.parse(text ?? '') } catch { return undefined }
+  try {
+    o = JSON.parse(text ?? '')
+  } catch {
+    return undefined
+  }
   if (!o || typeof o !== 'object') return undefined
   const str = (k: string) => typeof o[k] === 'string'
   if (!str('owner') || !str('host') || !str('operation') || !str('at') || !str('expires') || !Number.isSafeInteger(o.pid)) return undefined
@@ -79,16 +83,22 @@ export function parseOwner(text: string | undefined): LockOwner | undefined {
 /** A journal, checked against its schema and the pair: a bad one is reported, never resumed. */
 export function parseJournal(text: string, pair: Pair): { journal?: Journal; problem?: string } {
   let j: any
-  try { j = JSON.parse(text) } catch { return { problem: 'not valid JSON' } }
+  try {
+    j = JSON.parse(text)
+  } catch {
+    return { problem: 'not valid JSON' }
+  }
   if (!j || typeof j !== 'object' || Array.isArray(j)) return { problem: 'not a JSON object' }
   const names = pair.nodes.map((n) => n.name)
   if (!OPERATIONS.includes(j.operation)) return { problem: `operation ${JSON.stringify(j.operation)} is not one of ${OPERATIONS.join(', ')}` }
   for (const k of ['from', 'to']) {
-    if (typeof j[k] !== 'string' || !names.includes(j[k])) return { problem: `${k} ${JSON.stringify(j[k])} is not a node of pair ${pair.name} (${names.join(', ')})` }
+    if (typeof j[k] !== 'string' || !names.includes(j[k]))
+      return { problem: `${k} ${JSON.stringify(j[k])} is not a node of pair ${pair.name} (${names.join(', ')})` }
   }
   // from === to is a converging run (the records already name the target; an address or a
   // singleton is elsewhere): valid, and resumable like any other.
-  if (typeof j.epoch !== 'number' || !Number.isSafeInteger(j.epoch) || j.epoch < 1) return { problem: `epoch ${JSON.stringify(j.epoch)} is not a positive integer` }
+  if (typeof j.epoch !== 'number' || !Number.isSafeInteger(j.epoch) || j.epoch < 1)
+    return { problem: `epoch ${JSON.stringify(j.epoch)} is not a positive integer` }
   if (!Array.isArray(j.steps) || !j.steps.every((s: unknown) => typeof s === 'string')) return { problem: 'steps is not a list of step names' }
   return { journal: { operation: j.operation, from: j.from, to: j.to, epoch: j.epoch, steps: [...j.steps] } }
 }
@@ -114,7 +124,12 @@ export function unbreakable(o: LockOwner, alive = pidAlive): string | undefined 
 }
 
 function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' }
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 export function describeOwner(o: LockOwner): string {
@@ -124,7 +139,11 @@ export function describeOwner(o: LockOwner): string {
 /** The command that finishes an interrupted operation. */
 export const finishCommand = (pair: Pair, op: string) => playbookCommand(op === 'failback' ? 'failback' : 'failover', ['--pair', pair.name, '--yes'])
 
-interface Seen { hash: string; owner: string; journal: string }
+interface Seen {
+  hash: string
+  owner: string
+  journal: string
+}
 
 /** Creates the lock complete by one rename; or prints who holds it (hash of the owner file, owner, journal). */
 function takeScript(pair: Pair): string {
@@ -141,9 +160,14 @@ rm -rf "$t"; printf 'held\\036'; cat ${dir}/owner 2>/dev/null | sha256sum | cut 
  */
 async function replaceOwner(s: NodeSession, pair: Pair, was: string, body: string): Promise<'acquired' | 'changed' | 'lost'> {
   const dir = lockDir(pair)
-  const r = await s.run({ script: sh`h=$(cat ${dir}/owner 2>/dev/null | sha256sum | cut -c1-64); [ "$h" = ${was} ] || { echo changed; exit 0; }
+  const r = await s.run(
+    {
+      script: sh`h=$(cat ${dir}/owner 2>/dev/null | sha256sum | cut -c1-64); [ "$h" = ${was} ] || { echo changed; exit 0; }
 mkdir ${`${dir}/taken.${was}`} 2>/dev/null || { echo lost; exit 0; }
-cat > ${dir}/owner.tmp.$$ && mv -f ${dir}/owner.tmp.$$ ${dir}/owner && echo acquired` }, { input: body })
+cat > ${dir}/owner.tmp.$$ && mv -f ${dir}/owner.tmp.$$ ${dir}/owner && echo acquired`,
+    },
+    { input: body },
+  )
   const word = r.stdout.trim()
   return word === 'acquired' || word === 'changed' ? word : 'lost'
 }
@@ -151,8 +175,13 @@ cat > ${dir}/owner.tmp.$$ && mv -f ${dir}/owner.tmp.$$ ${dir}/owner && echo acqu
 function newOwner(operation: string, id: string, now: number, ms: number): LockOwner {
   const user = process.env.SUDO_USER || os.userInfo().username
   return {
-    owner: `${user}@${os.hostname()} pid ${process.pid}`, host: os.hostname(), pid: process.pid, operation,
-    at: new Date(now).toISOString(), expires: new Date(now + ms).toISOString(), id,
+    owner: `${user}@${os.hostname()} pid ${process.pid}`,
+    host: os.hostname(),
+    pid: process.pid,
+    operation,
+    at: new Date(now).toISOString(),
+    expires: new Date(now + ms).toISOString(),
+    id,
   }
 }
 
@@ -166,17 +195,28 @@ async function lockNode(s: NodeSession, pair: Pair, body: string, breakLock: boo
     const other = parseOwner(seen.owner)
     const live = other && !isStale(other) ? other : undefined
     if (live && !breakLock) {
-      throw new RefusedError(`pair ${pair.name} is locked on ${s.name} by ${describeOwner(live)}; wait for it, or if that run is dead, re-run with --break-lock`)
+      throw new RefusedError(
+        `pair ${pair.name} is locked on ${s.name} by ${describeOwner(live)}; wait for it, or if that run is dead, re-run with --break-lock`,
+      )
     }
     const why = live && unbreakable(live)
     if (why) throw new RefusedError(`pair ${pair.name} is locked on ${s.name} by ${describeOwner(live)}, and --break-lock refuses: ${why}`)
     const got = await replaceOwner(s, pair, seen.hash, body)
-    if (got === 'acquired') return { journal: seen.journal.trim() || undefined, broke: live && `--break-lock took the lock on ${s.name} from ${describeOwner(live)}, still live; if that run goes on, two operations run at once` }
+    if (got === 'acquired')
+      return {
+        journal: seen.journal.trim() || undefined,
+        broke: live && `--break-lock took the lock on ${s.name} from ${describeOwner(live)}, still live; if that run goes on, two operations run at once`,
+      }
     if (attempt >= 1) throw new RefusedError(`pair ${pair.name}: another run took the stale lock on ${s.name} first; wait for it to finish`)
   }
 }
 
-export async function acquireLock(pool: SshPool, pair: Pair, operation: string, opts: { breakLock?: boolean; expiryMs?: number; warn?: (line: string) => void } = {}): Promise<HeldLock> {
+export async function acquireLock(
+  pool: SshPool,
+  pair: Pair,
+  operation: string,
+  opts: { breakLock?: boolean; expiryMs?: number; warn?: (line: string) => void } = {},
+): Promise<HeldLock> {
   const warn = opts.warn ?? ((line: string) => process.stderr.write(`warning: ${line}\n`))
   const ms = opts.expiryMs ?? LOCK_MS
   const id = randomBytes(8).toString('hex')
@@ -191,11 +231,21 @@ export async function acquireLock(pool: SshPool, pair: Pair, operation: string, 
   let timer: NodeJS.Timeout | undefined
   let stopped = false
   let lost: string | undefined
-  const stop = () => { stopped = true; renewing.delete(id); if (timer) clearTimeout(timer) }
+  const stop = () => {
+    stopped = true
+    renewing.delete(id)
+    if (timer) clearTimeout(timer)
+  }
   const release = async () => {
     stop()
-    await Promise.all(held.map((n) => pool.session(pair, n)
-      .run({ script: sh`grep -qF ${`"id":"${id}"`} ${dir}/owner 2>/dev/null && rm -rf ${dir}; exit 0` }, { check: false }).catch(() => undefined)))
+    await Promise.all(
+      held.map((n) =>
+        pool
+          .session(pair, n)
+          .run({ script: sh`grep -qF ${`"id":"${id}"`} ${dir}/owner 2>/dev/null && rm -rf ${dir}; exit 0` }, { check: false })
+          .catch(() => undefined),
+      ),
+    )
   }
   const body = JSON.stringify(owner)
   // Connect to every node at once first; the locking itself must go in name order.
@@ -205,10 +255,16 @@ export async function acquireLock(pool: SshPool, pair: Pair, operation: string, 
       try {
         const r = await lockNode(pool.session(pair, name), pair, body, !!opts.breakLock)
         if (r.journal) journals.push({ node: name, text: r.journal })
-        if (r.broke) { broken.push(r.broke); warn(r.broke) }
+        if (r.broke) {
+          broken.push(r.broke)
+          warn(r.broke)
+        }
       } catch (e) {
         // The node we may be about to fence is often the one we cannot reach: lock the rest.
-        if (e instanceof RemoteError && (e.unreachable || e.timedOut)) { unreachable[name] = e.message; continue }
+        if (e instanceof RemoteError && (e.unreachable || e.timedOut)) {
+          unreachable[name] = e.message
+          continue
+        }
         throw e
       }
       held.push(name)
@@ -224,33 +280,63 @@ export async function acquireLock(pool: SshPool, pair: Pair, operation: string, 
   const renew = async () => {
     owner = { ...owner, expires: new Date(Date.now() + ms).toISOString() }
     const next = JSON.stringify(owner)
-    await Promise.all(held.filter((n) => written[n] !== undefined).map(async (n) => {
-      try {
-        const got = await replaceOwner(pool.session(pair, n), pair, hash(written[n]), next)
-        if (got === 'acquired') written[n] = next
-        else { lost ??= `the lock on ${n} has another owner now`; delete written[n] }
-      } catch (e) { if (!(e instanceof RemoteError)) throw e /* unreachable now: try again next time */ }
-    }))
+    await Promise.all(
+      held
+        .filter((n) => written[n] !== undefined)
+        .map(async (n) => {
+          try {
+            const got = await replaceOwner(pool.session(pair, n), pair, hash(written[n]), next)
+            if (got === 'acquired') written[n] = next
+            else {
+              lost ??= `the lock on ${n} has another owner now`
+              delete written[n]
+            }
+          } catch (e) {
+            if (!(e instanceof RemoteError)) throw e /* unreachable now: try again next time */
+          }
+        }),
+    )
   }
   const schedule = () => {
     if (stopped) return
-    timer = setTimeout(() => { renew().catch(() => undefined).finally(schedule) }, Math.max(100, Math.floor(ms / 3)))
+    timer = setTimeout(
+      () => {
+        renew()
+          .catch(() => undefined)
+          .finally(schedule)
+      },
+      Math.max(100, Math.floor(ms / 3)),
+    )
     timer.unref()
   }
   renewing.add(id)
   schedule()
 
   return {
-    owner, nodes: held, unreachable, resumed, badJournal, broken,
+    owner,
+    nodes: held,
+    unreachable,
+    resumed,
+    badJournal,
+    broken,
     lost: () => lost,
     async journal(j: Journal) {
       const line = JSON.stringify(j)
-      await Promise.all(held.map((n) => pool.session(pair, n)
-        .run({ script: sh`cat > ${dir}/journal.tmp && mv -f ${dir}/journal.tmp ${dir}/journal` }, { input: line })
-        .catch((e) => { if (!(e instanceof RemoteError)) throw e })))
+      await Promise.all(
+        held.map((n) =>
+          pool
+            .session(pair, n)
+            .run({ script: sh`cat > ${dir}/journal.tmp && mv -f ${dir}/journal.tmp ${dir}/journal` }, { input: line })
+            .catch((e) => {
+              if (!(e instanceof RemoteError)) throw e
+            }),
+        ),
+      )
     },
     release,
-    async keep() { stop() },
+    async keep() {
+      stop()
+    },
   }
 }
 
@@ -275,7 +361,8 @@ export function describeLock(pair: Pair, node: string, ownerText: string, journa
   const o = parseOwner(ownerText)
   const who = o ? describeOwner(o) : 'an owner that cannot be read'
   if (o && !isStale(o, now)) return `locked on ${node} by ${who}: a ${o.operation} is under way`
-  if (!journalText.trim()) return `stale lock on ${node} left by ${who}: its run died before journalling a change; re-run \`${finishCommand(pair, o?.operation ?? 'failover')}\``
+  if (!journalText.trim())
+    return `stale lock on ${node} left by ${who}: its run died before journalling a change; re-run \`${finishCommand(pair, o?.operation ?? 'failover')}\``
   const j = parseJournal(journalText, pair)
   if (!j.journal) return `stale lock on ${node} left by ${who} with an unusable journal (${j.problem})`
   return `unfinished ${j.journal.operation} ${j.journal.from} -> ${j.journal.to} (epoch ${j.journal.epoch}) on ${node}, left by ${who}: finish it with \`${finishCommand(pair, j.journal.operation)}\``

@@ -56,15 +56,29 @@ async function observeIp(inv: LoadedInventory, pool: SshPool, pair: Pair, fip: F
     driver = ipDriver(fip, { inv, pair, pool })
     const state = await driver.status()
     return {
-      fip, driver, state,
+      fip,
+      driver,
+      state,
       holders: names.filter((n) => state[n] === 'held'),
       unknown: names.filter((n) => state[n] === 'unknown' || state[n] === undefined),
     }
   } catch (e) {
     if (!(e instanceof HapairError)) throw e
     // A driver that cannot even be built (no token) observes nothing; the plan refuses on `error`.
-    driver ??= { kind: fip.driver, fip, validate: () => [], status: async () => ({}), check: async () => [e.message],
-      start: async () => { throw e }, stop: async () => { throw e }, describe: () => [] }
+    driver ??= {
+      kind: fip.driver,
+      fip,
+      validate: () => [],
+      status: async () => ({}),
+      check: async () => [e.message],
+      start: async () => {
+        throw e
+      },
+      stop: async () => {
+        throw e
+      },
+      describe: () => [],
+    }
     return { fip, driver, state: Object.fromEntries(names.map((n) => [n, 'unknown' as const])), holders: [], unknown: names, error: e.message }
   }
 }
@@ -75,9 +89,12 @@ export function recordProblems(pair: Pair, view: ActiveView, ips: Pick<IpObserva
   for (const [node, st] of Object.entries(view.states)) {
     for (const b of st.bad ?? []) out.push({ kind: 'corrupt', node, detail: `${node}: ${b.file} is unusable: ${b.why}` })
   }
-  const who = view.record ? `the records say ${view.active} is active (epoch ${view.epoch})` : `no failover is recorded, so the inventory primary ${view.active} should be active`
+  const who = view.record
+    ? `the records say ${view.active} is active (epoch ${view.epoch})`
+    : `no failover is recorded, so the inventory primary ${view.active} should be active`
   for (const ip of ips) {
-    if (ip.holders.length && !ip.holders.includes(view.active)) out.push({ kind: 'contradiction', detail: `${who}, but ${ip.fip.address} is on ${ip.holders.join(' and ')}` })
+    if (ip.holders.length && !ip.holders.includes(view.active))
+      out.push({ kind: 'contradiction', detail: `${who}, but ${ip.fip.address} is on ${ip.holders.join(' and ')}` })
   }
   for (const svc of pair.services ?? []) {
     if (!svc.singleton) continue
@@ -86,13 +103,19 @@ export function recordProblems(pair: Pair, view: ActiveView, ips: Pick<IpObserva
   }
   // Every failover writes its epoch on every node it reaches: a record far above all the others,
   // held by one node alone, was not written by a failover.
-  const epochs = Object.entries(view.states).filter(([, st]) => st.active).map(([n, st]) => ({ n, e: st.active!.epoch }))
+  const epochs = Object.entries(view.states)
+    .filter(([, st]) => st.active)
+    .map(([n, st]) => ({ n, e: st.active!.epoch }))
   if (epochs.length >= 2) {
     const top = Math.max(...epochs.map((x) => x.e))
     const holders = epochs.filter((x) => x.e === top)
     const rest = epochs.filter((x) => x.e !== top).map((x) => x.e)
     if (holders.length === 1 && rest.length && top > Math.max(...rest) + 1) {
-      out.push({ kind: 'jump', node: holders[0].n, detail: `${holders[0].n}'s record jumps to epoch ${top} while the other nodes are at ${Math.max(...rest)}: it was not written by a failover` })
+      out.push({
+        kind: 'jump',
+        node: holders[0].n,
+        detail: `${holders[0].n}'s record jumps to epoch ${top} while the other nodes are at ${Math.max(...rest)}: it was not written by a failover`,
+      })
     }
   }
   return out
@@ -107,15 +130,17 @@ export async function observe(inv: LoadedInventory, pool: SshPool, pair: Pair): 
   const [view, ips] = await Promise.all([
     activeView(pool, pair),
     Promise.all((pair.floatingIps ?? []).map((f) => observeIp(inv, pool, pair, f))),
-    Promise.all(pair.nodes.map(async (n) => {
-      try {
-        services[n.name] = await runningServices(pool.session(pair, n), pair)
-      } catch (e) {
-        if (!(e instanceof RemoteError)) throw e
-        services[n.name] = none()
-        failed[n.name] = e
-      }
-    })),
+    Promise.all(
+      pair.nodes.map(async (n) => {
+        try {
+          services[n.name] = await runningServices(pool.session(pair, n), pair)
+        } catch (e) {
+          if (!(e instanceof RemoteError)) throw e
+          services[n.name] = none()
+          failed[n.name] = e
+        }
+      }),
+    ),
   ])
   // A node that answered its records but not its services is unreachable all the same.
   for (const [n, e] of Object.entries(failed)) {
@@ -138,6 +163,8 @@ export function resolveCommand(o: Observation): string {
 
 /** Refuses (exit 3) when records cannot be believed: the message names each problem and the way out. */
 export function problemsMessage(o: Observation): string {
-  return `the records of pair ${o.pair.name} cannot be trusted: ${o.problems.map((p) => p.detail).join('; ')}. ` +
+  return (
+    `the records of pair ${o.pair.name} cannot be trusted: ${o.problems.map((p) => p.detail).join('; ')}. ` +
     `Look at \`${playbookCommand('status', ['--pair', o.pair.name])}\`, decide which node is really active, then: ${resolveCommand(o)}`
+  )
 }

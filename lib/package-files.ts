@@ -15,7 +15,9 @@ export function packageRoot(): string {
   for (let dir = start; ; dir = path.dirname(dir)) {
     try {
       if (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'hapair') return (root = dir)
-    } catch { /* no package.json here, or not JSON: keep going up */ }
+    } catch {
+      /* no package.json here, or not JSON: keep going up */
+    }
     if (path.dirname(dir) === dir) throw new Error(`hapair's package.json not found above ${start}`)
   }
 }

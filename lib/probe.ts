@@ -4,7 +4,11 @@ import net from 'node:net'
 import http from 'node:http'
 import type { HealthCheck } from './inventory/schema.ts'
 
-export interface ProbeResult { ok: boolean; detail: string; ms: number }
+export interface ProbeResult {
+  ok: boolean
+  detail: string
+  ms: number
+}
 
 const expand = (s: string | undefined, node: string) => s?.replaceAll('{node}', node)
 
@@ -19,15 +23,21 @@ export function httpProbe(host: string, check: HealthCheck, expectNode: string):
     const req = http.get(url, { timeout, agent: false }, (res) => {
       let body = ''
       res.setEncoding('utf8')
-      res.on('data', (d) => { if (body.length < 65536) body += d })
+      res.on('data', (d) => {
+        if (body.length < 65536) body += d
+      })
       res.on('end', () => {
         const status = check.expectStatus ?? 200
         if (res.statusCode !== status) return done(false, `${url}: HTTP ${res.statusCode}, expected ${status}`)
-        if (want !== undefined && !body.includes(want)) return done(false, `${url}: body ${JSON.stringify(body.slice(0, 40))} does not contain ${JSON.stringify(want)}`)
+        if (want !== undefined && !body.includes(want))
+          return done(false, `${url}: body ${JSON.stringify(body.slice(0, 40))} does not contain ${JSON.stringify(want)}`)
         done(true, `${url}: HTTP ${res.statusCode}${want !== undefined ? `, body has ${JSON.stringify(want)}` : ''}`)
       })
     })
-    req.on('timeout', () => { req.destroy(); done(false, `${url}: no answer within ${timeout} ms`) })
+    req.on('timeout', () => {
+      req.destroy()
+      done(false, `${url}: no answer within ${timeout} ms`)
+    })
     req.on('error', (e: NodeJS.ErrnoException) => done(false, `${url}: ${e.code ?? e.message}`))
   })
 }
@@ -55,7 +65,12 @@ export function tcpProbe(host: string, check: HealthCheck, expectNode: string): 
       got += d.toString('utf8')
       if (want !== undefined && got.includes(want)) done(true, `${where}: answered ${JSON.stringify(got.trim().slice(0, 40))}`)
     })
-    sock.on('timeout', () => done(false, `${where}: ${got ? `answered ${JSON.stringify(got.trim().slice(0, 40))}, expected ${JSON.stringify(want)}` : `no answer within ${timeout} ms`}`))
+    sock.on('timeout', () =>
+      done(
+        false,
+        `${where}: ${got ? `answered ${JSON.stringify(got.trim().slice(0, 40))}, expected ${JSON.stringify(want)}` : `no answer within ${timeout} ms`}`,
+      ),
+    )
     sock.on('error', (e: NodeJS.ErrnoException) => done(false, `${where}: ${e.code ?? e.message}`))
     sock.on('end', () => done(false, `${where}: closed after ${JSON.stringify(got.trim().slice(0, 40))}, expected ${JSON.stringify(want)}`))
   })

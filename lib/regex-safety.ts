@@ -11,7 +11,10 @@ function overlappingAlternatives(body: string): boolean {
     const c = body[i]
     if (c === '(') depth++
     else if (c === ')') depth--
-    else if ((c === '|' && depth === 0) || i === body.length) { alts.push(body.slice(from, i).replace(/^\?[:=!]/, '')); from = i + 1 }
+    else if ((c === '|' && depth === 0) || i === body.length) {
+      alts.push(body.slice(from, i).replace(/^\?[:=!]/, ''))
+      from = i + 1
+    }
   }
   if (alts.length < 2) return false
   const firsts = alts.map((a) => a[0] ?? '')

@@ -32,10 +32,12 @@ export async function startServices(s: NodeSession, pair: Pair): Promise<string[
 /** Whether each service's start command names a program that exists on the node. */
 export async function startable(s: NodeSession, pair: Pair): Promise<string[]> {
   const missing: string[] = []
-  await Promise.all((pair.services ?? []).map(async (svc) => {
-    const prog = svc.start.trim().split(/\s+/)[0]
-    const r = await s.run(['sh', '-c', 'command -v "$1" >/dev/null 2>&1 || test -x "$1"', 'sh', prog], { check: false })
-    if (r.code !== 0) missing.push(`${svc.name}: ${prog} not found on ${s.name}`)
-  }))
+  await Promise.all(
+    (pair.services ?? []).map(async (svc) => {
+      const prog = svc.start.trim().split(/\s+/)[0]
+      const r = await s.run(['sh', '-c', 'command -v "$1" >/dev/null 2>&1 || test -x "$1"', 'sh', prog], { check: false })
+      if (r.code !== 0) missing.push(`${svc.name}: ${prog} not found on ${s.name}`)
+    }),
+  )
   return missing
 }

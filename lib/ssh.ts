@@ -72,17 +72,26 @@ const pendingWrites = (c: Client) => (c as unknown as { _sock?: { writableLength
  * error: a bastion's failure is the failure of every node behind it, each reported as its own.
  */
 class Refusal {
-  constructor(readonly reason: string, readonly flags: Omit<RemoteErrorInit, 'node' | 'host'> = {}) {}
+  constructor(
+    readonly reason: string,
+    readonly flags: Omit<RemoteErrorInit, 'node' | 'host'> = {},
+  ) {}
 }
 
 /** RFC 4254 channel open failure codes, for a bastion that gives no description. */
 const OPEN_FAILURE: Record<number, string> = {
-  1: 'administratively prohibited', 2: 'connect failed', 3: 'unknown channel type', 4: 'resource shortage',
+  1: 'administratively prohibited',
+  2: 'connect failed',
+  3: 'unknown channel type',
+  4: 'resource shortage',
 }
 
 /** A bastion reached the target's port and was refused, or nothing answered: the target's fault, not the bastion's. */
 class ForwardFailed {
-  constructor(readonly why: string, readonly timedOut: boolean) {}
+  constructor(
+    readonly why: string,
+    readonly timedOut: boolean,
+  ) {}
 }
 
 interface DialSpec {
@@ -111,7 +120,13 @@ interface DialSpec {
 function dial(d: DialSpec): Promise<Client> {
   const { knownHostsFile, keyFile } = d
   // A channel the bastion opened for a handshake that never starts is closed, not left open there.
-  const unused = () => { try { d.sock?.close() } catch { /* already gone */ } }
+  const unused = () => {
+    try {
+      d.sock?.close()
+    } catch {
+      /* already gone */
+    }
+  }
   if (!knownHostsFile) {
     unused()
     return Promise.reject(new Refusal('no knownHostsFile in the inventory: refusing to connect without a pinned host key', { hostKeyMismatch: true }))
@@ -125,7 +140,11 @@ function dial(d: DialSpec): Promise<Client> {
     unused()
     // A file that is there but is no key (or no regular file) is the inventory's fault: exit 2, before any socket.
     if (e instanceof FileRefusedError && e.code === undefined) return Promise.reject(e)
-    return Promise.reject(new Refusal(`cannot read ${(e as NodeJS.ErrnoException).path ?? 'ssh files'}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e }))
+    return Promise.reject(
+      new Refusal(`cannot read ${(e as NodeJS.ErrnoException).path ?? 'ssh files'}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+        cause: e,
+      }),
+    )
   }
   let verdict: ReturnType<typeof checkHostKey> | undefined
   const started = Date.now()
@@ -165,18 +184,26 @@ function dial(d: DialSpec): Promise<Client> {
       d.track(undefined)
       const durationMs = Date.now() - started
       if (verdict && !verdict.ok) {
-        const why = verdict.reason === 'unknown'
-          ? `host key not pinned: presented ${verdict.presented}, but ${knownHostsFile} has no key for ${d.host}; verify the fingerprint out of band and add it`
-          : verdict.reason === 'revoked'
-            ? `host key ${verdict.presented} is marked @revoked in ${knownHostsFile}`
-            : `HOST KEY MISMATCH: expected ${verdict.expected.join(' or ')}, presented ${verdict.presented} (${knownHostsFile}); refusing to connect: the ${d.role} was rebuilt or something is impersonating it`
+        const why =
+          verdict.reason === 'unknown'
+            ? `host key not pinned: presented ${verdict.presented}, but ${knownHostsFile} has no key for ${d.host}; verify the fingerprint out of band and add it`
+            : verdict.reason === 'revoked'
+              ? `host key ${verdict.presented} is marked @revoked in ${knownHostsFile}`
+              : `HOST KEY MISMATCH: expected ${verdict.expected.join(' or ')}, presented ${verdict.presented} (${knownHostsFile}); refusing to connect: the ${d.role} was rebuilt or something is impersonating it`
         reject(new Refusal(why, { hostKeyMismatch: true, durationMs, cause: err }))
       } else if (err.level === 'client-authentication') {
         reject(new Refusal(`authentication as ${d.user} failed (key ${keyFile ?? 'from ssh-agent'})`, { authFailed: true, durationMs, cause: err }))
       } else {
         // ssh2 marks its own handshake timeout with a level; the kernel's connect timeout has a code.
         const timedOut = err.level === 'client-timeout' || err.code === 'ETIMEDOUT'
-        reject(new Refusal(`unreachable on port ${d.port}${d.through ? ` through ${d.through}` : ''}: ${err.code ?? err.message}`, { unreachable: true, timedOut, durationMs, cause: err }))
+        reject(
+          new Refusal(`unreachable on port ${d.port}${d.through ? ` through ${d.through}` : ''}: ${err.code ?? err.message}`, {
+            unreachable: true,
+            timedOut,
+            durationMs,
+            cause: err,
+          }),
+        )
       }
       destroyClient(c)
     })
@@ -197,7 +224,11 @@ export class JumpHost {
   /** Handshakes completed: what sharing one connection per bastion is measured by. */
   connects = 0
 
-  constructor(readonly hop: ResolvedHop, private readonly ssh: { knownHostsFile?: string; connectTimeoutMs: number }, readonly via?: JumpHost) {}
+  constructor(
+    readonly hop: ResolvedHop,
+    private readonly ssh: { knownHostsFile?: string; connectTimeoutMs: number },
+    readonly via?: JumpHost,
+  ) {}
 
   /** "bastion b (198.51.100.4)", or "bastion 198.51.100.4" when it has no name. */
   get description(): string {
@@ -219,16 +250,26 @@ export class JumpHost {
         try {
           sock = await this.via.forward(this.hop.address, this.hop.port, this.ssh.connectTimeoutMs)
         } catch (e) {
-          if (e instanceof ForwardFailed) throw this.refusal(`unreachable on port ${this.hop.port} through ${this.via.description}: ${e.why}`, { unreachable: true, timedOut: e.timedOut })
+          if (e instanceof ForwardFailed)
+            throw this.refusal(`unreachable on port ${this.hop.port} through ${this.via.description}: ${e.why}`, { unreachable: true, timedOut: e.timedOut })
           throw e
         }
       }
       try {
         return await dial({
-          host: this.hop.address, port: this.hop.port, user: this.hop.user, keyFile: this.hop.keyFile,
-          knownHostsFile: this.ssh.knownHostsFile, names: this.hop.name ? [this.hop.name] : [],
-          timeoutMs: this.ssh.connectTimeoutMs, role: 'bastion', sock, through: this.via?.description,
-          track: (c) => { this.handshaking = c },
+          host: this.hop.address,
+          port: this.hop.port,
+          user: this.hop.user,
+          keyFile: this.hop.keyFile,
+          knownHostsFile: this.ssh.knownHostsFile,
+          names: this.hop.name ? [this.hop.name] : [],
+          timeoutMs: this.ssh.connectTimeoutMs,
+          role: 'bastion',
+          sock,
+          through: this.via?.description,
+          track: (c) => {
+            this.handshaking = c
+          },
         })
       } catch (e) {
         if (e instanceof Refusal) throw this.refusal(e.reason, e.flags)
@@ -236,17 +277,24 @@ export class JumpHost {
       }
     })()
     this.connecting = p
-    p.then((c) => {
-      if (this.connecting === p) this.connecting = undefined
-      this.connects++
-      this.lastUnreachable = undefined
-      this.client = c
-      c.on('error', () => { this.drop(c) })
-      c.once('close', () => { if (this.client === c) this.client = undefined })
-    }, (e) => {
-      if (this.connecting === p) this.connecting = undefined
-      if (e instanceof Refusal && e.flags.unreachable) this.lastUnreachable = { at: Date.now(), refusal: e }
-    })
+    p.then(
+      (c) => {
+        if (this.connecting === p) this.connecting = undefined
+        this.connects++
+        this.lastUnreachable = undefined
+        this.client = c
+        c.on('error', () => {
+          this.drop(c)
+        })
+        c.once('close', () => {
+          if (this.client === c) this.client = undefined
+        })
+      },
+      (e) => {
+        if (this.connecting === p) this.connecting = undefined
+        if (e instanceof Refusal && e.flags.unreachable) this.lastUnreachable = { at: Date.now(), refusal: e }
+      },
+    )
     return p
   }
 
@@ -269,7 +317,11 @@ export class JumpHost {
         c.forwardOut('127.0.0.1', 0, host, port, (err: Error | undefined, ch: ClientChannel) => {
           if (done) {
             // Opened after we gave up: nobody will use it.
-            try { ch?.close() } catch { /* already gone */ }
+            try {
+              ch?.close()
+            } catch {
+              /* already gone */
+            }
             return
           }
           done = true
@@ -335,7 +387,12 @@ export class NodeSession {
   private lastUnreachable?: { at: number; error: RemoteError }
 
   /** `via`: the last bastion on the way (ssh.jump); the node's own key is still the one checked. */
-  constructor(readonly node: Node, readonly pair: Pair, private readonly ssh: ResolvedSsh, readonly via?: JumpHost) {
+  constructor(
+    readonly node: Node,
+    readonly pair: Pair,
+    private readonly ssh: ResolvedSsh,
+    readonly via?: JumpHost,
+  ) {
     this.name = node.name
     this.host = node.address
   }
@@ -350,15 +407,25 @@ export class NodeSession {
       try {
         sock = await this.via.forward(this.host, this.ssh.port, this.ssh.connectTimeoutMs)
       } catch (e) {
-        if (e instanceof ForwardFailed) throw new Refusal(`unreachable on port ${this.ssh.port} through ${this.via.description}: ${e.why}`, { unreachable: true, timedOut: e.timedOut })
+        if (e instanceof ForwardFailed)
+          throw new Refusal(`unreachable on port ${this.ssh.port} through ${this.via.description}: ${e.why}`, { unreachable: true, timedOut: e.timedOut })
         throw e
       }
     }
     return dial({
-      host: this.host, port: this.ssh.port, user: this.ssh.user, keyFile: this.ssh.keyFile,
-      knownHostsFile: this.ssh.knownHostsFile, names: [this.node.name], timeoutMs: this.ssh.connectTimeoutMs,
-      role: 'node', sock, through: this.via?.description,
-      track: (c) => { this.handshaking = c },
+      host: this.host,
+      port: this.ssh.port,
+      user: this.ssh.user,
+      keyFile: this.ssh.keyFile,
+      knownHostsFile: this.ssh.knownHostsFile,
+      names: [this.node.name],
+      timeoutMs: this.ssh.connectTimeoutMs,
+      role: 'node',
+      sock,
+      through: this.via?.description,
+      track: (c) => {
+        this.handshaking = c
+      },
     })
   }
 
@@ -368,21 +435,28 @@ export class NodeSession {
     const recent = this.lastUnreachable
     if (recent && Date.now() - recent.at < this.ssh.connectTimeoutMs) return Promise.reject(recent.error)
     const started = Date.now()
-    const p: Promise<Client> = this.open().then((c) => {
-      if (this.connecting === p) this.connecting = undefined
-      this.lastUnreachable = undefined
-      this.client = c
-      // A keepalive timeout means the link is gone: drop the socket rather than wait on TCP.
-      c.on('error', () => { this.drop(c) })
-      c.once('close', () => { if (this.client === c) this.client = undefined })
-      return c
-    }, (e) => {
-      if (this.connecting === p) this.connecting = undefined
-      if (!(e instanceof Refusal)) throw e
-      const error = this.fail(e.reason, { durationMs: Date.now() - started, ...e.flags })
-      if (error.unreachable) this.lastUnreachable = { at: Date.now(), error }
-      throw error
-    })
+    const p: Promise<Client> = this.open().then(
+      (c) => {
+        if (this.connecting === p) this.connecting = undefined
+        this.lastUnreachable = undefined
+        this.client = c
+        // A keepalive timeout means the link is gone: drop the socket rather than wait on TCP.
+        c.on('error', () => {
+          this.drop(c)
+        })
+        c.once('close', () => {
+          if (this.client === c) this.client = undefined
+        })
+        return c
+      },
+      (e) => {
+        if (this.connecting === p) this.connecting = undefined
+        if (!(e instanceof Refusal)) throw e
+        const error = this.fail(e.reason, { durationMs: Date.now() - started, ...e.flags })
+        if (error.unreachable) this.lastUnreachable = { at: Date.now(), error }
+        throw error
+      },
+    )
     this.connecting = p
     return p
   }
@@ -390,7 +464,12 @@ export class NodeSession {
   private async slot<T>(fn: () => Promise<T>): Promise<T> {
     while (this.active >= CHANNELS_PER_CONNECTION) await new Promise<void>((r) => this.waiting.push(r))
     this.active++
-    try { return await fn() } finally { this.active--; this.waiting.shift()?.() }
+    try {
+      return await fn()
+    } finally {
+      this.active--
+      this.waiting.shift()?.()
+    }
   }
 
   /**
@@ -401,51 +480,66 @@ export class NodeSession {
   markUnreachable(reason: string): void {
     const error = this.fail(`unreachable: ${reason}`, { unreachable: true })
     this.lastUnreachable = { at: Date.now(), error }
-    if (this.client) { this.suspect = true; this.drop(this.client) }
+    if (this.client) {
+      this.suspect = true
+      this.drop(this.client)
+    }
     if (this.handshaking) destroyClient(this.handshaking)
     this.handshaking = undefined
     this.connecting = undefined
   }
 
   /** Checks that the node answers (connects if needed). */
-  async ping(): Promise<void> { await this.connect() }
+  async ping(): Promise<void> {
+    await this.connect()
+  }
 
   /** Runs a command on the node. Vector commands are quoted word by word. */
   async run(cmd: Command, opts: RunOptions = {}): Promise<RunResult> {
     const command = render(cmd)
     const client = await this.connect()
     const timeoutMs = opts.timeoutMs ?? this.ssh.commandTimeoutMs
-    return this.slot(() => new Promise<RunResult>((resolve, reject) => {
-      // The channel open is a round trip too: on a link that died under a kept connection its
-      // answer never comes, and without this bound the caller waited for ssh2's keepalive
-      // (10-15 s), the watcher's re-read of the pause and the records with it.
-      let opened = false
-      const openTimer = setTimeout(() => {
-        if (opened) return
-        opened = true
-        this.suspect = true
-        this.drop(client)
-        reject(this.fail(`no channel within ${timeoutMs} ms: ${short(command)}`, { command, unreachable: true, timedOut: true }))
-      }, timeoutMs)
-      try {
-        client.exec(command, (err: Error | undefined, stream: ClientChannel) => {
-          if (opened) { try { stream?.close() } catch { /* gone */ } return }
-          opened = true
-          clearTimeout(openTimer)
-          if (err) {
-            this.client = undefined
-            return reject(this.fail(`cannot start command: ${err.message}`, { command, unreachable: true, cause: err }))
+    return this.slot(
+      () =>
+        new Promise<RunResult>((resolve, reject) => {
+          // The channel open is a round trip too: on a link that died under a kept connection its
+          // answer never comes, and without this bound the caller waited for ssh2's keepalive
+          // (10-15 s), the watcher's re-read of the pause and the records with it.
+          let opened = false
+          const openTimer = setTimeout(() => {
+            if (opened) return
+            opened = true
+            this.suspect = true
+            this.drop(client)
+            reject(this.fail(`no channel within ${timeoutMs} ms: ${short(command)}`, { command, unreachable: true, timedOut: true }))
+          }, timeoutMs)
+          try {
+            client.exec(command, (err: Error | undefined, stream: ClientChannel) => {
+              if (opened) {
+                try {
+                  stream?.close()
+                } catch {
+                  /* gone */
+                }
+                return
+              }
+              opened = true
+              clearTimeout(openTimer)
+              if (err) {
+                this.client = undefined
+                return reject(this.fail(`cannot start command: ${err.message}`, { command, unreachable: true, cause: err }))
+              }
+              this.collect(client, command, stream, opts, resolve, reject)
+            })
+          } catch (e) {
+            opened = true
+            clearTimeout(openTimer)
+            // ssh2 throws at once when the socket is already gone.
+            this.drop(client)
+            reject(this.fail(`connection lost before running: ${short(command)}`, { command, unreachable: true, cause: e }))
           }
-          this.collect(client, command, stream, opts, resolve, reject)
-        })
-      } catch (e) {
-        opened = true
-        clearTimeout(openTimer)
-        // ssh2 throws at once when the socket is already gone.
-        this.drop(client)
-        reject(this.fail(`connection lost before running: ${short(command)}`, { command, unreachable: true, cause: e }))
-      }
-    }))
+        }),
+    )
   }
 
   /** Drops a connection whose link is suspect (timed out, lost): destroyed, never closed politely. */
@@ -454,7 +548,14 @@ export class NodeSession {
     destroyClient(c)
   }
 
-  private collect(client: Client, command: string, stream: ClientChannel, opts: RunOptions, resolve: (r: RunResult) => void, reject: (e: RemoteError) => void): void {
+  private collect(
+    client: Client,
+    command: string,
+    stream: ClientChannel,
+    opts: RunOptions,
+    resolve: (r: RunResult) => void,
+    reject: (e: RemoteError) => void,
+  ): void {
     const started = Date.now()
     const timeoutMs = opts.timeoutMs ?? this.ssh.commandTimeoutMs
     const maxBytes = opts.maxBytes ?? DEFAULT_MAX_OUTPUT_BYTES
@@ -466,10 +567,16 @@ export class NodeSession {
     let stopped: 'timeout' | 'overflow' | undefined
     let grace: NodeJS.Timeout | undefined
     const result = (): RunResult => ({
-      node: this.name, host: this.host, command, code, signal,
+      node: this.name,
+      host: this.host,
+      command,
+      code,
+      signal,
       // A stopped command's output is dropped, not decoded: it may be the unbounded part.
-      stdout: stopped ? '' : Buffer.concat(out).toString(opts.encoding ?? 'utf8'), stderr: Buffer.concat(errb).toString('utf8'),
-      durationMs: Date.now() - started, ok: code === 0 && !stopped,
+      stdout: stopped ? '' : Buffer.concat(out).toString(opts.encoding ?? 'utf8'),
+      stderr: Buffer.concat(errb).toString('utf8'),
+      durationMs: Date.now() - started,
+      ok: code === 0 && !stopped,
     })
     let done = false
     const settle = () => {
@@ -492,9 +599,18 @@ export class NodeSession {
     const stop = (why: 'timeout' | 'overflow') => {
       if (stopped) return
       stopped = why
-      try { stream.signal('KILL'); stream.close() } catch { /* the channel is already gone */ }
+      try {
+        stream.signal('KILL')
+        stream.close()
+      } catch {
+        /* the channel is already gone */
+      }
       // On a live link the channel closes in milliseconds; one that does not is on a dead link.
-      grace = setTimeout(() => { this.suspect = true; this.drop(client); settle() }, CLOSE_GRACE_MS)
+      grace = setTimeout(() => {
+        this.suspect = true
+        this.drop(client)
+        settle()
+      }, CLOSE_GRACE_MS)
     }
     const timer = setTimeout(() => stop('timeout'), timeoutMs)
     const take = (into: Buffer[]) => (d: Buffer) => {
@@ -505,7 +621,10 @@ export class NodeSession {
     }
     stream.on('data', take(out))
     stream.stderr.on('data', take(errb))
-    stream.on('exit', (c: number | null, s?: string) => { code = c; signal = s ?? null })
+    stream.on('exit', (c: number | null, s?: string) => {
+      code = c
+      signal = s ?? null
+    })
     stream.once('close', settle)
     if (opts.input !== undefined) stream.end(opts.input)
     else stream.end()
@@ -523,33 +642,70 @@ export class NodeSession {
     const client = await this.connect()
     let release!: () => void
     await new Promise<void>((started) => {
-      void this.slot(() => new Promise<void>((r) => { release = r; started() }))
+      void this.slot(
+        () =>
+          new Promise<void>((r) => {
+            release = r
+            started()
+          }),
+      )
     })
     return new Promise<CommandStream>((resolve, reject) => {
-      const fail = (e: unknown) => { release(); reject(this.fail(`cannot start command: ${(e as Error)?.message ?? e}`, { command, unreachable: true, cause: e })) }
+      const fail = (e: unknown) => {
+        release()
+        reject(this.fail(`cannot start command: ${(e as Error)?.message ?? e}`, { command, unreachable: true, cause: e }))
+      }
       try {
         client.exec(command, (err: Error | undefined, ch: ClientChannel) => {
-          if (err) { this.client = undefined; return fail(err) }
+          if (err) {
+            this.client = undefined
+            return fail(err)
+          }
           let code: number | null = null
           let signal: string | null = null
           let closing = false
           const done = new Promise<{ code: number | null; signal: string | null }>((res, rej) => {
-            ch.on('exit', (c: number | null, s?: string) => { code = c; signal = s ?? null })
+            ch.on('exit', (c: number | null, s?: string) => {
+              code = c
+              signal = s ?? null
+            })
             ch.once('close', () => {
               release()
               // A command always reports its exit or its signal; a channel that closes without either lost its connection.
-              if (code === null && signal === null && !closing) rej(this.fail(`connection lost while streaming: ${short(command)}`, { command, unreachable: true }))
+              if (code === null && signal === null && !closing)
+                rej(this.fail(`connection lost while streaming: ${short(command)}`, { command, unreachable: true }))
               else res({ code, signal })
             })
           })
-          done.catch(() => { /* the caller awaits it when it cares */ })
+          done.catch(() => {
+            /* the caller awaits it when it cares */
+          })
           ch.on('data', (d: Buffer) => on.stdout(d))
           ch.stderr.on('data', (d: Buffer) => on.stderr?.(d))
           resolve({
             done,
-            write: (d) => { try { ch.write(d) } catch { /* the channel is gone */ } },
-            end: () => { try { ch.end() } catch { /* the channel is gone */ } },
-            close: () => { closing = true; try { ch.close() } catch { /* the channel is gone */ } },
+            write: (d) => {
+              try {
+                ch.write(d)
+              } catch {
+                /* the channel is gone */
+              }
+            },
+            end: () => {
+              try {
+                ch.end()
+              } catch {
+                /* the channel is gone */
+              }
+            },
+            close: () => {
+              closing = true
+              try {
+                ch.close()
+              } catch {
+                /* the channel is gone */
+              }
+            },
           })
         })
       } catch (e) {
@@ -616,7 +772,9 @@ export class SshPool {
   }
 
   /** The bastions this pool has connections for, first made first. */
-  bastions(): JumpHost[] { return [...this.jumps.values()] }
+  bastions(): JumpHost[] {
+    return [...this.jumps.values()]
+  }
 
   close(): void {
     for (const s of this.sessions.values()) s.close()

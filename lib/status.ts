@@ -73,28 +73,53 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
   const active = view.active
   const reasons: string[] = []
   const nodes: NodeStatus[] = pair.nodes.map((n) => ({
-    name: n.name, address: n.address, role: n.name === pair.primary ? 'primary' as const : 'secondary' as const,
-    reachable: !(n.name in view.unreachable), ...(n.name in view.unreachable ? { error: view.unreachable[n.name] } : {}),
-    epoch: view.states[n.name]?.active?.epoch, services: obs.services[n.name] ?? {}, ms: 0,
+    name: n.name,
+    address: n.address,
+    role: n.name === pair.primary ? ('primary' as const) : ('secondary' as const),
+    reachable: !(n.name in view.unreachable),
+    ...(n.name in view.unreachable ? { error: view.unreachable[n.name] } : {}),
+    epoch: view.states[n.name]?.active?.epoch,
+    services: obs.services[n.name] ?? {},
+    ms: 0,
   }))
   for (const n of nodes) if (!n.reachable) reasons.push(`${n.name} unreachable: ${view.errors?.[n.name] ? withHint(view.errors[n.name]) : n.error}`)
   for (const p of obs.problems) reasons.push(p.detail)
   const [lockInfo, answers, lacks, inflight, pgProbes] = await Promise.all([
-    readLocks(pool, pair, nodes.filter((n) => n.reachable).map((n) => n.name)),
+    readLocks(
+      pool,
+      pair,
+      nodes.filter((n) => n.reachable).map((n) => n.name),
+    ),
     activeAnswers(pool, pair, obs),
-    active in view.unreachable ? Promise.resolve({}) : behind(pool, pair, active, pair.nodes.map((n) => n.name).filter((n) => n !== active && !(n in view.unreachable))).catch((e) => {
-      if (e instanceof HapairError) return { '*': [{ item: '*', why: e.message }] }
-      throw e
-    }),
-    readAllInflight(pool, pair, nodes.filter((n) => n.reachable).map((n) => n.name)),
-    probePgNodes(pool, pair, nodes.filter((n) => n.reachable).map((n) => n.name)),
+    active in view.unreachable
+      ? Promise.resolve({})
+      : behind(
+          pool,
+          pair,
+          active,
+          pair.nodes.map((n) => n.name).filter((n) => n !== active && !(n in view.unreachable)),
+        ).catch((e) => {
+          if (e instanceof HapairError) return { '*': [{ item: '*', why: e.message }] }
+          throw e
+        }),
+    readAllInflight(
+      pool,
+      pair,
+      nodes.filter((n) => n.reachable).map((n) => n.name),
+    ),
+    probePgNodes(
+      pool,
+      pair,
+      nodes.filter((n) => n.reachable).map((n) => n.name),
+    ),
   ])
   if (pgProbes) {
     const pg = pgSettings(pgService(pair)!.postgresql)
     for (const n of nodes) {
       if (!(n.name in pgProbes)) continue
       n.postgres = pgNodeStatus(pgProbes, n.name)
-      for (const v of [judgeOnePrimary(pgProbes, n.name, active), judgeLag(pg, pgProbes, n.name)]) if (!v.ok) reasons.push(`postgresql on ${n.name}: ${v.detail}`)
+      for (const v of [judgeOnePrimary(pgProbes, n.name, active), judgeLag(pg, pgProbes, n.name)])
+        if (!v.ok) reasons.push(`postgresql on ${n.name}: ${v.detail}`)
     }
   }
   reasons.push(...lockInfo)
@@ -106,7 +131,14 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
   for (const [node, items] of Object.entries(lacks as Record<string, { item: string; why: string }[]>)) {
     if (items.length) reasons.push(`${node} is behind ${active}: ${items.map((i) => `${i.item} (${i.why})`).join('; ')}`)
   }
-  const fips = obs.ips.map((i) => ({ address: i.fip.address, name: i.fip.name, driver: i.fip.driver, holders: i.holders, unknown: i.unknown, ...(i.error ? { error: i.error } : {}) }))
+  const fips = obs.ips.map((i) => ({
+    address: i.fip.address,
+    name: i.fip.name,
+    driver: i.fip.driver,
+    holders: i.holders,
+    unknown: i.unknown,
+    ...(i.error ? { error: i.error } : {}),
+  }))
   for (const f of obs.ips) {
     const unknownReachable = f.unknown.filter((n) => !(n in view.unreachable))
     if (f.error) reasons.push(`${f.fip.address}: cannot observe who holds it (${f.fip.driver}): ${f.error}`)
@@ -119,10 +151,14 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
     const running = runningOn(obs, svc.name)
     if (obs.services[active]?.[svc.name] === false) reasons.push(`${svc.name} is down on the active node ${active}`)
     if (svc.singleton && running.length > 1) reasons.push(`singleton ${svc.name} runs on ${running.join(' and ')}: two live writers`)
-    else if (svc.singleton && running.length === 1 && running[0] !== active) reasons.push(`singleton ${svc.name} runs on ${running[0]}, not on the active node ${active}`)
+    else if (svc.singleton && running.length === 1 && running[0] !== active)
+      reasons.push(`singleton ${svc.name} runs on ${running[0]}, not on the active node ${active}`)
   }
   reasons.push(...answers)
-  const verify = Object.values(view.states).map((st) => st.verify).filter(Boolean).sort((a, b) => b!.at.localeCompare(a!.at))[0]
+  const verify = Object.values(view.states)
+    .map((st) => st.verify)
+    .filter(Boolean)
+    .sort((a, b) => b!.at.localeCompare(a!.at))[0]
   return {
     name: pair.name,
     active,
@@ -140,7 +176,9 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
 }
 
 function inflightLines(pair: Pair, recs: Awaited<ReturnType<typeof readAllInflight>>, active: string): { inflight?: string[] } {
-  const lines = Object.values(recs).map((r) => describeInflight(pair, r, active)).filter((x): x is string => !!x)
+  const lines = Object.values(recs)
+    .map((r) => describeInflight(pair, r, active))
+    .filter((x): x is string => !!x)
   return lines.length ? { inflight: lines } : {}
 }
 
@@ -161,12 +199,16 @@ async function probePgNodes(pool: SshPool, pair: Pair, names: string[]): Promise
   const svc = pgService(pair)
   if (!svc) return undefined
   const pg = pgSettings(svc.postgresql)
-  const got = await Promise.all(names.map(async (n) => {
-    try { return await probePg(sessionExec(pool.session(pair, n)), pg) } catch (e) {
-      if (!(e instanceof HapairError)) throw e
-      return e.message
-    }
-  }))
+  const got = await Promise.all(
+    names.map(async (n) => {
+      try {
+        return await probePg(sessionExec(pool.session(pair, n)), pg)
+      } catch (e) {
+        if (!(e instanceof HapairError)) throw e
+        return e.message
+      }
+    }),
+  )
   return Object.fromEntries(names.map((n, i) => [n, got[i]]))
 }
 
@@ -182,17 +224,31 @@ export function pgNodeStatus(st: PgProbes, node: string): PgNodeStatus {
   if (s.role === 'standby') {
     const lag = primary?.flush && s.replay ? Number(lagBytes(primary.flush, s.replay)) : undefined
     const from = s.receiver ? `${s.receiver.status}${s.receiver.host ? ` from ${s.receiver.host}` : ''}` : 'no WAL receiver'
-    return { role: s.role, timeline: s.receiver?.timeline ?? s.timeline, replication: from, ...(lag !== undefined ? { lagBytes: lag } : {}), ...(s.replayPaused ? { replayPaused: true } : {}) }
+    return {
+      role: s.role,
+      timeline: s.receiver?.timeline ?? s.timeline,
+      replication: from,
+      ...(lag !== undefined ? { lagBytes: lag } : {}),
+      ...(s.replayPaused ? { replayPaused: true } : {}),
+    }
   }
-  return { role: s.role, timeline: s.timeline, replication: s.role === 'down' ? `stopped (${s.control?.state ?? 'no control file'})` : (s.error ?? 'not answering') }
+  return {
+    role: s.role,
+    timeline: s.timeline,
+    replication: s.role === 'down' ? `stopped (${s.control?.state ?? 'no control file'})` : (s.error ?? 'not answering'),
+  }
 }
 
 /** An operation lock or an unfinished journal on any node: a failover is running or was interrupted. */
 async function readLocks(pool: SshPool, pair: Pair, names: string[]): Promise<string[]> {
-  const out = await Promise.all(names.map((n) => lockState(pool.session(pair, n), pair).catch((e) => {
-    if (e instanceof RemoteError) return undefined
-    throw e
-  })))
+  const out = await Promise.all(
+    names.map((n) =>
+      lockState(pool.session(pair, n), pair).catch((e) => {
+        if (e instanceof RemoteError) return undefined
+        throw e
+      }),
+    ),
+  )
   return [...new Set(out.filter((x): x is string => !!x))]
 }
 
@@ -200,15 +256,24 @@ async function readLocks(pool: SshPool, pair: Pair, names: string[]): Promise<st
 export function formatStatus(pairs: PairStatus[]): string {
   const lines: string[] = []
   for (const p of pairs) {
-    lines.push(`pair ${p.name}: active ${p.active} (epoch ${p.epoch}${p.activeSource === 'inventory' ? ', from inventory: no failover recorded' : ''})${p.degraded ? '  DEGRADED' : '  healthy'}`)
+    lines.push(
+      `pair ${p.name}: active ${p.active} (epoch ${p.epoch}${p.activeSource === 'inventory' ? ', from inventory: no failover recorded' : ''})${p.degraded ? '  DEGRADED' : '  healthy'}`,
+    )
     for (const n of p.nodes) {
-      const svc = Object.entries(n.services).map(([k, v]) => `${k}:${v === null ? '?' : v ? 'up' : 'down'}`).join(' ')
+      const svc = Object.entries(n.services)
+        .map(([k, v]) => `${k}:${v === null ? '?' : v ? 'up' : 'down'}`)
+        .join(' ')
       const mark = n.name === p.active ? '*' : ' '
       lines.push(`  ${mark} ${n.name.padEnd(12)} ${n.address.padEnd(16)} ${n.role.padEnd(9)} ${n.reachable ? 'reachable  ' : 'UNREACHABLE'} ${svc}`)
-      if (n.postgres) lines.push(`      postgresql ${n.postgres.role} timeline ${n.postgres.timeline ?? '?'}, ${n.postgres.replication}${n.postgres.lagBytes !== undefined ? `, lag ${n.postgres.lagBytes} bytes` : ''}${n.postgres.replayPaused ? ', REPLAY PAUSED' : ''}`)
+      if (n.postgres)
+        lines.push(
+          `      postgresql ${n.postgres.role} timeline ${n.postgres.timeline ?? '?'}, ${n.postgres.replication}${n.postgres.lagBytes !== undefined ? `, lag ${n.postgres.lagBytes} bytes` : ''}${n.postgres.replayPaused ? ', REPLAY PAUSED' : ''}`,
+        )
     }
     for (const f of p.floatingIps) {
-      lines.push(`    floating ${f.address} (${f.driver}) on ${f.holders.length ? f.holders.join(', ') : 'no node'}${f.unknown.length ? ` (unknown: ${f.unknown.join(', ')})` : ''}`)
+      lines.push(
+        `    floating ${f.address} (${f.driver}) on ${f.holders.length ? f.holders.join(', ') : 'no node'}${f.unknown.length ? ` (unknown: ${f.unknown.join(', ')})` : ''}`,
+      )
     }
     for (const r of p.degradedReasons) lines.push(`    ! ${r}`)
     for (const r of p.inflight ?? []) lines.push(`    in flight: ${r}`)

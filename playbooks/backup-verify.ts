@@ -15,21 +15,29 @@ const usage = `usage: npx zx playbooks/backup-verify.ts [--inventory FILE] [--pa
 
 await runPlaybook(async () => {
   const args = parseArgs({ string: ['inventory', 'pair', 'check', 'junit', 'metrics'], boolean: ['json', 'restore'] })
-  const names = [...[args.check ?? []].flat(), ...args._.map(String)].flatMap((n) => String(n).split(',')).map((n) => n.trim()).filter(Boolean)
+  const names = [...[args.check ?? []].flat(), ...args._.map(String)]
+    .flatMap((n) => String(n).split(','))
+    .map((n) => n.trim())
+    .filter(Boolean)
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)
   const declared = new Set(pairs.flatMap((p) => (p.backups ?? []).map((b) => b.name)))
   const unknown = names.filter((n) => !declared.has(n))
-  if (unknown.length) throw new InputError(`unknown backup${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (declared: ${[...declared].join(', ') || 'none'})`)
+  if (unknown.length)
+    throw new InputError(`unknown backup${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (declared: ${[...declared].join(', ') || 'none'})`)
   if (declared.size === 0) throw new InputError(`${inv.file}: no backups declared in ${pairs.map((p) => p.name).join(', ')}: nothing to verify`)
   const reports = { json: args.json, junit: args.junit, metrics: args.metrics, playbook: 'backup-verify', pairs: pairs.map((p) => p.name) }
   checkReportTargets(reports)
   const pool = new SshPool(inv)
   try {
-    const results = (await Promise.all(pairs.map((p) => {
-      const backups = (p.backups ?? []).filter((b) => names.length === 0 || names.includes(b.name))
-      return backupVerifyPair(p, pool, backups, { restore: args.restore })
-    }))).flat()
+    const results = (
+      await Promise.all(
+        pairs.map((p) => {
+          const backups = (p.backups ?? []).filter((b) => names.length === 0 || names.includes(b.name))
+          return backupVerifyPair(p, pool, backups, { restore: args.restore })
+        }),
+      )
+    ).flat()
     process.stdout.write(emitReports(results, reports))
     return results.every((r) => r.ok) ? EXIT.ok : EXIT.failed
   } finally {

@@ -22,7 +22,13 @@ const usage = `usage: npx zx playbooks/guard.ts install|status|uninstall [--inve
   Only pairs with "fencing": { "driver": "lease" }; without --pair, all of them.
   exit 0 done / every guard running; 1 failed / some guard not running; 2 bad input (nothing touched); 3 refused (the pair is locked)`
 
-interface NodeResult { node: string; ok: boolean; refused?: boolean; detail: string; status?: GuardNodeStatus }
+interface NodeResult {
+  node: string
+  ok: boolean
+  refused?: boolean
+  detail: string
+  status?: GuardNodeStatus
+}
 
 function selectPairs(pairs: Pair[], named: boolean, file: string): Pair[] {
   if (named) {
@@ -63,7 +69,8 @@ async function onNode(cmd: Command, pool: SshPool, inv: ReturnType<typeof invent
 await runPlaybook(async () => {
   const args = parseArgs({ string: ['inventory', 'pair', 'node'], boolean: ['json'] })
   const [cmd, ...rest] = args._.map(String)
-  if (!COMMANDS.includes(cmd as Command) || rest.length) throw new InputError(cmd ? `usage: unknown command "${[cmd, ...rest].join(' ')}"` : 'usage: guard needs a command')
+  if (!COMMANDS.includes(cmd as Command) || rest.length)
+    throw new InputError(cmd ? `usage: unknown command "${[cmd, ...rest].join(' ')}"` : 'usage: guard needs a command')
   const inv = inventoryFrom(args)
   const pairs = selectPairs(findPair(inv, args.pair), args.pair !== undefined, inv.file)
   const wanted = args.node !== undefined ? String(args.node) : undefined
@@ -72,16 +79,19 @@ await runPlaybook(async () => {
   }
   const pool = new SshPool(inv)
   try {
-    const results = await Promise.all(pairs.map(async (pair) => ({
-      pair: pair.name,
-      nodes: await Promise.all(pair.nodes.filter((n) => wanted === undefined || n.name === wanted).map((n) => onNode(cmd as Command, pool, inv, pair, n))),
-    })))
+    const results = await Promise.all(
+      pairs.map(async (pair) => ({
+        pair: pair.name,
+        nodes: await Promise.all(pair.nodes.filter((n) => wanted === undefined || n.name === wanted).map((n) => onNode(cmd as Command, pool, inv, pair, n))),
+      })),
+    )
     if (args.json) {
       console.log(JSON.stringify({ command: cmd, pairs: results }, null, 2))
     } else {
       for (const p of results) {
         console.log(`pair ${p.pair}:`)
-        for (const n of p.nodes) console.log(cmd === 'status' ? `  ${n.detail}` : `  ${n.ok ? 'ok  ' : n.refused ? 'REFUSED' : 'FAIL'} ${n.node.padEnd(10)} ${n.detail}`)
+        for (const n of p.nodes)
+          console.log(cmd === 'status' ? `  ${n.detail}` : `  ${n.ok ? 'ok  ' : n.refused ? 'REFUSED' : 'FAIL'} ${n.node.padEnd(10)} ${n.detail}`)
       }
     }
     const all = results.flatMap((p) => p.nodes)

@@ -35,7 +35,8 @@ await runPlaybook(async () => {
   const [cmd, ...rest] = args._.map(String)
   if (cmd === 'pin') {
     if (rest.length !== 1) throw new InputError(`usage: pin takes one node name${rest.length ? ` (got ${rest.map((r) => JSON.stringify(r)).join(' ')})` : ''}`)
-    if (args.fingerprint === undefined) throw new InputError('usage: pin needs --fingerprint SHA256:... (read on the node\'s console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)')
+    if (args.fingerprint === undefined)
+      throw new InputError("usage: pin needs --fingerprint SHA256:... (read on the node's console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)")
     const fp = parseFingerprint(String(args.fingerprint))
     const inv = inventoryFrom(args)
     const { pair, node } = locate(inv, args.pair, rest[0])
@@ -46,7 +47,24 @@ await runPlaybook(async () => {
       return r.ok ? EXIT.ok : EXIT.failed
     } catch (e) {
       if (e instanceof HostKeyRefusedError && args.json) {
-        console.log(JSON.stringify({ command: 'pin', pair: pair.name, node: node.name, address: node.address, fingerprint: fp, ok: false, refused: true, reason: e.message, presented: e.presented, files: [] }, null, 2))
+        console.log(
+          JSON.stringify(
+            {
+              command: 'pin',
+              pair: pair.name,
+              node: node.name,
+              address: node.address,
+              fingerprint: fp,
+              ok: false,
+              refused: true,
+              reason: e.message,
+              presented: e.presented,
+              files: [],
+            },
+            null,
+            2,
+          ),
+        )
       }
       throw e
     } finally {

@@ -48,7 +48,10 @@ await runPlaybook(async () => {
   }
   for (const w of r.warnings) console.error(`warning: ${w}`)
   const knownHosts = r.knownHosts.map((k) => ({ file: k.file, changed: k.changed, written: !!args.out && k.changed, pins: k.pins }))
-  if (args.json) console.log(JSON.stringify({ file: args.out ? outFile : null, changes: r.changes, warnings: r.warnings, knownHosts, nodeKnownHosts: r.nodeKnownHosts }, null, 2))
+  if (args.json)
+    console.log(
+      JSON.stringify({ file: args.out ? outFile : null, changes: r.changes, warnings: r.warnings, knownHosts, nodeKnownHosts: r.nodeKnownHosts }, null, 2),
+    )
   else if (args.out) {
     console.error(r.changes.length ? r.changes.map((c) => `  ${c}`).join('\n') : '  no changes')
     console.error(`wrote ${outFile}; next: npx zx playbooks/validate.ts --inventory ${path.relative(process.cwd(), outFile) || outFile}`)

@@ -3,7 +3,18 @@ import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
 import { InputError } from '../lib/errors.ts'
 import { requireLabHost } from '../lib/lab/tools.ts'
 import {
-  FAULTS, formatLabStatus, labDown, labExecInherit, labFault, labHealAll, labLoss, labPartition, labStatus, labUp, parsePercent, type FaultKind,
+  FAULTS,
+  formatLabStatus,
+  labDown,
+  labExecInherit,
+  labFault,
+  labHealAll,
+  labLoss,
+  labPartition,
+  labStatus,
+  labUp,
+  parsePercent,
+  type FaultKind,
 } from '../lib/lab/index.ts'
 
 const usage = `usage: npx zx playbooks/lab.ts COMMAND [--inventory FILE] [--json]
@@ -51,8 +62,7 @@ await runPlaybook(async () => {
     }
     case 'fault': {
       const [kind, ...targets] = rest
-      const say = (result: string, extra: Record<string, unknown>) =>
-        console.log(args.json ? JSON.stringify({ fault: kind, ...extra, result }) : result)
+      const say = (result: string, extra: Record<string, unknown>) => console.log(args.json ? JSON.stringify({ fault: kind, ...extra, result }) : result)
       if (args['one-way'] && kind !== 'partition') throw new InputError('usage: --one-way goes with lab fault partition A B')
       if (kind === 'partition') {
         if (targets.length !== 2) throw new InputError('usage: lab fault partition A B [--one-way]')

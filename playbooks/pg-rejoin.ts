@@ -19,5 +19,7 @@ await runPlaybook(async () => {
   try {
     for (const pair of findPair(inv, args.pair)) for (const line of await rejoinPair(inv, pool, pair)) console.log(`${pair.name}: ${line}`)
     return EXIT.ok
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 }, usage)

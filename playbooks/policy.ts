@@ -26,8 +26,10 @@ await runPlaybook(async () => {
   if (verb === 'set' && pair && item && policy !== undefined && extra.length === 0) {
     const file = inventoryFrom(args).file
     const r = setPolicy(file, pair, item, policy)
-    show({ pair: r.pair, item: r.item, policy: r.policy, before: r.before, changed: r.changed, file },
-      r.changed ? `${r.pair}/${r.item}: ${r.before} -> ${r.policy} (${file})` : `${r.pair}/${r.item}: already ${r.policy}`)
+    show(
+      { pair: r.pair, item: r.item, policy: r.policy, before: r.before, changed: r.changed, file },
+      r.changed ? `${r.pair}/${r.item}: ${r.before} -> ${r.policy} (${file})` : `${r.pair}/${r.item}: already ${r.policy}`,
+    )
     return
   }
   throw new InputError(`usage: expected "get PAIR ITEM" or "set PAIR ITEM POLICY" (got ${JSON.stringify(args._.join(' '))})`)

@@ -17,11 +17,20 @@ async function statusOf(inv: LoadedInventory, pair: Pair, pool: SshPool): Promis
   } catch (e) {
     // The inventory's own fault (a key file that is not there) is bad input for every pair: exit 2, said once.
     if (e instanceof InputError) throw e
-    const why = e instanceof HapairError ? e.message : `internal error (a bug in hapair, please report it): ${(e as Error)?.stack?.split('\n').slice(0, 2).join(' ') ?? e}`
+    const why =
+      e instanceof HapairError
+        ? e.message
+        : `internal error (a bug in hapair, please report it): ${(e as Error)?.stack?.split('\n').slice(0, 2).join(' ') ?? e}`
     return {
-      name: pair.name, active: '?', activeSource: 'inventory', epoch: 0, degraded: true,
+      name: pair.name,
+      active: '?',
+      activeSource: 'inventory',
+      epoch: 0,
+      degraded: true,
       degradedReasons: [`status could not be observed: ${why}`],
-      nodes: [], floatingIps: [], ms: Date.now() - started,
+      nodes: [],
+      floatingIps: [],
+      ms: Date.now() - started,
     }
   }
 }

@@ -40,8 +40,17 @@ await runPlaybook(async () => {
     for (const pair of pairs) {
       // stderr only: stdout is the report (or --json), whatever the progress did.
       const progress = new SyncProgress({ write: (t) => process.stderr.write(t), tty: !!process.stderr.isTTY, label: pair.name })
-      const rep = await runSync(inv, pair, pool, { items, to: args.to, from: args.from, bootstrap: args.bootstrap, dryRun: args['dry-run'], force: args.force, ioTimeoutSec: timeout,
-        log: args.verbose ? (l) => progress.print(`${pair.name}: ${l}`) : undefined, progress }).finally(() => progress.stop())
+      const rep = await runSync(inv, pair, pool, {
+        items,
+        to: args.to,
+        from: args.from,
+        bootstrap: args.bootstrap,
+        dryRun: args['dry-run'],
+        force: args.force,
+        ioTimeoutSec: timeout,
+        log: args.verbose ? (l) => progress.print(`${pair.name}: ${l}`) : undefined,
+        progress,
+      }).finally(() => progress.stop())
       if (!args.json) console.log(formatReport(rep, { verbose: args.verbose }))
       reports.push(rep)
     }

@@ -48,12 +48,23 @@ await runPlaybook(async () => {
       if (cmd === 'resume' && (args.for !== undefined || args.reason !== undefined)) throw new InputError('--for and --reason go with pause')
       const pool = new SshPool(inv)
       try {
-        const rec = { paused: cmd === 'pause', at: new Date().toISOString(), by: `${os.userInfo().username}@${os.hostname()}`, ...(until ? { until } : {}), ...(args.reason ? { reason: String(args.reason) } : {}) }
+        const rec = {
+          paused: cmd === 'pause',
+          at: new Date().toISOString(),
+          by: `${os.userInfo().username}@${os.hostname()}`,
+          ...(until ? { until } : {}),
+          ...(args.reason ? { reason: String(args.reason) } : {}),
+        }
         const r = await writePause(pool, pairs[0], rec)
         const missed = Object.keys(r.missed)
         if (args.json) console.log(JSON.stringify({ pair: pairs[0].name, ...rec, written: r.written, missed: r.missed }))
-        else console.log(`${pairs[0].name}: ${cmd === 'pause' ? `paused${until ? ` until ${until}` : ' until resumed'}` : 'resumed'} (recorded on ${r.written.join(', ')}${missed.length ? `; not on ${missed.join(', ')}: unreachable` : ''})`)
-      } finally { pool.close() }
+        else
+          console.log(
+            `${pairs[0].name}: ${cmd === 'pause' ? `paused${until ? ` until ${until}` : ' until resumed'}` : 'resumed'} (recorded on ${r.written.join(', ')}${missed.length ? `; not on ${missed.join(', ')}: unreachable` : ''})`,
+          )
+      } finally {
+        pool.close()
+      }
       return 0
     }
     case 'status': {
@@ -61,8 +72,14 @@ await runPlaybook(async () => {
       try {
         const rows = await Promise.all(pairs.map(async (p) => ({ pair: p.name, pause: await readPause(pool, p) })))
         if (args.json) console.log(JSON.stringify(rows.map((r) => ({ pair: r.pair, paused: inForce(r.pause), record: r.pause ?? null }))))
-        else for (const r of rows) console.log(`${r.pair}: ${inForce(r.pause) ? `paused by ${r.pause!.by}${r.pause!.until ? ` until ${r.pause!.until}` : ''}${r.pause!.reason ? ` (${r.pause!.reason})` : ''}` : 'watched (not paused)'}`)
-      } finally { pool.close() }
+        else
+          for (const r of rows)
+            console.log(
+              `${r.pair}: ${inForce(r.pause) ? `paused by ${r.pause!.by}${r.pause!.until ? ` until ${r.pause!.until}` : ''}${r.pause!.reason ? ` (${r.pause!.reason})` : ''}` : 'watched (not paused)'}`,
+            )
+      } finally {
+        pool.close()
+      }
       return 0
     }
     default:

@@ -18,7 +18,10 @@ import { build } from 'esbuild'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const dist = path.join(root, 'dist')
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'))
-const fail = (lines) => { console.error(`build: ${lines.join('\n  ')}`); process.exit(1) }
+const fail = (lines) => {
+  console.error(`build: ${lines.join('\n  ')}`)
+  process.exit(1)
+}
 
 // A native addon (ssh2's optional crypto binding, cpu-features) cannot be bundled: its require
 // is rewritten to the file in its installed package (`ssh2/lib/…/sshcrypto.node`), which npm
@@ -30,13 +33,21 @@ const nativeFromPackage = {
       const abs = path.resolve(a.resolveDir, a.path)
       const at = abs.lastIndexOf(`${path.sep}node_modules${path.sep}`)
       if (at < 0) return { errors: [{ text: `native addon outside node_modules: ${abs}` }] }
-      return { path: abs.slice(at + '/node_modules/'.length).split(path.sep).join('/'), external: true }
+      return {
+        path: abs
+          .slice(at + '/node_modules/'.length)
+          .split(path.sep)
+          .join('/'),
+        external: true,
+      }
     })
   },
 }
 
 rmSync(dist, { recursive: true, force: true })
-const playbooks = readdirSync(path.join(root, 'playbooks')).filter((f) => f.endsWith('.ts')).sort()
+const playbooks = readdirSync(path.join(root, 'playbooks'))
+  .filter((f) => f.endsWith('.ts'))
+  .sort()
 const result = await build({
   absWorkingDir: root,
   entryPoints: playbooks.map((f) => `playbooks/${f}`),
@@ -52,7 +63,8 @@ const result = await build({
   mainFields: ['module', 'main'],
   // The CommonJS packages inside (yaml, ssh2) require node's own modules and name __dirname.
   banner: {
-    js: "import { createRequire as __hapairCreateRequire } from 'node:module'; import { dirname as __hapairDirname } from 'node:path'; import { fileURLToPath as __hapairPath } from 'node:url'; " +
+    js:
+      "import { createRequire as __hapairCreateRequire } from 'node:module'; import { dirname as __hapairDirname } from 'node:path'; import { fileURLToPath as __hapairPath } from 'node:url'; " +
       'const require = __hapairCreateRequire(import.meta.url); const __filename = __hapairPath(import.meta.url); const __dirname = __hapairDirname(__filename);',
   },
   plugins: [nativeFromPackage],
@@ -65,7 +77,19 @@ const result = await build({
 // (lib/package-files.ts), relative to the package root, and must ship.
 const outputs = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'))
 const problems = []
-const shipped = (rel) => (pkg.files ?? []).some((f) => (f.endsWith('/') ? rel.startsWith(f) : f.includes('*') ? new RegExp(`^${f.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`).test(rel) : rel === f))
+const shipped = (rel) =>
+  (pkg.files ?? []).some((f) =>
+    f.endsWith('/')
+      ? rel.startsWith(f)
+      : f.includes('*')
+        ? new RegExp(
+            `^${f
+              .split('*')
+              .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+              .join('[^/]*')}$`,
+          ).test(rel)
+        : rel === f,
+  )
 for (const out of outputs) {
   const text = readFileSync(path.join(root, out), 'utf8')
   for (const m of text.matchAll(/new URL\(\s*(['"`])([^'"`]*)\1\s*,\s*import\.meta\.url\s*\)/g)) {
@@ -84,11 +108,13 @@ for (const input of Object.keys(result.metafile.inputs)) {
   const m = /^(.*?node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)
   if (m && !bundled.has(m[1])) bundled.set(m[1], JSON.parse(readFileSync(path.join(root, m[1], 'package.json'), 'utf8')))
 }
-const notices = [...bundled].sort(([, a], [, b]) => a.name.localeCompare(b.name)).map(([dir, p]) => {
-  const file = readdirSync(path.join(root, dir)).find((f) => /^licen[cs]e/i.test(f))
-  const licence = p.license ?? p.licenses?.map((l) => l.type ?? l).join(', ') ?? 'no licence field'
-  return `${p.name} ${p.version} (${licence})\n\n${file ? readFileSync(path.join(root, dir, file), 'utf8').trim() : `licence: ${licence}`}\n`
-})
+const notices = [...bundled]
+  .sort(([, a], [, b]) => a.name.localeCompare(b.name))
+  .map(([dir, p]) => {
+    const file = readdirSync(path.join(root, dir)).find((f) => /^licen[cs]e/i.test(f))
+    const licence = p.license ?? p.licenses?.map((l) => l.type ?? l).join(', ') ?? 'no licence field'
+    return `${p.name} ${p.version} (${licence})\n\n${file ? readFileSync(path.join(root, dir, file), 'utf8').trim() : `licence: ${licence}`}\n`
+  })
 writeFileSync(path.join(dist, 'THIRD_PARTY_LICENSES.txt'), `dist/ bundles code of these packages:\n\n${notices.join('\n' + '-'.repeat(72) + '\n\n')}`)
 
 // Plain node, as the bin runs them (npm passes the checkout's `--import tsx` down in
@@ -98,23 +124,33 @@ writeFileSync(path.join(dist, 'THIRD_PARTY_LICENSES.txt'), `dist/ bundles code o
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'hapair-build-'))
 const { NODE_OPTIONS: _, FORCE_COLOR: _c, ...baseEnv } = process.env
 const env = { ...baseEnv, NO_COLOR: '1', HAPAIR_INVENTORY: path.join(scratch, 'no-inventory.json'), HAPAIR_AUDIT_LOG: path.join(scratch, 'audit.jsonl') }
-const help = (file) => new Promise((resolve) => {
-  execFile(process.execPath, [file, '--help'], { env, cwd: scratch, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? err.code ?? err.signal : 0, stdout, stderr }))
-})
+const help = (file) =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [file, '--help'], { env, cwd: scratch, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (err.code ?? err.signal) : 0, stdout, stderr }),
+    )
+  })
 const books = playbooks.map((f) => f.replace(/\.ts$/, ''))
 mkdirSync(path.join(dist, 'help'))
 const bad = []
 try {
   // Two at a time: each is one node process, mostly CPU.
   for (let i = 0; i < books.length; i += 2) {
-    await Promise.all(books.slice(i, i + 2).map(async (name) => {
-      const r = await help(path.join(dist, 'playbooks', `${name}.js`))
-      if (r.code !== 0 || !r.stdout.trim() || r.stderr.trim()) bad.push(`${name} --help: exit ${r.code}${r.stderr.trim() ? `, stderr: ${r.stderr.trim().split('\n')[0]}` : ''}${r.stdout.trim() ? '' : ', printed nothing'}`)
-      else writeFileSync(path.join(dist, 'help', `${name}.txt`), r.stdout)
-    }))
+    await Promise.all(
+      books.slice(i, i + 2).map(async (name) => {
+        const r = await help(path.join(dist, 'playbooks', `${name}.js`))
+        if (r.code !== 0 || !r.stdout.trim() || r.stderr.trim())
+          bad.push(
+            `${name} --help: exit ${r.code}${r.stderr.trim() ? `, stderr: ${r.stderr.trim().split('\n')[0]}` : ''}${r.stdout.trim() ? '' : ', printed nothing'}`,
+          )
+        else writeFileSync(path.join(dist, 'help', `${name}.txt`), r.stdout)
+      }),
+    )
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true })
 }
 if (bad.length) fail(["a bundled playbook's --help did not print its usage:", ...bad])
-console.error(`build: ${books.length} playbooks in dist/playbooks/ (${outputs.length - books.length} shared chunks, ${bundled.size} packages bundled), their help in dist/help/`)
+console.error(
+  `build: ${books.length} playbooks in dist/playbooks/ (${outputs.length - books.length} shared chunks, ${bundled.size} packages bundled), their help in dist/help/`,
+)

@@ -10,12 +10,15 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 /** Directory pairs that may import each other, and why. */
 const ALLOWED = new Map([])
 
-const res = await madge(['lib', 'playbooks', 'stacks', 'bin'].map((d) => path.join(root, d)), {
-  baseDir: root,
-  fileExtensions: ['ts', 'mjs'],
-  tsConfig: path.join(root, 'tsconfig.json'),
-  detectiveOptions: { ts: { skipTypeImports: true }, es6: { skipTypeImports: true } },
-})
+const res = await madge(
+  ['lib', 'playbooks', 'stacks', 'bin'].map((d) => path.join(root, d)),
+  {
+    baseDir: root,
+    fileExtensions: ['ts', 'mjs'],
+    tsConfig: path.join(root, 'tsconfig.json'),
+    detectiveOptions: { ts: { skipTypeImports: true }, es6: { skipTypeImports: true } },
+  },
+)
 const problems = []
 for (const c of res.circular()) problems.push(`file cycle: ${c.join(' -> ')} -> ${c[0]}`)
 

@@ -22,4 +22,6 @@ for (const [playbook, args, ok] of steps) {
     process.exit(r.status || 1)
   }
 }
-console.log(`\nThe lab is still up: try \`npx zx playbooks/lab.ts exec node-a -- ls /srv/app\`, \`npx zx playbooks/lab.ts fault isolate node-a\`, then \`npx zx playbooks/failover.ts --yes\`.\nRemove it with \`npx zx playbooks/lab.ts down\`.`)
+console.log(
+  `\nThe lab is still up: try \`npx zx playbooks/lab.ts exec node-a -- ls /srv/app\`, \`npx zx playbooks/lab.ts fault isolate node-a\`, then \`npx zx playbooks/failover.ts --yes\`.\nRemove it with \`npx zx playbooks/lab.ts down\`.`,
+)

@@ -5,9 +5,20 @@ import { existsSync, writeFileSync, rmSync } from 'node:fs'
 
 // command -> Debian package that provides it
 const NEEDS = {
-  sshd: 'openssh-server', ssh: 'openssh-client', 'ssh-keygen': 'openssh-client', rsync: 'rsync',
-  ip: 'iproute2', arping: 'arping', ping: 'iputils-ping', nsenter: 'util-linux', unshare: 'util-linux',
-  tar: 'tar', gzip: 'gzip', sha256sum: 'coreutils', pkill: 'procps', nft: 'nftables',
+  sshd: 'openssh-server',
+  ssh: 'openssh-client',
+  'ssh-keygen': 'openssh-client',
+  rsync: 'rsync',
+  ip: 'iproute2',
+  arping: 'arping',
+  ping: 'iputils-ping',
+  nsenter: 'util-linux',
+  unshare: 'util-linux',
+  tar: 'tar',
+  gzip: 'gzip',
+  sha256sum: 'coreutils',
+  pkill: 'procps',
+  nft: 'nftables',
   // The lab's PostgreSQL (the demo pair's db, test/postgres, lib/lab/postgres.ts); not on PATH.
   '/usr/lib/postgresql/15/bin/pg_ctl': 'postgresql-15',
   inotifywait: 'inotify-tools',
@@ -17,10 +28,14 @@ const extra = process.argv.slice(2) // e.g. `node scripts/setup.mjs keepalived` 
 const PACKAGE_OF = { etcd: 'etcd-server', etcdctl: 'etcd-client', patronictl: 'patroni' }
 
 const have = (cmd) => spawnSync('sh', ['-c', 'command -v "$1" || test -x "/usr/sbin/$1"', 'sh', cmd], { stdio: 'ignore' }).status === 0
-const missing = [...new Set([
-  ...Object.entries(NEEDS).filter(([cmd]) => !have(cmd)).map(([, pkg]) => pkg),
-  ...extra.filter((cmd) => !have(cmd)).map((cmd) => PACKAGE_OF[cmd] ?? cmd),
-])]
+const missing = [
+  ...new Set([
+    ...Object.entries(NEEDS)
+      .filter(([cmd]) => !have(cmd))
+      .map(([, pkg]) => pkg),
+    ...extra.filter((cmd) => !have(cmd)).map((cmd) => PACKAGE_OF[cmd] ?? cmd),
+  ]),
+]
 if (missing.length === 0) process.exit(0)
 
 const cmd = `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing.join(' ')}`
@@ -36,7 +51,10 @@ const ownPolicy = !existsSync(policy)
 if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 })
 try {
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' })
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  })
 } finally {
   if (ownPolicy) rmSync(policy, { force: true })
 }

@@ -42,23 +42,47 @@ const env = coverage ? { ...process.env, NODE_V8_COVERAGE: covDir } : process.en
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '')
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
-const files = readdirSync('test', { recursive: true }).map(String).filter((f) => f.endsWith('.test.ts'))
+const files = readdirSync('test', { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.test.ts'))
   .filter((f) => only.length === 0 || only.some((re) => re.test(f)))
   .sort((a, b) => Number(LONG.test(b)) - Number(LONG.test(a)) || a.localeCompare(b))
 
-const count = (out, word) => Number(/^\s*(\d+)/.exec(strip(out).split('\n').filter((l) => l.trim().startsWith(`${word}:`)).at(-1)?.split(':')[1] ?? '')?.[1] ?? NaN)
+const count = (out, word) =>
+  Number(
+    /^\s*(\d+)/.exec(
+      strip(out)
+        .split('\n')
+        .filter((l) => l.trim().startsWith(`${word}:`))
+        .at(-1)
+        ?.split(':')[1] ?? '',
+    )?.[1] ?? NaN,
+  )
 
 function runFile(file) {
   return new Promise((resolve) => {
     const t0 = Date.now()
     // detached: its own process group, so a timeout ends the file's children (playbooks, ssh) too.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', `^${escape(file)}$`, '--no-color'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true })
+    const child = spawn(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', `^${escape(file)}$`, '--no-color'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+      detached: true,
+    })
     let out = ''
     let timedOut = false
-    child.stdout.on('data', (d) => { out += d })
-    child.stderr.on('data', (d) => { out += d })
-    const signal = (sig) => { try { process.kill(-child.pid, sig) } catch { /* already gone */ } }
+    child.stdout.on('data', (d) => {
+      out += d
+    })
+    child.stderr.on('data', (d) => {
+      out += d
+    })
+    const signal = (sig) => {
+      try {
+        process.kill(-child.pid, sig)
+      } catch {
+        /* already gone */
+      }
+    }
     const kill = setTimeout(() => {
       timedOut = true
       signal('SIGTERM')
@@ -94,7 +118,10 @@ const notRun = []
 const queue = [...files]
 async function worker() {
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-    if ((Date.now() - started) / 1000 > BUDGET_S) { notRun.push(file); continue }
+    if ((Date.now() - started) / 1000 > BUDGET_S) {
+      notRun.push(file)
+      continue
+    }
     const r = await runFile(file)
     results.push(r)
     process.stdout.write(r.out.endsWith('\n') ? r.out : `${r.out}\n`)
@@ -127,10 +154,26 @@ console.log(`  Passed:    ${passed}`)
 let covered = true
 if (coverage) {
   const t0 = Date.now()
-  const r = spawnSync(process.execPath, ['node_modules/c8/bin/c8.js', 'report', '--temp-directory', covDir, '--reporter=text-summary',
-    '--check-coverage', `--lines=${FLOOR.lines}`, `--branches=${FLOOR.branches}`, '--functions=0', '--statements=0'], { stdio: 'inherit' })
+  const r = spawnSync(
+    process.execPath,
+    [
+      'node_modules/c8/bin/c8.js',
+      'report',
+      '--temp-directory',
+      covDir,
+      '--reporter=text-summary',
+      '--check-coverage',
+      `--lines=${FLOOR.lines}`,
+      `--branches=${FLOOR.branches}`,
+      '--functions=0',
+      '--statements=0',
+    ],
+    { stdio: 'inherit' },
+  )
   rmSync(covDir, { recursive: true, force: true })
-  console.log(`coverage floor: lines ${FLOOR.lines}%, branches ${FLOOR.branches}% (report took ${Math.round((Date.now() - t0) / 1000)} s)${r.status === 0 ? '' : ': BELOW THE FLOOR'}`)
+  console.log(
+    `coverage floor: lines ${FLOOR.lines}%, branches ${FLOOR.branches}% (report took ${Math.round((Date.now() - t0) / 1000)} s)${r.status === 0 ? '' : ': BELOW THE FLOOR'}`,
+  )
   covered = r.status === 0
 }
 process.exit(bad.length === 0 && notRun.length === 0 && files.length > 0 && covered ? 0 : 1)

@@ -19,12 +19,15 @@ copyFileSync('.ci/run', path.join(repo, '.ci', 'run'))
 chmodSync(path.join(repo, '.ci', 'run'), 0o755)
 // `ip netns list` prints the file; the fake test suite rewrites it as $AFTER says (what the run left).
 writeFileSync(path.join(bin, 'ip'), `#!/bin/sh\n[ "$1 $2" = "netns list" ] && cat "${netns}"\nexit 0\n`)
-writeFileSync(path.join(bin, 'npm'), `#!/bin/sh
+writeFileSync(
+  path.join(bin, 'npm'),
+  `#!/bin/sh
 [ "$1" = ci ] && exit 0
 printf '%s' "$AFTER" > "${netns}"
 printf '  Total:     3\\n  Passed:    3\\n'
 exit 0
-`)
+`,
+)
 chmodSync(path.join(bin, 'ip'), 0o755)
 chmodSync(path.join(bin, 'npm'), 0o755)
 

@@ -7,20 +7,36 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
-const files = ['README.md', ...(existsSync('docs') ? readdirSync('docs', { recursive: true }).map(String).filter((f) => f.endsWith('.md')).map((f) => path.join('docs', f)) : [])]
+const files = [
+  'README.md',
+  ...(existsSync('docs')
+    ? readdirSync('docs', { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => path.join('docs', f))
+    : []),
+]
 
 /** Markdown without its fenced code blocks and inline code spans: links there are not links. */
 function prose(md: string): string {
   let fence = false
-  return md.split('\n').map((line) => {
-    if (/^\s*(```|~~~)/.test(line)) { fence = !fence; return '' }
-    return fence ? '' : line.replace(/(`+)[^`]*?\1/g, '')
-  }).join('\n')
+  return md
+    .split('\n')
+    .map((line) => {
+      if (/^\s*(```|~~~)/.test(line)) {
+        fence = !fence
+        return ''
+      }
+      return fence ? '' : line.replace(/(`+)[^`]*?\1/g, '')
+    })
+    .join('\n')
 }
 
 /** GitHub's anchor for a heading's text. */
 export function slug(heading: string): string {
-  return heading.trim().toLowerCase()
+  return heading
+    .trim()
+    .toLowerCase()
     .replace(/<[^>]+>/g, '')
     .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
     .replace(/[^\p{L}\p{N}\p{M}\- _]/gu, '')
@@ -33,7 +49,10 @@ export function anchors(md: string): Set<string> {
   const seen = new Map<string, number>()
   let fence = false
   for (const line of md.split('\n')) {
-    if (/^\s*(```|~~~)/.test(line)) { fence = !fence; continue }
+    if (/^\s*(```|~~~)/.test(line)) {
+      fence = !fence
+      continue
+    }
     const m = !fence && /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line)
     if (!m) continue
     const s = slug(m[1])
@@ -59,10 +78,16 @@ export function deadLinks(file: string, md: string, read: (f: string) => string 
     const rel = decodeURIComponent(hash < 0 ? target : target.slice(0, hash))
     const anchor = hash < 0 ? undefined : decodeURIComponent(target.slice(hash + 1))
     const resolved = rel ? path.normalize(path.join(path.dirname(file), rel)) : file
-    if (rel && (resolved.startsWith('..') || !existsSync(resolved))) { out.push(`${file}: ${target}: no such file`); continue }
+    if (rel && (resolved.startsWith('..') || !existsSync(resolved))) {
+      out.push(`${file}: ${target}: no such file`)
+      continue
+    }
     if (anchor === undefined) continue
-    const body = resolved === file ? md : (existsSync(resolved) && statSync(resolved).isFile() ? read(resolved) : undefined)
-    if (body === undefined || !resolved.endsWith('.md')) { out.push(`${file}: ${target}: an anchor into something that is not a Markdown file`); continue }
+    const body = resolved === file ? md : existsSync(resolved) && statSync(resolved).isFile() ? read(resolved) : undefined
+    if (body === undefined || !resolved.endsWith('.md')) {
+      out.push(`${file}: ${target}: an anchor into something that is not a Markdown file`)
+      continue
+    }
     if (!anchors(body).has(anchor)) out.push(`${file}: ${target}: no heading "#${anchor}" in ${resolved}`)
   }
   return out
@@ -73,14 +98,15 @@ const read = (f: string) => readFileSync(f, 'utf8')
 test('GitHub anchors: lowercase, spaces to -, punctuation dropped except - and _', () => {
   assert.is(slug('Continuous sync: `sync.ts --follow`'), 'continuous-sync-syncts---follow')
   assert.is(slug('Start-up (`bench/startup`)'), 'start-up-benchstartup')
-  assert.is(slug('hostkeys: pinning a new or rebuilt node\'s key'), 'hostkeys-pinning-a-new-or-rebuilt-nodes-key')
+  assert.is(slug("hostkeys: pinning a new or rebuilt node's key"), 'hostkeys-pinning-a-new-or-rebuilt-nodes-key')
   assert.is(slug('Security: what is trusted, where and why'), 'security-what-is-trusted-where-and-why')
   assert.is(slug('snake_case and [a link](x.md)'), 'snake_case-and-a-link')
   assert.equal([...anchors('# A\n## A\n```\n# not a heading\n```\n### b_c!')], ['a', 'a-1', 'b_c'])
 })
 
 test('the checker finds a missing file, a missing anchor here and one in another file', () => {
-  const md = '# Top\n\n[ok](#top) [gone](#nowhere) [file](no/such.md) [there](docs-links.test.ts)\n[other](README.md#no-such-heading) [readme](README.md)\n`[code](#not-a-link)`\n```\n[fenced](#not-either)\n```\n'
+  const md =
+    '# Top\n\n[ok](#top) [gone](#nowhere) [file](no/such.md) [there](docs-links.test.ts)\n[other](README.md#no-such-heading) [readme](README.md)\n`[code](#not-a-link)`\n```\n[fenced](#not-either)\n```\n'
   const dead = deadLinks('x.md', md, read)
   assert.equal(dead, [
     'x.md: #nowhere: no heading "#nowhere" in x.md',

@@ -29,14 +29,21 @@ test.before(async () => {
   const r = await runSync(lab.inv, pair(), pool, {})
   assert.is(r.exitCode, 0, JSON.stringify(r.results))
 })
-test.after(async () => { pool?.close(); await lab?.down() })
+test.after(async () => {
+  pool?.close()
+  await lab?.down()
+})
 
 test('after a sync both standbys are fresh; a write on the active shows on both, naming the file', async () => {
   assert.equal(await behind(pool, pair(), 'node-a', ['node-b', 'node-c']), { 'node-b': [], 'node-c': [] })
   await lab.exec('node-a', ['sh', '-c', 'echo new > /srv/app/data/fresh-test.txt'])
   const got = await behind(pool, pair(), 'node-a', ['node-b', 'node-c'])
   for (const n of ['node-b', 'node-c']) {
-    assert.equal(got[n].map((l) => l.item), ['app'], JSON.stringify(got))
+    assert.equal(
+      got[n].map((l) => l.item),
+      ['app'],
+      JSON.stringify(got),
+    )
     assert.match(got[n][0].why, /fresh-test\.txt \(missing here\)/)
   }
   // Only the items asked for, only the nodes asked for.
@@ -48,8 +55,14 @@ test('node-c powered off: unreachable for every compared item, never for the pro
   try {
     const got = await behind(pool, pair(), 'node-a', ['node-b', 'node-c'])
     assert.equal(got['node-c'].map((l) => l.item).sort(), ['app', 'config'])
-    assert.ok(got['node-c'].every((l) => l.why.startsWith('unreachable: ')), JSON.stringify(got['node-c']))
-    assert.equal(got['node-b'].map((l) => l.item), ['app'])
+    assert.ok(
+      got['node-c'].every((l) => l.why.startsWith('unreachable: ')),
+      JSON.stringify(got['node-c']),
+    )
+    assert.equal(
+      got['node-b'].map((l) => l.item),
+      ['app'],
+    )
   } finally {
     await labFault(lab.inv, 'start', 'node-c')
   }

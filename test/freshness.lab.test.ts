@@ -15,16 +15,25 @@ const pair = () => lab.inv.data.pairs[0]
 const measure = async () => (await behind(pool, pair(), 'node-a', ['node-b']))['node-b']
 const sync = async () => {
   const p = new SshPool(lab.inv)
-  try { return await runSync(lab.inv, pair(), p) } finally { p.close() }
+  try {
+    return await runSync(lab.inv, pair(), p)
+  } finally {
+    p.close()
+  }
 }
 
-test.before(loud(async () => {
-  lab = await startTestLab()
-  pool = new SshPool(lab.inv)
-  const rep = await sync()
-  assert.is(rep.exitCode, 0, JSON.stringify(rep.results))
-}))
-test.after(async () => { pool?.close(); await lab?.down() })
+test.before(
+  loud(async () => {
+    lab = await startTestLab()
+    pool = new SshPool(lab.inv)
+    const rep = await sync()
+    assert.is(rep.exitCode, 0, JSON.stringify(rep.results))
+  }),
+)
+test.after(async () => {
+  pool?.close()
+  await lab?.down()
+})
 
 test('after a sync: not behind', async () => {
   assert.equal(await measure(), [])
@@ -33,7 +42,10 @@ test('after a sync: not behind', async () => {
 test('a write node-b missed: behind for that item only, naming the path; after a sync it is not', async () => {
   await script(lab, 'node-a', 'echo new > /srv/app/missed-write')
   const lags = await measure()
-  assert.equal(lags.map((l) => l.item), ['app'])
+  assert.equal(
+    lags.map((l) => l.item),
+    ['app'],
+  )
   assert.match(lags[0].why, /missed-write \(missing here\)/)
   assert.is((await sync()).exitCode, 0)
   assert.equal(await measure(), [])
@@ -51,7 +63,10 @@ test('an item the version policy skipped stays behind', async () => {
   const rep = await sync()
   assert.is(rep.results.find((r) => r.item === 'app' && r.target === 'node-b')!.outcome, 'skipped')
   const lags = await measure()
-  assert.equal(lags.map((l) => l.item), ['app'])
+  assert.equal(
+    lags.map((l) => l.item),
+    ['app'],
+  )
   assert.match(lags[0].why, /skipped-by-policy/)
   await script(lab, 'node-b', 'echo 1 > /var/lib/app/data-version')
 })
@@ -65,7 +80,9 @@ test('an unreachable target says so', async () => {
   try {
     const got = (await behind(p, inv.data.pairs[0], 'node-a', ['node-b']))['node-b']
     assert.ok(got.length > 0 && got.every((l) => l.why.startsWith('unreachable: ')), JSON.stringify(got))
-  } finally { p.close() }
+  } finally {
+    p.close()
+  }
 })
 
 test.run()

@@ -25,7 +25,13 @@ function tree(name: string, files: Record<string, string>, mtime = 1700000000): 
 }
 
 const pairOf = (items: SyncItem[], prot: string[] = []): Pair => ({
-  name: 'p', primary: 'a', nodes: [{ name: 'a', address: '198.51.100.11' }, { name: 'b', address: '198.51.100.12' }], sync: { items, protected: prot },
+  name: 'p',
+  primary: 'a',
+  nodes: [
+    { name: 'a', address: '198.51.100.11' },
+    { name: 'b', address: '198.51.100.12' },
+  ],
+  sync: { items, protected: prot },
 })
 
 /** Lists dirs[k] as node k would, and judges the second against the first. */
@@ -42,21 +48,29 @@ const cases: [string, Record<string, string>, number, Partial<SyncItem>, RegExp 
   ['a file missing here', { ...base, 'data/2': undefined as never }, 1700000000, {}, /data\/2 \(missing here\)/],
   ['a file of another size', { ...base, 'data/1': 'ONE!' }, 1700000000, {}, /data\/1 \(size 4 vs 3\)/],
   ['the same size, another mtime', base, 1700000100, {}, /\(mtime\)/],
-  ['protected and excluded paths differ: not behind', { ...base, '.rhosts': 'other', 'local/n': 'node b!', 'c.tmp': 'other scratch' }, 1700000000, { exclude: ['*.tmp'] }, undefined],
+  [
+    'protected and excluded paths differ: not behind',
+    { ...base, '.rhosts': 'other', 'local/n': 'node b!', 'c.tmp': 'other scratch' },
+    1700000000,
+    { exclude: ['*.tmp'] },
+    undefined,
+  ],
   ['an extra file, mirror item: behind', { ...base, extra: 'e' }, 1700000000, { mirror: true }, /extra \(extra here\)/],
   ['an extra file, not mirror: not behind', { ...base, extra: 'e' }, 1700000000, {}, undefined],
 ]
-cases.forEach(([name, files, mtime, extra, want], k) => test(`itemLag: ${name}`, () => {
-  const B = tree(`b${k}`, Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined)), mtime)
-  const item: SyncItem = { name: 'app', path: A, protect: [`${A}/local`], ...extra }
-  const pair = pairOf([item], [`${A}/.rhosts`])
-  // The target's listing is of B, under the item's scope (same relative paths).
-  const scope = itemScope(pair, item)
-  const list = (d: string) => parseListings(runLocal({ script: listingsScript([{ path: d, protect: scope.protect }]) }).stdout)[0]
-  const why = itemLag(item, scope, 'a', list(A), list(B))
-  if (!want) assert.is(why, undefined)
-  else assert.match(why ?? '', want)
-}))
+cases.forEach(([name, files, mtime, extra, want], k) =>
+  test(`itemLag: ${name}`, () => {
+    const B = tree(`b${k}`, Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined)), mtime)
+    const item: SyncItem = { name: 'app', path: A, protect: [`${A}/local`], ...extra }
+    const pair = pairOf([item], [`${A}/.rhosts`])
+    // The target's listing is of B, under the item's scope (same relative paths).
+    const scope = itemScope(pair, item)
+    const list = (d: string) => parseListings(runLocal({ script: listingsScript([{ path: d, protect: scope.protect }]) }).stdout)[0]
+    const why = itemLag(item, scope, 'a', list(A), list(B))
+    if (!want) assert.is(why, undefined)
+    else assert.match(why ?? '', want)
+  }),
+)
 
 test('itemLag: a missing item here is behind; a missing item on the active is not', () => {
   const item: SyncItem = { name: 'app', path: A }
@@ -73,7 +87,11 @@ test('itemLag over 20,000 files (a protected directory, an exclude): equal trees
   for (let d = 0; d < 100; d++) {
     mkdirSync(path.join(big, `d${d}`), { recursive: true })
     // Whole-second times: a copy keeps times to the millisecond, which can round across a second.
-    for (let f = 0; f < 200; f++) { const p = path.join(big, `d${d}`, `f${f}`); writeFileSync(p, ''); utimesSync(p, 1700000000, 1700000000) }
+    for (let f = 0; f < 200; f++) {
+      const p = path.join(big, `d${d}`, `f${f}`)
+      writeFileSync(p, '')
+      utimesSync(p, 1700000000, 1700000000)
+    }
   }
   const copy = path.join(root, 'big-copy')
   cpSync(big, copy, { recursive: true, preserveTimestamps: true })

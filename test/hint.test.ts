@@ -15,7 +15,10 @@ import { judgeTimelines } from '../lib/checks/postgres.ts'
 import { formatResult } from '../lib/failover/report.ts'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hapair hint-'))
-test.after(() => { rmSync(dir, { recursive: true, force: true }); setHintInventory(undefined) })
+test.after(() => {
+  rmSync(dir, { recursive: true, force: true })
+  setHintInventory(undefined)
+})
 // A directory with a space: the hint must still be one word per argument when pasted into a shell.
 const inv = path.join(dir, 'prod site', 'inventory.json')
 mkdirSync(path.dirname(inv))
@@ -27,7 +30,11 @@ function words(cmd: string): string[] {
   const out = execFileSync('/bin/sh', ['-c', `printf '%s\\n' ${cmd.replace(/^npx zx /, '')}`], { encoding: 'utf8' })
   return out.trimEnd().split('\n')
 }
-const inventoryOf = (cmd: string) => { const w = words(cmd); const i = w.indexOf('--inventory'); return i < 0 ? undefined : w[i + 1] }
+const inventoryOf = (cmd: string) => {
+  const w = words(cmd)
+  const i = w.indexOf('--inventory')
+  return i < 0 ? undefined : w[i + 1]
+}
 const commands = (text: string) => [...text.matchAll(/`(npx zx [^`]+)`|\((npx zx [^)]+)\)|then: (npx zx .+)$/g)].map((m) => m[1] ?? m[2] ?? m[3])
 
 const owner = JSON.stringify({ owner: 'ops@ctl', host: 'ctl', pid: 1, operation: 'failover', at: '2024-01-01T00:00:00Z', expires: '2024-01-01T00:01:00Z' })
@@ -75,15 +82,26 @@ test('the refusals of sync, failover and verify name the inventory in their comm
   const loaded = inventoryFrom(parseArgs({ string: ['inventory'] }, ['--inventory', inv]))
   const pair = loaded.data.pairs[0]
   let msg = ''
-  try { guardLock(pair, [{ node: 'node-a', lock: owner, journal }], Date.parse('2024-02-01T00:00:00Z')) } catch (e) { msg = (e as Error).message }
+  try {
+    guardLock(pair, [{ node: 'node-a', lock: owner, journal }], Date.parse('2024-02-01T00:00:00Z'))
+  } catch (e) {
+    msg = (e as Error).message
+  }
   assert.ok(commands(msg).length, msg)
   for (const c of commands(msg)) assert.is(inventoryOf(c), inv, msg)
-  try { guardLock(pair, [{ node: 'node-a', lock: owner, journal: '' }], Date.parse('2024-02-01T00:00:00Z')) } catch (e) { msg = (e as Error).message }
+  try {
+    guardLock(pair, [{ node: 'node-a', lock: owner, journal: '' }], Date.parse('2024-02-01T00:00:00Z'))
+  } catch (e) {
+    msg = (e as Error).message
+  }
   assert.ok(commands(msg).length, msg)
   for (const c of commands(msg)) assert.is(inventoryOf(c), inv, msg)
 
   const obs = {
-    pair, services: {}, maxEpoch: 1, ms: 1,
+    pair,
+    services: {},
+    maxEpoch: 1,
+    ms: 1,
     view: { active: 'node-a', epoch: 1, source: 'epoch', states: {}, unreachable: {} },
     ips: [{ fip: pair.floatingIps![0], holders: ['node-b'], unknown: [] }],
     problems: [{ kind: 'contradiction', detail: 'the records say node-a is active (epoch 1), but 198.51.100.20 is on node-b' }],
@@ -93,7 +111,10 @@ test('the refusals of sync, failover and verify name the inventory in their comm
   for (const c of commands(msg)) assert.is(inventoryOf(c), inv, msg)
   assert.match(msg, /failover\.ts --pair demo --to node-b --resolve --yes/)
 
-  const forked = judgeTimelines({ 'node-a': { role: 'primary', timeline: 3 }, 'node-b': { role: 'standby', timeline: 2, receiver: { status: 'streaming', timeline: 2 } } } as any, 'node-b')
+  const forked = judgeTimelines(
+    { 'node-a': { role: 'primary', timeline: 3 }, 'node-b': { role: 'standby', timeline: 2, receiver: { status: 'streaming', timeline: 2 } } } as any,
+    'node-b',
+  )
   assert.is(forked.ok, false)
   assert.is(commands(forked.detail).length, 1, forked.detail)
   for (const c of commands(forked.detail)) assert.is(inventoryOf(c), inv, forked.detail)
@@ -110,7 +131,9 @@ test('an installed copy prints its hints as `hapair NAME`, so they can be typed 
     assert.is(playbookCommand('status', ['--pair', 'demo']).split(' --inventory')[0], 'hapair status --pair demo')
     process.argv[1] = '/work/checkout/playbooks/failover.ts'
     assert.is(playbookCommand('status', ['--pair', 'demo']).split(' --inventory')[0], 'npx zx playbooks/status.ts --pair demo')
-  } finally { process.argv[1] = saved }
+  } finally {
+    process.argv[1] = saved
+  }
 })
 
 test.run()

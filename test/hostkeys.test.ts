@@ -27,7 +27,11 @@ function keygen(type: string, bits?: number): { file: string; blob: Buffer; line
   return { file, blob: Buffer.from(line.split(' ')[1], 'base64'), line }
 }
 
-for (const [type, bits, name] of [['ed25519', undefined, 'ssh-ed25519'], ['ecdsa', 256, 'ecdsa-sha2-nistp256'], ['rsa', 2048, 'ssh-rsa']] as const) {
+for (const [type, bits, name] of [
+  ['ed25519', undefined, 'ssh-ed25519'],
+  ['ecdsa', 256, 'ecdsa-sha2-nistp256'],
+  ['rsa', 2048, 'ssh-rsa'],
+] as const) {
   test(`fingerprint and key type of a generated ${type} key are what ssh-keygen -lf prints`, () => {
     const k = keygen(type, bits)
     const printed = execFileSync('ssh-keygen', ['-lf', `${k.file}.pub`], { encoding: 'utf8' }).split(' ')[1]
@@ -56,7 +60,10 @@ test('parseFingerprint: padding is dropped; MD5, other digests, typos and wrong 
     ['', /does not start/],
   ]
   for (const [s, re] of bad) {
-    try { parseFingerprint(s); assert.unreachable(`accepted ${s}`) } catch (e) {
+    try {
+      parseFingerprint(s)
+      assert.unreachable(`accepted ${s}`)
+    } catch (e) {
       assert.instance(e, InputError, s)
       assert.match((e as Error).message, re, s)
       assert.match((e as Error).message, '--fingerprint')
@@ -71,36 +78,46 @@ const key = (k: { line: string }) => k.line.split(' ').slice(0, 2).join(' ')
 const ADDR = '198.51.100.12'
 const fields = hostFieldsFor([ADDR, 'node-b'], 22)
 
-test('replaceHostEntries: the node\'s lines go, the new one takes the first one\'s place, other lines stay byte for byte', () => {
-  const text = [
-    '# pinned by hand',
-    `198.51.100.11 ${key(A)}`,
-    `${ADDR} ${key(B)}`,
-    '',
-    `node-b,${ADDR} ${key(C)}`,
-    `[${ADDR}]:22 ${key(C)}`,
-    `@revoked 198.51.100.11 ${key(C)}`,
-    `@revoked ${ADDR} ${key(C)}`,
-    `@cert-authority *.example ${key(C)}`,
-    `198.51.100.13   ${key(C)}   comment kept`,
-  ].join('\n') + '\n'
+test("replaceHostEntries: the node's lines go, the new one takes the first one's place, other lines stay byte for byte", () => {
+  const text =
+    [
+      '# pinned by hand',
+      `198.51.100.11 ${key(A)}`,
+      `${ADDR} ${key(B)}`,
+      '',
+      `node-b,${ADDR} ${key(C)}`,
+      `[${ADDR}]:22 ${key(C)}`,
+      `@revoked 198.51.100.11 ${key(C)}`,
+      `@revoked ${ADDR} ${key(C)}`,
+      `@cert-authority *.example ${key(C)}`,
+      `198.51.100.13   ${key(C)}   comment kept`,
+    ].join('\n') + '\n'
   const r = replaceHostEntries(text, fields, [`${ADDR} ${key(A)}`], { keepRevoked: true })
   assert.is(r.changed, true)
-  assert.is(r.text, [
-    '# pinned by hand',
-    `198.51.100.11 ${key(A)}`,
-    `${ADDR} ${key(A)}`,
-    '',
-    `@revoked 198.51.100.11 ${key(C)}`,
-    `@revoked ${ADDR} ${key(C)}`,
-    `@cert-authority *.example ${key(C)}`,
-    `198.51.100.13   ${key(C)}   comment kept`,
-  ].join('\n') + '\n')
+  assert.is(
+    r.text,
+    [
+      '# pinned by hand',
+      `198.51.100.11 ${key(A)}`,
+      `${ADDR} ${key(A)}`,
+      '',
+      `@revoked 198.51.100.11 ${key(C)}`,
+      `@revoked ${ADDR} ${key(C)}`,
+      `@cert-authority *.example ${key(C)}`,
+      `198.51.100.13   ${key(C)}   comment kept`,
+    ].join('\n') + '\n',
+  )
   assert.equal(r.removed, [`${ADDR} ${key(B)}`, `node-b,${ADDR} ${key(C)}`, `[${ADDR}]:22 ${key(C)}`])
   // What the controller then trusts for the node: exactly the new key; the revocation stands.
   const known = parseKnownHosts(r.text, [ADDR, 'node-b'])
-  assert.equal(known.keys.map((k) => fingerprint(k.blob)), [fingerprint(A.blob)])
-  assert.equal(known.revoked.map((k) => fingerprint(k.blob)), [fingerprint(C.blob)])
+  assert.equal(
+    known.keys.map((k) => fingerprint(k.blob)),
+    [fingerprint(A.blob)],
+  )
+  assert.equal(
+    known.revoked.map((k) => fingerprint(k.blob)),
+    [fingerprint(C.blob)],
+  )
   // Run again on its own output: nothing changes (what "already pinned" rests on).
   const again = replaceHostEntries(r.text, fields, [`${ADDR} ${key(A)}`], { keepRevoked: true })
   assert.equal([again.changed, again.text], [false, r.text])
@@ -113,12 +130,21 @@ test('replaceHostEntries: a host list keeps its other hosts; a hashed entry for 
   const r = replaceHostEntries(text, fields, [`${ADDR} ${key(A)}`], { keepRevoked: true })
   assert.is(r.text, `other.example ${key(B)}\n${ADDR} ${key(A)}\n${hashed('198.51.100.11')} ${key(C)}\n!${ADDR} ${key(C)}\n`)
   assert.is(r.removed.length, 2)
-  assert.equal(parseKnownHosts(r.text, ['other.example']).keys.map((k) => k.blob), [B.blob])
-  assert.equal(parseKnownHosts(r.text, [ADDR]).keys.map((k) => k.blob), [A.blob])
+  assert.equal(
+    parseKnownHosts(r.text, ['other.example']).keys.map((k) => k.blob),
+    [B.blob],
+  )
+  assert.equal(
+    parseKnownHosts(r.text, [ADDR]).keys.map((k) => k.blob),
+    [A.blob],
+  )
 })
 
 test('replaceHostEntries: no entry yet appends; an empty file gets one line; a port other than 22 only matches [host]:port', () => {
-  assert.equal(replaceHostEntries(`198.51.100.11 ${key(A)}`, fields, [`${ADDR} ${key(B)}`], { keepRevoked: true }).text, `198.51.100.11 ${key(A)}\n${ADDR} ${key(B)}\n`)
+  assert.equal(
+    replaceHostEntries(`198.51.100.11 ${key(A)}`, fields, [`${ADDR} ${key(B)}`], { keepRevoked: true }).text,
+    `198.51.100.11 ${key(A)}\n${ADDR} ${key(B)}\n`,
+  )
   assert.equal(replaceHostEntries('', fields, [`${ADDR} ${key(B)}`], { keepRevoked: true }), { text: `${ADDR} ${key(B)}\n`, changed: true, removed: [] })
   const on2222 = hostFieldsFor([ADDR], 2222)
   const r = replaceHostEntries(`${ADDR} ${key(A)}\n[${ADDR}]:2222 ${key(B)}\n`, on2222, [`[${ADDR}]:2222 ${key(C)}`], { keepRevoked: true })
@@ -127,7 +153,7 @@ test('replaceHostEntries: no entry yet appends; an empty file gets one line; a p
   assert.is(replaceHostEntries(`${ADDR} ${key(A)}`, fields, [`${ADDR} ${key(A)}`], { keepRevoked: true }).changed, false)
 })
 
-test('a node\'s own file: legacy address lines and @revoked lines for the node go, the alias line comes in, and the sync accepts it', () => {
+test("a node's own file: legacy address lines and @revoked lines for the node go, the alias line comes in, and the sync accepts it", () => {
   const alias = 'hapair-demo@node-b'
   const text = `${ADDR} ${key(B)}\n@revoked ${ADDR} ${key(C)}\n198.51.100.11 ${key(A)}\nhapair-demo@node-a ${key(A)}\n`
   const r = replaceHostEntries(text, [alias, ...fields], [`${alias} ${key(A)}`], { keepRevoked: false })
@@ -157,7 +183,12 @@ test('writeFileAtomic: replaces by rename keeping the mode, writes through a sym
   assert.is(statSync(f).mode & 0o777, 0o600)
   assert.is.not(statSync(f).ino, ino, 'a new file renamed over the old one, not rewritten in place')
   // Changed by someone else since `before` was read: left as it is.
-  try { writeFileAtomic(f, 'lost\n', before); assert.unreachable('overwrote a changed file') } catch (e) { assert.match((e as Error).message, 'changed while it was being updated') }
+  try {
+    writeFileAtomic(f, 'lost\n', before)
+    assert.unreachable('overwrote a changed file')
+  } catch (e) {
+    assert.match((e as Error).message, 'changed while it was being updated')
+  }
   assert.is(readFileSync(f, 'utf8'), 'new\n')
   // A link is followed: the link stays a link, its target gets the text.
   const link = path.join(dir, 'link_known_hosts')
@@ -169,10 +200,17 @@ test('writeFileAtomic: replaces by rename keeping the mode, writes through a sym
   const fresh = path.join(dir, 'sub', 'known_hosts')
   writeFileAtomic(fresh, 'x\n', undefined)
   assert.is(statSync(fresh).mode & 0o777, 0o644)
-  assert.equal(readdirSync(dir).filter((n) => n.includes('.hapair-')), [])
-  try { writeFileAtomic(fresh, 'y\n', undefined); assert.unreachable('created over an existing file') } catch (e) { assert.match((e as Error).message, 'changed') }
+  assert.equal(
+    readdirSync(dir).filter((n) => n.includes('.hapair-')),
+    [],
+  )
+  try {
+    writeFileAtomic(fresh, 'y\n', undefined)
+    assert.unreachable('created over an existing file')
+  } catch (e) {
+    assert.match((e as Error).message, 'changed')
+  }
 })
-
 
 /** The lab inventory pointed at a temp known_hosts, with no node-to-node file: pin touches the controller's file only, and no node is asked. */
 function soloInventory(known: string) {
@@ -183,7 +221,10 @@ function soloInventory(known: string) {
   const inv = parseInventory(JSON.stringify(json), path.join(dir, 'inv.json'))
   return { inv, pair: inv.data.pairs[0], node: inv.data.pairs[0].nodes[1] }
 }
-const presenting = (...ks: { blob: Buffer }[]) => async () => ks.map((k) => ({ type: keyType(k.blob), blob: k.blob, fingerprint: fingerprint(k.blob) }))
+const presenting =
+  (...ks: { blob: Buffer }[]) =>
+  async () =>
+    ks.map((k) => ({ type: keyType(k.blob), blob: k.blob, fingerprint: fingerprint(k.blob) }))
 
 test('pinHostKey: a mismatch or a revoked key writes nothing (exit 3); a match replaces the line; again: already pinned', async () => {
   const known = path.join(dir, 'solo_known_hosts')
@@ -196,7 +237,10 @@ test('pinHostKey: a mismatch or a revoked key writes nothing (exit 3); a match r
   const { inv, pair, node } = soloInventory(known)
   const pool = new SshPool(inv)
   try {
-    for (const [presented, re] of [[C, /HOST KEY MISMATCH/], [B, /HOST KEY MISMATCH/]] as const) {
+    for (const [presented, re] of [
+      [C, /HOST KEY MISMATCH/],
+      [B, /HOST KEY MISMATCH/],
+    ] as const) {
       const e = await pinHostKey(inv, pair, node, pool, { fingerprint: fingerprint(A.blob), scan: presenting(presented) }).catch((x) => x)
       assert.instance(e, HostKeyRefusedError)
       assert.is(e.exitCode, 3)
@@ -209,13 +253,29 @@ test('pinHostKey: a mismatch or a revoked key writes nothing (exit 3); a match r
     assert.is(readFileSync(known, 'utf8'), original, 'nothing written by any refusal')
     // Several keys presented: the one with the fingerprint given is pinned, the others are not.
     const r = await pinHostKey(inv, pair, node, pool, { fingerprint: fingerprint(A.blob), scan: presenting(B, A) })
-    assert.equal([r.ok, r.alreadyPinned, r.files.map((f) => [f.where, f.state])], [true, false, [['controller', 'updated'], ['node-a', 'skipped']]])
+    assert.equal(
+      [r.ok, r.alreadyPinned, r.files.map((f) => [f.where, f.state])],
+      [
+        true,
+        false,
+        [
+          ['controller', 'updated'],
+          ['node-a', 'skipped'],
+        ],
+      ],
+    )
     assert.is(readFileSync(known, 'utf8'), `${addr(1)} ${key(A)}\n${addr(2)} ${key(A)}\n@revoked ${addr(2)} ${key(C)}\n`)
-    assert.equal(ours().map((e) => [e.operation, e.fingerprint, e.ok]), [['hostkeys-pin', fingerprint(A.blob), true]], 'one audit entry, in the test\'s own log')
+    assert.equal(
+      ours().map((e) => [e.operation, e.fingerprint, e.ok]),
+      [['hostkeys-pin', fingerprint(A.blob), true]],
+      "one audit entry, in the test's own log",
+    )
     const again = await pinHostKey(inv, pair, node, pool, { fingerprint: fingerprint(A.blob), scan: presenting(A) })
     assert.equal([again.ok, again.alreadyPinned, again.files[0].state], [true, true, 'already pinned'])
     assert.is(ours().length, 1, 'nothing changed, nothing audited')
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 })
 
 test.run()

@@ -32,7 +32,8 @@ test('a host with no entry is unknown, never accepted', () => {
 
 test('hashed entries, host lists, ports, comments and @revoked', () => {
   const text = [
-    '# comment', '',
+    '# comment',
+    '',
     hashed('198.51.100.11', keyA),
     line('other,198.51.100.13', keyB),
     line('[198.51.100.14]:2222', keyA),

@@ -29,11 +29,17 @@ test.after(async () => {
 const pair = () => lab.inv.data.pairs[0]
 const address = (n: string) => pair().nodes.find((x) => x.name === n)!.address
 /** node-a's traffic to one node at 8 Mbit/s, so a transfer lasts long enough to be cut. */
-const slow = (to: string) => script(lab, 'node-a', `set -e
+const slow = (to: string) =>
+  script(
+    lab,
+    'node-a',
+    `set -e
   tc qdisc add dev eth0 root handle 1: htb default 10 r2q 100000
   tc class add dev eth0 parent 1: classid 1:10 htb rate 10gbit
   tc class add dev eth0 parent 1: classid 1:20 htb rate 8mbit ceil 8mbit
-  tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst "$1/32" flowid 1:20`, address(to))
+  tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst "$1/32" flowid 1:20`,
+    address(to),
+  )
 async function until(what: string, fn: () => Promise<boolean>, ms = 15000) {
   const end = Date.now() + ms
   while (!(await fn())) {
@@ -42,7 +48,14 @@ async function until(what: string, fn: () => Promise<boolean>, ms = 15000) {
   }
 }
 
-interface Timed { code: number | null; signal: string | null; stdout: string; stderr: string; lastOutputAt: number; exitedAt: number }
+interface Timed {
+  code: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+  lastOutputAt: number
+  exitedAt: number
+}
 /** A playbook as cron runs it, with the time its last output came and the time it exited. */
 function timedPlaybook(name: string, args: string[], killAfterMs = 60_000): { started: number; done: Promise<Timed> } {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', HAPAIR_AUDIT_LOG: AUDIT_LOG }
@@ -52,12 +65,21 @@ function timedPlaybook(name: string, args: string[], killAfterMs = 60_000): { st
   let stdout = ''
   let stderr = ''
   let lastOutputAt = 0
-  child.stdout.on('data', (d) => { stdout += d; lastOutputAt = Date.now() })
-  child.stderr.on('data', (d) => { stderr += d; lastOutputAt = Date.now() })
+  child.stdout.on('data', (d) => {
+    stdout += d
+    lastOutputAt = Date.now()
+  })
+  child.stderr.on('data', (d) => {
+    stderr += d
+    lastOutputAt = Date.now()
+  })
   const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
   const done = new Promise<Timed>((resolve, reject) => {
     child.on('error', reject)
-    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr, lastOutputAt, exitedAt: Date.now() }) })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr, lastOutputAt, exitedAt: Date.now() })
+    })
   })
   return { started, done }
 }
@@ -67,7 +89,11 @@ test('a target isolated mid-sync: the report comes (exit 4) and the process exit
   try {
     const run = timedPlaybook('sync', ['--inventory', lab.file, '--json', '--timeout', '3', '--to', 'node-b'])
     await until('the transfer to node-b to start', async () => {
-      const r = await lab.exec('node-b', ['sh', '-c', 'for f in /srv/app/.big.bin.* /srv/app/.~tmp~/big.bin; do [ -f "$f" ] && stat -c %s "$f" && exit 0; done; echo -1'])
+      const r = await lab.exec('node-b', [
+        'sh',
+        '-c',
+        'for f in /srv/app/.big.bin.* /srv/app/.~tmp~/big.bin; do [ -f "$f" ] && stat -c %s "$f" && exit 0; done; echo -1',
+      ])
       return Number(r.stdout.trim().split('\n')[0]) > 128 * 1024
     })
     await labFault(lab.inv, 'isolate', 'node-b')
@@ -90,7 +116,9 @@ test('status with a node isolated after connecting: it exits within the connect 
     assert.is(r.signal, null, r.stderr)
     assert.is(r.code, 1, r.stdout + r.stderr)
     assert.ok(r.exitedAt - r.lastOutputAt < 2000, `exited ${r.exitedAt - r.lastOutputAt} ms after its report`)
-  } finally { await labFault(lab.inv, 'heal', 'node-b') }
+  } finally {
+    await labFault(lab.inv, 'heal', 'node-b')
+  }
 })
 
 test('a command whose link is cut fails within its timeout plus about a second (the dead link is destroyed, not waited on)', async () => {
@@ -115,13 +143,18 @@ test('a command whose link is cut fails within its timeout plus about a second (
 test('output over maxBytes fails the command with a clear error, never one unbounded string', async () => {
   const pool = new SshPool(lab.inv)
   try {
-    const e = await pool.session(pair(), 'node-a').run(['sh', '-c', `head -c ${20 * MB} /dev/zero; sleep 30`], { maxBytes: MB }).catch((x) => x)
+    const e = await pool
+      .session(pair(), 'node-a')
+      .run(['sh', '-c', `head -c ${20 * MB} /dev/zero; sleep 30`], { maxBytes: MB })
+      .catch((x) => x)
     assert.instance(e, RemoteError)
     assert.match(e.message, /output over 1048576 bytes, stopped/)
     assert.ok(e.durationMs < 5000, `stopped at once, not after the command (${e.durationMs} ms)`)
     const again = await pool.session(pair(), 'node-a').run(['echo', 'still here'])
     assert.is(again.stdout, 'still here\n', 'the connection stays usable')
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 })
 
 test.run()

@@ -48,23 +48,48 @@ function startContender(at: number) {
   child.stdout.on('data', (d) => (out += d))
   child.stderr.on('data', (d) => (err += d))
   const said = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => { if (out.includes('\n')) resolve(out.trim()) })
+    child.stdout.on('data', () => {
+      if (out.includes('\n')) resolve(out.trim())
+    })
     child.on('close', (code) => reject(new Error(`contender exited ${code} before answering: ${err}`)))
   })
   const closed = new Promise<void>((r) => child.on('close', () => r()))
-  return { said, finish: async () => { child.stdin.end(); await closed } }
+  return {
+    said,
+    finish: async () => {
+      child.stdin.end()
+      await closed
+    },
+  }
 }
 
-const staleOwner = (n: number) => JSON.stringify({ owner: `ghost@gone pid ${n}`, host: 'gone', pid: n, operation: 'failover', at: '2020-01-01T00:00:00Z', expires: new Date(Date.now() - 1000 - n).toISOString() })
+const staleOwner = (n: number) =>
+  JSON.stringify({
+    owner: `ghost@gone pid ${n}`,
+    host: 'gone',
+    pid: n,
+    operation: 'failover',
+    at: '2020-01-01T00:00:00Z',
+    expires: new Date(Date.now() - 1000 - n).toISOString(),
+  })
 
 async function plant(owner: string, journal?: string): Promise<void> {
   const dir = lockDir(pair())
   for (const n of NODES) {
-    const r = await lab.exec(n, ['sh', '-c', 'rm -rf "$1" && mkdir -p "$1" && printf %s "$2" > "$1/owner" && if [ -n "$3" ]; then printf %s "$3" > "$1/journal"; fi', 'sh', dir, owner, journal ?? ''])
+    const r = await lab.exec(n, [
+      'sh',
+      '-c',
+      'rm -rf "$1" && mkdir -p "$1" && printf %s "$2" > "$1/owner" && if [ -n "$3" ]; then printf %s "$3" > "$1/journal"; fi',
+      'sh',
+      dir,
+      owner,
+      journal ?? '',
+    ])
     assert.is(r.code, 0, r.stderr)
   }
 }
-const ls = async (node: string) => (await lab.exec(node, ['sh', '-c', 'ls -A "$1" 2>/dev/null; exit 0', 'sh', lockDir(pair())])).stdout.split('\n').filter(Boolean)
+const ls = async (node: string) =>
+  (await lab.exec(node, ['sh', '-c', 'ls -A "$1" 2>/dev/null; exit 0', 'sh', lockDir(pair())])).stdout.split('\n').filter(Boolean)
 const cat = async (node: string, file: string) => (await lab.exec(node, ['cat', `${lockDir(pair())}/${file}`])).stdout
 
 test.before(async () => {
@@ -93,7 +118,11 @@ test('two processes racing over a stale lock: exactly one wins, every round (16 
     await Promise.all(cs.map((c) => c.finish()))
     assert.equal(await ls('node-a'), [], `round ${round}: the winner's release removed the lock`)
   }
-  assert.equal(winners, winners.map(() => 1), `winners per round: ${winners.join(' ')}`)
+  assert.equal(
+    winners,
+    winners.map(() => 1),
+    `winners per round: ${winners.join(' ')}`,
+  )
 })
 
 test('a held lock renews itself past its expiry, and stays exclusive', async () => {
@@ -107,7 +136,10 @@ test('a held lock renews itself past its expiry, and stays exclusive', async () 
     assert.ok(Date.parse(later) > Date.now(), `renewed: expires ${later}, first ${first}`)
     assert.ok(Date.parse(later) > Date.parse(first))
     // Another holder on another host would find it live; this host's check also sees our pid alive.
-    try { await acquireLock(other, pair(), 'failover'); assert.unreachable('should be refused') } catch (e) {
+    try {
+      await acquireLock(other, pair(), 'failover')
+      assert.unreachable('should be refused')
+    } catch (e) {
       assert.instance(e, RefusedError)
       assert.match((e as Error).message, /locked on node-a by .*\(failback/)
     }
@@ -115,7 +147,10 @@ test('a held lock renews itself past its expiry, and stays exclusive', async () 
     await held.release()
     assert.equal(await ls('node-a'), [])
     assert.equal(await ls('node-b'), [])
-  } finally { pool.close(); other.close() }
+  } finally {
+    pool.close()
+    other.close()
+  }
 })
 
 test('keep() leaves lock and journal; the next run resumes that journal', async () => {
@@ -136,60 +171,107 @@ test('keep() leaves lock and journal; the next run resumes that journal', async 
     assert.is(next.badJournal, undefined)
     await next.release()
     assert.equal(await ls('node-a'), [])
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 })
 
 const badJournals: [string, object, RegExp][] = [
-  ['an epoch "9e99"', { operation: 'failover', from: 'node-a', to: 'node-b', epoch: '9e99', steps: ['lock'] }, /journal on node-a is unusable \(epoch "9e99" is not a positive integer\)/],
-  ['a node not in the inventory', { operation: 'failover', from: 'node-a', to: 'node-z', epoch: 3, steps: ['lock'] }, /journal on node-a is unusable \(to "node-z" is not a node of pair demo/],
+  [
+    'an epoch "9e99"',
+    { operation: 'failover', from: 'node-a', to: 'node-b', epoch: '9e99', steps: ['lock'] },
+    /journal on node-a is unusable \(epoch "9e99" is not a positive integer\)/,
+  ],
+  [
+    'a node not in the inventory',
+    { operation: 'failover', from: 'node-a', to: 'node-z', epoch: 3, steps: ['lock'] },
+    /journal on node-a is unusable \(to "node-z" is not a node of pair demo/,
+  ],
 ]
-for (const [name, journal, want] of badJournals) test(`a journal with ${name} is reported, not resumed`, async () => {
-  await plant(staleOwner(1), JSON.stringify(journal))
-  const pool = new SshPool(lab.inv)
-  try {
-    const held = await acquireLock(pool, pair(), 'failover')
-    assert.is(held.resumed, undefined)
-    assert.match(held.badJournal ?? '', want)
-    assert.match(held.badJournal ?? '', /node-b/, 'both nodes are named')
-    await held.release()
-  } finally { pool.close() }
-  assert.not.ok((await lab.exec('node-a', ['test', '-e', stateDir(pair()) + '/lock'])).code === 0)
-})
+for (const [name, journal, want] of badJournals)
+  test(`a journal with ${name} is reported, not resumed`, async () => {
+    await plant(staleOwner(1), JSON.stringify(journal))
+    const pool = new SshPool(lab.inv)
+    try {
+      const held = await acquireLock(pool, pair(), 'failover')
+      assert.is(held.resumed, undefined)
+      assert.match(held.badJournal ?? '', want)
+      assert.match(held.badJournal ?? '', /node-b/, 'both nodes are named')
+      await held.release()
+    } finally {
+      pool.close()
+    }
+    assert.not.ok((await lab.exec('node-a', ['test', '-e', stateDir(pair()) + '/lock'])).code === 0)
+  })
 
 test('--break-lock refuses a lock whose holder is alive on this host, naming the pid; once it is dead the lock is taken', async () => {
   const holder = spawn('sleep', ['600'], { stdio: 'ignore' })
-  const live = (pid: number) => JSON.stringify({ owner: `ops@${os.hostname()} pid ${pid}`, host: os.hostname(), pid, operation: 'failover', at: new Date().toISOString(), expires: new Date(Date.now() + 600_000).toISOString(), id: 'x' })
+  const live = (pid: number) =>
+    JSON.stringify({
+      owner: `ops@${os.hostname()} pid ${pid}`,
+      host: os.hostname(),
+      pid,
+      operation: 'failover',
+      at: new Date().toISOString(),
+      expires: new Date(Date.now() + 600_000).toISOString(),
+      id: 'x',
+    })
   const pool = new SshPool(lab.inv)
   try {
     await plant(live(holder.pid!))
-    try { await acquireLock(pool, pair(), 'failover', { breakLock: true }); assert.unreachable('should be refused') } catch (e) {
+    try {
+      await acquireLock(pool, pair(), 'failover', { breakLock: true })
+      assert.unreachable('should be refused')
+    } catch (e) {
       assert.instance(e, RefusedError)
       assert.is((e as RefusedError).exitCode, 3)
-      assert.match((e as Error).message, new RegExp(`--break-lock refuses: its holder, pid ${holder.pid} on this host .* is alive: .*stop pid ${holder.pid} first`))
+      assert.match(
+        (e as Error).message,
+        new RegExp(`--break-lock refuses: its holder, pid ${holder.pid} on this host .* is alive: .*stop pid ${holder.pid} first`),
+      )
     }
     assert.is(JSON.parse(await cat('node-a', 'owner')).pid, holder.pid, 'the holder keeps its lock')
     holder.kill('SIGKILL')
     await new Promise((r) => holder.once('exit', r))
     const held = await acquireLock(pool, pair(), 'failover')
-    assert.equal(held.broken, [], 'a dead holder\'s lock is stale: taken without --break-lock, nothing to warn about')
+    assert.equal(held.broken, [], "a dead holder's lock is stale: taken without --break-lock, nothing to warn about")
     await held.release()
-  } finally { holder.kill('SIGKILL'); pool.close() }
+  } finally {
+    holder.kill('SIGKILL')
+    pool.close()
+  }
 })
 
 test('--break-lock takes a live lock held on another host, with a warning naming the holder', async () => {
-  const far = JSON.stringify({ owner: 'ops@elsewhere pid 77', host: 'elsewhere.invalid', pid: 77, operation: 'failback', at: new Date().toISOString(), expires: new Date(Date.now() + 600_000).toISOString(), id: 'y' })
+  const far = JSON.stringify({
+    owner: 'ops@elsewhere pid 77',
+    host: 'elsewhere.invalid',
+    pid: 77,
+    operation: 'failback',
+    at: new Date().toISOString(),
+    expires: new Date(Date.now() + 600_000).toISOString(),
+    id: 'y',
+  })
   await plant(far)
   const pool = new SshPool(lab.inv)
   const warned: string[] = []
   try {
-    try { await acquireLock(pool, pair(), 'failover'); assert.unreachable('should be refused') } catch (e) { assert.instance(e, RefusedError) }
+    try {
+      await acquireLock(pool, pair(), 'failover')
+      assert.unreachable('should be refused')
+    } catch (e) {
+      assert.instance(e, RefusedError)
+    }
     const held = await acquireLock(pool, pair(), 'failover', { breakLock: true, warn: (l) => warned.push(l) })
     assert.is(warned.length, 2, warned.join('\n'))
-    for (const [i, n] of NODES.entries()) assert.match(warned[i], new RegExp(`--break-lock took the lock on ${n} from ops@elsewhere pid 77 \\(failback, since .*\\), still live`))
+    for (const [i, n] of NODES.entries())
+      assert.match(warned[i], new RegExp(`--break-lock took the lock on ${n} from ops@elsewhere pid 77 \\(failback, since .*\\), still live`))
     assert.equal(held.broken, warned)
     await held.release()
     assert.equal(await ls('node-a'), [])
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 })
 
 test.run()

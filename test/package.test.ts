@@ -21,9 +21,16 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hapair-package-'))
 const team = path.join(tmp, 'team') // the team's own repository: nothing of hapair's but the install
-const PLAYBOOKS = readdirSync(path.join(root, 'playbooks')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort()
+const PLAYBOOKS = readdirSync(path.join(root, 'playbooks'))
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.slice(0, -3))
+  .sort()
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
 // No NODE_OPTIONS: under `npm test` it carries the checkout's --import tsx, which the installed
 // bin must not need (and which cannot even be resolved from the team's directory).
 // FORCE_COLOR (uvu's) beside NO_COLOR makes node warn on stderr.
@@ -38,15 +45,30 @@ function run(file: string, args: string[], cwd: string, timeout = 120_000): Prom
   })
 }
 // npm's notices (a line per packed file) would bury the lines that say what failed.
-const said = (text: string) => text.split('\n').filter((l) => !l.startsWith('npm notice')).join('\n').slice(-4000)
-const must = (r: Run, what: string) => { assert.is(r.code, 0, `${what}: exit ${r.code}\n${said(r.stdout)}\n${said(r.stderr)}`); return r }
+const said = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => !l.startsWith('npm notice'))
+    .join('\n')
+    .slice(-4000)
+const must = (r: Run, what: string) => {
+  assert.is(r.code, 0, `${what}: exit ${r.code}\n${said(r.stdout)}\n${said(r.stderr)}`)
+  return r
+}
 
 let files: string[] = []
 const hapair = path.join(team, 'node_modules/.bin/hapair')
 const installed = path.join(team, 'node_modules/hapair')
 
 // uvu reports a failed before hook only as tests not passed: say why here.
-test.before(async () => { try { await setUp() } catch (e) { console.error(`package set-up failed: ${(e as Error).message}`); throw e } })
+test.before(async () => {
+  try {
+    await setUp()
+  } catch (e) {
+    console.error(`package set-up failed: ${(e as Error).message}`)
+    throw e
+  }
+})
 
 async function setUp(): Promise<void> {
   // npm runs prepack (the build) with the checkout's .npmrc, as CI's `npm pack` does.
@@ -60,7 +82,15 @@ async function setUp(): Promise<void> {
   const spec = `file:../${info.filename}`
   const packages: Record<string, unknown> = {
     '': { name: 'team', version: '1.0.0', dependencies: { hapair: spec } },
-    'node_modules/hapair': { version: pkg.version, resolved: spec, integrity: info.integrity, license: pkg.license, dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines },
+    'node_modules/hapair': {
+      version: pkg.version,
+      resolved: spec,
+      integrity: info.integrity,
+      license: pkg.license,
+      dependencies: pkg.dependencies,
+      bin: pkg.bin,
+      engines: pkg.engines,
+    },
   }
   for (const [k, v] of Object.entries(lock.packages as Record<string, { dev?: boolean; devOptional?: boolean }>)) {
     if (k && !v.dev && !v.devOptional) packages[k] = v
@@ -89,7 +119,14 @@ test('the tarball holds the bin, every compiled playbook and the files they read
     assert.ok(files.includes(`dist/playbooks/${p}.js`), `dist/playbooks/${p}.js missing`)
     assert.ok(files.includes(`dist/help/${p}.txt`), `dist/help/${p}.txt missing`)
   }
-  const stray = files.filter((f) => /\.ts$/.test(f) || /^(stacks|test|bench|scripts|playbooks)\//.test(f) || (/^lib\//.test(f) && !wanted.has(f)) || /(^|\/)\.lab\//.test(f) || /_ed25519|known_hosts/.test(f))
+  const stray = files.filter(
+    (f) =>
+      /\.ts$/.test(f) ||
+      /^(stacks|test|bench|scripts|playbooks)\//.test(f) ||
+      (/^lib\//.test(f) && !wanted.has(f)) ||
+      /(^|\/)\.lab\//.test(f) ||
+      /_ed25519|known_hosts/.test(f),
+  )
   assert.equal(stray, [], `not for the package: ${stray.join(', ')}`)
   const pkg = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8'))
   const heavy = Object.keys(pkg.dependencies ?? {}).filter((d) => /^@pulumi\/|^(tsx|zx|typescript)$/.test(d))
@@ -102,10 +139,11 @@ test('the documentation the README links to ships with it', () => {
   const linked = [...readme.matchAll(/\]\((docs\/[^)#\s]+\.md)[)#]/g)].map((m) => m[1])
   assert.ok(linked.length > 0, 'the README links to no docs/ file')
   for (const f of new Set(linked)) assert.ok(files.includes(f), `${f} (linked from the README) missing from the tarball`)
-  for (const f of readdirSync(path.join(root, 'docs')).filter((x) => x.endsWith('.md'))) assert.ok(files.includes(`docs/${f}`), `docs/${f} missing from the tarball`)
+  for (const f of readdirSync(path.join(root, 'docs')).filter((x) => x.endsWith('.md')))
+    assert.ok(files.includes(`docs/${f}`), `docs/${f} missing from the tarball`)
 })
 
-test('hapair validate in the team\'s directory, with its own --inventory', async () => {
+test("hapair validate in the team's directory, with its own --inventory", async () => {
   copyFileSync(path.join(installed, 'inventory/lab.json'), path.join(team, 'pairs.json'))
   const ok = must(await run(hapair, ['validate', '--inventory', 'pairs.json'], team), 'hapair validate')
   assert.is(ok.stdout.trim(), 'ok: pairs.json (1 pair, 2 nodes)')
@@ -136,11 +174,13 @@ test('every playbook loads from the install with plain node and prints its usage
   for (const p of PLAYBOOKS) assert.match(list.stdout, new RegExp(`^  ${p} +\\S`, 'm'), `hapair --help: no line for ${p}`)
   // The compiled module itself (not the help file the bin prints): its whole import graph resolves.
   for (let i = 0; i < PLAYBOOKS.length; i += 2) {
-    await Promise.all(PLAYBOOKS.slice(i, i + 2).map(async (p) => {
-      const r = must(await run(process.execPath, [path.join(installed, `dist/playbooks/${p}.js`), '--help'], team), `${p} --help`)
-      assert.match(r.stdout, new RegExp(`^usage: hapair ${p}\\b`), p)
-      assert.is(readFileSync(path.join(installed, `dist/help/${p}.txt`), 'utf8'), r.stdout, `dist/help/${p}.txt is stale`)
-    }))
+    await Promise.all(
+      PLAYBOOKS.slice(i, i + 2).map(async (p) => {
+        const r = must(await run(process.execPath, [path.join(installed, `dist/playbooks/${p}.js`), '--help'], team), `${p} --help`)
+        assert.match(r.stdout, new RegExp(`^usage: hapair ${p}\\b`), p)
+        assert.is(readFileSync(path.join(installed, `dist/help/${p}.txt`), 'utf8'), r.stdout, `dist/help/${p}.txt is stale`)
+      }),
+    )
   }
   const unknown = await run(hapair, ['statsu'], team)
   assert.is(unknown.code, 2)

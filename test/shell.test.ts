@@ -3,7 +3,29 @@ import * as assert from 'uvu/assert'
 import { execFileSync } from 'node:child_process'
 import { sh, shJoin, shq } from '../lib/shell.ts'
 
-const nasty = ['plain', 'with space', "it's", '$(touch /tmp/pwned)', '`id`', 'a;b', 'a&&b', '-rf', '--', '', 'tab\there', 'new\nline', 'ünïcödé', '"dq"', '\\back', '*', '~', '#hash', '!bang', 'a|b', '>x']
+const nasty = [
+  'plain',
+  'with space',
+  "it's",
+  '$(touch /tmp/pwned)',
+  '`id`',
+  'a;b',
+  'a&&b',
+  '-rf',
+  '--',
+  '',
+  'tab\there',
+  'new\nline',
+  'ünïcödé',
+  '"dq"',
+  '\\back',
+  '*',
+  '~',
+  '#hash',
+  '!bang',
+  'a|b',
+  '>x',
+]
 
 // Every quoted word must come back unchanged from the shells a node may log in with.
 for (const shell of ['sh', 'bash', 'dash']) {

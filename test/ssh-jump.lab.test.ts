@@ -36,7 +36,9 @@ test.before(async () => {
   await labPartition(lab.inv, 'controller', 'node-a')
   await labPartition(lab.inv, 'controller', 'node-b')
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 const pair = () => lab.inv.data.pairs[0]
 const addr = (node: string) => pair().nodes.find((n) => n.name === node)!.address
@@ -48,9 +50,21 @@ const nodeOf = (r: PlaybookRun, name: string) => json(r).pairs[0].nodes.find((n:
 async function failures(): Promise<Record<string, RemoteError>> {
   const pool = new SshPool(lab.inv)
   try {
-    const got = await Promise.all(['node-a', 'node-b'].map((n) => pool.session(pair(), n).run(['true']).then(() => undefined, (e) => e)))
+    const got = await Promise.all(
+      ['node-a', 'node-b'].map((n) =>
+        pool
+          .session(pair(), n)
+          .run(['true'])
+          .then(
+            () => undefined,
+            (e) => e,
+          ),
+      ),
+    )
     return Object.fromEntries(got.map((e, i) => [['node-a', 'node-b'][i], e]).filter(([, e]) => e)) as Record<string, RemoteError>
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 }
 
 test('nodes cut off from the controller: status over the bastion sees both, one bastion connection for both', async () => {
@@ -60,7 +74,10 @@ test('nodes cut off from the controller: status over the bastion sees both, one 
   assert.is(r.code, 0, out(r))
   const p = json(r).pairs[0]
   assert.equal(p.degradedReasons, [])
-  assert.equal(p.nodes.map((n: { reachable: boolean }) => n.reachable), [true, true])
+  assert.equal(
+    p.nodes.map((n: { reachable: boolean }) => n.reachable),
+    [true, true],
+  )
   assert.is(p.active, 'node-a')
 
   const pool = new SshPool(lab.inv)
@@ -70,7 +87,9 @@ test('nodes cut off from the controller: status over the bastion sees both, one 
     const [j] = pool.bastions()
     assert.is(pool.bastions().length, 1)
     assert.is(j.connects, 1, 'one connection to the bastion, shared by both nodes')
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 })
 
 test('sync behind the bastion: the controller drives it over the jump, rsync runs node to node', async () => {
@@ -95,7 +114,9 @@ test('a node powered off behind the bastion: unreachable naming that node, not t
     assert.ok(e.unreachable)
     assert.is(e.hop, undefined, 'the bastion did its part')
     assert.match(hint(e), "check the node's power")
-  } finally { await labFault(lab.inv, 'start', 'node-b') }
+  } finally {
+    await labFault(lab.inv, 'start', 'node-b')
+  }
   assert.is((await status()).code, 0, 'node-b back: healthy again')
 })
 
@@ -103,8 +124,19 @@ test("the bastion's host key pinned wrong: refused at the bastion, naming it, fl
   const known = path.resolve(lab.inv.dir, lab.inv.data.defaults!.ssh!.knownHostsFile!)
   const pins = readFileSync(known, 'utf8')
   // node-a's key where the bastion's should be: a bastion that is not the one pinned.
-  const nodeKey = pins.split('\n').find((l) => l.startsWith(`${addr('node-a')} `))!.split(' ').slice(1).join(' ')
-  writeFileSync(known, pins.split('\n').map((l) => (l.startsWith(`${bastion} `) ? `${bastion} ${nodeKey}` : l)).join('\n'))
+  const nodeKey = pins
+    .split('\n')
+    .find((l) => l.startsWith(`${addr('node-a')} `))!
+    .split(' ')
+    .slice(1)
+    .join(' ')
+  writeFileSync(
+    known,
+    pins
+      .split('\n')
+      .map((l) => (l.startsWith(`${bastion} `) ? `${bastion} ${nodeKey}` : l))
+      .join('\n'),
+  )
   try {
     const r = await status()
     assert.is(r.code, 1, out(r))
@@ -121,7 +153,9 @@ test("the bastion's host key pinned wrong: refused at the bastion, naming it, fl
     const f = await playbook('failover', ['--inventory', file, '--to', 'node-b', '--yes'])
     assert.is(f.code, 1, out(f))
     assert.match(f.stdout + f.stderr, new RegExp(`FAIL lock .*via bastion bastion \\(${bastion.replace(/\./g, '\\.')}\\): HOST KEY MISMATCH`))
-  } finally { writeFileSync(known, pins) }
+  } finally {
+    writeFileSync(known, pins)
+  }
   const after = await status()
   assert.is(after.code, 0, 'the right pin back: healthy again')
   assert.is(json(after).pairs[0].active, 'node-a', 'the refused failover moved nothing')

@@ -76,7 +76,11 @@ async function host(name: string, opts: { forwardTo?: () => number[]; allowed?: 
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   h.port = (server.address() as AddressInfo).port
-  h.close = () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()) })
+  h.close = () =>
+    new Promise<void>((r) => {
+      for (const s of sockets) s.destroy()
+      server.close(() => r())
+    })
   return h
 }
 
@@ -112,18 +116,26 @@ function inventory(edit: (inv: Inventory) => void = () => {}): LoadedInventory {
     version: 1,
     defaults: {
       ssh: {
-        keyFile: 'id', knownHostsFile: 'known_hosts', connectTimeoutMs: 1500,
-        jump: [{ name: 'b1', address: '127.0.0.1', port: b1.port }, { name: 'b2', address: '127.0.0.1', port: b2.port }],
+        keyFile: 'id',
+        knownHostsFile: 'known_hosts',
+        connectTimeoutMs: 1500,
+        jump: [
+          { name: 'b1', address: '127.0.0.1', port: b1.port },
+          { name: 'b2', address: '127.0.0.1', port: b2.port },
+        ],
       },
     },
-    pairs: [{
-      name: 'p', primary: 'node-a',
-      nodes: [
-        { name: 'node-a', address: '127.0.0.1', ssh: { port: a.port } },
-        { name: 'node-b', address: '127.0.0.1', ssh: { port: b.port } },
-        { name: 'node-c', address: '127.0.0.1', ssh: { port: c.port, jump: [] } },
-      ],
-    }],
+    pairs: [
+      {
+        name: 'p',
+        primary: 'node-a',
+        nodes: [
+          { name: 'node-a', address: '127.0.0.1', ssh: { port: a.port } },
+          { name: 'node-b', address: '127.0.0.1', ssh: { port: b.port } },
+          { name: 'node-c', address: '127.0.0.1', ssh: { port: c.port, jump: [] } },
+        ],
+      },
+    ],
   }
   edit(data)
   return { file: path.join(dir, 'inv.json'), dir, data }
@@ -132,20 +144,46 @@ function inventory(edit: (inv: Inventory) => void = () => {}): LoadedInventory {
 async function run(inv: LoadedInventory, nodes = ['node-a', 'node-b', 'node-c']) {
   const pool = new SshPool(inv)
   try {
-    const got = await Promise.all(nodes.map((n) => pool.session(inv.data.pairs[0], n).run(['hostname']).then((r) => r.stdout.trim(), (e: unknown) => e)))
+    const got = await Promise.all(
+      nodes.map((n) =>
+        pool
+          .session(inv.data.pairs[0], n)
+          .run(['hostname'])
+          .then(
+            (r) => r.stdout.trim(),
+            (e: unknown) => e,
+          ),
+      ),
+    )
     return { got: Object.fromEntries(nodes.map((n, i) => [n, got[i]])) as Record<string, string | RemoteError>, bastions: pool.bastions() }
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 }
-const err = (x: unknown): RemoteError => { assert.instance(x, RemoteError, String(x)); return x as RemoteError }
-const reset = () => { for (const h of [b1, b2, a, b, c]) { h.forwards.length = 0; h.connections = 0 } }
+const err = (x: unknown): RemoteError => {
+  assert.instance(x, RemoteError, String(x))
+  return x as RemoteError
+}
+const reset = () => {
+  for (const h of [b1, b2, a, b, c]) {
+    h.forwards.length = 0
+    h.connections = 0
+  }
+}
 
-test('sshSettings: hops inherit the node\'s user and key, a hop\'s own key resolves from the inventory; the list is replaced, not merged', () => {
+test("sshSettings: hops inherit the node's user and key, a hop's own key resolves from the inventory; the list is replaced, not merged", () => {
   const inv = inventory((d) => {
     d.defaults!.ssh!.user = 'ops'
     d.defaults!.ssh!.jump![1] = { ...d.defaults!.ssh!.jump![1], user: 'jump', keyFile: 'other' }
   })
   const [pa, pc] = [inv.data.pairs[0].nodes[0], inv.data.pairs[0].nodes[2]].map((n) => sshSettings(inv, inv.data.pairs[0], n))
-  assert.equal(pa.jump.map((h) => [h.label, h.user, h.keyFile, h.port]), [['b1', 'ops', path.join(dir, 'id'), b1.port], ['b2', 'jump', path.join(dir, 'other'), b2.port]])
+  assert.equal(
+    pa.jump.map((h) => [h.label, h.user, h.keyFile, h.port]),
+    [
+      ['b1', 'ops', path.join(dir, 'id'), b1.port],
+      ['b2', 'jump', path.join(dir, 'other'), b2.port],
+    ],
+  )
   assert.equal(pc.jump, [])
 })
 
@@ -154,13 +192,19 @@ test('two hops: each node behind them answers with its own pinned key, one conne
   reset()
   const { got, bastions } = await run(inventory())
   assert.equal(got, { 'node-a': 'node-a', 'node-b': 'node-b', 'node-c': 'node-c' })
-  assert.equal(bastions.map((j) => [j.hop.label, j.connects]), [['b1', 1], ['b2', 1]])
+  assert.equal(
+    bastions.map((j) => [j.hop.label, j.connects]),
+    [
+      ['b1', 1],
+      ['b2', 1],
+    ],
+  )
   assert.equal(b1.forwards, [b2.port], 'b1 carried one connection: to b2')
   assert.equal(b2.forwards.sort(), [a.port, b.port].sort(), 'b2 carried one per node behind it')
   assert.equal([b1.connections, b2.connections, c.connections], [1, 1, 1], 'node-c was reached directly')
 })
 
-test('the second bastion\'s key pinned wrong: host-key mismatch at b2, after b1 passed; the nodes never asked', async () => {
+test("the second bastion's key pinned wrong: host-key mismatch at b2, after b1 passed; the nodes never asked", async () => {
   pins({ b2: pin(b2, a.key) })
   reset()
   const { got } = await run(inventory(), ['node-a', 'node-b'])
@@ -184,7 +228,7 @@ test('a bastion with no pin at all is refused (never trusted on first use)', asy
   assert.match(e.message, 'host key not pinned')
 })
 
-test('the node\'s own key is still checked behind the bastions', async () => {
+test("the node's own key is still checked behind the bastions", async () => {
   pins({ 'node-a': pin(a, b.key) })
   const { got } = await run(inventory(), ['node-a', 'node-b'])
   const e = err(got['node-a'])
@@ -196,7 +240,9 @@ test('the node\'s own key is still checked behind the bastions', async () => {
 
 test('the second bastion unreachable through the first: names b2 and the hop it was tried through', async () => {
   pins()
-  const inv = inventory((d) => { d.defaults!.ssh!.jump![1].port = dead })
+  const inv = inventory((d) => {
+    d.defaults!.ssh!.jump![1].port = dead
+  })
   const { got } = await run(inv, ['node-a', 'node-b'])
   for (const n of ['node-a', 'node-b']) {
     const e = err(got[n])
@@ -209,7 +255,9 @@ test('the second bastion unreachable through the first: names b2 and the hop it 
 
 test('the first bastion down: every node behind it unreachable at b1, one attempt for all', async () => {
   pins()
-  const inv = inventory((d) => { d.defaults!.ssh!.jump![0].port = dead })
+  const inv = inventory((d) => {
+    d.defaults!.ssh!.jump![0].port = dead
+  })
   const { got } = await run(inv)
   for (const n of ['node-a', 'node-b']) {
     const e = err(got[n])
@@ -221,7 +269,9 @@ test('the first bastion down: every node behind it unreachable at b1, one attemp
 
 test('a node down behind the bastions: unreachable naming the node, the bastions fine', async () => {
   pins()
-  const inv = inventory((d) => { d.pairs[0].nodes[1].ssh!.port = dead })
+  const inv = inventory((d) => {
+    d.pairs[0].nodes[1].ssh!.port = dead
+  })
   const { got } = await run(inv, ['node-a', 'node-b'])
   assert.is(got['node-a'], 'node-a')
   const e = err(got['node-b'])
@@ -231,10 +281,12 @@ test('a node down behind the bastions: unreachable naming the node, the bastions
   assert.match(hint(e), "check the node's power")
 })
 
-test('a bastion that forwards nowhere (AllowTcpForwarding no): the bastion\'s fault, not the node\'s', async () => {
+test("a bastion that forwards nowhere (AllowTcpForwarding no): the bastion's fault, not the node's", async () => {
   pins()
   // node-c's server answers SSH but has no forwarding at all.
-  const inv = inventory((d) => { d.defaults!.ssh!.jump = [{ name: 'nofwd', address: '127.0.0.1', port: c.port }] })
+  const inv = inventory((d) => {
+    d.defaults!.ssh!.jump = [{ name: 'nofwd', address: '127.0.0.1', port: c.port }]
+  })
   const { got } = await run(inv, ['node-a'])
   const e = err(got['node-a'])
   assert.ok(e.unreachable)
@@ -242,9 +294,11 @@ test('a bastion that forwards nowhere (AllowTcpForwarding no): the bastion\'s fa
   assert.match(e.message, `node-a (127.0.0.1): via bastion nofwd (127.0.0.1): does not forward to 127.0.0.1 port ${a.port}: administratively prohibited`)
 })
 
-test('a bastion that refuses the controller\'s key: authentication failed at that bastion', async () => {
+test("a bastion that refuses the controller's key: authentication failed at that bastion", async () => {
   pins()
-  const inv = inventory((d) => { d.defaults!.ssh!.jump![0].keyFile = 'stranger' })
+  const inv = inventory((d) => {
+    d.defaults!.ssh!.jump![0].keyFile = 'stranger'
+  })
   const { got } = await run(inv, ['node-a'])
   const e = err(got['node-a'])
   assert.ok(e.authFailed)

@@ -12,8 +12,12 @@ import { labFault } from '../lib/lab/index.ts'
 import type { LoadedInventory } from '../lib/inventory/load.ts'
 
 let lab: TestLab
-test.before(async () => { lab = await startTestLab() })
-test.after(async () => { await lab?.down() })
+test.before(async () => {
+  lab = await startTestLab()
+})
+test.after(async () => {
+  await lab?.down()
+})
 
 const pair = () => lab.inv.data.pairs[0]
 const pinFile = () => path.resolve(lab.inv.dir, lab.inv.data.defaults!.ssh!.knownHostsFile!)
@@ -30,7 +34,9 @@ async function failure(inv: LoadedInventory, node: string, cmd: string[] = ['tru
   } catch (e) {
     assert.instance(e, RemoteError)
     return e as RemoteError
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
   throw new Error('expected a RemoteError')
 }
 
@@ -45,7 +51,9 @@ test('a pinned node answers; stdout, exit code, duration and stdin come back', a
     assert.type(r.durationMs, 'number')
     const again = await s.run(['hostname'])
     assert.is(again.stdout.trim(), 'node-a', 'same session, same node')
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 })
 
 test('a non-zero exit is a RemoteError naming node, command, exit code and stderr', async () => {
@@ -60,7 +68,9 @@ test('a non-zero exit is a RemoteError naming node, command, exit code and stder
     const r = await pool.session(pair(), 'node-b').run(['false'], { check: false })
     assert.is(r.code, 1)
     assert.is(r.ok, false)
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 })
 
 test('a command over its timeout fails as timedOut', async () => {
@@ -73,9 +83,20 @@ test('a changed host key is refused, naming expected and presented fingerprints'
   const kh = readFileSync(pinFile(), 'utf8')
   const [a, b] = pair().nodes.map((n) => n.address)
   // node-a's line now carries node-b's key: exactly what a rebuilt or impersonated node looks like.
-  const bKey = kh.split('\n').find((l) => l.startsWith(b + ' '))!.split(' ').slice(1).join(' ')
+  const bKey = kh
+    .split('\n')
+    .find((l) => l.startsWith(b + ' '))!
+    .split(' ')
+    .slice(1)
+    .join(' ')
   const swapped = `${lab.inv.dir}/known_hosts.swapped`
-  writeFileSync(swapped, kh.split('\n').map((l) => (l.startsWith(a + ' ') ? `${a} ${bKey}` : l)).join('\n'))
+  writeFileSync(
+    swapped,
+    kh
+      .split('\n')
+      .map((l) => (l.startsWith(a + ' ') ? `${a} ${bKey}` : l))
+      .join('\n'),
+  )
   const e = await failure(withSsh({ knownHostsFile: swapped }), 'node-a')
   assert.ok(e.hostKeyMismatch)
   assert.match(e.message, /HOST KEY MISMATCH: expected SHA256:\S+, presented SHA256:\S+/)
@@ -85,7 +106,13 @@ test('a node missing from known_hosts is refused, never trusted on first use', a
   const kh = `${lab.inv.dir}/known_hosts.partial`
   const a = pair().nodes[0].address
   const full = readFileSync(pinFile(), 'utf8')
-  writeFileSync(kh, full.split('\n').filter((l) => !l.startsWith(a + ' ')).join('\n'))
+  writeFileSync(
+    kh,
+    full
+      .split('\n')
+      .filter((l) => !l.startsWith(a + ' '))
+      .join('\n'),
+  )
   const e = await failure(withSsh({ knownHostsFile: kh }), 'node-a')
   assert.ok(e.hostKeyMismatch)
   assert.match(e.message, /host key not pinned: presented SHA256:\S+/)
@@ -102,10 +129,18 @@ test('a wrong client key fails authentication, not as unreachable', async () => 
   // A key file that is not there is bad input (exit 2), said as such, not a node that cannot be reached.
   const pool = new SshPool(withSsh({ keyFile: '/var/lib/nonexistent-key' }))
   try {
-    const e = await pool.session(pair(), 'node-a').run(['true']).then(() => undefined, (x) => x)
+    const e = await pool
+      .session(pair(), 'node-a')
+      .run(['true'])
+      .then(
+        () => undefined,
+        (x) => x,
+      )
     assert.instance(e, InputError)
     assert.match((e as Error).message, /key file \/var\/lib\/nonexistent-key does not exist/)
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
   const other = `${lab.inv.dir}/other_ed25519`
   const { execFileSync } = await import('node:child_process')
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other])
@@ -135,7 +170,6 @@ test('an isolated node is unreachable (flag), and a second call in the same run 
   }
 })
 
-
 test('a kept connection whose link dies: the next command fails within its timeout, channel open included', async () => {
   const pool = new SshPool(lab.inv)
   try {
@@ -158,13 +192,18 @@ test('a server that accepts and says nothing, then hangs up: one unreachable err
   // ssh2 reports such a handshake twice (its ready timeout, then the lost connection); an error
   // nobody listens for would end the watcher or the playbook right there.
   const sockets: Socket[] = []
-  const server = createServer((s) => { sockets.push(s); setTimeout(() => s.destroy(), 400) })
+  const server = createServer((s) => {
+    sockets.push(s)
+    setTimeout(() => s.destroy(), 400)
+  })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as { port: number }).port
   const inv = withSsh({ connectTimeoutMs: 200, port })
   inv.data.pairs[0].nodes[0].address = '127.0.0.1'
   let crashed: unknown
-  const onCrash = (e: unknown) => { crashed = e }
+  const onCrash = (e: unknown) => {
+    crashed = e
+  }
   process.on('uncaughtException', onCrash)
   try {
     const e = await failure(inv, 'node-a')

@@ -16,7 +16,9 @@ test.before(async () => {
   lab = await startTestLab()
   vip = lab.inv.data.pairs[0].floatingIps![0].address
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 const sh = async (node: string, script: string) => {
   const r = await lab.exec(node, ['sh', '-c', script])
@@ -26,7 +28,11 @@ const sh = async (node: string, script: string) => {
 /** In-process (a fresh pool each time: a fault may leave dead connections behind). */
 async function status() {
   const pool = new SshPool(lab.inv)
-  try { return await pairStatus(lab.inv, lab.inv.data.pairs[0], pool) } finally { pool.close() }
+  try {
+    return await pairStatus(lab.inv, lab.inv.data.pairs[0], pool)
+  } finally {
+    pool.close()
+  }
 }
 async function assertHealthy(why: string) {
   const st = await status()
@@ -37,7 +43,10 @@ async function assertHealthy(why: string) {
 async function assertDegraded(want: RegExp) {
   const st = await status()
   assert.is(st.degraded, true, 'degraded')
-  assert.ok(st.degradedReasons.some((r) => want.test(r)), `no reason matches ${want}: ${JSON.stringify(st.degradedReasons)}`)
+  assert.ok(
+    st.degradedReasons.some((r) => want.test(r)),
+    `no reason matches ${want}: ${JSON.stringify(st.degradedReasons)}`,
+  )
   return st
 }
 
@@ -55,7 +64,9 @@ test('degraded: the playbook exits 1 and prints the reason (what cron acts on)',
     assert.is(r.code, 1, r.stdout + r.stderr)
     assert.match(r.stdout, /DEGRADED/)
     assert.match(r.stdout, /! web is down on the active node node-a/)
-  } finally { await sh('node-a', '/var/lib/lab/bin/svc start web') }
+  } finally {
+    await sh('node-a', '/var/lib/lab/bin/svc start web')
+  }
   assert.is((await playbook('status', ['--inventory', lab.file])).code, 0, 'healthy again')
 })
 
@@ -64,40 +75,97 @@ const vipOn = (node: string, how: 'add' | 'del') => sh(node, `ip addr ${how} ${v
 const webPid = 'cat /var/lib/lab/run/web.pid'
 const MARK = '{"since":"2026-12-01T00:00:00Z","reason":"node-b: link lost","pending":{"node-b":["app"]}}'
 const FORGED = '{"epoch":999,"active":"node-b","since":"2026-12-01T00:00:00Z","by":"x"}'
-interface Rule { name: string; broken: () => Promise<unknown>; want: RegExp; repair: () => Promise<unknown> }
+interface Rule {
+  name: string
+  broken: () => Promise<unknown>
+  want: RegExp
+  repair: () => Promise<unknown>
+}
 const rules: Rule[] = [
-  { name: 'an unreachable node', want: /^node-b unreachable: /,
-    broken: () => labFault(lab.inv, 'isolate', 'node-b'), repair: () => labFault(lab.inv, 'heal', 'node-b') },
-  { name: 'the VIP on two nodes', want: /held by 2 nodes \(node-a, node-b\)/,
-    broken: () => vipOn('node-b', 'add'), repair: () => vipOn('node-b', 'del') },
-  { name: 'the VIP on no node', want: /held by no node/,
-    broken: () => vipOn('node-a', 'del'), repair: () => vipOn('node-a', 'add') },
-  { name: 'the VIP on the standby only', want: /on node-b, but the active node is node-a/,
-    broken: async () => { await vipOn('node-a', 'del'); await vipOn('node-b', 'add') },
-    repair: async () => { await vipOn('node-b', 'del'); await vipOn('node-a', 'add') } },
-  { name: 'a service down on the active node', want: /^db is down on the active node node-a$/,
-    broken: () => svc('node-a', 'stop', 'db'), repair: () => svc('node-a', 'start', 'db') },
-  { name: 'a singleton on both nodes', want: /^singleton db runs on node-a and node-b: two live writers$/,
-    broken: () => svc('node-b', 'start', 'db'), repair: () => svc('node-b', 'stop', 'db') },
-  { name: 'a singleton on the standby only', want: /^singleton db runs on node-b, not on the active node node-a$/,
-    broken: async () => { await svc('node-a', 'stop', 'db'); await svc('node-b', 'start', 'db') },
-    repair: async () => { await svc('node-b', 'stop', 'db'); await svc('node-a', 'start', 'db') } },
+  {
+    name: 'an unreachable node',
+    want: /^node-b unreachable: /,
+    broken: () => labFault(lab.inv, 'isolate', 'node-b'),
+    repair: () => labFault(lab.inv, 'heal', 'node-b'),
+  },
+  { name: 'the VIP on two nodes', want: /held by 2 nodes \(node-a, node-b\)/, broken: () => vipOn('node-b', 'add'), repair: () => vipOn('node-b', 'del') },
+  { name: 'the VIP on no node', want: /held by no node/, broken: () => vipOn('node-a', 'del'), repair: () => vipOn('node-a', 'add') },
+  {
+    name: 'the VIP on the standby only',
+    want: /on node-b, but the active node is node-a/,
+    broken: async () => {
+      await vipOn('node-a', 'del')
+      await vipOn('node-b', 'add')
+    },
+    repair: async () => {
+      await vipOn('node-b', 'del')
+      await vipOn('node-a', 'add')
+    },
+  },
+  {
+    name: 'a service down on the active node',
+    want: /^db is down on the active node node-a$/,
+    broken: () => svc('node-a', 'stop', 'db'),
+    repair: () => svc('node-a', 'start', 'db'),
+  },
+  {
+    name: 'a singleton on both nodes',
+    want: /^singleton db runs on node-a and node-b: two live writers$/,
+    broken: () => svc('node-b', 'start', 'db'),
+    repair: () => svc('node-b', 'stop', 'db'),
+  },
+  {
+    name: 'a singleton on the standby only',
+    want: /^singleton db runs on node-b, not on the active node node-a$/,
+    broken: async () => {
+      await svc('node-a', 'stop', 'db')
+      await svc('node-b', 'start', 'db')
+    },
+    repair: async () => {
+      await svc('node-b', 'stop', 'db')
+      await svc('node-a', 'start', 'db')
+    },
+  },
   // Running by its status command, but frozen: only the health check through the VIP can tell.
-  { name: 'a running service that does not answer', want: /^active node-a does not answer: web: /,
-    broken: () => sh('node-a', `kill -STOP $(${webPid})`), repair: () => sh('node-a', `kill -CONT $(${webPid})`) },
-  { name: 'a sync mark on the active node', want: /^sync pending since 2026-12-01T00:00:00Z: node-b: link lost$/,
-    broken: () => sh('node-a', `mkdir -p ${STATE} && printf '%s' '${MARK}' > ${STATE}/degraded.json`), repair: () => sh('node-a', `rm -f ${STATE}/degraded.json`) },
-  { name: 'a standby that missed a write', want: /^node-b is behind node-a: app \(.*status-missed\.txt/,
-    broken: () => sh('node-a', 'echo missed > /srv/app/status-missed.txt'), repair: () => sh('node-a', 'rm -f /srv/app/status-missed.txt') },
-  { name: 'a lock left on a node', want: /^stale lock on node-b left by an owner that cannot be read/,
-    broken: () => sh('node-b', `mkdir -p ${STATE}/lock`), repair: () => sh('node-b', `rm -rf ${STATE}/lock`) },
-  { name: 'a forged record', want: /records say node-b is active \(epoch 999\)/,
-    broken: () => sh('node-b', `mkdir -p ${STATE} && printf '%s' '${FORGED}' > ${STATE}/active.json`), repair: () => sh('node-b', `rm -f ${STATE}/active.json`) },
+  {
+    name: 'a running service that does not answer',
+    want: /^active node-a does not answer: web: /,
+    broken: () => sh('node-a', `kill -STOP $(${webPid})`),
+    repair: () => sh('node-a', `kill -CONT $(${webPid})`),
+  },
+  {
+    name: 'a sync mark on the active node',
+    want: /^sync pending since 2026-12-01T00:00:00Z: node-b: link lost$/,
+    broken: () => sh('node-a', `mkdir -p ${STATE} && printf '%s' '${MARK}' > ${STATE}/degraded.json`),
+    repair: () => sh('node-a', `rm -f ${STATE}/degraded.json`),
+  },
+  {
+    name: 'a standby that missed a write',
+    want: /^node-b is behind node-a: app \(.*status-missed\.txt/,
+    broken: () => sh('node-a', 'echo missed > /srv/app/status-missed.txt'),
+    repair: () => sh('node-a', 'rm -f /srv/app/status-missed.txt'),
+  },
+  {
+    name: 'a lock left on a node',
+    want: /^stale lock on node-b left by an owner that cannot be read/,
+    broken: () => sh('node-b', `mkdir -p ${STATE}/lock`),
+    repair: () => sh('node-b', `rm -rf ${STATE}/lock`),
+  },
+  {
+    name: 'a forged record',
+    want: /records say node-b is active \(epoch 999\)/,
+    broken: () => sh('node-b', `mkdir -p ${STATE} && printf '%s' '${FORGED}' > ${STATE}/active.json`),
+    repair: () => sh('node-b', `rm -f ${STATE}/active.json`),
+  },
 ]
 for (const { name, broken, want, repair } of rules) {
   test(`degraded by ${name}; healthy once repaired`, async () => {
     await broken()
-    try { await assertDegraded(want) } finally { await repair() }
+    try {
+      await assertDegraded(want)
+    } finally {
+      await repair()
+    }
     await assertHealthy(`after repairing ${name}`)
   })
 }

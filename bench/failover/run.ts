@@ -21,7 +21,10 @@ import { intToIp, ipToInt } from '../../lib/lab/plan.ts'
 
 const args = minimist(process.argv.slice(2), { default: { runs: 10, 'keepalived-runs': 5, 'unplanned-runs': 5 } })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] }
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]
+}
 const median = (xs: number[]) => pct(xs, 50)
 
 const get = (host: string) => httpBody(host, 8080, 200)
@@ -108,7 +111,9 @@ async function benchHapairUnplanned(lab: TestLab, runs: number) {
     const g = Math.round(await p.end(j.to))
     gap.push(g)
     wall.push(r.ms)
-    process.stderr.write(`hapair unplanned ${i + 1}/${runs}: client gap ${g} ms, wall ${r.ms} ms, fence: ${j.steps.find((s: any) => s.name === 'fence')?.detail}\n`)
+    process.stderr.write(
+      `hapair unplanned ${i + 1}/${runs}: client gap ${g} ms, wall ${r.ms} ms, fence: ${j.steps.find((s: any) => s.name === 'fence')?.detail}\n`,
+    )
     // Back to node-a: powered on and linked again (it comes back holding nothing), then a planned switch.
     await labFault(lab.inv, 'heal', 'node-a')
     await labFault(lab.inv, 'start', 'node-a')
@@ -125,14 +130,18 @@ function keepalivedConf(node: string, priority: number, vip: string, prefix: num
 
 const KEEPALIVED = ['keepalived', '-f', '/var/lib/lab/keepalived.conf', '-P', '-p', '/run/keepalived.pid', '-r', '/run/keepalived-vrrp.pid', '-l']
 // Waits for each process to exit: a keepalived started while the old one still shuts down finds its pid file and quits.
-const STOP_KEEPALIVED = 'for f in /run/keepalived.pid /run/keepalived-vrrp.pid; do [ -f "$f" ] || continue; p=$(cat "$f"); kill "$p" 2>/dev/null; i=0; ' +
+const STOP_KEEPALIVED =
+  'for f in /run/keepalived.pid /run/keepalived-vrrp.pid; do [ -f "$f" ] || continue; p=$(cat "$f"); kill "$p" 2>/dev/null; i=0; ' +
   'while kill -0 "$p" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; done; true'
 
 async function benchKeepalived(lab: TestLab, runs: number) {
   const base = lab.inv.data.pairs[0].floatingIps![0].address
   const kvip = intToIp(ipToInt(base) + 1)
   const prefix = Number(lab.inv.data.lab!.subnet.split('/')[1])
-  const nodes = [['node-a', 150], ['node-b', 100]] as const
+  const nodes = [
+    ['node-a', 150],
+    ['node-b', 100],
+  ] as const
   const start = async (n: string) => {
     const r = await lab.exec(n, KEEPALIVED)
     if (r.code !== 0) throw new Error(`keepalived on ${n}: ${r.stderr}`)
@@ -184,7 +193,7 @@ async function benchKeepalived(lab: TestLab, runs: number) {
 spawnSync(process.execPath, ['scripts/setup.mjs', 'keepalived'], { stdio: 'inherit' })
 const lab = await startTestLab()
 try {
-  const load = () => (os.loadavg()[0]).toFixed(1)
+  const load = () => os.loadavg()[0].toFixed(1)
   const loadBefore = load()
   const hapair = await benchHapair(lab, Number(args.runs))
   // An even run count ends on node-a; the unplanned runs start there and come back there.
@@ -194,10 +203,20 @@ try {
   const keepalived = await benchKeepalived(lab, Number(args['keepalived-runs']))
   const ratio = (a: number, b: number) => +(a / b).toFixed(1)
   const result = {
-    date: new Date().toISOString(), machine: `${os.cpus().length} cores`, loadAverage: { before: loadBefore, after: load() },
+    date: new Date().toISOString(),
+    machine: `${os.cpus().length} cores`,
+    loadAverage: { before: loadBefore, after: load() },
     instrument: 'client outside both nodes polling the floating IP every 5 ms: last answer from the old node -> first from the new',
-    planned: { hapairSwitchover: hapair.clientGapMs, keepalivedHandover: keepalived.plannedGapMs, keepalivedOverHapair: ratio(keepalived.plannedGapMs.median, hapair.clientGapMs.median) },
-    unplanned: { hapairFailover: hapairUnplanned.clientGapMs, keepalivedTakeover: keepalived.unplannedGapMs, keepalivedOverHapair: ratio(keepalived.unplannedGapMs.median, hapairUnplanned.clientGapMs.median) },
+    planned: {
+      hapairSwitchover: hapair.clientGapMs,
+      keepalivedHandover: keepalived.plannedGapMs,
+      keepalivedOverHapair: ratio(keepalived.plannedGapMs.median, hapair.clientGapMs.median),
+    },
+    unplanned: {
+      hapairFailover: hapairUnplanned.clientGapMs,
+      keepalivedTakeover: keepalived.unplannedGapMs,
+      keepalivedOverHapair: ratio(keepalived.unplannedGapMs.median, hapairUnplanned.clientGapMs.median),
+    },
     hapairOwnTimers: { rtoMs: hapair.rtoMs, plannedWallMs: hapair.wallMs, unplannedWallMs: hapairUnplanned.wallMs },
     targets: { rtoMedianUnder300: hapair.rtoMs.median < 300, wallMedianUnder1500: hapair.wallMs.median < 1500 },
     keepalivedBothHeldWhileIsolated: keepalived.bothHeldWhileIsolated,

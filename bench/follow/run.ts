@@ -16,7 +16,10 @@ import { startTestLab, type TestLab } from '../../test/helpers/lab.ts'
 import { startFollowChild } from '../../test/sync/_follow.ts'
 
 const args = minimist(process.argv.slice(2), { string: ['json', 'only'], default: { seconds: 30, burst: 10000, 'files-per-sec': 200, 'append-mb-per-sec': 2 } })
-const SECONDS = Number(args.seconds), BURST = Number(args.burst), FPS = Number(args['files-per-sec']), MBPS = Number(args['append-mb-per-sec'])
+const SECONDS = Number(args.seconds),
+  BURST = Number(args.burst),
+  FPS = Number(args['files-per-sec']),
+  MBPS = Number(args['append-mb-per-sec'])
 const DIR = '/srv/bench'
 const TICK = 100 // clock ticks per second (Linux USER_HZ)
 
@@ -41,23 +44,39 @@ const h = setInterval(() => { if (fs.existsSync(stop)) { clearInterval(h); proce
 const BURST_SH = `set -e; mkdir -p "$1/burst"; cd "$1/burst"; per=100; n=0; d=0
 while [ $n -lt $2 ]; do mkdir -p d$d; f=0; while [ $f -lt $per ] && [ $n -lt $2 ]; do echo "$d $f" > d$d/f$f; f=$((f+1)); n=$((n+1)); done; d=$((d+1)); done`
 
-const pct = (xs: number[], p: number) => { if (!xs.length) return NaN; const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] }
+const pct = (xs: number[], p: number) => {
+  if (!xs.length) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
+}
 const procTicks = (pid: number, children = false) => {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
     return Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0)
-  } catch { return NaN }
+  } catch {
+    return NaN
+  }
 }
 
 interface Row {
-  name: string; files: number; arrivedFiles: number; appends: number; arrivedAppends: number
-  rpMs: { median: number; p95: number; p99: number; max: number }; appendRpMs: { median: number; p95: number; p99: number }
-  burstMs: number; controllerCpuS: number; nodeCpuS: number; cpuS: number
+  name: string
+  files: number
+  arrivedFiles: number
+  appends: number
+  arrivedAppends: number
+  rpMs: { median: number; p95: number; p99: number; max: number }
+  appendRpMs: { median: number; p95: number; p99: number }
+  burstMs: number
+  controllerCpuS: number
+  nodeCpuS: number
+  cpuS: number
 }
 
 async function main() {
   const lab = await startTestLab({
-    mutate: (j) => { j.pairs[0].sync.items = [{ name: 'bench', path: DIR, priority: 10, transport: 'rsync', policy: 'always', mirror: false }] },
+    mutate: (j) => {
+      j.pairs[0].sync.items = [{ name: 'bench', path: DIR, priority: 10, transport: 'rsync', policy: 'always', mirror: false }]
+    },
   })
   const sh = async (node: string, script: string, ...a: string[]) => {
     const r = await lab.exec(node, ['sh', '-c', script, 'sh', ...a], { timeoutMs: 600_000 })
@@ -138,7 +157,9 @@ sync { default.rsync, source = "${DIR}/", target = "root@${b.address}:${DIR}/",$
       const obs = lab.exec('node-b', [process.execPath, '-e', OBSERVE, DIR, stopFile], { timeoutMs: 900_000 })
       await new Promise((r) => setTimeout(r, 500))
       console.error(`${c.name}: load for ${SECONDS} s`)
-      const load = JSON.parse((await lab.exec('node-a', [process.execPath, '-e', LOAD, String(SECONDS), String(FPS), String(MBPS), DIR], { timeoutMs: 600_000 })).stdout) as [string, string, number, number?][]
+      const load = JSON.parse(
+        (await lab.exec('node-a', [process.execPath, '-e', LOAD, String(SECONDS), String(FPS), String(MBPS), DIR], { timeoutMs: 600_000 })).stdout,
+      ) as [string, string, number, number?][]
       const t0 = Date.now()
       await sh('node-a', BURST_SH, DIR, String(BURST))
       const made = Date.now()
@@ -147,7 +168,10 @@ sync { default.rsync, source = "${DIR}/", target = "root@${b.address}:${DIR}/",$
       const end = made + 90_000
       for (;;) {
         const n = Number(await sh('node-b', 'find "$1/burst" -type f 2>/dev/null | wc -l; true', DIR))
-        if (n >= BURST) { burstMs = Date.now() - made; break }
+        if (n >= BURST) {
+          burstMs = Date.now() - made
+          break
+        }
         if (Date.now() > end) break
         await new Promise((r) => setTimeout(r, 100))
       }
@@ -169,23 +193,37 @@ sync { default.rsync, source = "${DIR}/", target = "root@${b.address}:${DIR}/",$
         if (hit) arp.push(hit[2] - t)
       }
       const row: Row = {
-        name: c.name, files: small, arrivedFiles: rp.length, appends: load.filter((x) => x[0] === 'a').length, arrivedAppends: arp.length,
+        name: c.name,
+        files: small,
+        arrivedFiles: rp.length,
+        appends: load.filter((x) => x[0] === 'a').length,
+        arrivedAppends: arp.length,
         rpMs: { median: pct(rp, 50), p95: pct(rp, 95), p99: pct(rp, 99), max: Math.max(...rp) },
         appendRpMs: { median: pct(arp, 50), p95: pct(arp, 95), p99: pct(arp, 99) },
-        burstMs, controllerCpuS: cpu.controller, nodeCpuS: cpu.node, cpuS: cpu.controller + cpu.node,
+        burstMs,
+        controllerCpuS: cpu.controller,
+        nodeCpuS: cpu.node,
+        cpuS: cpu.controller + cpu.node,
       }
       rows.push(row)
       console.error(`${c.name}: ${JSON.stringify(row)} (burst made in ${made - t0} ms)`)
     }
     const plainMs = await plainRsync()
     const f1 = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : 'not delivered')
-    console.log(`steady load ${FPS} files/s + ${MBPS} MB/s appends for ${SECONDS} s, then a ${BURST}-file burst; same lab run; recovery point = write on node-a -> whole on node-b`)
-    console.log('| contender | files arrived | RP median | RP p95 | RP p99 | RP max | appends RP p95 | burst delivered | CPU controller/self | CPU node-side | CPU total |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    console.log(
+      `steady load ${FPS} files/s + ${MBPS} MB/s appends for ${SECONDS} s, then a ${BURST}-file burst; same lab run; recovery point = write on node-a -> whole on node-b`,
+    )
+    console.log(
+      '| contender | files arrived | RP median | RP p95 | RP p99 | RP max | appends RP p95 | burst delivered | CPU controller/self | CPU node-side | CPU total |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    )
     for (const r of rows) {
-      console.log(`| ${r.name} | ${r.arrivedFiles}/${r.files} | ${f1(r.rpMs.median)} | ${f1(r.rpMs.p95)} | ${f1(r.rpMs.p99)} | ${f1(r.rpMs.max)} | ${f1(r.appendRpMs.p95)} | ${f1(r.burstMs)} | ${r.controllerCpuS.toFixed(2)} s | ${r.nodeCpuS.toFixed(2)} s | ${r.cpuS.toFixed(2)} s |`)
+      console.log(
+        `| ${r.name} | ${r.arrivedFiles}/${r.files} | ${f1(r.rpMs.median)} | ${f1(r.rpMs.p95)} | ${f1(r.rpMs.p99)} | ${f1(r.rpMs.max)} | ${f1(r.appendRpMs.p95)} | ${f1(r.burstMs)} | ${r.controllerCpuS.toFixed(2)} s | ${r.nodeCpuS.toFixed(2)} s | ${r.cpuS.toFixed(2)} s |`,
+      )
     }
     console.log(`plain \`rsync -a\` of the same ${BURST}-file tree, node-a -> node-b: ${f1(plainMs)}`)
-    if (args.json) writeFileSync(args.json, JSON.stringify({ seconds: SECONDS, burst: BURST, fps: FPS, mbps: MBPS, plainBurstMs: plainMs, rows }, null, 2) + '\n')
+    if (args.json)
+      writeFileSync(args.json, JSON.stringify({ seconds: SECONDS, burst: BURST, fps: FPS, mbps: MBPS, plainBurstMs: plainMs, rows }, null, 2) + '\n')
     const ours = rows[0]
     return ours.rpMs.p95 < 1000 && ours.arrivedFiles === ours.files ? 0 : 1
   } finally {

@@ -17,7 +17,13 @@ function localPool(): SshPool {
   return {
     session: (_pair: Pair, node: { name: string } | string) => {
       const name = typeof node === 'string' ? node : node.name
-      return { name, async run(cmd: Command, opts?: RunOptions) { return { ...runLocal(cmd, opts), node: name } }, close() {} }
+      return {
+        name,
+        async run(cmd: Command, opts?: RunOptions) {
+          return { ...runLocal(cmd, opts), node: name }
+        },
+        close() {},
+      }
     },
     close() {},
   } as unknown as SshPool
@@ -32,8 +38,15 @@ try {
     mkdirSync(path.join(root, `d${d}`), { recursive: true })
     for (let f = 0; f < 200; f++) writeFileSync(path.join(root, `d${d}`, `f${f}`), 'x')
   }
-  const pair = { name: 'p', primary: 'a', nodes: [{ name: 'a', address: '198.51.100.11' }, { name: 'b', address: '198.51.100.12' }],
-    sync: { items: [{ name: 'big', path: root, mirror: true, exclude: ['*.tmp'] }], protected: [`${root}/d7`] } } as unknown as Pair
+  const pair = {
+    name: 'p',
+    primary: 'a',
+    nodes: [
+      { name: 'a', address: '198.51.100.11' },
+      { name: 'b', address: '198.51.100.12' },
+    ],
+    sync: { items: [{ name: 'big', path: root, mirror: true, exclude: ['*.tmp'] }], protected: [`${root}/d7`] },
+  } as unknown as Pair
   const ours: number[] = []
   const plain: number[] = []
   for (let r = 0; r < args.reps; r++) {
@@ -44,8 +57,22 @@ try {
     for (let k = 0; k < 2; k++) spawnSync('find', [root, '-printf', '%y %s %T@ %P %l\\0'], { stdio: ['ignore', 'ignore', 'inherit'] })
     plain.push(performance.now() - t0)
   }
-  const o = median(ours), p = median(plain)
-  console.log(JSON.stringify({ files: dirs * 200, reps: args.reps, behindMs: Math.round(o), twoListingsMs: Math.round(p), ratio: +(o / p).toFixed(2), raw: { ours: ours.map(Math.round), plain: plain.map(Math.round) } }, null, 2))
+  const o = median(ours),
+    p = median(plain)
+  console.log(
+    JSON.stringify(
+      {
+        files: dirs * 200,
+        reps: args.reps,
+        behindMs: Math.round(o),
+        twoListingsMs: Math.round(p),
+        ratio: +(o / p).toFixed(2),
+        raw: { ours: ours.map(Math.round), plain: plain.map(Math.round) },
+      },
+      null,
+      2,
+    ),
+  )
 } finally {
   rmSync(root, { recursive: true, force: true })
 }

@@ -50,7 +50,12 @@ export function patroniVersions(): { patroni: string; etcd: string } {
   return { patroni: first('patroni').replace(/^patroni\s+/i, ''), etcd: first('etcd').replace(/^etcd Version:\s*/i, '') }
 }
 
-export interface PatroniOptions { switchovers: number; cuts: number; mode: 'sync' | 'async'; log?: (line: string) => void }
+export interface PatroniOptions {
+  switchovers: number
+  cuts: number
+  mode: 'sync' | 'async'
+  log?: (line: string) => void
+}
 export interface PatroniResult {
   versions: { patroni: string; etcd: string }
   etcd: string
@@ -60,13 +65,19 @@ export interface PatroniResult {
   takeoverMs: number
   switchover: { gapsMs: number[]; patronictlMs: number[]; settleMs: number[]; acked: number; unknown: number; lost: number }
   linkCut: {
-    gapsMs: number[]; promotedMs: number[]
+    gapsMs: number[]
+    promotedMs: number[]
     /** The isolated old primary, seen through its namespace: refusing new connections, then stopped (or a standby). */
-    oldRefusedMs: (number | null)[]; oldDownMs: (number | null)[]
-    rejoinMs: number[]; rewound: boolean[]
+    oldRefusedMs: (number | null)[]
+    oldDownMs: (number | null)[]
+    rejoinMs: number[]
+    rewound: boolean[]
     /** The old primary's Patroni log from the cut to its rejoin, the lines about the lock, demotion and rewind. */
     oldPrimaryLog: string[][]
-    acked: number; unknown: number; lost: number; lostRows: number[]
+    acked: number
+    unknown: number
+    lost: number
+    lostRows: number[]
   }
 }
 
@@ -101,7 +112,14 @@ exit 0
 }
 
 /** Patroni's configuration (JSON is YAML). Lab-only trust rules: the lab has no secrets worth a password. */
-export function patroniConfig(o: { node: NodePlan; peers: NodePlan[]; etcd: string; controller: string; pg: PgSettings; sync: boolean }): Record<string, unknown> {
+export function patroniConfig(o: {
+  node: NodePlan
+  peers: NodePlan[]
+  etcd: string
+  controller: string
+  pg: PgSettings
+  sync: boolean
+}): Record<string, unknown> {
   const hosts = o.peers.map((p) => `${p.address}/32`)
   const hba = [
     'local all all peer',
@@ -121,7 +139,8 @@ export function patroniConfig(o: { node: NodePlan; peers: NodePlan[]; etcd: stri
         maximum_lag_on_failover: 1048576,
         synchronous_mode: o.sync,
         postgresql: {
-          use_pg_rewind: true, use_slots: true,
+          use_pg_rewind: true,
+          use_slots: true,
           // hapair's lab settings (lib/lab/postgres.ts labPgConf) that Patroni would otherwise set to its own defaults.
           parameters: { max_connections: 40, wal_keep_size: '128MB', hot_standby_feedback: 'on', wal_log_hints: 'on' },
         },
@@ -164,28 +183,63 @@ function getJson(host: string, p: string, timeoutMs = 1500): Promise<any> {
     const req = http.get({ host, port: REST_PORT, path: p, timeout: timeoutMs, agent: false }, (res) => {
       let b = ''
       res.setEncoding('utf8').on('data', (d) => (b += d))
-      res.on('end', () => { try { resolve(JSON.parse(b)) } catch { resolve(undefined) } })
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(b))
+        } catch {
+          resolve(undefined)
+        }
+      })
     })
-    req.on('timeout', () => { req.destroy(); resolve(undefined) })
+    req.on('timeout', () => {
+      req.destroy()
+      resolve(undefined)
+    })
     req.on('error', () => resolve(undefined))
   })
 }
 
-const alive = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').length > 0 } catch { return false } }
-const cmdlineOf = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ') } catch { return '' } }
+const alive = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').length > 0
+  } catch {
+    return false
+  }
+}
+const cmdlineOf = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')
+  } catch {
+    return ''
+  }
+}
 
 /** SIGTERM, then SIGKILL after graceMs: only a pid we started, still running what we started. */
 async function stopPid(pid: number, what: RegExp, graceMs: number): Promise<string> {
   if (!alive(pid) || !what.test(cmdlineOf(pid))) return 'gone'
-  try { process.kill(pid, 'SIGTERM') } catch { return 'gone' }
+  try {
+    process.kill(pid, 'SIGTERM')
+  } catch {
+    return 'gone'
+  }
   for (let t = 0; t < graceMs && alive(pid); t += 100) await sleep(100)
   if (!alive(pid)) return 'stopped'
-  try { process.kill(pid, 'SIGKILL') } catch { /* exited meanwhile */ }
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    /* exited meanwhile */
+  }
   for (let t = 0; t < 5000 && alive(pid); t += 50) await sleep(50)
   return alive(pid) ? 'survived SIGKILL' : 'killed'
 }
 
-const tail = (file: string, n = 15) => { try { return readFileSync(file, 'utf8').trim().split('\n').slice(-n).join('\n') } catch { return `(no ${file})` } }
+const tail = (file: string, n = 15) => {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-n).join('\n')
+  } catch {
+    return `(no ${file})`
+  }
+}
 
 export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<PatroniResult> {
   const log = o.log ?? ((l: string) => console.log(l))
@@ -198,12 +252,22 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
   const byName = (name: string) => nodes.find((n) => n.name === name)!
   const other = (name: string) => nodes.find((n) => n.name !== name)!.name
   const hostLog = (n: NodePlan, f: string) => path.join(nodePaths(n).log, path.relative('/var/log', f))
-  const readLog = (n: string) => { try { return readFileSync(hostLog(byName(n), LOG), 'utf8') } catch { return '' } }
+  const readLog = (n: string) => {
+    try {
+      return readFileSync(hostLog(byName(n), LOG), 'utf8')
+    } catch {
+      return ''
+    }
+  }
 
   // The etcd host: the slot's .30, which nothing of the lab uses.
   const etcd = intToIp(parseCidr(plan.subnet).base + 30)
-  const used = [plan.controller, ...nodes.map((n) => n.address), ...plan.floating.map((f) => f.address),
-    ...((plan as { bastions?: { address: string }[] }).bastions ?? []).map((b) => b.address)]
+  const used = [
+    plan.controller,
+    ...nodes.map((n) => n.address),
+    ...plan.floating.map((f) => f.address),
+    ...((plan as { bastions?: { address: string }[] }).bastions ?? []).map((b) => b.address),
+  ]
   if (used.includes(etcd)) throw new Error(`etcd address ${etcd} is already used in lab ${plan.lab}`)
   const etcdNs = `hp-${plan.lab}-etcd`
   const etcdPort = `hp${plan.id}etcd`
@@ -216,9 +280,26 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
   const probe = (n: string): Promise<PgState | undefined> => probePg(labExec(byName(n)), pg).catch(() => undefined)
 
   const result: PatroniResult = {
-    versions: patroniVersions(), etcd: `${etcd}:2379 in ${etcdNs}`, timers: TIMERS, synchronousMode: o.mode === 'sync', vip, takeoverMs: 0,
+    versions: patroniVersions(),
+    etcd: `${etcd}:2379 in ${etcdNs}`,
+    timers: TIMERS,
+    synchronousMode: o.mode === 'sync',
+    vip,
+    takeoverMs: 0,
     switchover: { gapsMs: [], patronictlMs: [], settleMs: [], acked: 0, unknown: 0, lost: 0 },
-    linkCut: { gapsMs: [], promotedMs: [], oldRefusedMs: [], oldDownMs: [], rejoinMs: [], rewound: [], oldPrimaryLog: [], acked: 0, unknown: 0, lost: 0, lostRows: [] },
+    linkCut: {
+      gapsMs: [],
+      promotedMs: [],
+      oldRefusedMs: [],
+      oldDownMs: [],
+      rejoinMs: [],
+      rewound: [],
+      oldPrimaryLog: [],
+      acked: 0,
+      unknown: 0,
+      lost: 0,
+      lostRows: [],
+    },
   }
 
   /** Leader and a streaming (sync) replica, as Patroni and as PostgreSQL itself say. */
@@ -232,15 +313,24 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
       const lm = m(leader)
       const rm = m(replica)
       const [lp, rp] = await Promise.all([probe(leader), probe(replica)])
-      const ok = lm?.role === 'leader' && lm.state === 'running' && rm?.state === 'running' &&
-        (o.mode !== 'sync' || rm.role === 'sync_standby') && typeof rm.lag === 'number' && rm.lag <= 1048576 &&
-        lp?.role === 'primary' && rp?.role === 'standby' && rp.receiver?.status === 'streaming' &&
+      const ok =
+        lm?.role === 'leader' &&
+        lm.state === 'running' &&
+        rm?.state === 'running' &&
+        (o.mode !== 'sync' || rm.role === 'sync_standby') &&
+        typeof rm.lag === 'number' &&
+        rm.lag <= 1048576 &&
+        lp?.role === 'primary' &&
+        rp?.role === 'standby' &&
+        rp.receiver?.status === 'streaming' &&
         lp.replicas.some((r) => r.name === replica && r.state === 'streaming' && (o.mode !== 'sync' || r.sync === 'sync'))
       if (ok) return Date.now() - t0
       last = `patroni ${JSON.stringify(c?.members?.map((x: any) => [x.name, x.role, x.state, x.lag]) ?? 'no answer')}, postgres ${leader} ${lp?.role}, ${replica} ${rp?.role} ${rp?.receiver?.status ?? ''}`
       await sleep(250)
     }
-    throw new Error(`Patroni: ${leader} leading with ${replica} streaming not reached in ${timeoutMs / 1000} s: ${last}\n${replica}:\n${tail(hostLog(byName(replica), LOG))}`)
+    throw new Error(
+      `Patroni: ${leader} leading with ${replica} streaming not reached in ${timeoutMs / 1000} s: ${last}\n${replica}:\n${tail(hostLog(byName(replica), LOG))}`,
+    )
   }
 
   async function leaderNow(): Promise<string> {
@@ -260,7 +350,8 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
     if (r.code !== 0 || !Number.isInteger(pid) || pid <= 0) throw new Error(`patroni on ${n.name} did not start: ${(r.stderr || r.stdout).trim()}`)
     patroniPids.set(n.name, pid)
     await sleep(300)
-    if (!alive(pid) || !pidInNs(pid, n.ns) || !/patroni/.test(cmdlineOf(pid))) throw new Error(`patroni on ${n.name} (pid ${pid}) exited at once:\n${tail(hostLog(n, LOG))}`)
+    if (!alive(pid) || !pidInNs(pid, n.ns) || !/patroni/.test(cmdlineOf(pid)))
+      throw new Error(`patroni on ${n.name} (pid ${pid}) exited at once:\n${tail(hostLog(n, LOG))}`)
   }
 
   async function waitRole(n: string, role: string, timeoutMs: number): Promise<number> {
@@ -288,11 +379,34 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
     mkdirSync(etcdDir, { recursive: true, mode: 0o700 })
     const out = openSync(path.join(etcdDir, 'etcd.log'), 'a')
     const e = `http://${etcd}`
-    const child = spawn(toolPath('ip'), ['netns', 'exec', etcdNs, toolPath('etcd'), '--name', 'lab', '--data-dir', path.join(etcdDir, 'data'),
-      '--listen-client-urls', `${e}:2379`, '--advertise-client-urls', `${e}:2379`,
-      '--listen-peer-urls', `${e}:2380`, '--initial-advertise-peer-urls', `${e}:2380`,
-      '--initial-cluster', `lab=${e}:2380`, '--initial-cluster-state', 'new', '--initial-cluster-token', `hapair-${plan.lab}`],
-    { detached: true, stdio: ['ignore', out, out], env: nodeEnv(), cwd: '/' })
+    const child = spawn(
+      toolPath('ip'),
+      [
+        'netns',
+        'exec',
+        etcdNs,
+        toolPath('etcd'),
+        '--name',
+        'lab',
+        '--data-dir',
+        path.join(etcdDir, 'data'),
+        '--listen-client-urls',
+        `${e}:2379`,
+        '--advertise-client-urls',
+        `${e}:2379`,
+        '--listen-peer-urls',
+        `${e}:2380`,
+        '--initial-advertise-peer-urls',
+        `${e}:2380`,
+        '--initial-cluster',
+        `lab=${e}:2380`,
+        '--initial-cluster-state',
+        'new',
+        '--initial-cluster-token',
+        `hapair-${plan.lab}`,
+      ],
+      { detached: true, stdio: ['ignore', out, out], env: nodeEnv(), cwd: '/' },
+    )
     closeSync(out)
     child.unref()
     etcdPid = child.pid
@@ -300,14 +414,17 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
     let up = false
     for (let i = 0; i < 150 && !up; i++) {
       await sleep(200)
-      up = (await new Promise<boolean>((resolve) => {
+      up = await new Promise<boolean>((resolve) => {
         const req = http.get({ host: etcd, port: 2379, path: '/health', timeout: 1000, agent: false }, (res) => {
           let b = ''
           res.on('data', (d) => (b += d)).on('end', () => resolve(/"health":\s*"true"/.test(b)))
         })
-        req.on('timeout', () => { req.destroy(); resolve(false) })
+        req.on('timeout', () => {
+          req.destroy()
+          resolve(false)
+        })
         req.on('error', () => resolve(false))
-      }))
+      })
       if (!etcdPid || !alive(etcdPid)) throw new Error(`etcd exited:\n${tail(path.join(etcdDir, 'etcd.log'))}`)
     }
     if (!up) throw new Error(`etcd at ${etcd}:2379 not healthy after 30 s:\n${tail(path.join(etcdDir, 'etcd.log'))}`)
@@ -328,7 +445,10 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
     for (const h of await lab.holders(vip)) await nodeExec(byName(h), ['ip', 'addr', 'del', `${vip}/${fip.prefix ?? 32}`, 'dev', fip.interface ?? 'eth0'])
     for (const n of nodes) {
       const cfg = patroniConfig({ node: n, peers: nodes, etcd, controller: plan.controller, pg, sync: o.mode === 'sync' })
-      for (const [file, body, mode] of [[CONFIG, JSON.stringify(cfg, null, 2) + '\n', '600'], [VIP_SCRIPT, vipScript(vip, fip.prefix ?? 32, fip.interface ?? 'eth0'), '755']] as const) {
+      for (const [file, body, mode] of [
+        [CONFIG, JSON.stringify(cfg, null, 2) + '\n', '600'],
+        [VIP_SCRIPT, vipScript(vip, fip.prefix ?? 32, fip.interface ?? 'eth0'), '755'],
+      ] as const) {
         const r = await nodeExec(n, ['sh', '-c', PUT, 'put', file, mode], { input: body })
         if (r.code !== 0) throw new Error(`writing ${file} on ${n.name}: ${r.stderr.trim()}`)
       }
@@ -339,9 +459,17 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
     await startPatroni(byName(other(first)))
     await healthy(first, 240_000)
     result.takeoverMs = Date.now() - tTake
-    log(`patroni: ${result.versions.patroni} took over in ${(result.takeoverMs / 1000).toFixed(1)} s: ${first} leader, ${other(first)} ${o.mode === 'sync' ? 'sync standby' : 'replica'} (pids ${[...patroniPids.values()].join(' ')})`)
+    log(
+      `patroni: ${result.versions.patroni} took over in ${(result.takeoverMs / 1000).toFixed(1)} s: ${first} leader, ${other(first)} ${o.mode === 'sync' ? 'sync standby' : 'replica'} (pids ${[...patroniPids.values()].join(' ')})`,
+    )
     const cfg = await patronictl(['show-config'])
-    log(`patroni: dynamic configuration: ${cfg.stdout.trim().split('\n').filter((l) => /^(ttl|loop_wait|retry_timeout|synchronous_mode):/.test(l)).join(', ')}`)
+    log(
+      `patroni: dynamic configuration: ${cfg.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => /^(ttl|loop_wait|retry_timeout|synchronous_mode):/.test(l))
+        .join(', ')}`,
+    )
 
     // The address answers as the leader (the callback added it): the client's first write must not fail for setup reasons.
     for (let i = 0; ; i++) {
@@ -362,7 +490,8 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
       const t0 = Date.now()
       const r = await patronictl(['switchover', '--leader', from, '--candidate', to, '--force'])
       const t1 = Date.now()
-      if (r.code !== 0 || !/Successfully switched over/i.test(r.stdout)) throw new Error(`patronictl switchover ${from} -> ${to} (exit ${r.code}): ${(r.stdout + r.stderr).trim()}`)
+      if (r.code !== 0 || !/Successfully switched over/i.test(r.stdout))
+        throw new Error(`patronictl switchover ${from} -> ${to} (exit ${r.code}): ${(r.stdout + r.stderr).trim()}`)
       // The gap is over once the client has written on the new leader.
       await waitRole(to, 'master', 60_000)
       for (let k = 0; k < 300 && !w.acked.some((a) => a.t > t1); k++) await sleep(100)
@@ -370,7 +499,9 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
       result.switchover.gapsMs.push(w.gap(t0, t1))
       result.switchover.patronictlMs.push(t1 - t0)
       result.switchover.settleMs.push(settle)
-      log(`patroni switchover ${i + 1}: ${from} -> ${to} write unavailability ${result.switchover.gapsMs.at(-1)} ms (patronictl ${t1 - t0} ms; ${from} streaming again ${(settle / 1000).toFixed(1)} s later)`)
+      log(
+        `patroni switchover ${i + 1}: ${from} -> ${to} write unavailability ${result.switchover.gapsMs.at(-1)} ms (patronictl ${t1 - t0} ms; ${from} streaming again ${(settle / 1000).toFixed(1)} s later)`,
+      )
     }
     await w.stop()
     result.switchover.acked = w.acked.length
@@ -402,7 +533,8 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
           // nothing: refusing means a server that says it is shutting down, or a standby, or none.
           const p = await probe(from)
           const gone = p?.role === 'standby' || p?.role === 'down'
-          if (refused === undefined && (gone || (p?.role === 'unknown' && /shutting down|starting up|not yet accepting/i.test(p.error ?? '')))) refused = Date.now()
+          if (refused === undefined && (gone || (p?.role === 'unknown' && /shutting down|starting up|not yet accepting/i.test(p.error ?? ''))))
+            refused = Date.now()
           if (gone) down = Date.now()
         }
         await sleep(200)
@@ -426,10 +558,17 @@ export async function benchPatroni(lab: TestLab, o: PatroniOptions): Promise<Pat
       result.linkCut.rejoinMs.push(Date.now() - th)
       const since = readLog(from).slice(logAt)
       result.linkCut.rewound.push(/running pg_rewind/.test(since))
-      result.linkCut.oldPrimaryLog.push(since.split('\n').filter((l) => /demot|DCS|shut|rewind|promot|lock/i.test(l)).slice(0, 20))
-      log(`patroni link cut ${i + 1}: ${from} isolated -> ${to} write unavailability ${gap} ms (promoted after ${((promoted - t0) / 1000).toFixed(1)} s; ` +
-        `old primary refused connections after ${refused === undefined ? '-' : ((refused - t0) / 1000).toFixed(1)} s, stopped after ${down === undefined ? '- (still up at 120 s)' : ((down - t0) / 1000).toFixed(1)} s; ` +
-        `${wc.acked.length} acknowledged, ${lost.length} lost, ${wc.unknown.length} unknown; rejoined ${(rejoin / 1000).toFixed(1)} s after heal${result.linkCut.rewound.at(-1) ? ', pg_rewind' : ''})`)
+      result.linkCut.oldPrimaryLog.push(
+        since
+          .split('\n')
+          .filter((l) => /demot|DCS|shut|rewind|promot|lock/i.test(l))
+          .slice(0, 20),
+      )
+      log(
+        `patroni link cut ${i + 1}: ${from} isolated -> ${to} write unavailability ${gap} ms (promoted after ${((promoted - t0) / 1000).toFixed(1)} s; ` +
+          `old primary refused connections after ${refused === undefined ? '-' : ((refused - t0) / 1000).toFixed(1)} s, stopped after ${down === undefined ? '- (still up at 120 s)' : ((down - t0) / 1000).toFixed(1)} s; ` +
+          `${wc.acked.length} acknowledged, ${lost.length} lost, ${wc.unknown.length} unknown; rejoined ${(rejoin / 1000).toFixed(1)} s after heal${result.linkCut.rewound.at(-1) ? ', pg_rewind' : ''})`,
+      )
     }
     return result
   } catch (e) {

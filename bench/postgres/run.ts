@@ -28,7 +28,9 @@ import { failover, missing, sql, states, vipOf, withPool } from '../../test/post
 import { startWatcher } from '../../test/helpers/watcher.ts'
 import { benchPatroni, PATRONI_COMMANDS, patroniInstalled, type PatroniResult } from './patroni.ts'
 
-const args = minimist(process.argv.slice(2), { default: { runs: 10, 'unplanned-runs': 5, 'watcher-runs': 10, mode: 'sync', 'patroni-runs': 10, 'patroni-cut-runs': 5 } })
+const args = minimist(process.argv.slice(2), {
+  default: { runs: 10, 'unplanned-runs': 5, 'watcher-runs': 10, mode: 'sync', 'patroni-runs': 10, 'patroni-cut-runs': 5 },
+})
 // Undefined unless asked either way: then Patroni runs when it is installed.
 const withPatroni = args.patroni === undefined ? patroniInstalled() : args.patroni !== false && args.patroni !== 'false'
 if (withPatroni && !patroniInstalled()) {
@@ -36,12 +38,17 @@ if (withPatroni && !patroniInstalled()) {
   process.exit(2)
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN }
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN
+}
 const other = (n: string) => (n === 'node-a' ? 'node-b' : 'node-a')
 
 async function primaryNow(lab: Awaited<ReturnType<typeof startPgLab>>): Promise<string> {
   const st = await states(lab)
-  const ps = Object.entries(st).filter(([, s]) => s?.role === 'primary').map(([n]) => n)
+  const ps = Object.entries(st)
+    .filter(([, s]) => s?.role === 'primary')
+    .map(([n]) => n)
   if (ps.length !== 1) throw new Error(`expected one primary, got [${ps}]`)
   return ps[0]
 }
@@ -90,12 +97,15 @@ async function main() {
       unplanned.push(w.gap(t0, t1))
       unplannedLost += (await missing(vip, table, w.acked)).length
       unplannedAcked += w.acked.length
-      console.log(`unplanned ${i + 1}: ${from} powered off -> ${to} write unavailability ${unplanned.at(-1)} ms (failover ${t1 - t0} ms; ${w.acked.length} acknowledged, ${w.errors} errors, ${w.unknown.length} unknown)`)
+      console.log(
+        `unplanned ${i + 1}: ${from} powered off -> ${to} write unavailability ${unplanned.at(-1)} ms (failover ${t1 - t0} ms; ${w.acked.length} acknowledged, ${w.errors} errors, ${w.unknown.length} unknown)`,
+      )
       await labFault(lab.inv, 'start', from)
       await withPool(lab, (pool) => rejoinPair(lab.inv, pool, lab.inv.data.pairs[0]))
     }
     const watched: Record<'isolate' | 'kill', { gaps: number[]; detectMs: number[]; lost: number; acked: number }> = {
-      isolate: { gaps: [], detectMs: [], lost: 0, acked: 0 }, kill: { gaps: [], detectMs: [], lost: 0, acked: 0 },
+      isolate: { gaps: [], detectMs: [], lost: 0, acked: 0 },
+      kill: { gaps: [], detectMs: [], lost: 0, acked: 0 },
     }
     for (let i = 0; i < 2 * Number(args['watcher-runs']); i++) {
       const fault = i % 2 === 0 ? 'isolate' : 'kill'
@@ -124,8 +134,12 @@ async function main() {
         m.detectMs.push(confirmed?.sinceFaultMs ?? NaN)
         m.lost += (await missing(vip, table, w.acked)).length
         m.acked += w.acked.length
-        console.log(`watcher ${i + 1}: ${from} ${fault === 'isolate' ? 'link cut' : 'powered off'} -> ${to} write unavailability ${m.gaps.at(-1)} ms (confirmed ${m.detectMs.at(-1)} ms after the fault, takeover ${done.tookMs} ms; ${w.acked.length} acknowledged)`)
-      } finally { await watcher.stop() }
+        console.log(
+          `watcher ${i + 1}: ${from} ${fault === 'isolate' ? 'link cut' : 'powered off'} -> ${to} write unavailability ${m.gaps.at(-1)} ms (confirmed ${m.detectMs.at(-1)} ms after the fault, takeover ${done.tookMs} ms; ${w.acked.length} acknowledged)`,
+        )
+      } finally {
+        await watcher.stop()
+      }
       // The fence powered the old primary off (a cut node too): power on, heal, rejoin.
       await labFault(lab.inv, 'heal', from)
       await labFault(lab.inv, 'start', from)
@@ -133,7 +147,11 @@ async function main() {
         await withPool(lab, (pool) => rejoinPair(lab.inv, pool, lab.inv.data.pairs[0]))
       } catch (e) {
         // Seen once in a run: said here with what the node runs, then one power cycle and retry.
-        const ps = await lab.exec(from, ['sh', '-c', 'p=$(head -n 1 /var/lib/postgresql/15/lab/postmaster.pid); echo "postmaster.pid: $p"; ps -o pid,ppid,stat,etimes,args -p "$p"; echo "its net $(readlink /proc/$p/ns/net) mnt $(readlink /proc/$p/ns/mnt); mine net $(readlink /proc/self/ns/net) mnt $(readlink /proc/self/ns/mnt)"'])
+        const ps = await lab.exec(from, [
+          'sh',
+          '-c',
+          'p=$(head -n 1 /var/lib/postgresql/15/lab/postmaster.pid); echo "postmaster.pid: $p"; ps -o pid,ppid,stat,etimes,args -p "$p"; echo "its net $(readlink /proc/$p/ns/net) mnt $(readlink /proc/$p/ns/mnt); mine net $(readlink /proc/self/ns/net) mnt $(readlink /proc/self/ns/mnt)"',
+        ])
         console.log(`watcher ${i + 1}: rejoining ${from} failed: ${(e as Error).message}\n${ps.stdout}${JSON.stringify((await states(lab))[from])}`)
         await labFault(lab.inv, 'kill', from)
         await labFault(lab.inv, 'start', from)
@@ -165,14 +183,24 @@ async function main() {
       console.log(`| ${what} | ${xs.length} | ${pct(xs, 50)} ms | ${pct(xs, 95)} ms | ${lost} of ${acked} |`)
     console.log(`\n| ${mode} mode, one run | runs | median | p95 | acknowledged rows lost |\n|---|---:|---:|---:|---:|`)
     line('hapair planned switchover', planned, plannedLost, plannedAcked)
-    if (patroni) line(`Patroni ${patroni.versions.patroni} \`patronictl switchover --force\``, patroni.switchover.gapsMs, patroni.switchover.lost, patroni.switchover.acked)
+    if (patroni)
+      line(
+        `Patroni ${patroni.versions.patroni} \`patronictl switchover --force\``,
+        patroni.switchover.gapsMs,
+        patroni.switchover.lost,
+        patroni.switchover.acked,
+      )
     line('hapair unplanned (power-off, playbook at once)', unplanned, unplannedLost, unplannedAcked)
     line('hapair unplanned with the watcher (link cut)', watched.isolate.gaps, watched.isolate.lost, watched.isolate.acked)
     line('hapair unplanned with the watcher (power off)', watched.kill.gaps, watched.kill.lost, watched.kill.acked)
     if (patroni) line(`Patroni, the leader's link cut (ttl ${patroni.timers.ttl} s)`, patroni.linkCut.gapsMs, patroni.linkCut.lost, patroni.linkCut.acked)
-    console.log(`(watcher detection, confirmed after the fault: link cut median ${pct(watched.isolate.detectMs, 50)} ms, power off ${pct(watched.kill.detectMs, 50)} ms)`)
+    console.log(
+      `(watcher detection, confirmed after the fault: link cut median ${pct(watched.isolate.detectMs, 50)} ms, power off ${pct(watched.kill.detectMs, 50)} ms)`,
+    )
     const la = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ')
-    console.log(`(load average at start ${la(out.load as number[])}, after hapair ${la(out.loadAfterHapair as number[])}, at end ${la(os.loadavg())}${patroni ? '' : `; Patroni ${patroniError ? 'failed' : 'not run'}`})`)
+    console.log(
+      `(load average at start ${la(out.load as number[])}, after hapair ${la(out.loadAfterHapair as number[])}, at end ${la(os.loadavg())}${patroni ? '' : `; Patroni ${patroniError ? 'failed' : 'not run'}`})`,
+    )
     if (args.out) writeFileSync(String(args.out), `${JSON.stringify(out, null, 2)}\n`)
     if (patroniError) throw patroniError
   } finally {

@@ -22,15 +22,27 @@ import { startTestLab, type TestLab } from '../../test/helpers/lab.ts'
 const args = minimist(process.argv.slice(2), { boolean: ['build', 'json'], string: ['out'], default: { runs: 11, build: true } })
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const runs = Number(args.runs)
-if (!Number.isInteger(runs) || runs < 1) { console.error('--runs needs a whole number >= 1'); process.exit(2) }
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error('--runs needs a whole number >= 1')
+  process.exit(2)
+}
 
 const TARGET_MS = { status: 350, help: 150 }
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hapair-bench-startup-'))
 const audit = path.join(tmp, 'audit.jsonl')
 
-interface Case { name: string; kind: 'help' | 'status' | 'node'; compiled: boolean; argv: string[]; ok: number[] }
-interface Sample { wall: number; cpu?: number }
+interface Case {
+  name: string
+  kind: 'help' | 'status' | 'node'
+  compiled: boolean
+  argv: string[]
+  ok: number[]
+}
+interface Sample {
+  wall: number
+  cpu?: number
+}
 
 function cases(lab: string): Case[] {
   const bin = path.join(root, 'bin/hapair.mjs')
@@ -73,7 +85,11 @@ function once(c: Case): Promise<Sample> {
   })
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2 }
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
 const load = () => os.loadavg()[0]
 
 let lab: TestLab | undefined
@@ -101,8 +117,13 @@ try {
     const target = c.compiled && c.kind !== 'node' ? TARGET_MS[c.kind] : undefined
     const wall = median(s.map((x) => x.wall))
     return {
-      command: c.name, runs: s.length, medianWallMs: Math.round(wall), minWallMs: Math.round(Math.min(...s.map((x) => x.wall))),
-      medianCpuMs: cpu === undefined ? undefined : Math.round(cpu), targetMs: target, met: target === undefined ? undefined : wall < target,
+      command: c.name,
+      runs: s.length,
+      medianWallMs: Math.round(wall),
+      minWallMs: Math.round(Math.min(...s.map((x) => x.wall))),
+      medianCpuMs: cpu === undefined ? undefined : Math.round(cpu),
+      targetMs: target,
+      met: target === undefined ? undefined : wall < target,
     }
   })
   // The same command both ways, divided within this run: the figure a loaded machine moves least.
@@ -112,21 +133,33 @@ try {
     status: wallOf('hapair status') / wallOf('npx zx playbooks/status.ts'),
   }
   const report = {
-    started: started.toISOString(), node: process.version, cpus: os.cpus().length,
-    loadavg1: { min: Math.min(...loads), max: Math.max(...loads) }, runs, rows, ratios,
+    started: started.toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    loadavg1: { min: Math.min(...loads), max: Math.max(...loads) },
+    runs,
+    rows,
+    ratios,
   }
   if (args.out) writeFileSync(args.out, JSON.stringify(report, null, 2) + '\n')
   if (args.json) console.log(JSON.stringify(report, null, 2))
   else {
     const w = Math.max(...rows.map((r) => r.command.length))
-    console.log(`start-up, median of ${runs} runs each (node ${process.version}, ${os.cpus().length} cpus, 1-min load ${report.loadavg1.min.toFixed(1)}..${report.loadavg1.max.toFixed(1)})`)
+    console.log(
+      `start-up, median of ${runs} runs each (node ${process.version}, ${os.cpus().length} cpus, 1-min load ${report.loadavg1.min.toFixed(1)}..${report.loadavg1.max.toFixed(1)})`,
+    )
     console.log(`${'command'.padEnd(w)}  wall ms  (min)  cpu ms  target`)
     for (const r of rows) {
       const t = r.targetMs === undefined ? '' : `< ${r.targetMs} ${r.met ? 'met' : 'MISSED'}`
-      console.log(`${r.command.padEnd(w)}  ${String(r.medianWallMs).padStart(7)}  ${`(${r.minWallMs})`.padStart(5)}  ${String(r.medianCpuMs ?? '-').padStart(6)}  ${t}`)
+      console.log(
+        `${r.command.padEnd(w)}  ${String(r.medianWallMs).padStart(7)}  ${`(${r.minWallMs})`.padStart(5)}  ${String(r.medianCpuMs ?? '-').padStart(6)}  ${t}`,
+      )
     }
     console.log(`hapair / npx zx, same run: status --help ${ratios.statusHelp.toFixed(2)}, status ${ratios.status.toFixed(2)}`)
-    if (report.loadavg1.max > os.cpus().length) console.log(`note: the 1-min load reached ${report.loadavg1.max.toFixed(1)} on ${os.cpus().length} cpus: other work shared the machine; compare the cpu column`)
+    if (report.loadavg1.max > os.cpus().length)
+      console.log(
+        `note: the 1-min load reached ${report.loadavg1.max.toFixed(1)} on ${os.cpus().length} cpus: other work shared the machine; compare the cpu column`,
+      )
   }
 } finally {
   await lab?.down()

@@ -18,7 +18,10 @@ import { json, playbook } from '../../test/helpers/playbook.ts'
 import { startTestLab, type TestLab } from '../../test/helpers/lab.ts'
 
 const args = minimist(process.argv.slice(2), { string: ['json'], default: { runs: 5, small: 20000, big: 3, 'big-mb': 50 } })
-const RUNS = Number(args.runs), SMALL = Number(args.small), BIG = Number(args.big), BIG_MB = Number(args['big-mb'])
+const RUNS = Number(args.runs),
+  SMALL = Number(args.small),
+  BIG = Number(args.big),
+  BIG_MB = Number(args['big-mb'])
 const DIR = '/srv/bench'
 
 async function sh(lab: TestLab, node: string, script: string, ...a: string[]): Promise<string> {
@@ -33,7 +36,9 @@ async function main() {
   const lab = await startTestLab({
     mutate: (j) => {
       // One item, the bench tree. Not mirror: plain `rsync -a` deletes nothing either, so both do the same work.
-      j.pairs[0].sync.items = [{ name: 'bench', path: DIR, priority: 10, transport: 'rsync', policy: 'equal', mirror: false, version: { file: '/var/lib/app/data-version' } }]
+      j.pairs[0].sync.items = [
+        { name: 'bench', path: DIR, priority: 10, transport: 'rsync', policy: 'equal', mirror: false, version: { file: '/var/lib/app/data-version' } },
+      ]
     },
   })
   try {
@@ -41,19 +46,34 @@ async function main() {
     const pair = inv.data.pairs[0]
     const b = pair.nodes.find((n) => n.name === 'node-b')!.address
     const t0 = Date.now()
-    await sh(lab, 'node-a', `set -e; mkdir -p "$1"; cd "$1"
+    await sh(
+      lab,
+      'node-a',
+      `set -e; mkdir -p "$1"; cd "$1"
       blk=$(head -c 1536 /dev/zero | tr '\\0' x); per=100; dirs=$(( ($2 + per - 1) / per )); n=0; d=0
       while [ $d -lt $dirs ]; do mkdir -p "d$d"; f=0
         while [ $f -lt $per ] && [ $n -lt $2 ]; do printf '%s %s %s\\n' "$blk" "$d" "$f" > "d$d/f$f"; f=$((f+1)); n=$((n+1)); done
         d=$((d+1)); done
-      i=0; while [ $i -lt $3 ]; do head -c $(($4 * 1048576)) /dev/urandom > "big$i.bin"; i=$((i+1)); done`, DIR, String(SMALL), String(BIG), String(BIG_MB))
+      i=0; while [ $i -lt $3 ]; do head -c $(($4 * 1048576)) /dev/urandom > "big$i.bin"; i=$((i+1)); done`,
+      DIR,
+      String(SMALL),
+      String(BIG),
+      String(BIG_MB),
+    )
     const [files, bytes] = (await sh(lab, 'node-a', 'find "$1" -type f | wc -l; du -sb "$1" | cut -f1', DIR)).trim().split('\n').map(Number)
     console.error(`tree: ${files} files, ${(bytes / 1e6).toFixed(0)} MB, made in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
 
     // Two baselines. What an operator would type on the controller: ssh to node-a, rsync -a from
     // there (both sides then pay for a connection from the controller). And rsync started on
     // node-a directly, with no controller at all: the floor no controller-driven tool can beat.
-    const plainCmd = ['rsync', '-a', '-e', `ssh -i ${pair.sync!.nodeKeyFile} -o UserKnownHostsFile=${pair.sync!.nodeKnownHostsFile} -o StrictHostKeyChecking=yes -o BatchMode=yes`, `${DIR}/`, `root@${b}:${DIR}/`]
+    const plainCmd = [
+      'rsync',
+      '-a',
+      '-e',
+      `ssh -i ${pair.sync!.nodeKeyFile} -o UserKnownHostsFile=${pair.sync!.nodeKnownHostsFile} -o StrictHostKeyChecking=yes -o BatchMode=yes`,
+      `${DIR}/`,
+      `root@${b}:${DIR}/`,
+    ]
     const plainSsh = async () => {
       const t = Date.now()
       const r = spawnSync('ssh', [...lab.sshArgs('node-a'), shJoin(plainCmd)], { encoding: 'utf8', timeout: 600_000 })
@@ -78,9 +98,13 @@ async function main() {
     const ssh = sshSettings(inv, pair, target)
     const item = pair.sync!.items[0]
     const oursArgv = rsyncArgv({
-      item, protect: protectedIn(pair, item),
+      item,
+      protect: protectedIn(pair, item),
       target: { user: ssh.user, address: target.address, port: ssh.port, hostKeyAlias: hostKeyAlias(pair, target) },
-      keyFile: pair.sync!.nodeKeyFile, knownHostsFile: pair.sync!.nodeKnownHostsFile!, ioTimeoutSec: 60, holdDeletes: true, // the playbook without --force
+      keyFile: pair.sync!.nodeKeyFile,
+      knownHostsFile: pair.sync!.nodeKnownHostsFile!,
+      ioTimeoutSec: 60,
+      holdDeletes: true, // the playbook without --force
     })
     console.error(`our rsync on node-a: ${shJoin(oursArgv)}`)
     const oursFlags = async () => {
@@ -116,21 +140,38 @@ async function main() {
       }
       const m = { ssh: median(runs.ssh), local: median(runs.local), flags: median(runs.flags), ours: median(runs.ours) }
       rows.push({
-        case: c.name, plainSshMs: m.ssh, plainLocalMs: m.local, oursFlagsMs: m.flags, oursMs: m.ours,
-        ratio: +(m.ours / m.ssh).toFixed(3), ratioLocal: +(m.ours / m.local).toFixed(3), flagsRatio: +(m.flags / m.local).toFixed(3), runs,
-        filesPerSec: Math.round(files / (m.ours / 1000)), mbPerSec: +((bytes / 1e6) / (m.ours / 1000)).toFixed(1),
-        plainFilesPerSec: Math.round(files / (m.ssh / 1000)), plainMbPerSec: +((bytes / 1e6) / (m.ssh / 1000)).toFixed(1),
+        case: c.name,
+        plainSshMs: m.ssh,
+        plainLocalMs: m.local,
+        oursFlagsMs: m.flags,
+        oursMs: m.ours,
+        ratio: +(m.ours / m.ssh).toFixed(3),
+        ratioLocal: +(m.ours / m.local).toFixed(3),
+        flagsRatio: +(m.flags / m.local).toFixed(3),
+        runs,
+        filesPerSec: Math.round(files / (m.ours / 1000)),
+        mbPerSec: +(bytes / 1e6 / (m.ours / 1000)).toFixed(1),
+        plainFilesPerSec: Math.round(files / (m.ssh / 1000)),
+        plainMbPerSec: +(bytes / 1e6 / (m.ssh / 1000)).toFixed(1),
       })
     }
     const s2 = (ms: number) => `${(ms / 1000).toFixed(2)} s`
-    const header = '| case | `ssh node-a rsync -a` | `rsync -a` on node-a | our rsync flags on node-a | sync playbook | playbook vs ssh | playbook vs on node-a | our flags vs `rsync -a` | playbook: files/s | playbook: MB/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
-    const table = rows.map((r) => `| ${r.case} | ${s2(r.plainSshMs)} | ${s2(r.plainLocalMs)} | ${s2(r.oursFlagsMs)} | ${s2(r.oursMs)} | ${r.ratio.toFixed(2)} | ${r.ratioLocal.toFixed(2)} | ${r.flagsRatio.toFixed(2)} | ${r.filesPerSec} | ${r.mbPerSec} |`)
+    const header =
+      '| case | `ssh node-a rsync -a` | `rsync -a` on node-a | our rsync flags on node-a | sync playbook | playbook vs ssh | playbook vs on node-a | our flags vs `rsync -a` | playbook: files/s | playbook: MB/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+    const table = rows.map(
+      (r) =>
+        `| ${r.case} | ${s2(r.plainSshMs)} | ${s2(r.plainLocalMs)} | ${s2(r.oursFlagsMs)} | ${s2(r.oursMs)} | ${r.ratio.toFixed(2)} | ${r.ratioLocal.toFixed(2)} | ${r.flagsRatio.toFixed(2)} | ${r.filesPerSec} | ${r.mbPerSec} |`,
+    )
     const load = os.loadavg()[0].toFixed(1)
-    console.log(`${files} files, ${(bytes / 1e6).toFixed(0)} MB (${SMALL} small + ${BIG} x ${BIG_MB} MB), median of ${RUNS} runs each, same lab run, load average ${load}\n${header}\n${table.join('\n')}`)
+    console.log(
+      `${files} files, ${(bytes / 1e6).toFixed(0)} MB (${SMALL} small + ${BIG} x ${BIG_MB} MB), median of ${RUNS} runs each, same lab run, load average ${load}\n${header}\n${table.join('\n')}`,
+    )
     if (args.json) writeFileSync(args.json, JSON.stringify({ files, bytes, runs: RUNS, load, oursArgv, rows }, null, 2) + '\n')
     const worst = Math.max(...rows.map((r) => r.ratio))
-    console.log(`worst ratio ${worst.toFixed(2)} against the same command started from the controller (target <= 1.10); ${Math.max(...rows.map((r) => r.ratioLocal)).toFixed(2)} against rsync started on node-a itself`)
-    return worst <= 1.10 ? 0 : 1
+    console.log(
+      `worst ratio ${worst.toFixed(2)} against the same command started from the controller (target <= 1.10); ${Math.max(...rows.map((r) => r.ratioLocal)).toFixed(2)} against rsync started on node-a itself`,
+    )
+    return worst <= 1.1 ? 0 : 1
   } finally {
     await lab.down()
   }

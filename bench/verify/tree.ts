@@ -5,7 +5,14 @@ import { randomBytes } from 'node:crypto'
 import { closeSync, mkdirSync, openSync, utimesSync, writeSync } from 'node:fs'
 import path from 'node:path'
 
-export interface TreeSpec { files: number; perDir: number; bigEvery: number; bigBytes: number; smallMax: number; mtime: number }
+export interface TreeSpec {
+  files: number
+  perDir: number
+  bigEvery: number
+  bigBytes: number
+  smallMax: number
+  mtime: number
+}
 
 export const DEFAULT_TREE: TreeSpec = { files: 100_000, perDir: 1000, bigEvery: 100, bigBytes: 1 << 20, smallMax: 40_000, mtime: 1714600000 }
 

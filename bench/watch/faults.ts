@@ -10,7 +10,9 @@ export type Fault = (typeof FAULTS)[number]
 
 export async function inject(inv: LoadedInventory, fault: Fault, node: string): Promise<void> {
   switch (fault) {
-    case 'link': await labFault(inv, 'isolate', node); return
+    case 'link':
+      await labFault(inv, 'isolate', node)
+      return
     case 'power':
       // Frozen first: the lab's kill is a sweep of SIGKILLs, and a process that outlives its
       // parent by a moment can still act (keepalived's VRRP child, sent SIGTERM by its parent's
@@ -18,7 +20,8 @@ export async function inject(inv: LoadedInventory, fault: Fault, node: string): 
       await labPause(inv, node)
       await labFault(inv, 'kill', node)
       return
-    case 'pause': await labPause(inv, node)
+    case 'pause':
+      await labPause(inv, node)
   }
 }
 

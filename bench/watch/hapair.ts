@@ -16,10 +16,19 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 export const WATCH = path.join(root, 'playbooks', 'watch.ts')
 
 export function watcherMissing(): string | undefined {
-  return existsSync(WATCH) ? undefined : 'playbooks/watch.ts does not exist yet (the watcher is being written); the hapair rows are skipped, rerun with --only hapair once it lands'
+  return existsSync(WATCH)
+    ? undefined
+    : 'playbooks/watch.ts does not exist yet (the watcher is being written); the hapair rows are skipped, rerun with --only hapair once it lands'
 }
 
-export interface WatchEvent { at?: string; ms: number; pair?: string; event: string; node?: string; [k: string]: unknown }
+export interface WatchEvent {
+  at?: string
+  ms: number
+  pair?: string
+  event: string
+  node?: string
+  [k: string]: unknown
+}
 
 export class Watcher {
   readonly events: WatchEvent[] = []
@@ -43,20 +52,35 @@ export class Watcher {
           const e = JSON.parse(line) as WatchEvent
           // The watcher's own clock is this machine's: its ms is when it decided, not when we read it.
           this.events.push({ ...e, ms: typeof e.ms === 'number' ? e.ms : arrived })
-        } catch { this.stderr += `(not JSON on stdout) ${line}\n` }
+        } catch {
+          this.stderr += `(not JSON on stdout) ${line}\n`
+        }
       }
       for (const w of [...this.waiters]) w()
     })
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-4000) })
-    this.exited = new Promise((r) => child.once('exit', () => { this.alive = false; untrack(child.pid!); for (const w of [...this.waiters]) w(); r() }))
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr = (this.stderr + d).slice(-4000)
+    })
+    this.exited = new Promise((r) =>
+      child.once('exit', () => {
+        this.alive = false
+        untrack(child.pid!)
+        for (const w of [...this.waiters]) w()
+        r()
+      }),
+    )
   }
 
-  get pid(): number { return this.child.pid! }
+  get pid(): number {
+    return this.child.pid!
+  }
 
   static start(file: string): Watcher {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', HAPAIR_AUDIT_LOG: AUDIT_LOG }
     delete env.FORCE_COLOR
-    return new Watcher(spawn(process.execPath, ['--import', 'tsx', WATCH, '--inventory', file, '--json'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] }))
+    return new Watcher(
+      spawn(process.execPath, ['--import', 'tsx', WATCH, '--inventory', file, '--json'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] }),
+    )
   }
 
   /** The first event at or after sinceMs that matches; undefined after timeoutMs or once the watcher has exited. */
@@ -65,22 +89,41 @@ export class Watcher {
     return new Promise((resolve) => {
       const check = () => {
         const e = find()
-        if (e || !this.alive) { this.waiters.delete(check); clearTimeout(t); resolve(e) }
+        if (e || !this.alive) {
+          this.waiters.delete(check)
+          clearTimeout(t)
+          resolve(e)
+        }
       }
-      const t = setTimeout(() => { this.waiters.delete(check); resolve(find()) }, timeoutMs)
+      const t = setTimeout(() => {
+        this.waiters.delete(check)
+        resolve(find())
+      }, timeoutMs)
       this.waiters.add(check)
       check()
     })
   }
 
-  tail(): string { return this.stderr.trim().split('\n').slice(-5).join(' / ') }
+  tail(): string {
+    return this.stderr.trim().split('\n').slice(-5).join(' / ')
+  }
 
   /** SIGTERM by pid (the contract), SIGKILL of its process tree if it lingers. */
   async stop(): Promise<void> {
     if (!this.alive) return
-    try { process.kill(this.pid, 'SIGTERM') } catch { /* gone */ }
+    try {
+      process.kill(this.pid, 'SIGTERM')
+    } catch {
+      /* gone */
+    }
     if (await exitedWithin(this.exited, 10_000)) return
-    for (const p of processTree(this.pid).reverse()) { try { process.kill(p, 'SIGKILL') } catch { /* gone */ } }
+    for (const p of processTree(this.pid).reverse()) {
+      try {
+        process.kill(p, 'SIGKILL')
+      } catch {
+        /* gone */
+      }
+    }
     await exitedWithin(this.exited, 2000)
   }
 }
@@ -105,7 +148,8 @@ export function hapairSystem(lab: BenchLab): System {
       if ((await servedBy(lab.vip, lab.a.name, 2000)) === undefined) await toNodeA(['failover', '--to', lab.a.name])
       const since = Date.now()
       w = Watcher.start(lab.file)
-      if (!(await w.waitEvent((e) => e.event === 'started' && ofPair(e), since, 30_000))) throw new Error(`the watcher did not print "started" within 30 s: ${w.tail()}`)
+      if (!(await w.waitEvent((e) => e.event === 'started' && ofPair(e), since, 30_000)))
+        throw new Error(`the watcher did not print "started" within 30 s: ${w.tail()}`)
       await new Promise((r) => setTimeout(r, SETTLE_MS))
       const early = w.events.find((e) => e.event.startsWith('takeover') && ofPair(e))
       if (early) throw new Error(`the watcher started a takeover before any fault: ${JSON.stringify(early)}`)
@@ -122,7 +166,10 @@ export function hapairSystem(lab: BenchLab): System {
       // The takeover left node-b active at a higher epoch; failback syncs back and returns.
       await toNodeA(['failback'])
     },
-    async close() { await w?.stop(); w = undefined },
+    async close() {
+      await w?.stop()
+      w = undefined
+    },
     detail: (t0) => w?.events.filter((e) => e.ms >= t0 && ofPair(e)).map((e) => ({ event: e.event, node: e.node, ms: e.ms - t0 })),
   }
 }

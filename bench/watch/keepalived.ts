@@ -14,9 +14,18 @@ import type { BenchLab, System } from './trial.ts'
 
 export const KEEPALIVED = '/usr/sbin/keepalived'
 
-const cmdline = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8') } catch { return '' } }
+const cmdline = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+  } catch {
+    return ''
+  }
+}
 
-export interface Timers { version: 2 | 3; advertInt: number }
+export interface Timers {
+  version: 2 | 3
+  advertInt: number
+}
 export const SETUPS = {
   /** What a keepalived.conf gets without any timer line. */
   'keepalived-default': { version: 2, advertInt: 1 },
@@ -56,7 +65,10 @@ ${uni}  virtual_ipaddress {
 `
 }
 
-export interface LogLine { ms: number; text: string }
+export interface LogLine {
+  ms: number
+  text: string
+}
 
 /** One keepalived (parent plus its VRRP child) on one lab node. */
 export class KeepalivedNode {
@@ -65,7 +77,11 @@ export class KeepalivedNode {
   private readonly exited: Promise<void>
   private alive = true
 
-  private constructor(readonly node: NodePlan, private readonly child: ChildProcess, private readonly vrrpPidFile: string) {
+  private constructor(
+    readonly node: NodePlan,
+    private readonly child: ChildProcess,
+    private readonly vrrpPidFile: string,
+  ) {
     track(child.pid!, `keepalived on ${node.name}`)
     let buf = ''
     const onData = (d: string) => {
@@ -80,7 +96,14 @@ export class KeepalivedNode {
     }
     child.stdout!.setEncoding('utf8').on('data', onData)
     child.stderr!.setEncoding('utf8').on('data', onData)
-    this.exited = new Promise((r) => child.once('exit', () => { this.alive = false; untrack(child.pid!); for (const w of [...this.waiters]) w(); r() }))
+    this.exited = new Promise((r) =>
+      child.once('exit', () => {
+        this.alive = false
+        untrack(child.pid!)
+        for (const w of [...this.waiters]) w()
+        r()
+      }),
+    )
   }
 
   /** Config under the node's /var/lib/lab/keepalived, pid files next to it (host-visible, unlike the node's /run). */
@@ -94,10 +117,30 @@ export class KeepalivedNode {
     // by a killed daemon may name a live process now, and keepalived would refuse to start.
     for (const f of ['keepalived.pid', 'vrrp.pid']) rmSync(path.join(hostDir, f), { force: true })
     const dir = '/var/lib/lab/keepalived'
-    const child = spawn(toolPath('nsenter'), ['-t', String(holder), '-n', '-m', '-u', '--',
-      KEEPALIVED, '--dont-fork', '--log-console', '--log-detail', '--no-syslog', '--vrrp',
-      '-f', `${dir}/keepalived.conf`, '-p', `${dir}/keepalived.pid`, '-r', `${dir}/vrrp.pid`,
-    ], { env: nodeEnv(), cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      toolPath('nsenter'),
+      [
+        '-t',
+        String(holder),
+        '-n',
+        '-m',
+        '-u',
+        '--',
+        KEEPALIVED,
+        '--dont-fork',
+        '--log-console',
+        '--log-detail',
+        '--no-syslog',
+        '--vrrp',
+        '-f',
+        `${dir}/keepalived.conf`,
+        '-p',
+        `${dir}/keepalived.pid`,
+        '-r',
+        `${dir}/vrrp.pid`,
+      ],
+      { env: nodeEnv(), cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     return new KeepalivedNode(n, child, path.join(hostDir, 'vrrp.pid'))
   }
 
@@ -107,9 +150,16 @@ export class KeepalivedNode {
     return new Promise((resolve) => {
       const check = () => {
         const ms = find()
-        if (ms !== undefined || !this.alive) { this.waiters.delete(check); clearTimeout(t); resolve(ms) }
+        if (ms !== undefined || !this.alive) {
+          this.waiters.delete(check)
+          clearTimeout(t)
+          resolve(ms)
+        }
       }
-      const t = setTimeout(() => { this.waiters.delete(check); resolve(find()) }, timeoutMs)
+      const t = setTimeout(() => {
+        this.waiters.delete(check)
+        resolve(find())
+      }, timeoutMs)
       this.waiters.add(check)
       check()
     })
@@ -129,7 +179,10 @@ export class KeepalivedNode {
   }
 
   tail(n = 5): string {
-    return this.lines.slice(-n).map((l) => l.text).join(' / ')
+    return this.lines
+      .slice(-n)
+      .map((l) => l.text)
+      .join(' / ')
   }
 
   /** SIGTERM (after SIGCONT: a paused daemon would hold it pending), then SIGKILL; by pid only. */
@@ -137,15 +190,28 @@ export class KeepalivedNode {
     const vrrp = this.vrrpPid()
     if (this.alive) {
       const pid = this.child.pid!
-      try { process.kill(pid, 'SIGCONT'); process.kill(pid, 'SIGTERM') } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGCONT')
+        process.kill(pid, 'SIGTERM')
+      } catch {
+        /* gone */
+      }
       if (!(await exitedWithin(this.exited, 5000))) {
-        try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          /* gone */
+        }
         await exitedWithin(this.exited, 2000)
       }
     }
     // The parent stops its VRRP child on SIGTERM; after a SIGKILL the child may be left.
     if (vrrp && pidInNs(vrrp, this.node.ns) && cmdline(vrrp).includes('keepalived')) {
-      try { process.kill(vrrp, 'SIGKILL') } catch { /* gone */ }
+      try {
+        process.kill(vrrp, 'SIGKILL')
+      } catch {
+        /* gone */
+      }
       await sleep(20)
     }
   }
@@ -154,7 +220,9 @@ export class KeepalivedNode {
     try {
       const pid = Number(readFileSync(this.vrrpPidFile, 'utf8').trim())
       return Number.isInteger(pid) && pid > 0 ? pid : undefined
-    } catch { return undefined }
+    } catch {
+      return undefined
+    }
   }
 }
 
@@ -169,10 +237,17 @@ export function keepalivedSystem(lab: BenchLab, setup: KeepalivedSetup, opts: { 
   const t = SETUPS[setup]
   let a: KeepalivedNode | undefined
   let b: KeepalivedNode | undefined
-  const conf = (n: NodePlan, peer: NodePlan, state: 'MASTER' | 'BACKUP', priority: number) => keepalivedConf({
-    ...t, node: n.name, state, priority, iface: n.iface, vip: lab.vip, prefix: lab.prefix,
-    unicast: opts.unicast ? { src: n.address, peers: [peer.address] } : undefined,
-  })
+  const conf = (n: NodePlan, peer: NodePlan, state: 'MASTER' | 'BACKUP', priority: number) =>
+    keepalivedConf({
+      ...t,
+      node: n.name,
+      state,
+      priority,
+      iface: n.iface,
+      vip: lab.vip,
+      prefix: lab.prefix,
+      unicast: opts.unicast ? { src: n.address, peers: [peer.address] } : undefined,
+    })
   /** Master-down interval, VRRP's own figure: 3 adverts plus the skew of priority 100. */
   const masterDownMs = (3 + (256 - 100) / 256) * t.advertInt * 1000
   const stopBoth = async () => {
@@ -194,7 +269,8 @@ export function keepalivedSystem(lab: BenchLab, setup: KeepalivedSetup, opts: { 
       const since = Date.now()
       a = KeepalivedNode.start(lab.a, conf(lab.a, lab.b, 'MASTER', 150))
       b = KeepalivedNode.start(lab.b, conf(lab.b, lab.a, 'BACKUP', 100))
-      if ((await a.waitLine(MASTER, since, masterDownMs + 10_000)) === undefined) throw new Error(`keepalived on ${lab.a.name} never became MASTER: ${a.tail()}`)
+      if ((await a.waitLine(MASTER, since, masterDownMs + 10_000)) === undefined)
+        throw new Error(`keepalived on ${lab.a.name} never became MASTER: ${a.tail()}`)
       if ((await servedBy(lab.vip, lab.a.name, 10_000)) === undefined) throw new Error(`keepalived MASTER ${lab.a.name} does not serve ${lab.vip}`)
       // Steady state: the backup has heard several adverts since the master took over.
       await sleep(Math.max(1000, 3 * t.advertInt * 1000))
@@ -210,7 +286,10 @@ export function keepalivedSystem(lab: BenchLab, setup: KeepalivedSetup, opts: { 
     },
     close: stopBoth,
     // State changes, and priority-0 adverts: a master that said goodbye was not cut off.
-    detail: (t0) => [a, b].flatMap((k) => k?.lines.filter((l) => l.ms >= t0 && NOTABLE.test(l.text))
-      .map((l) => ({ node: k.node.name, what: NOTABLE.exec(l.text)![0], ms: l.ms - t0 })) ?? []),
+    detail: (t0) =>
+      [a, b].flatMap(
+        (k) =>
+          k?.lines.filter((l) => l.ms >= t0 && NOTABLE.test(l.text)).map((l) => ({ node: k.node.name, what: NOTABLE.exec(l.text)![0], ms: l.ms - t0 })) ?? [],
+      ),
   }
 }

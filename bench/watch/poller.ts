@@ -35,7 +35,9 @@ export function firstAnswerFrom(host: string, want: string, limitMs: number, eve
   const counts: Record<string, number> = {}
   let done = false
   let resolve!: (v: number | undefined) => void
-  const first = new Promise<number | undefined>((r) => { resolve = r })
+  const first = new Promise<number | undefined>((r) => {
+    resolve = r
+  })
   const end = (v: number | undefined) => {
     if (done) return
     done = true

@@ -8,7 +8,9 @@ function statFields(pid: number): string[] | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
     return s.slice(s.lastIndexOf(')') + 2).split(' ')
-  } catch { return undefined }
+  } catch {
+    return undefined
+  }
 }
 
 /** pid -> parent pid of every process now. */
@@ -48,13 +50,23 @@ export function treeTicks(root: number): number {
 export const CLK_TCK = 100
 
 const tracked = new Map<number, string>()
-export const track = (pid: number, what: string) => { tracked.set(pid, what) }
-export const untrack = (pid: number) => { tracked.delete(pid) }
+export const track = (pid: number, what: string) => {
+  tracked.set(pid, what)
+}
+export const untrack = (pid: number) => {
+  tracked.delete(pid)
+}
 
 /** Synchronous, for 'exit': SIGKILLs every tracked process and whatever it started. */
 export function killTrackedSync(): void {
   for (const pid of [...tracked.keys()]) {
-    for (const p of processTree(pid).reverse()) { try { process.kill(p, 'SIGKILL') } catch { /* gone */ } }
+    for (const p of processTree(pid).reverse()) {
+      try {
+        process.kill(p, 'SIGKILL')
+      } catch {
+        /* gone */
+      }
+    }
     tracked.delete(pid)
   }
 }

@@ -3,7 +3,11 @@ import type { Fault } from './faults.ts'
 import type { SoakResult } from './soak.ts'
 import type { TakeoverRun, Summary } from './trial.ts'
 
-export interface FaultResult { runs: TakeoverRun[]; detectionMs: Summary; servingMs: Summary }
+export interface FaultResult {
+  runs: TakeoverRun[]
+  detectionMs: Summary
+  servingMs: Summary
+}
 export interface SystemResult {
   skipped?: string
   error?: string
@@ -26,9 +30,15 @@ export function faultTable(results: Record<string, SystemResult>, faults: readon
       const r = results[n]
       const fr = r.faults[f]
       const pre = `${f.padEnd(6)} ${n.padEnd(sw)}  `
-      if (!fr) { lines.push(pre + short(r.skipped ? `skipped: ${r.skipped}` : r.error ? `failed: ${r.error}` : 'not run')); continue }
+      if (!fr) {
+        lines.push(pre + short(r.skipped ? `skipped: ${r.skipped}` : r.error ? `failed: ${r.error}` : 'not run'))
+        continue
+      }
       const missed = Math.max(fr.detectionMs.missed, fr.servingMs.missed)
-      lines.push(pre + `${cell(fr.detectionMs.median, 7)} ${cell(fr.detectionMs.p95, 7)}  ${cell(fr.servingMs.median, 8)} ${cell(fr.servingMs.p95, 8)}  ${String(fr.servingMs.n).padStart(4)} ${String(missed).padStart(6)}`)
+      lines.push(
+        pre +
+          `${cell(fr.detectionMs.median, 7)} ${cell(fr.detectionMs.p95, 7)}  ${cell(fr.servingMs.median, 8)} ${cell(fr.servingMs.p95, 8)}  ${String(fr.servingMs.n).padStart(4)} ${String(missed).padStart(6)}`,
+      )
     }
   }
   return lines.join('\n')
@@ -45,8 +55,13 @@ export function soakTable(results: Record<string, SystemResult>): string | undef
   ]
   for (const [n, r] of rows) {
     const s = r.soak
-    if (!s) { lines.push(`${n.padEnd(sw)}  ${short(r.skipped ? `skipped: ${r.skipped}` : `failed: ${r.error}`)}`); continue }
-    lines.push(`${n.padEnd(sw)}  ${String(s.takeovers).padStart(9)}  ${String(s.standbyGains).padStart(13)}  ${String(s.twoHolders).padStart(11)}  ${`${s.twoHoldersMs}/${s.twoHoldersMaxMs}`.padStart(23)}  ${String(s.otherViolations.length).padStart(16)}  ${String(s.samples).padStart(7)}  ${String(s.maxGapMs).padStart(10)}`)
+    if (!s) {
+      lines.push(`${n.padEnd(sw)}  ${short(r.skipped ? `skipped: ${r.skipped}` : `failed: ${r.error}`)}`)
+      continue
+    }
+    lines.push(
+      `${n.padEnd(sw)}  ${String(s.takeovers).padStart(9)}  ${String(s.standbyGains).padStart(13)}  ${String(s.twoHolders).padStart(11)}  ${`${s.twoHoldersMs}/${s.twoHoldersMaxMs}`.padStart(23)}  ${String(s.otherViolations.length).padStart(16)}  ${String(s.samples).padStart(7)}  ${String(s.maxGapMs).padStart(10)}`,
+    )
   }
   return lines.join('\n')
 }

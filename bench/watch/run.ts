@@ -19,7 +19,9 @@ import { runScale, scaleInventory } from './scale.ts'
 import { FAULTS, parseList, runSystem, SETUPS, SYSTEMS, type RunPlan, type SystemName } from './systems.ts'
 import type { BenchLab } from './trial.ts'
 
-const log = (line: string) => { process.stderr.write(line + '\n') }
+const log = (line: string) => {
+  process.stderr.write(line + '\n')
+}
 
 function benchLab(lab: TestLab): BenchLab {
   const plan = labPlan(lab.inv)
@@ -32,13 +34,20 @@ function benchLab(lab: TestLab): BenchLab {
 }
 
 const args = minimist(process.argv.slice(2), {
-  string: ['only', 'faults', 'json'], boolean: ['unicast'],
+  string: ['only', 'faults', 'json'],
+  boolean: ['unicast'],
   default: { runs: 10, 'soak-s': 300, only: SYSTEMS.join(','), faults: FAULTS.join(',') },
 })
 let only: SystemName[], plan: RunPlan
 try {
   const unknown = Object.keys(args).filter((k) => !['_', 'runs', 'soak-s', 'only', 'faults', 'json', 'unicast', 'scale'].includes(k))
-  if (unknown.length || args._.length) throw new Error(`unknown option ${unknown.map((k) => `--${k}`).concat(args._.map(String)).join(' ')}`)
+  if (unknown.length || args._.length)
+    throw new Error(
+      `unknown option ${unknown
+        .map((k) => `--${k}`)
+        .concat(args._.map(String))
+        .join(' ')}`,
+    )
   only = parseList('only', args.only, SYSTEMS)
   plan = { faults: parseList('faults', args.faults, FAULTS), runs: Number(args.runs), soakS: Number(args['soak-s']), unicast: args.unicast }
   if (!Number.isInteger(plan.runs) || plan.runs < 1) throw new Error(`--runs must be a positive integer (got ${args.runs})`)
@@ -71,7 +80,9 @@ const results: Record<string, SystemResult> = {}
 const lab = await startTestLab({ log: (l) => log(`lab: ${l}`) })
 try {
   const bench = benchLab(lab)
-  log(`lab ${bench.plan.lab}: VIP ${bench.vip}/${bench.prefix}, active ${bench.a.name}, standby ${bench.b.name}; VRRP ${plan.unicast ? 'unicast' : 'multicast'}`)
+  log(
+    `lab ${bench.plan.lab}: VIP ${bench.vip}/${bench.prefix}, active ${bench.a.name}, standby ${bench.b.name}; VRRP ${plan.unicast ? 'unicast' : 'multicast'}`,
+  )
   for (const name of only) results[name] = await runSystem(name, bench, plan)
 } finally {
   killTrackedSync()
@@ -81,7 +92,10 @@ console.log(faultTable(results, plan.faults))
 const soak = soakTable(results)
 if (soak) console.log(`\n${soak}`)
 write({
-  date: new Date().toISOString(), machine: { ...machine, loadAtEnd: loadAtEnd() }, options: { ...plan, only, vrrp: plan.unicast ? 'unicast' : 'multicast' },
-  setups: SETUPS, results,
+  date: new Date().toISOString(),
+  machine: { ...machine, loadAtEnd: loadAtEnd() },
+  options: { ...plan, only, vrrp: plan.unicast ? 'unicast' : 'multicast' },
+  setups: SETUPS,
+  results,
 })
 process.exit(Object.values(results).some((r) => r.error) ? 1 : 0)

@@ -47,11 +47,18 @@ export function scaleInventory(pairs: number): any {
   const out = swap({ ...demo, pairs: [] }, {}) as any
   out.$schema = path.join(root, 'schemas/inventory.schema.json')
   out.lab = { name: LAB, subnet: SUBNET, controller }
-  out.pairs = Array.from({ length: pairs }, (_, i) => swap(template, {
-    demo: pairName(i), 'node-a': `${pairName(i)}-a`, 'node-b': `${pairName(i)}-b`,
-    '198.51.100.1': controller, '198.51.100.11': intToIp(base + 2 + 2 * i), '198.51.100.12': intToIp(base + 3 + 2 * i),
-    '198.51.100.20': intToIp(base + 2 + 2 * pairs + i), '198.51.100.0/27': SUBNET,
-  }))
+  out.pairs = Array.from({ length: pairs }, (_, i) =>
+    swap(template, {
+      demo: pairName(i),
+      'node-a': `${pairName(i)}-a`,
+      'node-b': `${pairName(i)}-b`,
+      '198.51.100.1': controller,
+      '198.51.100.11': intToIp(base + 2 + 2 * i),
+      '198.51.100.12': intToIp(base + 3 + 2 * i),
+      '198.51.100.20': intToIp(base + 2 + 2 * pairs + i),
+      '198.51.100.0/27': SUBNET,
+    }),
+  )
   return out
 }
 
@@ -63,7 +70,11 @@ export interface ScaleResult {
   error?: string
   cpu?: { windowS: number; ticks: number; pctOfOneCore: number }
   takeover?: {
-    pair: string; detectionMs: number | null; servingMs: number | null; otherPairsServing: number; otherTakeovers: number
+    pair: string
+    detectionMs: number | null
+    servingMs: number | null
+    otherPairsServing: number
+    otherTakeovers: number
     /** The watcher's events for that pair from the cut on (ms from the cut). */
     events: unknown[]
   }
@@ -78,7 +89,12 @@ export async function runScale(pairs: number, log: (l: string) => void): Promise
   const result: ScaleResult = { pairs }
   let up = false
   const teardownSync = () => {
-    if (up) spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'playbooks/lab.ts'), 'down', '--inventory', file], { cwd: root, stdio: 'ignore', timeout: 120_000 })
+    if (up)
+      spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'playbooks/lab.ts'), 'down', '--inventory', file], {
+        cwd: root,
+        stdio: 'ignore',
+        timeout: 120_000,
+      })
     releaseSlots(SLOTS)
     rmSync(dir, { recursive: true, force: true })
   }
@@ -91,17 +107,27 @@ export async function runScale(pairs: number, log: (l: string) => void): Promise
     up = true
     await labUp(inv, { log: (l) => log(`lab: ${l}`) })
     result.labUpMs = Date.now() - t
-    const vips = inv.data.pairs.map((p) => ({ pair: p.name, primary: p.primary, standby: p.nodes.find((n) => n.name !== p.primary)!.name, vip: p.floatingIps![0].address }))
-    const serving = async (skip?: string) => (await Promise.all(vips.filter((v) => v.pair !== skip).map((v) => servedBy(v.vip, v.primary, 5000)))).filter((x) => x !== undefined).length
+    const vips = inv.data.pairs.map((p) => ({
+      pair: p.name,
+      primary: p.primary,
+      standby: p.nodes.find((n) => n.name !== p.primary)!.name,
+      vip: p.floatingIps![0].address,
+    }))
+    const serving = async (skip?: string) =>
+      (await Promise.all(vips.filter((v) => v.pair !== skip).map((v) => servedBy(v.vip, v.primary, 5000)))).filter((x) => x !== undefined).length
     result.vipsServing = await serving()
     log(`scale: ${pairs} pairs up in ${(result.labUpMs / 1000).toFixed(1)} s, ${result.vipsServing}/${pairs} VIPs answer as their primary`)
     const missing = watcherMissing()
-    if (missing) { result.skipped = missing; return finish(result, true) }
+    if (missing) {
+      result.skipped = missing
+      return finish(result, true)
+    }
 
     const since = Date.now()
     watcher = Watcher.start(file)
     const names = new Set(vips.map((v) => v.pair))
-    const allStarted = () => watcher!.events.some((e) => e.event === 'started' && !e.pair) ||
+    const allStarted = () =>
+      watcher!.events.some((e) => e.event === 'started' && !e.pair) ||
       [...names].every((n) => watcher!.events.some((e) => e.event === 'started' && e.pair === n))
     if (!(await watcher.waitEvent(() => allStarted(), since, 60_000))) throw new Error(`the watcher did not start every pair within 60 s: ${watcher.tail()}`)
     await sleep(5000) // past its start-up work: what is measured is the steady state
@@ -115,20 +141,22 @@ export async function runScale(pairs: number, log: (l: string) => void): Promise
     const client = firstAnswerFrom(target.vip, target.standby, 30_000)
     const t0 = Date.now()
     await labFault(inv, 'isolate', target.primary)
-    const [served, confirmed] = await Promise.all([
-      client.first,
-      watcher.waitEvent((e) => e.event === 'confirmed' && e.pair === target.pair, t0, 30_000),
-    ])
+    const [served, confirmed] = await Promise.all([client.first, watcher.waitEvent((e) => e.event === 'confirmed' && e.pair === target.pair, t0, 30_000)])
     client.stop()
     // The takeover's own end, so its events (below) show where the time went.
     await watcher.waitEvent((e) => e.event.startsWith('takeover-') && e.event !== 'takeover-started' && e.pair === target.pair, t0, 30_000)
     const others = await serving(target.pair)
     result.takeover = {
-      pair: target.pair, detectionMs: confirmed ? confirmed.ms - t0 : null, servingMs: served === undefined ? null : served - t0,
-      otherPairsServing: others, otherTakeovers: watcher.events.filter((e) => e.event === 'takeover-started' && e.pair !== target.pair).length,
+      pair: target.pair,
+      detectionMs: confirmed ? confirmed.ms - t0 : null,
+      servingMs: served === undefined ? null : served - t0,
+      otherPairsServing: others,
+      otherTakeovers: watcher.events.filter((e) => e.event === 'takeover-started' && e.pair !== target.pair).length,
       events: watcher.events.filter((e) => e.ms >= t0 && e.pair === target.pair).map((e) => ({ ...e, ms: e.ms - t0 })),
     }
-    log(`scale: ${target.pair} link cut: detection ${result.takeover.detectionMs} ms, fault->serving ${result.takeover.servingMs} ms; other pairs serving ${others}/${pairs - 1}`)
+    log(
+      `scale: ${target.pair} link cut: detection ${result.takeover.detectionMs} ms, fault->serving ${result.takeover.servingMs} ms; other pairs serving ${others}/${pairs - 1}`,
+    )
     return finish(result, result.takeover.servingMs !== null && others === pairs - 1 && result.takeover.otherTakeovers === 0)
   } catch (e) {
     result.error = (e as Error).message
@@ -146,7 +174,10 @@ function finish(r: ScaleResult, ok: boolean) {
   const lines = [`scale: ${r.pairs} pairs in one lab (${SUBNET}), one watcher`]
   if (r.labUpMs !== undefined) lines.push(`  lab up ${(r.labUpMs / 1000).toFixed(1)} s, ${r.vipsServing}/${r.pairs} VIPs answer as their primary`)
   if (r.cpu) lines.push(`  watcher CPU ${r.cpu.pctOfOneCore}% of one core (${r.cpu.ticks} ticks over ${r.cpu.windowS} s, process tree)`)
-  if (r.takeover) lines.push(`  link cut of ${r.takeover.pair}: detection ${r.takeover.detectionMs ?? 'missed'} ms, fault->serving ${r.takeover.servingMs ?? 'missed'} ms; other pairs serving ${r.takeover.otherPairsServing}/${r.pairs - 1}, other takeovers ${r.takeover.otherTakeovers}`)
+  if (r.takeover)
+    lines.push(
+      `  link cut of ${r.takeover.pair}: detection ${r.takeover.detectionMs ?? 'missed'} ms, fault->serving ${r.takeover.servingMs ?? 'missed'} ms; other pairs serving ${r.takeover.otherPairsServing}/${r.pairs - 1}, other takeovers ${r.takeover.otherTakeovers}`,
+    )
   if (r.skipped) lines.push(`  watcher: skipped: ${r.skipped}`)
   if (r.error) lines.push(`  failed: ${r.error}`)
   return { ok, text: lines.join('\n'), result: r }

@@ -21,8 +21,14 @@ export async function claimSlots(ks: number[], file: string, log: (l: string) =>
   let said = false
   for (const k of ks) {
     while (!tryClaim(k, file)) {
-      if (Date.now() > end) { releaseSlots(ks); throw new Error(`lab slot ${k} (${slotPath(k)}) still held after ${timeoutMs / 1000} s`) }
-      if (!said) { log(`waiting for lab slot ${k} (held by a test run)`); said = true }
+      if (Date.now() > end) {
+        releaseSlots(ks)
+        throw new Error(`lab slot ${k} (${slotPath(k)}) still held after ${timeoutMs / 1000} s`)
+      }
+      if (!said) {
+        log(`waiting for lab slot ${k} (held by a test run)`)
+        said = true
+      }
       await sleep(500)
     }
   }

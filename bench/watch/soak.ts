@@ -20,7 +20,11 @@ export function holds(n: NodePlan, address: string): boolean {
   const pid = holderPid(n)
   if (!pid) return false
   let trie: string
-  try { trie = readFileSync(`/proc/${pid}/net/fib_trie`, 'latin1') } catch { return false }
+  try {
+    trie = readFileSync(`/proc/${pid}/net/fib_trie`, 'latin1')
+  } catch {
+    return false
+  }
   const at = trie.indexOf(`|-- ${address}\n`)
   if (at < 0) return false
   const end = trie.indexOf('--', at + address.length + 5)
@@ -36,7 +40,12 @@ function gainCounter(n: NodePlan, address: string, everyMs = 10) {
     if (now && !prev) gains++
     prev = now
   }, everyMs)
-  return { stop: () => { clearInterval(timer); return gains } }
+  return {
+    stop: () => {
+      clearInterval(timer)
+      return gains
+    },
+  }
 }
 
 export interface SoakResult {
@@ -87,9 +96,16 @@ export async function soak(sys: System, lab: BenchLab, seconds: number, lossPerc
   const vipHeld = report.violations.filter((v) => v.what.startsWith(`floating IP ${lab.vip} `))
   const ms = vipHeld.map((v) => (v.untilMs ?? report.durationMs) - v.atMs)
   return {
-    seconds, lossPercent, takeovers, standbyGains,
-    twoHolders: vipHeld.length, twoHoldersMs: ms.reduce((x, y) => x + y, 0), twoHoldersMaxMs: Math.max(0, ...ms),
+    seconds,
+    lossPercent,
+    takeovers,
+    standbyGains,
+    twoHolders: vipHeld.length,
+    twoHoldersMs: ms.reduce((x, y) => x + y, 0),
+    twoHoldersMaxMs: Math.max(0, ...ms),
     otherViolations: report.violations.filter((v) => !vipHeld.includes(v)).map((v) => `${v.what} at ${v.atMs} ms (${v.samples} samples)`),
-    samples: report.samples, maxGapMs: report.maxGapMs, events,
+    samples: report.samples,
+    maxGapMs: report.maxGapMs,
+    events,
   }
 }

@@ -9,7 +9,12 @@ import { measureRun, summarize, type BenchLab, type TakeoverRun, type System } f
 export const SYSTEMS = ['hapair', 'keepalived-default', 'keepalived-tuned'] as const
 export type SystemName = (typeof SYSTEMS)[number]
 
-export interface RunPlan { faults: readonly Fault[]; runs: number; soakS: number; unicast: boolean }
+export interface RunPlan {
+  faults: readonly Fault[]
+  runs: number
+  soakS: number
+  unicast: boolean
+}
 
 function make(name: SystemName, lab: BenchLab, plan: RunPlan): System | string {
   if (name === 'hapair') return watcherMissing() ?? hapairSystem(lab)
@@ -32,7 +37,9 @@ export async function runSystem(name: SystemName, lab: BenchLab, plan: RunPlan):
       const runs: TakeoverRun[] = []
       let failedInARow = 0
       // Kept current after every run, so a system that fails later still reports what it measured.
-      const keep = () => { out.faults[fault] = { runs, detectionMs: summarize(runs.map((r) => r.detectionMs)), servingMs: summarize(runs.map((r) => r.servingMs)) } }
+      const keep = () => {
+        out.faults[fault] = { runs, detectionMs: summarize(runs.map((r) => r.detectionMs)), servingMs: summarize(runs.map((r) => r.servingMs)) }
+      }
       for (let i = 0; i < plan.runs; i++) {
         const at = `${name} ${fault} ${i + 1}/${plan.runs}`
         try {
@@ -66,7 +73,10 @@ export async function runSystem(name: SystemName, lab: BenchLab, plan: RunPlan):
 }
 
 export function parseList<T extends string>(what: string, raw: string, known: readonly T[]): T[] {
-  const xs = raw.split(',').map((s) => s.trim()).filter(Boolean)
+  const xs = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   const bad = xs.filter((x) => !known.includes(x as T))
   if (bad.length || !xs.length) throw new Error(`--${what}: unknown ${bad.join(', ') || '(empty)'} (known: ${known.join(', ')})`)
   return xs as T[]

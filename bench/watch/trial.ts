@@ -80,7 +80,12 @@ export async function measureRun(sys: System, lab: BenchLab, fault: Fault): Prom
   return out
 }
 
-export interface Summary { n: number; missed: number; median: number | null; p95: number | null }
+export interface Summary {
+  n: number
+  missed: number
+  median: number | null
+  p95: number | null
+}
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
 

@@ -19,11 +19,17 @@ export function readThroughScript(archive: string, kind: ArchiveKind): string {
   const test = kind.compressor ? sh`${kind.compressor} -t -- ${archive}` : 'true'
   const list = kind.tar ? sh`tar -tvf ${archive}` : 'true'
   // Errors go to stdout after a marker line, so the controller sees which step failed and why.
-  return `export LC_ALL=C; out=$(${test} 2>&1) || { echo "FAIL test: $(printf '%s' "$out" | grep . | tail -n 2 | tr '\\n' ' ')"; exit 0; }; ` +
+  return (
+    `export LC_ALL=C; out=$(${test} 2>&1) || { echo "FAIL test: $(printf '%s' "$out" | grep . | tail -n 2 | tr '\\n' ' ')"; exit 0; }; ` +
     `lst=$(${list} 2>&1) || { echo "FAIL list: $(printf '%s' "$lst" | grep -v '^[-dlhcbps][-rwxsStT]' | tail -n 2 | tr '\\n' ' ')"; exit 0; }; echo OK; printf '%s\\n' "$lst"`
+  )
 }
 
-export interface ReadThrough { ok: boolean; error?: string; listing: string }
+export interface ReadThrough {
+  ok: boolean
+  error?: string
+  listing: string
+}
 
 export function parseReadThrough(stdout: string): ReadThrough {
   const nl = stdout.indexOf('\n')

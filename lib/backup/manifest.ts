@@ -1,9 +1,18 @@
 // What a backup says it contains, and whether a test restore produced exactly that. Three
 // listing forms are understood: sha256sum lines ("<hex>  path"), `tar -tv` lines (sizes), and
 // plain path lists (`tar -t`, `find`). Pure, so every form is tested on its own.
-export interface Expected { path: string; digest?: string; size?: number; dir: boolean }
+export interface Expected {
+  path: string
+  digest?: string
+  size?: number
+  dir: boolean
+}
 /** Only what compareRestore compares; the restore's listing (lib/listing.ts) carries more. */
-export interface Restored { type: string; size: number; digest?: string }
+export interface Restored {
+  type: string
+  size: number
+  digest?: string
+}
 
 /** "./srv/app/x", "/srv/app/x/" and "srv/app/x" name the same member. */
 export function normalizeMember(p: string): string {
@@ -58,7 +67,11 @@ export function parseManifest(text: string): { kind: ManifestKind; entries: Expe
   }
 }
 
-export interface RestoreComparison { ok: boolean; checked: number; problems: string[] }
+export interface RestoreComparison {
+  ok: boolean
+  checked: number
+  problems: string[]
+}
 
 /**
  * Every expected member was restored with its digest or size, and every restored regular
@@ -71,8 +84,14 @@ export function compareRestore(expected: Expected[], restored: Map<string, Resto
   for (const e of expected) {
     known.add(e.path)
     const r = restored.get(e.path)
-    if (!r) { problems.push(`${e.path} (not restored)`); continue }
-    if (e.dir) { if (r.type !== 'd') problems.push(`${e.path} (not a directory)`); continue }
+    if (!r) {
+      problems.push(`${e.path} (not restored)`)
+      continue
+    }
+    if (e.dir) {
+      if (r.type !== 'd') problems.push(`${e.path} (not a directory)`)
+      continue
+    }
     checked++
     if (e.digest && r.type === 'f' && r.digest !== e.digest) problems.push(`${e.path} (content differs from the manifest)`)
     else if (e.size !== undefined && r.type === 'f' && r.size !== e.size) problems.push(`${e.path} (size ${r.size}, manifest ${e.size})`)

@@ -15,17 +15,33 @@ import { PG_BASE, type Archive } from './inspect.ts'
 import { archiveKind, parseReadThrough, readThroughScript, type ArchiveKind } from './integrity.ts'
 import { parseTarVerbose } from './manifest.ts'
 
-export interface PgBackupSettings { binDir: string; osUser: string; database: string; query: string; startTimeoutMs: number; queryTimeoutMs: number }
+export interface PgBackupSettings {
+  binDir: string
+  osUser: string
+  database: string
+  query: string
+  startTimeoutMs: number
+  queryTimeoutMs: number
+}
 
 export function pgBackupSettings(p: PgBackup): PgBackupSettings {
   return {
-    binDir: p.binDir ?? '/usr/lib/postgresql/15/bin', osUser: p.osUser ?? 'postgres', database: p.database ?? 'postgres',
-    query: p.query ?? 'SELECT 1', startTimeoutMs: p.startTimeoutMs ?? 600000, queryTimeoutMs: p.queryTimeoutMs ?? 60000,
+    binDir: p.binDir ?? '/usr/lib/postgresql/15/bin',
+    osUser: p.osUser ?? 'postgres',
+    database: p.database ?? 'postgres',
+    query: p.query ?? 'SELECT 1',
+    startTimeoutMs: p.startTimeoutMs ?? 600000,
+    queryTimeoutMs: p.queryTimeoutMs ?? 60000,
   }
 }
 
 /** The members of one pg_basebackup -Ft directory that a restore needs. */
-export interface PgParts { base?: string; wal?: string; manifest: boolean; tablespaces: string[] }
+export interface PgParts {
+  base?: string
+  wal?: string
+  manifest: boolean
+  tablespaces: string[]
+}
 
 export function pgParts(a: Archive): PgParts {
   const files = a.files ?? []
@@ -45,7 +61,8 @@ export function tarFlag(kind: ArchiveKind): string {
 /** A readable archive kind, or why not (pg_basebackup also writes lz4, which this cannot read through). */
 export function pgKind(name: string): ArchiveKind | string {
   const k = archiveKind(name)
-  if (!k?.tar || (k.compressor === undefined && !name.endsWith('.tar'))) return `${name}: compression not supported (take the backup with -z or --compress=zstd)`
+  if (!k?.tar || (k.compressor === undefined && !name.endsWith('.tar')))
+    return `${name}: compression not supported (take the backup with -z or --compress=zstd)`
   return k
 }
 
@@ -70,7 +87,8 @@ export interface PgRestoreArgs {
  */
 export function pgRestoreScript(a: PgRestoreArgs): string {
   const port = a.port ?? randomInt(20000, 60000)
-  const vars = sh`A=${a.dir} BASE=${a.base.name} BZ=${a.base.flag} WAL=${a.wal?.name ?? ''} WZ=${a.wal?.flag ?? ''} MAN=${a.manifest ? 'yes' : ''} ` +
+  const vars =
+    sh`A=${a.dir} BASE=${a.base.name} BZ=${a.base.flag} WAL=${a.wal?.name ?? ''} WZ=${a.wal?.flag ?? ''} MAN=${a.manifest ? 'yes' : ''} ` +
     sh`B=${a.pg.binDir} U=${a.pg.osUser} DB=${a.pg.database} Q=${a.pg.query} P=${port} ` +
     sh`START=${Math.ceil(a.pg.startTimeoutMs / 1000)} QMS=${a.pg.queryTimeoutMs} NEED=${Math.ceil(a.needBytes * 1.1)}`
   return `export LC_ALL=C
@@ -180,15 +198,21 @@ echo "T stop $(($(ms) - t))"
 `
 }
 
-export interface PgRestoreOutput { ms: Record<string, number>; notes: string[]; value?: string }
+export interface PgRestoreOutput {
+  ms: Record<string, number>
+  notes: string[]
+  value?: string
+}
 
 export function parsePgRestore(stdout: string): PgRestoreOutput {
   const out: PgRestoreOutput = { ms: {}, notes: [] }
   for (const line of stdout.split('\n')) {
     const m = /^([TNV]) (.*)$/.exec(line)
     if (!m) continue
-    if (m[1] === 'T') { const [k, v] = m[2].split(' '); out.ms[k] = Number(v) }
-    else if (m[1] === 'N') out.notes.push(m[2])
+    if (m[1] === 'T') {
+      const [k, v] = m[2].split(' ')
+      out.ms[k] = Number(v)
+    } else if (m[1] === 'N') out.notes.push(m[2])
     else out.value = m[2]
   }
   return out
@@ -202,16 +226,25 @@ export function queryPasses(value: string | undefined): boolean {
   return /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(v) && Number(v) > 0
 }
 
-export const shortSql = (q: string) => { const one = q.replace(/\s+/g, ' ').trim(); return one.length > 60 ? `${one.slice(0, 57)}...` : one }
+export const shortSql = (q: string) => {
+  const one = q.replace(/\s+/g, ' ').trim()
+  return one.length > 60 ? `${one.slice(0, 57)}...` : one
+}
 
 /** "1.2 s" or "340 ms". */
 const took = (ms: number | undefined) => (ms === undefined ? '?' : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`)
 
-export interface PgVerdict { ok: boolean; detail: string }
+export interface PgVerdict {
+  ok: boolean
+  detail: string
+}
 
 /** The server's own reason, first: the FATAL or PANIC line of its log, when there is one. */
 function fatal(log: string): string {
-  const line = log.replace(/^.*?its log ends: /, '').split(' / ').find((l) => /^(FATAL|PANIC):/.test(l))
+  const line = log
+    .replace(/^.*?its log ends: /, '')
+    .split(' / ')
+    .find((l) => /^(FATAL|PANIC):/.test(l))
   return line ? `${line}; ` : ''
 }
 
@@ -221,23 +254,43 @@ export function judgePgRestore(name: string, parts: PgParts, pg: PgBackupSetting
   const o = parsePgRestore(stdout)
   const noWal = parts.wal ? '' : ` (there is no pg_wal.tar* beside ${parts.base}: a backup taken with -X none needs its WAL from an archive)`
   switch (code) {
-    case 0: break
-    case PG_EXIT.space: return { ok: false, detail: `${name}: not attempted: ${why}` }
-    case PG_EXIT.extract: return { ok: false, detail: `${name}: extract failed: ${why}; the backup is damaged, take a new one` }
-    case PG_EXIT.manifest: return { ok: false, detail: `${name}: pg_verifybackup failed, ${why}: the backup does not hold what its backup_manifest lists` }
-    case PG_EXIT.version: return { ok: false, detail: `${name}: not started: ${why}` }
-    case PG_EXIT.tablespace: return { ok: false, detail: `${name}: not started: ${why}` }
-    case PG_EXIT.exited: return { ok: false, detail: `${name}: did not start${noWal}: ${fatal(why)}${why}` }
-    case PG_EXIT.notReady: return { ok: false, detail: `${name}: did not start within ${Math.ceil(pg.startTimeoutMs / 1000)} s (postgresql.startTimeoutMs): ${fatal(why)}${why}` }
-    case PG_EXIT.query: return { ok: false, detail: `${name}: started in ${took(o.ms.start)}, but the query failed: ${shortSql(pg.query)}: ${why}` }
-    default: return { ok: false, detail: `${name}: test restore failed (exit ${code}): ${why}` }
+    case 0:
+      break
+    case PG_EXIT.space:
+      return { ok: false, detail: `${name}: not attempted: ${why}` }
+    case PG_EXIT.extract:
+      return { ok: false, detail: `${name}: extract failed: ${why}; the backup is damaged, take a new one` }
+    case PG_EXIT.manifest:
+      return { ok: false, detail: `${name}: pg_verifybackup failed, ${why}: the backup does not hold what its backup_manifest lists` }
+    case PG_EXIT.version:
+      return { ok: false, detail: `${name}: not started: ${why}` }
+    case PG_EXIT.tablespace:
+      return { ok: false, detail: `${name}: not started: ${why}` }
+    case PG_EXIT.exited:
+      return { ok: false, detail: `${name}: did not start${noWal}: ${fatal(why)}${why}` }
+    case PG_EXIT.notReady:
+      return { ok: false, detail: `${name}: did not start within ${Math.ceil(pg.startTimeoutMs / 1000)} s (postgresql.startTimeoutMs): ${fatal(why)}${why}` }
+    case PG_EXIT.query:
+      return { ok: false, detail: `${name}: started in ${took(o.ms.start)}, but the query failed: ${shortSql(pg.query)}: ${why}` }
+    default:
+      return { ok: false, detail: `${name}: test restore failed (exit ${code}): ${why}` }
   }
   if (!queryPasses(o.value)) {
     const got = o.value === undefined || o.value === '' ? 'no value' : JSON.stringify(o.value)
-    return { ok: false, detail: `${name}: started in ${took(o.ms.start)}, but the query failed: ${shortSql(pg.query)} returned ${got}, not a number above 0 or true` }
+    return {
+      ok: false,
+      detail: `${name}: started in ${took(o.ms.start)}, but the query failed: ${shortSql(pg.query)} returned ${got}, not a number above 0 or true`,
+    }
   }
   const extracted = [parts.base, parts.wal].filter(Boolean).join(' + ')
-  const verified = o.ms.verify !== undefined ? `, pg_verifybackup passed (${took(o.ms.verify)})` : o.notes.length ? `, ${o.notes.join('; ')}` : parts.manifest ? '' : ', no backup_manifest to check against'
+  const verified =
+    o.ms.verify !== undefined
+      ? `, pg_verifybackup passed (${took(o.ms.verify)})`
+      : o.notes.length
+        ? `, ${o.notes.join('; ')}`
+        : parts.manifest
+          ? ''
+          : ', no backup_manifest to check against'
   return {
     ok: true,
     detail: `${name}: verified: ${extracted} extracted (${took(o.ms.extract)})${verified}, started in ${took(o.ms.start)}, ${shortSql(pg.query)} returned ${o.value} (${took(o.ms.query)}); stopped, scratch removed`,
@@ -247,7 +300,9 @@ export function judgePgRestore(name: string, parts: PgParts, pg: PgBackupSetting
 export const isPg = (b: Backup): b is Backup & { postgresql: PgBackup } => !!b.postgresql
 
 /** What the integrity step learned that the restore needs: the bytes the archives list. */
-export interface PgIntegrity extends PgVerdict { needBytes?: number }
+export interface PgIntegrity extends PgVerdict {
+  needBytes?: number
+}
 
 /** Each archive of the backup reads end to end (the compressor's CRC, then tar's listing). */
 export async function pgIntegrity(s: NodeSession, b: Backup, a: Archive): Promise<PgIntegrity> {
@@ -259,7 +314,8 @@ export async function pgIntegrity(s: NodeSession, b: Backup, a: Archive): Promis
     const kind = pgKind(f)
     if (typeof kind === 'string') return { ok: false, detail: `${a.name}/${kind}` }
     const rt = parseReadThrough((await s.run({ script: readThroughScript(`${b.path}/${a.name}/${f}`, kind) }, { timeoutMs: LONG_TIMEOUT_MS })).stdout)
-    if (!rt.ok) return { ok: false, detail: `${a.name}/${f} does not read end to end (${rt.error}): the backup is damaged; take a new one and find what truncated it` }
+    if (!rt.ok)
+      return { ok: false, detail: `${a.name}/${f} does not read end to end (${rt.error}): the backup is damaged; take a new one and find what truncated it` }
     const members = parseTarVerbose(rt.listing)
     needBytes += members.reduce((t, e) => t + (e.size ?? 0), 0)
     read.push(`${f} (${members.length} members)`)
@@ -273,19 +329,37 @@ export async function pgIntegrity(s: NodeSession, b: Backup, a: Archive): Promis
 }
 
 /** --restore for a PostgreSQL backup: extract, pg_verifybackup, start, query, stop, clean up. */
-export async function pgRestore(s: NodeSession, b: Backup & { postgresql: PgBackup }, a: Archive, integ: PgIntegrity | undefined, timeoutMs = LONG_TIMEOUT_MS): Promise<PgVerdict> {
+export async function pgRestore(
+  s: NodeSession,
+  b: Backup & { postgresql: PgBackup },
+  a: Archive,
+  integ: PgIntegrity | undefined,
+  timeoutMs = LONG_TIMEOUT_MS,
+): Promise<PgVerdict> {
   if (!integ?.ok || integ.needBytes === undefined) return { ok: false, detail: `not attempted: ${a.name} does not read end to end` }
   const parts = pgParts(a)
-  if (parts.tablespaces.length) return { ok: false, detail: `${a.name}: not attempted: it has tablespace archives (${parts.tablespaces.join(', ')}); a test restore of tablespaces is not supported` }
+  if (parts.tablespaces.length)
+    return {
+      ok: false,
+      detail: `${a.name}: not attempted: it has tablespace archives (${parts.tablespaces.join(', ')}); a test restore of tablespaces is not supported`,
+    }
   const pg = pgBackupSettings(b.postgresql)
   const kind = (f: string) => ({ name: f, flag: tarFlag(pgKind(f) as ArchiveKind) })
-  const script = pgRestoreScript({ dir: `${b.path}/${a.name}`, base: kind(parts.base!), wal: parts.wal ? kind(parts.wal) : undefined, manifest: parts.manifest, needBytes: integ.needBytes, pg })
+  const script = pgRestoreScript({
+    dir: `${b.path}/${a.name}`,
+    base: kind(parts.base!),
+    wal: parts.wal ? kind(parts.wal) : undefined,
+    manifest: parts.manifest,
+    needBytes: integ.needBytes,
+    pg,
+  })
   try {
     const r = await s.run({ script }, { check: false, timeoutMs })
     return judgePgRestore(a.name, parts, pg, r.code, r.stdout, r.stderr)
   } catch (e) {
     // The node's watcher notices the closed channel: it stops the server and the script cleans up.
-    if (e instanceof RemoteError && e.timedOut) return { ok: false, detail: `${a.name}: test restore stopped after ${took(timeoutMs)} (no answer); the node stops its server and removes the scratch` }
+    if (e instanceof RemoteError && e.timedOut)
+      return { ok: false, detail: `${a.name}: test restore stopped after ${took(timeoutMs)} (no answer); the node stops its server and removes the scratch` }
     throw e
   }
 }

@@ -15,7 +15,11 @@ import { isPg, pgIntegrity, pgRestore } from './postgres.ts'
 
 export const BACKUP_STEPS = ['present', 'age', 'size', 'integrity', 'restore'] as const
 /** restoreTimeoutMs: how long the controller waits for one PostgreSQL test restore (default 4 h). */
-export interface BackupVerifyOptions { restore?: boolean; listMax?: number; restoreTimeoutMs?: number }
+export interface BackupVerifyOptions {
+  restore?: boolean
+  listMax?: number
+  restoreTimeoutMs?: number
+}
 type V = { ok: boolean; detail: string }
 
 async function integrity(s: NodeSession, b: Backup, a: Archive): Promise<V & { listing?: string }> {
@@ -25,7 +29,8 @@ async function integrity(s: NodeSession, b: Backup, a: Archive): Promise<V & { l
   let listing: string | undefined
   if (kind) {
     const rt = parseReadThrough((await s.run({ script: readThroughScript(file, kind) }, { timeoutMs: LONG_TIMEOUT_MS })).stdout)
-    if (!rt.ok) return { ok: false, detail: `${a.name} does not read end to end (${rt.error}): the backup is damaged; take a new one and find what truncated it` }
+    if (!rt.ok)
+      return { ok: false, detail: `${a.name} does not read end to end (${rt.error}): the backup is damaged; take a new one and find what truncated it` }
     listing = rt.listing
     parts.push(kind.tar ? `reads end to end (${listing.split('\n').filter(Boolean).length} members)` : `${kind.compressor} stream reads end to end`)
   } else {
@@ -37,7 +42,8 @@ async function integrity(s: NodeSession, b: Backup, a: Archive): Promise<V & { l
     const want = checksumFor(sums.stdout, a.name)
     if (!want) return { ok: false, detail: `${b.checksumFile} has no line for ${a.name}: the backup job did not finish` }
     const got = (await s.run(['sha256sum', '--', file], { timeoutMs: LONG_TIMEOUT_MS })).stdout.slice(0, 64)
-    if (got !== want) return { ok: false, detail: `${a.name} sha256 does not match ${b.checksumFile}: the archive changed after it was written; do not rely on it` }
+    if (got !== want)
+      return { ok: false, detail: `${a.name} sha256 does not match ${b.checksumFile}: the archive changed after it was written; do not rely on it` }
     parts.push(`sha256 matches ${b.checksumFile}`)
   }
   return { ok: true, detail: `${a.name} ${parts.join(', ')}`, listing }
@@ -69,11 +75,15 @@ async function restore(s: NodeSession, b: Backup, a: Archive, listing: string | 
   if (r.code === 91) return { ok: false, detail: `restore of ${a.name} failed: ${why}` }
   if (r.code !== 0) return { ok: false, detail: `restore of ${a.name} failed (exit ${r.code}): ${why}` }
   const restored = parseListing(r.stdout)
-  if (!kind.tar) return { ok: true, detail: `${a.name} decompressed to ${iecBytes(restored.get('content')?.size ?? 0)} in a scratch directory, removed afterwards` }
+  if (!kind.tar)
+    return { ok: true, detail: `${a.name} decompressed to ${iecBytes(restored.get('content')?.size ?? 0)} in a scratch directory, removed afterwards` }
   const cmp = compareRestore(expected, restored)
   const files = [...restored.values()].filter((x) => x.type === 'f').length
   if (!cmp.ok) {
-    return { ok: false, detail: `test restore of ${a.name} does not match ${against}: ${listSome(cmp.problems, listMax)}; the backup does not hold what it claims` }
+    return {
+      ok: false,
+      detail: `test restore of ${a.name} does not match ${against}: ${listSome(cmp.problems, listMax)}; the backup does not hold what it claims`,
+    }
   }
   return { ok: true, detail: `test restore of ${a.name}: ${files} files match ${against}${hash ? ' by sha256' : ''}; scratch removed` }
 }
@@ -81,7 +91,11 @@ async function restore(s: NodeSession, b: Backup, a: Archive, listing: string | 
 async function verifyBackup(s: NodeSession, b: Backup, opts: BackupVerifyOptions): Promise<Record<string, V & { ms: number }>> {
   const out: Record<string, V & { ms: number }> = {}
   let t = performance.now()
-  const lap = (k: string, v: V) => { const now = performance.now(); out[k] = { ...v, ms: now - t }; t = now }
+  const lap = (k: string, v: V) => {
+    const now = performance.now()
+    out[k] = { ...v, ms: now - t }
+    t = now
+  }
   const j = judgeListing(b, parseBackupListing((await s.run({ script: listScript(b) })).stdout, b))
   lap('present', j.present)
   out.age = { ...j.age, ms: 0 }
@@ -105,7 +119,10 @@ async function verifyBackup(s: NodeSession, b: Backup, opts: BackupVerifyOptions
 }
 
 async function reachable(pool: SshPool, pair: Pair, n: Node): Promise<RemoteError | undefined> {
-  try { await pool.session(pair, n).ping(); return undefined } catch (e) {
+  try {
+    await pool.session(pair, n).ping()
+    return undefined
+  } catch (e) {
     if (e instanceof RemoteError) return e
     throw e
   }
@@ -113,20 +130,25 @@ async function reachable(pool: SshPool, pair: Pair, n: Node): Promise<RemoteErro
 
 export async function backupVerifyPair(pair: Pair, pool: SshPool, backups: Backup[], opts: BackupVerifyOptions = {}): Promise<CheckResult[]> {
   const steps = BACKUP_STEPS.filter((k) => k !== 'restore' || opts.restore)
-  const perNode = await Promise.all(pair.nodes.map(async (n): Promise<CheckResult[]> => {
-    const down = await reachable(pool, pair, n)
-    const res: CheckResult[] = []
-    for (const b of backups) {
-      if (down) { res.push(...steps.map((k) => unreachableResult(pair, n.name, `${b.name}:${k}`, down))); continue }
-      try {
-        const got = await verifyBackup(pool.session(pair, n), b, opts)
-        res.push(...steps.map((k) => ({ pair: pair.name, node: n.name, check: `${b.name}:${k}`, ok: got[k].ok, detail: got[k].detail, ms: got[k].ms })))
-      } catch (e) {
-        const detail = failureDetail(e)
-        res.push(...steps.map((k) => ({ pair: pair.name, node: n.name, check: `${b.name}:${k}`, ok: false, detail, ms: 0 })))
+  const perNode = await Promise.all(
+    pair.nodes.map(async (n): Promise<CheckResult[]> => {
+      const down = await reachable(pool, pair, n)
+      const res: CheckResult[] = []
+      for (const b of backups) {
+        if (down) {
+          res.push(...steps.map((k) => unreachableResult(pair, n.name, `${b.name}:${k}`, down)))
+          continue
+        }
+        try {
+          const got = await verifyBackup(pool.session(pair, n), b, opts)
+          res.push(...steps.map((k) => ({ pair: pair.name, node: n.name, check: `${b.name}:${k}`, ok: got[k].ok, detail: got[k].detail, ms: got[k].ms })))
+        } catch (e) {
+          const detail = failureDetail(e)
+          res.push(...steps.map((k) => ({ pair: pair.name, node: n.name, check: `${b.name}:${k}`, ok: false, detail, ms: 0 })))
+        }
       }
-    }
-    return res
-  }))
+      return res
+    }),
+  )
   return perNode.flat()
 }

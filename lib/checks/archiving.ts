@@ -10,9 +10,11 @@ type Archive = NonNullable<Pair['archives']>[number]
 
 /** Line 1: node clock; line 2: MISSING, EMPTY, or "mtime count name" of the newest file. */
 export function archiveScript(a: Archive): string {
-  return sh`date +%s; d=${a.path}; if [ ! -d "$d" ]; then echo MISSING; exit 0; fi; ` +
+  return (
+    sh`date +%s; d=${a.path}; if [ ! -d "$d" ]; then echo MISSING; exit 0; fi; ` +
     `n=$(find "$d" -type f -printf '%T@ %P\\n' | sort -n -k1,1 | tail -n 1); ` +
     `c=$(find "$d" -type f -printf x | wc -c); if [ -z "$n" ]; then echo EMPTY; else echo "$c $n"; fi`
+  )
 }
 
 export function judgeArchive(a: Archive, stdout: string): Verdict {
@@ -32,12 +34,13 @@ export function judgeArchive(a: Archive, stdout: string): Verdict {
 export const archivingCheck: Check = {
   name: 'archiving',
   summary: 'each archive directory received a new file within its maxAgeMinutes',
-  run: (ctx) => perNode(ctx, 'archiving', async (_node, s) => {
-    const parts: (Verdict & { label: string })[] = []
-    for (const a of ctx.pair.archives ?? []) {
-      const r = await s.run({ script: archiveScript(a) }, { timeoutMs: 600_000 })
-      parts.push({ ...judgeArchive(a, r.stdout), label: a.name })
-    }
-    return combine(parts, 'no archives declared')
-  }),
+  run: (ctx) =>
+    perNode(ctx, 'archiving', async (_node, s) => {
+      const parts: (Verdict & { label: string })[] = []
+      for (const a of ctx.pair.archives ?? []) {
+        const r = await s.run({ script: archiveScript(a) }, { timeoutMs: 600_000 })
+        parts.push({ ...judgeArchive(a, r.stdout), label: a.name })
+      }
+      return combine(parts, 'no archives declared')
+    }),
 }

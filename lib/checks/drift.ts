@@ -4,11 +4,20 @@
 import { listSome } from '../format.ts'
 import type { Tree } from '../listing.ts'
 
-export interface Difference { path: string; why: string }
-export interface Drift { missing: string[]; extra: string[]; differ: Difference[] }
+export interface Difference {
+  path: string
+  why: string
+}
+export interface Drift {
+  missing: string[]
+  extra: string[]
+  differ: Difference[]
+}
 
 /** Which listed paths to drop: sync's own rule (lib/sync/filters.ts skipMatcher / itemScope). */
-export interface Excluder { (path: string, isDir: boolean): boolean }
+export interface Excluder {
+  (path: string, isDir: boolean): boolean
+}
 
 export function filterTree(t: Tree, excluded: Excluder): Tree {
   const out: Tree = new Map()
@@ -32,8 +41,14 @@ export function compareTrees(ref: Tree, other: Tree, opts: { deep: boolean; mirr
   const extra: string[] = []
   for (const [path, a] of ref) {
     const b = other.get(path)
-    if (!b) { missing.push(path); continue }
-    if (a.type !== b.type) { differ.push({ path, why: `${typeName(b.type)} here, ${typeName(a.type)} on the active node` }); continue }
+    if (!b) {
+      missing.push(path)
+      continue
+    }
+    if (a.type !== b.type) {
+      differ.push({ path, why: `${typeName(b.type)} here, ${typeName(a.type)} on the active node` })
+      continue
+    }
     if (a.type === 'l' && a.target !== b.target) differ.push({ path, why: 'link target' })
     if (a.type !== 'f') continue
     if (opts.deep) {
@@ -56,6 +71,9 @@ export function describeDrift(d: Drift, active: string, listMax: number): string
     ...d.missing.map((path) => ({ path, why: 'missing here' })),
     ...d.extra.map((path) => ({ path, why: 'extra here' })),
   ].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))
-  const shown = listSome(all.map((x) => `${x.path} (${x.why})`), listMax)
+  const shown = listSome(
+    all.map((x) => `${x.path} (${x.why})`),
+    listMax,
+  )
   return `${all.length} entr${all.length === 1 ? 'y differs' : 'ies differ'} from ${active} (active): ${shown}`
 }

@@ -26,12 +26,24 @@ export function scanLimits(env = process.env): { bytes: number; ms: number } {
 
 function validatePatterns(l: ErrorLog): string[] {
   return [...l.patterns, ...(l.ignore ?? [])].flatMap((p) => {
-    try { new RegExp(p) } catch (e) { return [`errorLogs ${l.name}: pattern ${JSON.stringify(p)} is not a valid regular expression: ${(e as Error).message}`] }
-    return catastrophicPattern(p) ? [`errorLogs ${l.name}: pattern ${JSON.stringify(p)} nests a quantifier inside a quantified group: it can take exponential time on one line; write it without the nesting`] : []
+    try {
+      new RegExp(p)
+    } catch (e) {
+      return [`errorLogs ${l.name}: pattern ${JSON.stringify(p)} is not a valid regular expression: ${(e as Error).message}`]
+    }
+    return catastrophicPattern(p)
+      ? [
+          `errorLogs ${l.name}: pattern ${JSON.stringify(p)} nests a quantifier inside a quantified group: it can take exponential time on one line; write it without the nesting`,
+        ]
+      : []
   })
 }
 
-interface LogOutcome { ok: boolean; detail: string; next?: Offset }
+interface LogOutcome {
+  ok: boolean
+  detail: string
+  next?: Offset
+}
 
 async function scanLog(s: NodeSession, log: ErrorLog, prev: Offset | undefined, at: string, limits: { bytes: number; ms: number }): Promise<LogOutcome> {
   // latin1: one character per byte, so offsets stay exact whatever bytes the log holds.
@@ -48,10 +60,20 @@ async function scanLog(s: NodeSession, log: ErrorLog, prev: Offset | undefined, 
   const rest = left > 0 ? `; ${mib(left)} left to scan next run (at most ${mib(limits.bytes)} per run)` : ''
   if (scan.hitCount) {
     const n = scan.hitCount
-    return { ok: false, next, detail: `${log.name}: ${n} line${n > 1 ? 's' : ''} ${since}${rotated} match: "${clip(scan.hits[0])}"${n > 1 ? ` (+${n - 1})` : ''}; read ${log.path} on ${s.name} (the next run starts after them)${rest}` }
+    return {
+      ok: false,
+      next,
+      detail: `${log.name}: ${n} line${n > 1 ? 's' : ''} ${since}${rotated} match: "${clip(scan.hits[0])}"${n > 1 ? ` (+${n - 1})` : ''}; read ${log.path} on ${s.name} (the next run starts after them)${rest}`,
+    }
   }
-  if (stopped) return { ok: false, next, detail: `${log.name}: scanning stopped after ${limits.ms} ms (pattern ${JSON.stringify(scan.timedOutOn)} is too slow on this log: simplify it)${rest}` }
-  if (left > 0) return { ok: false, next, detail: `${log.name}: ${scan.lineCount} line${scan.lineCount === 1 ? '' : 's'} ${since}${rotated} scanned, none unusual${rest}` }
+  if (stopped)
+    return {
+      ok: false,
+      next,
+      detail: `${log.name}: scanning stopped after ${limits.ms} ms (pattern ${JSON.stringify(scan.timedOutOn)} is too slow on this log: simplify it)${rest}`,
+    }
+  if (left > 0)
+    return { ok: false, next, detail: `${log.name}: ${scan.lineCount} line${scan.lineCount === 1 ? '' : 's'} ${since}${rotated} scanned, none unusual${rest}` }
   return { ok: true, next, detail: `${log.name}: ${scan.lineCount} new line${scan.lineCount === 1 ? '' : 's'} ${since}${rotated}, none unusual` }
 }
 
@@ -59,24 +81,25 @@ export const errorLogCheck: Check = {
   name: 'error-log',
   summary: 'no line matching the declared patterns was written since the last verify (offsets kept per node, rotation noticed, a byte budget per run)',
   validate: (pair) => (pair.errorLogs ?? []).flatMap(validatePatterns),
-  run: (ctx) => perNode(ctx, 'error-log', async (node, s) => {
-    const logs = ctx.pair.errorLogs ?? []
-    if (logs.length === 0) return { ok: true, detail: 'no error logs declared' }
-    const limits = scanLimits()
-    const prev = ctx.states[node.name]?.logOffsets?.logs ?? {}
-    const next: LogOffsets = { logs: { ...prev } }
-    const bad: string[] = []
-    const good: string[] = []
-    const at = new Date(ctx.now()).toISOString()
-    for (const log of logs) {
-      const r = await scanLog(s, log, prev[log.name], at, limits)
-      ;(r.ok ? good : bad).push(r.detail)
-      if (!r.next) continue
-      next.logs[log.name] = r.next
-      // Saved as it goes: a later log that times out does not throw this one's progress away.
-      await writeNodeState(s, ctx.pair, 'logOffsets', next)
-    }
-    const v: Verdict = bad.length ? { ok: false, detail: bad.join('; ') } : { ok: true, detail: good.join('; ') }
-    return v
-  }),
+  run: (ctx) =>
+    perNode(ctx, 'error-log', async (node, s) => {
+      const logs = ctx.pair.errorLogs ?? []
+      if (logs.length === 0) return { ok: true, detail: 'no error logs declared' }
+      const limits = scanLimits()
+      const prev = ctx.states[node.name]?.logOffsets?.logs ?? {}
+      const next: LogOffsets = { logs: { ...prev } }
+      const bad: string[] = []
+      const good: string[] = []
+      const at = new Date(ctx.now()).toISOString()
+      for (const log of logs) {
+        const r = await scanLog(s, log, prev[log.name], at, limits)
+        ;(r.ok ? good : bad).push(r.detail)
+        if (!r.next) continue
+        next.logs[log.name] = r.next
+        // Saved as it goes: a later log that times out does not throw this one's progress away.
+        await writeNodeState(s, ctx.pair, 'logOffsets', next)
+      }
+      const v: Verdict = bad.length ? { ok: false, detail: bad.join('; ') } : { ok: true, detail: good.join('; ') }
+      return v
+    }),
 }

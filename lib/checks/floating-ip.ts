@@ -6,21 +6,35 @@ import { ipDriver } from '../drivers/index.ts'
 import type { HoldState } from '../drivers/types.ts'
 import type { CheckResult, Check, Verdict } from './types.ts'
 
-export interface FipState { address: string; holds: Record<string, HoldState> }
+export interface FipState {
+  address: string
+  holds: Record<string, HoldState>
+}
 
 export function judgeFloatingIps(fips: FipState[], active: string, node: string): Verdict {
   if (fips.length === 0) return { ok: true, detail: 'no floating IPs declared' }
   const bad: string[] = []
   const good: string[] = []
   for (const f of fips) {
-    const holders = Object.entries(f.holds).filter(([, v]) => v === 'held').map(([k]) => k)
+    const holders = Object.entries(f.holds)
+      .filter(([, v]) => v === 'held')
+      .map(([k]) => k)
     const mine = f.holds[node]
-    if (mine === 'unknown') { bad.push(`${f.address}: cannot tell whether this node holds it`); continue }
+    if (mine === 'unknown') {
+      bad.push(`${f.address}: cannot tell whether this node holds it`)
+      continue
+    }
     if (node === active) {
-      if (mine === 'held') good.push(holders.length > 1 ? `holds ${f.address} (also held by ${holders.filter((h) => h !== node).join(', ')})` : `holds ${f.address}`)
-      else bad.push(`${f.address} is not here on the active node (held by ${holders.length ? holders.join(', ') : 'no node'}): run the failover playbook to bring it here`)
+      if (mine === 'held')
+        good.push(holders.length > 1 ? `holds ${f.address} (also held by ${holders.filter((h) => h !== node).join(', ')})` : `holds ${f.address}`)
+      else
+        bad.push(
+          `${f.address} is not here on the active node (held by ${holders.length ? holders.join(', ') : 'no node'}): run the failover playbook to bring it here`,
+        )
     } else if (mine === 'held') {
-      bad.push(`holds ${f.address}, but the active node is ${active}${holders.length > 1 ? ` (held by ${holders.join(' and ')}: clients reach either)` : ''}: release it here`)
+      bad.push(
+        `holds ${f.address}, but the active node is ${active}${holders.length > 1 ? ` (held by ${holders.join(' and ')}: clients reach either)` : ''}: release it here`,
+      )
     } else {
       good.push(`${f.address} not here (standby)`)
     }
@@ -39,6 +53,12 @@ export const floatingIpCheck: Check = {
       fips.push({ address: fip.address, holds })
     }
     const ms = performance.now() - started
-    return ctx.reachable.map((n): CheckResult => ({ pair: ctx.pair.name, node: n.name, check: 'floating-ip', ...judgeFloatingIps(fips, ctx.active, n.name), ms }))
+    return ctx.reachable.map((n): CheckResult => ({
+      pair: ctx.pair.name,
+      node: n.name,
+      check: 'floating-ip',
+      ...judgeFloatingIps(fips, ctx.active, n.name),
+      ms,
+    }))
   },
 }

@@ -25,11 +25,12 @@ export function judgeLatency(pair: Pair, endpoints: Endpoint[], results: ProbeRe
 export const latencyCheck: Check = {
   name: 'latency',
   summary: 'round trip from each node to each declared endpoint is within its maxLatencyMs (default preconditions.maxLatencyMs, 10)',
-  run: (ctx) => perNode(ctx, 'latency', async (_node, s) => {
-    const endpoints = ctx.pair.preconditions?.endpoints ?? []
-    if (endpoints.length === 0) return { ok: true, detail: 'no endpoints declared (preconditions.endpoints)' }
-    const targets = endpoints.map((e) => ({ label: e.name, host: e.host, port: e.port }))
-    const r = await s.run(probeArgs(targets, 2, 3), { timeoutMs: targets.length * 8000 + 10000 })
-    return judgeLatency(ctx.pair, endpoints, parseReach(r.stdout, targets.length))
-  }),
+  run: (ctx) =>
+    perNode(ctx, 'latency', async (_node, s) => {
+      const endpoints = ctx.pair.preconditions?.endpoints ?? []
+      if (endpoints.length === 0) return { ok: true, detail: 'no endpoints declared (preconditions.endpoints)' }
+      const targets = endpoints.map((e) => ({ label: e.name, host: e.host, port: e.port }))
+      const r = await s.run(probeArgs(targets, 2, 3), { timeoutMs: targets.length * 8000 + 10000 })
+      return judgeLatency(ctx.pair, endpoints, parseReach(r.stdout, targets.length))
+    }),
 }

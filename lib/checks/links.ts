@@ -8,7 +8,8 @@ import { describeTarget, parseReach, probeArgs, type ProbeResult, type Target } 
 import type { Check, CheckContext, Verdict } from './types.ts'
 
 export function linkTargets(ctx: Pick<CheckContext, 'inv'>, pair: Pair, node: Node): Target[] {
-  const peers = pair.nodes.filter((n) => n.name !== node.name)
+  const peers = pair.nodes
+    .filter((n) => n.name !== node.name)
     .map((n) => ({ label: `peer ${n.name}`, host: n.address, port: sshSettings(ctx.inv, pair, n).port }))
   const endpoints = (pair.preconditions?.endpoints ?? []).map((e) => ({ label: `${e.kind} ${e.name}`, host: e.host, port: e.port }))
   return [...peers, ...endpoints]
@@ -26,10 +27,11 @@ export function judgeLinks(targets: Target[], results: ProbeResult[], listMax = 
 export const linksCheck: Check = {
   name: 'links',
   summary: 'every node reaches its peers (SSH port) and each declared endpoint (TCP, or ping without a port)',
-  run: (ctx) => perNode(ctx, 'links', async (node, s) => {
-    const targets = linkTargets(ctx, ctx.pair, node)
-    if (targets.length === 0) return { ok: true, detail: 'no peers or endpoints to reach' }
-    const r = await s.run(probeArgs(targets, 3, 1), { timeoutMs: targets.length * 4000 + 10000 })
-    return judgeLinks(targets, parseReach(r.stdout, targets.length), ctx.listMax)
-  }),
+  run: (ctx) =>
+    perNode(ctx, 'links', async (node, s) => {
+      const targets = linkTargets(ctx, ctx.pair, node)
+      if (targets.length === 0) return { ok: true, detail: 'no peers or endpoints to reach' }
+      const r = await s.run(probeArgs(targets, 3, 1), { timeoutMs: targets.length * 4000 + 10000 })
+      return judgeLinks(targets, parseReach(r.stdout, targets.length), ctx.listMax)
+    }),
 }

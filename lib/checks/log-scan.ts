@@ -5,7 +5,11 @@
 // worked through over several runs instead of never.
 import { Worker } from 'node:worker_threads'
 
-export interface Offset { inode: number; offset: number; at: string }
+export interface Offset {
+  inode: number
+  offset: number
+  at: string
+}
 
 export const DEFAULT_SCAN_BYTES = 64 * 1024 * 1024
 export const DEFAULT_SCAN_MS = 10_000
@@ -60,9 +64,23 @@ function completeLines(piece: string, finished: boolean): string {
 
 /** Parses what READ_LOG_SCRIPT printed for `prev`, decoded as latin1 (one character per byte). */
 export function parseLogRead(stdout: string, prev?: Offset): LogRead {
-  if (stdout.startsWith('MISSING')) return { missing: true, inode: 0, nextOffset: 0, rotated: false, restartedAt0: false, text: '', oldBytes: 0, leftBytes: 0, offsetAt: () => ({ inode: 0, offset: 0 }) }
+  if (stdout.startsWith('MISSING'))
+    return {
+      missing: true,
+      inode: 0,
+      nextOffset: 0,
+      rotated: false,
+      restartedAt0: false,
+      text: '',
+      oldBytes: 0,
+      leftBytes: 0,
+      offsetAt: () => ({ inode: 0, offset: 0 }),
+    }
   const nl = stdout.indexOf('\n')
-  const [ino, size, start, rot, oldLen] = stdout.slice(0, nl).split(' ').map((x) => (x === '-' ? -1 : Number(x)))
+  const [ino, size, start, rot, oldLen] = stdout
+    .slice(0, nl)
+    .split(' ')
+    .map((x) => (x === '-' ? -1 : Number(x)))
   if (nl < 0 || ![ino, size, start, rot, oldLen].every(Number.isFinite)) throw new Error(`unexpected log read: ${stdout.slice(0, 80)}`)
   const body = stdout.slice(nl + 1)
   const po = prev?.offset ?? 0
@@ -73,26 +91,46 @@ export function parseLogRead(stdout: string, prev?: Offset): LogRead {
   const old = completeLines(oldPiece, !oldCut)
   const inOld = (p: number) => ({ inode: prev?.inode ?? ino, offset: po + Math.min(p, oldPiece.length) })
   if (oldCut) {
-    return { missing: false, ...nextOf(inOld(old.length)), rotated: true, restartedAt0: start === 0, text: old, oldBytes: old.length,
-      leftBytes: rot - po - old.length + (size - start), offsetAt: inOld }
+    return {
+      missing: false,
+      ...nextOf(inOld(old.length)),
+      rotated: true,
+      restartedAt0: start === 0,
+      text: old,
+      oldBytes: old.length,
+      leftBytes: rot - po - old.length + (size - start),
+      offsetAt: inOld,
+    }
   }
   const curCut = start + curPiece.length < size
   // A writer may be halfway through the current file's last line: leave it for next time (a budget-cut line longer than the budget is taken whole).
   const cur = curCut ? completeLines(curPiece, false) : curPiece.slice(0, curPiece.lastIndexOf('\n') + 1)
   const offsetAt = (p: number) => (p < old.length ? inOld(p) : { inode: ino, offset: start + p - old.length })
   return {
-    missing: false, ...nextOf(offsetAt(old.length + cur.length)), rotated: rot >= 0, restartedAt0: start === 0,
-    text: old + cur, oldBytes: old.length, leftBytes: curCut ? size - start - cur.length : 0, offsetAt,
+    missing: false,
+    ...nextOf(offsetAt(old.length + cur.length)),
+    rotated: rot >= 0,
+    restartedAt0: start === 0,
+    text: old + cur,
+    oldBytes: old.length,
+    leftBytes: curCut ? size - start - cur.length : 0,
+    offsetAt,
   }
 }
 const nextOf = (o: { inode: number; offset: number }) => ({ inode: o.inode, nextOffset: o.offset })
 
 /** Lines of a latin1 text, decoded as UTF-8, empty ones dropped. */
 export function splitLines(text: string): string[] {
-  return text.split('\n').filter((l) => l.length).map((l) => Buffer.from(l, 'latin1').toString('utf8'))
+  return text
+    .split('\n')
+    .filter((l) => l.length)
+    .map((l) => Buffer.from(l, 'latin1').toString('utf8'))
 }
 
-export interface Patterns { match: RegExp[]; ignore: RegExp[] }
+export interface Patterns {
+  match: RegExp[]
+  ignore: RegExp[]
+}
 
 /** Compiles the inventory's patterns (a SyntaxError for a bad one; the inventory validator and the check's validate reject those before any run). */
 export function compilePatterns(patterns: string[], ignore: string[] = []): Patterns {
@@ -147,9 +185,15 @@ export function scanText(text: string, patterns: string[], ignore: string[] = []
   return new Promise((resolve, reject) => {
     let last: ScanResult = { hits: [], hitCount: 0, lineCount: 0, scannedBytes: 0 }
     const worker = new Worker(SCAN_WORKER, { eval: true, workerData: { text, match: patterns, ignore, ms, keep: opts.keep ?? 20, at } })
-    const stopAt = () => { const i = new Int32Array(at)[0]; return i === -2 ? 'the whole scan' : all[i] ?? '?' }
+    const stopAt = () => {
+      const i = new Int32Array(at)[0]
+      return i === -2 ? 'the whole scan' : (all[i] ?? '?')
+    }
     // The worker checks the clock between lines; this catches a single line it never finishes.
-    const hard = setTimeout(() => { void worker.terminate(); resolve({ ...last, timedOutOn: stopAt() }) }, ms + 1000)
+    const hard = setTimeout(() => {
+      void worker.terminate()
+      resolve({ ...last, timedOutOn: stopAt() })
+    }, ms + 1000)
     worker.on('message', (m: { pos: number; lines: number; hitCount: number; hits: string[]; done?: boolean }) => {
       last = { hits: m.hits, hitCount: m.hitCount, lineCount: m.lines, scannedBytes: m.pos }
       if (!m.done) return
@@ -157,6 +201,9 @@ export function scanText(text: string, patterns: string[], ignore: string[] = []
       void worker.terminate()
       resolve(m.pos < text.length ? { ...last, timedOutOn: stopAt() } : last)
     })
-    worker.on('error', (e) => { clearTimeout(hard); reject(e) })
+    worker.on('error', (e) => {
+      clearTimeout(hard)
+      reject(e)
+    })
   })
 }

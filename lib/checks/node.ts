@@ -6,16 +6,18 @@ import type { CheckContext, CheckResult, Verdict } from './types.ts'
 import { failureDetail } from '../outcome.ts'
 
 export async function perNode(ctx: CheckContext, check: string, fn: (node: Node, s: NodeSession) => Promise<Verdict>): Promise<CheckResult[]> {
-  return Promise.all(ctx.reachable.map(async (node) => {
-    const started = performance.now()
-    let v: Verdict
-    try {
-      v = await fn(node, ctx.pool.session(ctx.pair, node))
-    } catch (e) {
-      v = { ok: false, detail: failureDetail(e) }
-    }
-    return { pair: ctx.pair.name, node: node.name, check, ok: v.ok, detail: v.detail, ms: performance.now() - started }
-  }))
+  return Promise.all(
+    ctx.reachable.map(async (node) => {
+      const started = performance.now()
+      let v: Verdict
+      try {
+        v = await fn(node, ctx.pool.session(ctx.pair, node))
+      } catch (e) {
+        v = { ok: false, detail: failureDetail(e) }
+      }
+      return { pair: ctx.pair.name, node: node.name, check, ok: v.ok, detail: v.detail, ms: performance.now() - started }
+    }),
+  )
 }
 
 /** Joins per-item verdicts: ok only if all are; failures first in the detail. */
@@ -25,4 +27,3 @@ export function combine(parts: (Verdict & { label?: string })[], empty: string):
   const shown = bad.length ? bad : parts
   return { ok: bad.length === 0, detail: shown.map((p) => (p.label ? `${p.label}: ${p.detail}` : p.detail)).join('; ') }
 }
-

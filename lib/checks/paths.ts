@@ -30,7 +30,16 @@ export function judgePaths(declared: Declared[], found: Found[], listMax = 5): V
   const v = combine(parts, 'no paths declared')
   if (v.ok && parts.length) return { ok: true, detail: `all ${parts.length} declared paths present with their type` }
   const bad = parts.filter((p) => !p.ok)
-  return bad.length > listMax ? { ok: false, detail: `${bad.length} paths wrong: ${listSome(bad.map((p) => `${p.label}: ${p.detail}`), listMax, '; ')}` } : v
+  return bad.length > listMax
+    ? {
+        ok: false,
+        detail: `${bad.length} paths wrong: ${listSome(
+          bad.map((p) => `${p.label}: ${p.detail}`),
+          listMax,
+          '; ',
+        )}`,
+      }
+    : v
 }
 
 export const pathsCheck: Check = {

@@ -1,7 +1,11 @@
 // Reaching a host from a node: TCP connect when a port is known, ICMP echo when not (a
 // gateway). Timed inside bash with $EPOCHREALTIME around the connect alone, so the time it
 // takes to start a process is not counted as network latency.
-export interface Target { label: string; host: string; port?: number }
+export interface Target {
+  label: string
+  host: string
+  port?: number
+}
 export type ProbeResult = { ok: true; ms: number; via: 'tcp' | 'ping' } | { ok: false; error: string }
 
 // Arguments: seconds attempts host port [host port…]; port "-" means ping. One line per target.

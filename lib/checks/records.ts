@@ -9,8 +9,16 @@ export const recordsCheck: Check = {
     return ctx.reachable.map((n): CheckResult => {
       // A contradiction belongs to the node the records name as active; a bad file to its node.
       const mine = ctx.problems.filter((p) => (p.node ?? ctx.active) === n.name)
-      return { pair: ctx.pair.name, node: n.name, check: 'records', ok: mine.length === 0,
-        detail: mine.length ? `${mine.map((p) => p.detail).join('; ')}: see the README's failure states (failover --to NODE --resolve)` : 'records readable and agree with what runs', ms: 0 }
+      return {
+        pair: ctx.pair.name,
+        node: n.name,
+        check: 'records',
+        ok: mine.length === 0,
+        detail: mine.length
+          ? `${mine.map((p) => p.detail).join('; ')}: see the README's failure states (failover --to NODE --resolve)`
+          : 'records readable and agree with what runs',
+        ms: 0,
+      }
     })
   },
 }

@@ -19,15 +19,29 @@ import { syncDriftCheck } from './sync-drift.ts'
 import type { Check } from './types.ts'
 
 export const CHECKS: readonly Check[] = [
-  linksCheck, latencyCheck, clockSkewCheck, pathsCheck, identicalFilesCheck,
-  syncDriftCheck, recordsCheck, floatingIpCheck, singletonsCheck, ...PG_CHECKS, backupsCheck, archivingCheck, errorLogCheck,
+  linksCheck,
+  latencyCheck,
+  clockSkewCheck,
+  pathsCheck,
+  identicalFilesCheck,
+  syncDriftCheck,
+  recordsCheck,
+  floatingIpCheck,
+  singletonsCheck,
+  ...PG_CHECKS,
+  backupsCheck,
+  archivingCheck,
+  errorLogCheck,
 ]
 
 export const checkNames = () => CHECKS.map((c) => c.name)
 
 /** The checks named (all when none), in registry order; an unknown name is bad input. */
 export function selectChecks(names: string[]): Check[] {
-  const wanted = names.flatMap((n) => n.split(',')).map((n) => n.trim()).filter(Boolean)
+  const wanted = names
+    .flatMap((n) => n.split(','))
+    .map((n) => n.trim())
+    .filter(Boolean)
   const unknown = wanted.filter((n) => !CHECKS.some((c) => c.name === n))
   if (unknown.length) throw new InputError(`unknown check${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (checks: ${checkNames().join(', ')})`)
   return wanted.length ? CHECKS.filter((c) => wanted.includes(c.name)) : [...CHECKS]

@@ -23,7 +23,9 @@ export async function verifyPair(inv: LoadedInventory, pair: Pair, pool: SshPool
   const obs = await observe(inv, pool, pair)
   const view = obs.view
   const ctx: CheckContext = {
-    inv, pair, pool,
+    inv,
+    pair,
+    pool,
     problems: obs.problems,
     active: view.active,
     reachable: pair.nodes.filter((n) => !(n.name in view.unreachable)),
@@ -41,7 +43,10 @@ export async function verifyPair(inv: LoadedInventory, pair: Pair, pool: SshPool
       got = await check.run(ctx)
     } catch (e) {
       // One check breaking (an internal error, a driver refusing) must not hide the others' answers.
-      const detail = e instanceof HapairError ? `error: ${e.message}` : `internal error (a bug in hapair, please report it): ${(e as Error)?.stack?.split('\n').slice(0, 2).join(' ') ?? e}`
+      const detail =
+        e instanceof HapairError
+          ? `error: ${e.message}`
+          : `internal error (a bug in hapair, please report it): ${(e as Error)?.stack?.split('\n').slice(0, 2).join(' ') ?? e}`
       got = ctx.reachable.map((n) => ({ pair: pair.name, node: n.name, check: check.name, ok: false, detail, ms: 0 }))
     }
     for (const n of pair.nodes) {
@@ -58,12 +63,14 @@ export async function verifyPair(inv: LoadedInventory, pair: Pair, pool: SshPool
 async function recordSummary(ctx: CheckContext, results: CheckResult[]): Promise<void> {
   const failed = results.filter((r) => !r.ok).map((r) => `${r.node}/${r.check}`)
   const value = { at: new Date(ctx.now()).toISOString(), ok: failed.length === 0, failed }
-  await Promise.all(ctx.reachable.map(async (n) => {
-    try {
-      await writeNodeState(ctx.pool.session(ctx.pair, n), ctx.pair, 'verify', value)
-    } catch (e) {
-      if (!(e instanceof RemoteError)) throw e
-      // Already reported by the checks; a summary that cannot be written does not change the verdict.
-    }
-  }))
+  await Promise.all(
+    ctx.reachable.map(async (n) => {
+      try {
+        await writeNodeState(ctx.pool.session(ctx.pair, n), ctx.pair, 'verify', value)
+      } catch (e) {
+        if (!(e instanceof RemoteError)) throw e
+        // Already reported by the checks; a summary that cannot be written does not change the verdict.
+      }
+    }),
+  )
 }

@@ -7,7 +7,10 @@ import type { HealthCheck, Node, Pair } from '../inventory/schema.ts'
 import { probe } from '../probe.ts'
 import type { NodeSession, SshPool } from '../ssh.ts'
 
-export interface ProbeOutcome { ok: boolean; detail: string }
+export interface ProbeOutcome {
+  ok: boolean
+  detail: string
+}
 
 export const DEFAULT_CHECK_TIMEOUT_MS = 2000
 
@@ -20,7 +23,8 @@ export async function commandProbe(s: NodeSession, c: HealthCheck): Promise<Prob
     return { ok: false, detail: `\`${c.command}\` on ${s.name} exited ${r.code}${why ? `: ${why}` : ''}` }
   } catch (e) {
     // A check that hangs is a failed check, not an unreachable node.
-    if (e instanceof RemoteError && e.timedOut && !e.unreachable) return { ok: false, detail: `\`${c.command}\` on ${s.name} did not finish within ${limit} ms` }
+    if (e instanceof RemoteError && e.timedOut && !e.unreachable)
+      return { ok: false, detail: `\`${c.command}\` on ${s.name} did not finish within ${limit} ms` }
     throw e
   }
 }
@@ -77,12 +81,18 @@ export async function runServiceChecks(pool: Pool, pair: Pair, t: ServiceCheckTa
     ;(o.ok ? passed : failures).push(`${svc}: ${o.detail}`)
   }
   const limit = (c: HealthCheck) => Math.min(c.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, t.attemptMs ?? Infinity)
-  await Promise.all(checks.flatMap(({ svc, c }) => c.protocol === 'command'
-    ? [one(svc, () => commandProbe(pool.session(pair, node) as NodeSession, c))]
-    : t.addresses.map((a) => one(svc, async () => {
-      const r = await probe(a, { ...c, timeoutMs: limit(c) }, node)
-      return { ok: r.ok, detail: r.detail }
-    }))))
+  await Promise.all(
+    checks.flatMap(({ svc, c }) =>
+      c.protocol === 'command'
+        ? [one(svc, () => commandProbe(pool.session(pair, node) as NodeSession, c))]
+        : t.addresses.map((a) =>
+            one(svc, async () => {
+              const r = await probe(a, { ...c, timeoutMs: limit(c) }, node)
+              return { ok: r.ok, detail: r.detail }
+            }),
+          ),
+    ),
+  )
   return { ok: failures.length === 0, failures, passed, count: checks.length }
 }
 

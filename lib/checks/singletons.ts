@@ -38,20 +38,31 @@ async function servedThroughAddress(ctx: CheckContext): Promise<Verdict> {
 export const singletonsCheck: Check = {
   name: 'singletons',
   summary: 'each singleton service runs on exactly one node, the active one; every service answers through the floating IP',
-  validate: (pair) => (pair.services ?? []).flatMap((svc) => svc.checks.flatMap((c, i) => {
-    if (c.protocol !== 'command' && !c.port) return [`services ${svc.name}: checks[${i}] (${c.protocol}) needs a port`]
-    if (c.protocol === 'command' && !c.command) return [`services ${svc.name}: checks[${i}] (command) needs a command`]
-    return []
-  })),
-  run: (ctx) => perNode(ctx, 'singletons', async (node, s) => {
-    const singles = (ctx.pair.services ?? []).filter((x) => x.singleton)
-    const running: Record<string, boolean> = {}
-    // isRunning: a PostgreSQL singleton runs where it is the primary; a streaming standby runs
-    // too and is not a second writer (it read as one on every healthy PostgreSQL pair).
-    for (const svc of singles) running[svc.name] = await isRunning(s, svc)
-    const own = judgeSingletons(singles, running, node.name, ctx.active)
-    if (node.name !== ctx.active) return own
-    const served = await servedThroughAddress(ctx)
-    return { ok: own.ok && served.ok, detail: [own, served].filter((v) => !v.ok).map((v) => v.detail).join('; ') || `${own.detail}; ${served.detail}` }
-  }),
+  validate: (pair) =>
+    (pair.services ?? []).flatMap((svc) =>
+      svc.checks.flatMap((c, i) => {
+        if (c.protocol !== 'command' && !c.port) return [`services ${svc.name}: checks[${i}] (${c.protocol}) needs a port`]
+        if (c.protocol === 'command' && !c.command) return [`services ${svc.name}: checks[${i}] (command) needs a command`]
+        return []
+      }),
+    ),
+  run: (ctx) =>
+    perNode(ctx, 'singletons', async (node, s) => {
+      const singles = (ctx.pair.services ?? []).filter((x) => x.singleton)
+      const running: Record<string, boolean> = {}
+      // isRunning: a PostgreSQL singleton runs where it is the primary; a streaming standby runs
+      // too and is not a second writer (it read as one on every healthy PostgreSQL pair).
+      for (const svc of singles) running[svc.name] = await isRunning(s, svc)
+      const own = judgeSingletons(singles, running, node.name, ctx.active)
+      if (node.name !== ctx.active) return own
+      const served = await servedThroughAddress(ctx)
+      return {
+        ok: own.ok && served.ok,
+        detail:
+          [own, served]
+            .filter((v) => !v.ok)
+            .map((v) => v.detail)
+            .join('; ') || `${own.detail}; ${served.detail}`,
+      }
+    }),
 }

@@ -10,11 +10,15 @@ export interface SkewSample {
   remoteMs: number
 }
 
-export interface SkewEstimate { offsetMs: number; rttMs: number; boundMs: number }
+export interface SkewEstimate {
+  offsetMs: number
+  rttMs: number
+  boundMs: number
+}
 
 export function estimateSkew(samples: SkewSample[]): SkewEstimate {
   if (samples.length === 0) throw new Error('no clock samples')
-  const best = [...samples].sort((a, b) => (a.receivedMs - a.sentMs) - (b.receivedMs - b.sentMs))[0]
+  const best = [...samples].sort((a, b) => a.receivedMs - a.sentMs - (b.receivedMs - b.sentMs))[0]
   const rttMs = Math.max(0, best.receivedMs - best.sentMs)
   return { offsetMs: best.remoteMs - (best.sentMs + best.receivedMs) / 2, rttMs, boundMs: rttMs / 2 }
 }
@@ -26,7 +30,8 @@ export function judgeSkew(e: SkewEstimate, maxMs: number): { ok: boolean; detail
   const dir = e.offsetMs >= 0 ? 'ahead of' : 'behind'
   const what = `${fmt(Math.abs(e.offsetMs))} ms ${dir} the controller (± ${fmt(e.boundMs)} ms, max ${maxMs} ms)`
   if (Math.abs(e.offsetMs) + e.boundMs <= maxMs) return { ok: true, detail: what }
-  if (Math.abs(e.offsetMs) - e.boundMs > maxMs) return { ok: false, detail: `clock ${what}: check NTP on the node (timedatectl, chronyc tracking) and on the controller` }
+  if (Math.abs(e.offsetMs) - e.boundMs > maxMs)
+    return { ok: false, detail: `clock ${what}: check NTP on the node (timedatectl, chronyc tracking) and on the controller` }
   return { ok: false, detail: `cannot tell: clock ${what}, round trip too long to decide; retry, or raise maxClockSkewMs` }
 }
 

@@ -8,25 +8,37 @@ import { compareTrees, describeDrift, driftCount, filterTree } from './drift.ts'
 import { LONG_TIMEOUT_MS, failureDetail } from '../outcome.ts'
 import type { Check, CheckContext, CheckResult, Verdict } from './types.ts'
 
-interface ItemRun { tree?: Tree; missing?: boolean; error?: string }
+interface ItemRun {
+  tree?: Tree
+  missing?: boolean
+  error?: string
+}
 
 async function listItem(ctx: CheckContext, item: SyncItem, protectedRel: string[]): Promise<Record<string, ItemRun>> {
   const script = ctx.deep ? deepScript(item.path, protectedRel) : listingScript(item.path, protectedRel)
   const out: Record<string, ItemRun> = {}
-  await Promise.all(ctx.reachable.map(async (n) => {
-    try {
-      const r = await ctx.pool.session(ctx.pair, n).run({ script }, { check: false, timeoutMs: LONG_TIMEOUT_MS })
-      if (r.code === MISSING_EXIT) out[n.name] = { missing: true }
-      else if (r.code !== 0) out[n.name] = { error: `listing ${item.path} failed (exit ${r.code}): ${r.stderr.trim().split('\n').pop()}` }
-      else out[n.name] = { tree: parseListing(r.stdout) }
-    } catch (e) {
-      out[n.name] = { error: failureDetail(e) }
-    }
-  }))
+  await Promise.all(
+    ctx.reachable.map(async (n) => {
+      try {
+        const r = await ctx.pool.session(ctx.pair, n).run({ script }, { check: false, timeoutMs: LONG_TIMEOUT_MS })
+        if (r.code === MISSING_EXIT) out[n.name] = { missing: true }
+        else if (r.code !== 0) out[n.name] = { error: `listing ${item.path} failed (exit ${r.code}): ${r.stderr.trim().split('\n').pop()}` }
+        else out[n.name] = { tree: parseListing(r.stdout) }
+      } catch (e) {
+        out[n.name] = { error: failureDetail(e) }
+      }
+    }),
+  )
   return out
 }
 
-export function judgeItem(item: SyncItem, runs: Record<string, ItemRun>, node: string, active: string, opts: { deep: boolean; listMax: number; exclude: (t: Tree) => Tree }): Verdict {
+export function judgeItem(
+  item: SyncItem,
+  runs: Record<string, ItemRun>,
+  node: string,
+  active: string,
+  opts: { deep: boolean; listMax: number; exclude: (t: Tree) => Tree },
+): Verdict {
   const mine = runs[node]
   if (mine.error) return { ok: false, detail: mine.error }
   if (mine.missing) return { ok: false, detail: `${item.path} does not exist here${node === active ? ' on the active node' : ''}: run the sync playbook` }
@@ -47,7 +59,10 @@ export const syncDriftCheck: Check = {
     const items = [...(ctx.pair.sync?.items ?? [])].sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0))
     const parts: Record<string, (Verdict & { label: string })[]> = {}
     const ms: Record<string, number> = {}
-    for (const n of ctx.reachable) { parts[n.name] = []; ms[n.name] = 0 }
+    for (const n of ctx.reachable) {
+      parts[n.name] = []
+      ms[n.name] = 0
+    }
     for (const item of items) {
       const scope = itemScope(ctx.pair, item)
       if (scope.whole) continue // the whole item is protected: sync never touches it
@@ -56,7 +71,10 @@ export const syncDriftCheck: Check = {
       const took = performance.now() - started
       for (const n of ctx.reachable) {
         ms[n.name] += took
-        parts[n.name].push({ ...judgeItem(item, runs, n.name, ctx.active, { deep: ctx.deep, listMax: ctx.listMax, exclude: (t) => filterTree(t, scope.skips) }), label: item.name })
+        parts[n.name].push({
+          ...judgeItem(item, runs, n.name, ctx.active, { deep: ctx.deep, listMax: ctx.listMax, exclude: (t) => filterTree(t, scope.skips) }),
+          label: item.name,
+        })
       }
     }
     return ctx.reachable.map((n): CheckResult => {

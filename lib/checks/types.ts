@@ -35,7 +35,10 @@ export interface CheckContext {
 }
 
 /** What a check says about one node; the runner adds pair, check name and timing. */
-export interface Verdict { ok: boolean; detail: string }
+export interface Verdict {
+  ok: boolean
+  detail: string
+}
 
 export interface Check {
   name: string

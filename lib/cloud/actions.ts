@@ -35,7 +35,11 @@ export async function waitForAction(first: ActionView, refresh: (id: string) => 
   let polls = 0
   while (action.state === 'running') {
     if (waited >= timeoutMs) {
-      throw new CloudApiError(`${opts.what}: action ${action.id} still running after ${Math.round(waited / 1000)} s (${polls} polls)`, { provider: opts.provider, actionFailed: true, timedOut: true })
+      throw new CloudApiError(`${opts.what}: action ${action.id} still running after ${Math.round(waited / 1000)} s (${polls} polls)`, {
+        provider: opts.provider,
+        actionFailed: true,
+        timedOut: true,
+      })
     }
     await clock.sleep(interval)
     waited += interval

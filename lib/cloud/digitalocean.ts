@@ -16,11 +16,14 @@ export const digitaloceanProfile: ProviderProfile = {
     return { code: typeof b?.id === 'string' ? b.id : undefined, message: typeof b?.message === 'string' ? b.message : undefined }
   },
   // A droplet or reserved IP with an action in flight answers 422 "... already has a pending event".
-  isBusy: (status, code, message) => status === 423 || status === 409 ||
-    (status === 422 && /pending event|in progress|locked/i.test(message ?? '')),
+  isBusy: (status, code, message) => status === 423 || status === 409 || (status === 422 && /pending event|in progress|locked/i.test(message ?? '')),
 }
 
-interface DAction { id: number; status: 'in-progress' | 'completed' | 'errored'; type?: string }
+interface DAction {
+  id: number
+  status: 'in-progress' | 'completed' | 'errored'
+  type?: string
+}
 
 const view = (a: DAction): ActionView => ({
   id: String(a.id),
@@ -32,7 +35,11 @@ type Poll = Omit<PollOptions, 'provider' | 'what'>
 
 async function act(client: ApiClient, poll: Poll, path: string, body: unknown, what: string, actionPath: (id: string) => string): Promise<void> {
   const r = await client.post<{ action: DAction }>(path, body)
-  await waitForAction(view(r.action), async (id) => view((await client.get<{ action: DAction }>(actionPath(id))).action), { ...poll, provider: 'digitalocean', what })
+  await waitForAction(view(r.action), async (id) => view((await client.get<{ action: DAction }>(actionPath(id))).action), {
+    ...poll,
+    provider: 'digitalocean',
+    what,
+  })
 }
 
 /** A reserved IP is named by its address: DigitalOcean has no separate id for it. */
@@ -40,7 +47,11 @@ export class DoReservedIp implements AddressApi {
   readonly provider = 'digitalocean'
   readonly label: string
   private readonly ip: string
-  constructor(private readonly client: ApiClient, address: string, private readonly poll: Poll = {}) {
+  constructor(
+    private readonly client: ApiClient,
+    address: string,
+    private readonly poll: Poll = {},
+  ) {
     this.ip = encodeURIComponent(address)
     this.label = `reserved IP ${address}`
   }
@@ -65,7 +76,10 @@ export class DoReservedIp implements AddressApi {
 
 export class DoPower implements PowerApi {
   readonly provider = 'digitalocean'
-  constructor(private readonly client: ApiClient, private readonly poll: Poll = {}) {}
+  constructor(
+    private readonly client: ApiClient,
+    private readonly poll: Poll = {},
+  ) {}
 
   async power(dropletId: number): Promise<PowerState> {
     const r = await this.client.get<{ droplet: { status: string } }>(`/droplets/${dropletId}`)
@@ -78,6 +92,10 @@ export class DoPower implements PowerApi {
   }
 
   /** power_off is the hard cut; `shutdown` would ask the OS, which a hung node may ignore. */
-  powerOff(dropletId: number): Promise<void> { return this.action(dropletId, 'power_off') }
-  powerOn(dropletId: number): Promise<void> { return this.action(dropletId, 'power_on') }
+  powerOff(dropletId: number): Promise<void> {
+    return this.action(dropletId, 'power_off')
+  }
+  powerOn(dropletId: number): Promise<void> {
+    return this.action(dropletId, 'power_on')
+  }
 }

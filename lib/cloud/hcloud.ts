@@ -19,7 +19,11 @@ export const hcloudProfile: ProviderProfile = {
   isBusy: (status, code) => status === 423 || status === 409 || code === 'locked' || code === 'conflict',
 }
 
-interface HAction { id: number; status: 'running' | 'success' | 'error'; error?: { code?: string; message?: string } | null }
+interface HAction {
+  id: number
+  status: 'running' | 'success' | 'error'
+  error?: { code?: string; message?: string } | null
+}
 
 const view = (a: HAction): ActionView => ({
   id: String(a.id),
@@ -30,17 +34,29 @@ const view = (a: HAction): ActionView => ({
 type Poll = Omit<PollOptions, 'provider' | 'what'>
 
 class HcloudActions {
-  constructor(protected readonly client: ApiClient, protected readonly poll: Poll) {}
+  constructor(
+    protected readonly client: ApiClient,
+    protected readonly poll: Poll,
+  ) {}
   protected async act(path: string, body: unknown, what: string): Promise<void> {
     const r = await this.client.post<{ action: HAction }>(path, body)
-    await waitForAction(view(r.action), async (id) => view((await this.client.get<{ action: HAction }>(`/actions/${id}`)).action), { ...this.poll, provider: 'hcloud', what })
+    await waitForAction(view(r.action), async (id) => view((await this.client.get<{ action: HAction }>(`/actions/${id}`)).action), {
+      ...this.poll,
+      provider: 'hcloud',
+      what,
+    })
   }
 }
 
 export class HcloudFloatingIp extends HcloudActions implements AddressApi {
   readonly provider = 'hcloud'
   readonly label: string
-  constructor(client: ApiClient, private readonly id: number, address: string, poll: Poll = {}) {
+  constructor(
+    client: ApiClient,
+    private readonly id: number,
+    address: string,
+    poll: Poll = {},
+  ) {
     super(client, poll)
     this.label = `floating IP ${id} (${address})`
   }
@@ -67,9 +83,12 @@ export class HcloudPower extends HcloudActions implements PowerApi {
     // running, initializing, starting, stopping, off, deleting, migrating, rebuilding, unknown:
     // only "off" is fenced; "stopping" still runs and may still write.
     switch (r.server.status) {
-      case 'off': return 'off'
-      case 'unknown': return 'unknown'
-      default: return 'on'
+      case 'off':
+        return 'off'
+      case 'unknown':
+        return 'unknown'
+      default:
+        return 'on'
     }
   }
 

@@ -89,14 +89,20 @@ export class ApiClient {
   }
 
   /** Every string that leaves this client goes through here. */
-  private clean(s: string): string { return redact(s, [this.#token]) }
+  private clean(s: string): string {
+    return redact(s, [this.#token])
+  }
 
   private fail(reason: string, init: Omit<ConstructorParameters<typeof CloudApiError>[1], 'provider'>): CloudApiError {
     return new CloudApiError(this.clean(reason), { provider: this.provider, ...init })
   }
 
-  get<T>(path: string): Promise<T> { return this.request<T>('GET', path) }
-  post<T>(path: string, body?: unknown): Promise<T> { return this.request<T>('POST', path, body) }
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path)
+  }
+  post<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('POST', path, body)
+  }
 
   /**
    * One API call with bounded retries. POSTs are retried too: every POST hapair makes (assign to
@@ -126,7 +132,13 @@ export class ApiClient {
         const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1))
         if (attempt >= maxAttempts || waited + delay > budgetMs) {
           // The cause is dropped on purpose: undici's errors can hold the request, headers included.
-          throw this.fail(`${why} (after ${attempt} attempt${attempt > 1 ? 's' : ''})`, { method, path, attempts: attempt, retriesExhausted: attempt > 1, timedOut })
+          throw this.fail(`${why} (after ${attempt} attempt${attempt > 1 ? 's' : ''})`, {
+            method,
+            path,
+            attempts: attempt,
+            retriesExhausted: attempt > 1,
+            timedOut,
+          })
         }
         this.note(`${method} ${path}: ${why}; retry ${attempt + 1}/${maxAttempts} in ${delay} ms`)
         await this.clock.sleep(delay)
@@ -137,14 +149,21 @@ export class ApiClient {
       // Provider text (error bodies, action errors) reaches messages and reports: clean it first.
       const text = this.clean(await res.text())
       let json: unknown
-      try { json = text ? JSON.parse(text) : undefined } catch { json = undefined }
+      try {
+        json = text ? JSON.parse(text) : undefined
+      } catch {
+        json = undefined
+      }
       if (res.ok) return json as T
 
       const { code, message } = this.opts.profile.errorOf(json)
       const detail = `${res.status}${code ? ` ${code}` : ''}: ${short(message ?? (json === undefined ? text : JSON.stringify(json)) ?? res.statusText)}`
       const init = { method, path, status: res.status, code, attempts: attempt }
       if (res.status === 401) {
-        throw this.fail(`${res.status} unauthorized: the API token was rejected; check ${this.opts.tokenHint ?? 'the token'} (${short(message ?? 'no detail', 120)})`, init)
+        throw this.fail(
+          `${res.status} unauthorized: the API token was rejected; check ${this.opts.tokenHint ?? 'the token'} (${short(message ?? 'no detail', 120)})`,
+          init,
+        )
       }
       if (res.status === 403) throw this.fail(`${detail} (the token lacks a permission: a read-only token cannot move addresses or power servers off)`, init)
 
@@ -156,7 +175,10 @@ export class ApiClient {
       if (res.status === 429) {
         const limited = rateLimitDelayMs(res.headers, this.clock.now())
         if (limited !== undefined && limited > budgetMs - waited) {
-          throw this.fail(`${detail}: rate limit lifts in ${Math.ceil(limited / 1000)} s, beyond the ${Math.round(budgetMs / 1000)} s retry budget`, { ...init, retriesExhausted: true })
+          throw this.fail(`${detail}: rate limit lifts in ${Math.ceil(limited / 1000)} s, beyond the ${Math.round(budgetMs / 1000)} s retry budget`, {
+            ...init,
+            retriesExhausted: true,
+          })
         }
         if (limited !== undefined) delay = Math.min(maxDelayMs, Math.max(limited, baseDelayMs))
       }
@@ -169,5 +191,7 @@ export class ApiClient {
     }
   }
 
-  private note(line: string): void { this.opts.log?.(this.clean(`${this.provider} API ${line}`)) }
+  private note(line: string): void {
+    this.opts.log?.(this.clean(`${this.provider} API ${line}`))
+  }
 }

@@ -18,10 +18,13 @@ export function lazyClient(profile: ProviderProfile, baseUrl: string, token: Tok
   let client: ApiClient | undefined
   return () => {
     client ??= new ApiClient({
-      profile, baseUrl,
+      profile,
+      baseUrl,
       token: resolveToken(token, opts.env),
       tokenHint: tokenPath(token) ? `tokenFile ${tokenPath(token)}` : token.envVars.join(' / '),
-      retry: opts.retry, clock: opts.clock, fetch: opts.fetch,
+      retry: opts.retry,
+      clock: opts.clock,
+      fetch: opts.fetch,
       log: opts.log ?? ((l) => console.error(l)),
     })
     return client

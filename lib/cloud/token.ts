@@ -25,7 +25,7 @@ export function tokenProblem(src: TokenSource, env: NodeJS.ProcessEnv = process.
     try {
       if (!statSync(file).isFile()) return `${src.what}: tokenFile ${file} is not a file`
     } catch (e) {
-      return `${src.what}: tokenFile ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as NodeJS.ErrnoException).code ?? 'unreadable'}`
+      return `${src.what}: tokenFile ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : ((e as NodeJS.ErrnoException).code ?? 'unreadable')}`
     }
     return undefined
   }

@@ -18,11 +18,16 @@ export abstract class CloudFenceDriver implements FenceDriver {
   protected abstract api(): PowerApi
   protected abstract apiStep(action: 'power off' | 'power on', node: Node): string
 
-  constructor(protected readonly ctx: DriverContext, protected readonly cloud: CloudOptions = {}) {}
+  constructor(
+    protected readonly ctx: DriverContext,
+    protected readonly cloud: CloudOptions = {},
+  ) {}
 
   validate(): string[] {
     const out: string[] = []
-    this.ctx.pair.nodes.forEach((n) => { if (!this.serverIdOf(n)) out.push(`node ${n.name} has no ${this.idField}`) })
+    this.ctx.pair.nodes.forEach((n) => {
+      if (!this.serverIdOf(n)) out.push(`node ${n.name} has no ${this.idField}`)
+    })
     const t = tokenProblem(this.tokenSource(), this.cloud.env)
     if (t) out.push(t)
     return out
@@ -67,7 +72,11 @@ export abstract class CloudFenceDriver implements FenceDriver {
     const timeout = this.cloud.poll?.timeoutMs ?? 60_000
     let state = await this.api().power(this.id(node))
     for (let waited = 0; state !== want; waited += interval) {
-      if (waited >= timeout) throw new CloudApiError(`${node.name}: still ${state} ${Math.round(waited / 1000)} s after the ${want === 'off' ? 'power-off' : 'power-on'} succeeded`, { provider: this.kind, timedOut: true, actionFailed: true })
+      if (waited >= timeout)
+        throw new CloudApiError(
+          `${node.name}: still ${state} ${Math.round(waited / 1000)} s after the ${want === 'off' ? 'power-off' : 'power-on'} succeeded`,
+          { provider: this.kind, timedOut: true, actionFailed: true },
+        )
       await clock.sleep(interval)
       state = await this.api().power(this.id(node))
     }
@@ -90,6 +99,8 @@ export abstract class CloudFenceDriver implements FenceDriver {
   }
 
   describe(action: 'start' | 'stop', node: Node): string[] {
-    return [`${node.name}: ${this.apiStep(action === 'stop' ? 'power off' : 'power on', node)}, then read the state back until it is ${action === 'stop' ? 'off' : 'on'}`]
+    return [
+      `${node.name}: ${this.apiStep(action === 'stop' ? 'power off' : 'power on', node)}, then read the state back until it is ${action === 'stop' ? 'off' : 'on'}`,
+    ]
   }
 }

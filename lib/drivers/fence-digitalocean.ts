@@ -19,11 +19,20 @@ export class DigitalOceanFenceDriver extends CloudFenceDriver {
     this.power = () => (api ??= new DoPower(client(), pollOf(opts)))
   }
 
-  protected serverIdOf(node: Node) { return node.digitalocean?.dropletId }
-  protected tokenSource(): TokenSource {
-    return { envVars: DIGITALOCEAN_TOKEN_ENV, tokenFile: this.ctx.pair.fencing?.digitalocean?.tokenFile, dir: this.ctx.inv.dir, what: `pair ${this.ctx.pair.name} fencing` }
+  protected serverIdOf(node: Node) {
+    return node.digitalocean?.dropletId
   }
-  protected api(): PowerApi { return this.power() }
+  protected tokenSource(): TokenSource {
+    return {
+      envVars: DIGITALOCEAN_TOKEN_ENV,
+      tokenFile: this.ctx.pair.fencing?.digitalocean?.tokenFile,
+      dir: this.ctx.inv.dir,
+      what: `pair ${this.ctx.pair.name} fencing`,
+    }
+  }
+  protected api(): PowerApi {
+    return this.power()
+  }
   protected apiStep(action: 'power off' | 'power on', node: Node): string {
     return `digitalocean API: POST /droplets/${node.digitalocean?.dropletId}/actions {"type":"${action === 'power off' ? 'power_off' : 'power_on'}"}, poll the action until completed`
   }

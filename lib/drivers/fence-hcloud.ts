@@ -19,11 +19,15 @@ export class HcloudFenceDriver extends CloudFenceDriver {
     this.power = () => (api ??= new HcloudPower(client(), pollOf(opts)))
   }
 
-  protected serverIdOf(node: Node) { return node.hcloud?.serverId }
+  protected serverIdOf(node: Node) {
+    return node.hcloud?.serverId
+  }
   protected tokenSource(): TokenSource {
     return { envVars: HCLOUD_TOKEN_ENV, tokenFile: this.ctx.pair.fencing?.hcloud?.tokenFile, dir: this.ctx.inv.dir, what: `pair ${this.ctx.pair.name} fencing` }
   }
-  protected api(): PowerApi { return this.power() }
+  protected api(): PowerApi {
+    return this.power()
+  }
   protected apiStep(action: 'power off' | 'power on', node: Node): string {
     return `hcloud API: POST /servers/${node.hcloud?.serverId}/actions/${action === 'power off' ? 'poweroff' : 'poweron'}, poll the action until success`
   }

@@ -12,7 +12,9 @@ export class LabFenceDriver implements FenceDriver {
     return this.ctx.inv.data.lab ? [] : ['fencing driver "lab" needs the inventory\'s "lab" block']
   }
 
-  private ns(node: Node) { return nodeNs(this.ctx.inv.data.lab!.name, node.name) }
+  private ns(node: Node) {
+    return nodeNs(this.ctx.inv.data.lab!.name, node.name)
+  }
 
   async status(node: Node): Promise<PowerState> {
     // Read from /proc without a process: this is asked twice on a takeover's critical path.
@@ -23,7 +25,9 @@ export class LabFenceDriver implements FenceDriver {
   /** Able to fence: the power state of every node can be read (the lab is up). */
   async check(): Promise<string[]> {
     const states = await Promise.all(this.ctx.pair.nodes.map((n) => this.status(n)))
-    return this.ctx.pair.nodes.flatMap((n, i) => states[i] === 'unknown' ? [`pair ${this.ctx.pair.name} fencing ${n.name}: cannot read the lab power state of ${this.ns(n)} (is the lab up?)`] : [])
+    return this.ctx.pair.nodes.flatMap((n, i) =>
+      states[i] === 'unknown' ? [`pair ${this.ctx.pair.name} fencing ${n.name}: cannot read the lab power state of ${this.ns(n)} (is the lab up?)`] : [],
+    )
   }
 
   async stop(node: Node): Promise<ActionResult> {

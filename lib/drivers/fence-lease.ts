@@ -11,7 +11,16 @@ import { HapairError, RefusedError, RemoteError } from '../errors.ts'
 import type { Node } from '../inventory/schema.ts'
 import { playbookCommand } from '../hint.ts'
 import { GUARD_POLL_MS } from '../guard/script.ts'
-import { LEDGER_EXIT, ledgerReadScript, ledgerWriteScript, leaseRemoveScript, leaseWriteScript, parseLedger, type LedgerEntry, type LedgerState } from '../guard/lease.ts'
+import {
+  LEDGER_EXIT,
+  ledgerReadScript,
+  ledgerWriteScript,
+  leaseRemoveScript,
+  leaseWriteScript,
+  parseLedger,
+  type LedgerEntry,
+  type LedgerState,
+} from '../guard/lease.ts'
 import { sessionRunner } from '../guard/runner.ts'
 import { readGuardStatus, steppedDownForLease } from '../guard/status.ts'
 import type { ActionResult, DriverContext, FenceDriver, PowerState } from './types.ts'
@@ -31,53 +40,85 @@ export class LeaseFenceDriver implements FenceDriver {
   readonly kind = 'lease'
   constructor(private readonly ctx: DriverContext) {}
 
-  get leaseMs(): number { return this.ctx.pair.fencing?.lease?.leaseMs ?? 1000 }
-  get marginMs(): number { return this.ctx.pair.fencing?.lease?.marginMs ?? 300 }
-  get renewMs(): number { return this.ctx.pair.fencing?.lease?.renewMs ?? 200 }
-  get skewMs(): number { return this.ctx.pair.preconditions?.maxClockSkewMs ?? 500 }
+  get leaseMs(): number {
+    return this.ctx.pair.fencing?.lease?.leaseMs ?? 1000
+  }
+  get marginMs(): number {
+    return this.ctx.pair.fencing?.lease?.marginMs ?? 300
+  }
+  get renewMs(): number {
+    return this.ctx.pair.fencing?.lease?.renewMs ?? 200
+  }
+  get skewMs(): number {
+    return this.ctx.pair.preconditions?.maxClockSkewMs ?? 500
+  }
   /** From the highest issued deadline to the moment the node has certainly given everything up. */
-  get watchdogMs(): number | undefined { return this.ctx.pair.fencing?.lease?.watchdog?.timeoutMs }
+  get watchdogMs(): number | undefined {
+    return this.ctx.pair.fencing?.lease?.watchdog?.timeoutMs
+  }
   /**
    * From the highest issued deadline to the moment the node has certainly given everything up: its
    * guard's poll and step-down (the margin), or, with a watchdog, its reset if the guard stalled
    * (the guard stops petting once its lease is out and it still holds something).
    */
-  get graceMs(): number { return this.skewMs + Math.max(this.marginMs + GUARD_POLL_MS, this.watchdogMs ?? 0) }
+  get graceMs(): number {
+    return this.skewMs + Math.max(this.marginMs + GUARD_POLL_MS, this.watchdogMs ?? 0)
+  }
 
   validate(): string[] {
     return this.renewMs >= this.leaseMs ? [`renewMs (${this.renewMs}) must be below leaseMs (${this.leaseMs}): the lease would run out between renewals`] : []
   }
 
-  private session(n: Node) { return this.ctx.pool.session(this.ctx.pair, n) }
-  private survivors(active: Node): Node[] { return this.ctx.pair.nodes.filter((n) => n.name !== active.name) }
+  private session(n: Node) {
+    return this.ctx.pool.session(this.ctx.pair, n)
+  }
+  private survivors(active: Node): Node[] {
+    return this.ctx.pair.nodes.filter((n) => n.name !== active.name)
+  }
   /**
    * Bounds every command of this driver: a write later than this is of no use to anyone (and still
    * safe: the ledger bounds it), and a node whose link died under an open connection reads as
    * unreachable after this instead of after the session's command timeout.
    */
-  private get opTimeoutMs(): number { return Math.max(3000, this.leaseMs) }
+  private get opTimeoutMs(): number {
+    return Math.max(3000, this.leaseMs)
+  }
 
   /** Writes the ledger on every survivor at once; how many took it, and why the others did not. */
-  private async writeLedgers(active: Node, until: number, epoch: number, state: LedgerState): Promise<{ accepted: number; locked: string[]; failed: string[] }> {
+  private async writeLedgers(
+    active: Node,
+    until: number,
+    epoch: number,
+    state: LedgerState,
+  ): Promise<{ accepted: number; locked: string[]; failed: string[] }> {
     const out = { accepted: 0, locked: [] as string[], failed: [] as string[] }
-    await Promise.all(this.survivors(active).map(async (n) => {
-      try {
-        const r = await sessionRunner(this.session(n), this.opTimeoutMs)(ledgerWriteScript(this.ctx.pair, active.name, until, epoch, state))
-        if (r.code === 0) out.accepted++
-        else if (r.code === LEDGER_EXIT.locked) out.locked.push(n.name)
-        else out.failed.push(`${n.name}: ${r.code === LEDGER_EXIT.busy ? 'ledger busy' : `exit ${r.code}`}${r.stderr.trim() ? ` (${r.stderr.trim()})` : ''}`)
-      } catch (e) {
-        if (!(e instanceof RemoteError)) throw e
-        out.failed.push(e.message)
-      }
-    }))
+    await Promise.all(
+      this.survivors(active).map(async (n) => {
+        try {
+          const r = await sessionRunner(this.session(n), this.opTimeoutMs)(ledgerWriteScript(this.ctx.pair, active.name, until, epoch, state))
+          if (r.code === 0) out.accepted++
+          else if (r.code === LEDGER_EXIT.locked) out.locked.push(n.name)
+          else out.failed.push(`${n.name}: ${r.code === LEDGER_EXIT.busy ? 'ledger busy' : `exit ${r.code}`}${r.stderr.trim() ? ` (${r.stderr.trim()})` : ''}`)
+        } catch (e) {
+          if (!(e instanceof RemoteError)) throw e
+          out.failed.push(e.message)
+        }
+      }),
+    )
     return out
   }
 
   private refuse(active: Node, what: string, w: { locked: string[]; failed: string[] }): never {
-    if (w.locked.length) throw new RefusedError(`pair ${this.ctx.pair.name} is locked on ${w.locked.join(', ')} (a failover is under way): ${what} of ${active.name} refused${w.failed.length ? `; ${w.failed.join('; ')}` : ''}`)
+    if (w.locked.length)
+      throw new RefusedError(
+        `pair ${this.ctx.pair.name} is locked on ${w.locked.join(', ')} (a failover is under way): ${what} of ${active.name} refused${w.failed.length ? `; ${w.failed.join('; ')}` : ''}`,
+      )
     const first = this.survivors(active)[0]
-    throw new RemoteError(`no survivor's ledger took the ${what} of ${active.name}: ${w.failed.join('; ') || 'the pair has no other node'}`, { node: first?.name ?? active.name, host: first?.address ?? active.address, unreachable: true })
+    throw new RemoteError(`no survivor's ledger took the ${what} of ${active.name}: ${w.failed.join('; ') || 'the pair has no other node'}`, {
+      node: first?.name ?? active.name,
+      host: first?.address ?? active.address,
+      unreachable: true,
+    })
   }
 
   /**
@@ -95,7 +136,11 @@ export class LeaseFenceDriver implements FenceDriver {
     }
     // Written is not renewed: a lease that had run out on arrival let the guard step down meanwhile.
     const late = Date.now() - until
-    if (late > 0) throw new RemoteError(`lease renewed too late: it had run out ${late} ms before the write was confirmed (lease ${this.leaseMs} ms)`, { node: active.name, host: active.address })
+    if (late > 0)
+      throw new RemoteError(`lease renewed too late: it had run out ${late} ms before the write was confirmed (lease ${this.leaseMs} ms)`, {
+        node: active.name,
+        host: active.address,
+      })
     return { until, ledgers: w.accepted }
   }
 
@@ -115,17 +160,22 @@ export class LeaseFenceDriver implements FenceDriver {
     const survivors = this.survivors(active)
     const missing: string[] = []
     const entries: LedgerEntry[] = []
-    await Promise.all(survivors.map(async (n) => {
-      try {
-        const r = await sessionRunner(this.session(n), this.opTimeoutMs)(ledgerReadScript(this.ctx.pair))
-        if (r.code !== 0) { missing.push(`${n.name}: ledger unreadable (exit ${r.code})`); return }
-        const e = parseLedger(r.stdout).get(active.name)
-        if (e) entries.push(e)
-      } catch (e) {
-        if (!(e instanceof RemoteError)) throw e
-        missing.push(e.message)
-      }
-    }))
+    await Promise.all(
+      survivors.map(async (n) => {
+        try {
+          const r = await sessionRunner(this.session(n), this.opTimeoutMs)(ledgerReadScript(this.ctx.pair))
+          if (r.code !== 0) {
+            missing.push(`${n.name}: ledger unreadable (exit ${r.code})`)
+            return
+          }
+          const e = parseLedger(r.stdout).get(active.name)
+          if (e) entries.push(e)
+        } catch (e) {
+          if (!(e instanceof RemoteError)) throw e
+          missing.push(e.message)
+        }
+      }),
+    )
     // Every survivor must answer: the one that does not may hold the latest deadline.
     if (missing.length) return { why: `not every survivor's lease ledger could be read (${missing.join('; ')})` }
     if (!entries.length) return { why: `no lease was ever issued for ${active.name} (its guard is disarmed)` }
@@ -162,18 +212,20 @@ export class LeaseFenceDriver implements FenceDriver {
   async check(): Promise<string[]> {
     const pair = this.ctx.pair
     const problems: string[] = []
-    await Promise.all(pair.nodes.map(async (n) => {
-      const g = await readGuardStatus(sessionRunner(this.session(n), this.opTimeoutMs), pair, n.name)
-      const fix = playbookCommand('guard', ['install', '--pair', pair.name, '--node', n.name])
-      if (g.reachable) {
-        if (g.error) problems.push(`pair ${pair.name} fencing ${n.name}: cannot read its lease guard: ${g.error}`)
-        else if (!g.installed) problems.push(`pair ${pair.name} fencing ${n.name}: no lease guard installed (${fix})`)
-        else if (!g.running) problems.push(`pair ${pair.name} fencing ${n.name}: its lease guard is not running (${fix})`)
-        return
-      }
-      const d = await this.deadline(n)
-      if (d.deadline === undefined) problems.push(`pair ${pair.name} fencing ${n.name}: unreachable, and it cannot be fenced by lease: ${d.why}`)
-    }))
+    await Promise.all(
+      pair.nodes.map(async (n) => {
+        const g = await readGuardStatus(sessionRunner(this.session(n), this.opTimeoutMs), pair, n.name)
+        const fix = playbookCommand('guard', ['install', '--pair', pair.name, '--node', n.name])
+        if (g.reachable) {
+          if (g.error) problems.push(`pair ${pair.name} fencing ${n.name}: cannot read its lease guard: ${g.error}`)
+          else if (!g.installed) problems.push(`pair ${pair.name} fencing ${n.name}: no lease guard installed (${fix})`)
+          else if (!g.running) problems.push(`pair ${pair.name} fencing ${n.name}: its lease guard is not running (${fix})`)
+          return
+        }
+        const d = await this.deadline(n)
+        if (d.deadline === undefined) problems.push(`pair ${pair.name} fencing ${n.name}: unreachable, and it cannot be fenced by lease: ${d.why}`)
+      }),
+    )
     return problems.sort()
   }
 
@@ -188,7 +240,10 @@ export class LeaseFenceDriver implements FenceDriver {
       const now = Date.now()
       if (now > d.deadline) {
         const waited = now - started
-        return { changed: waited > 0, detail: `${node.name} stepped down by lease (expired ${now - d.lastUntil!} ms ago${waited > 0 ? `, waited ${waited} ms` : ''})` }
+        return {
+          changed: waited > 0,
+          detail: `${node.name} stepped down by lease (expired ${now - d.lastUntil!} ms ago${waited > 0 ? `, waited ${waited} ms` : ''})`,
+        }
       }
       await sleep(d.deadline - now + 1)
     }
@@ -201,7 +256,11 @@ export class LeaseFenceDriver implements FenceDriver {
     const end = Date.now() + this.graceMs + 2000
     while (Date.now() < end) {
       const g = await readGuardStatus(sessionRunner(this.session(node), this.opTimeoutMs), this.ctx.pair, node.name)
-      if (steppedDownForLease(g)) return { changed: true, detail: `${node.name} given an expired lease: its guard ${g.state!.word === 'stepped-down' ? 'stepped down' : 'found nothing to give up'}` }
+      if (steppedDownForLease(g))
+        return {
+          changed: true,
+          detail: `${node.name} given an expired lease: its guard ${g.state!.word === 'stepped-down' ? 'stepped down' : 'found nothing to give up'}`,
+        }
       if (!g.running) break
       await sleep(GUARD_POLL_MS)
     }
@@ -215,9 +274,17 @@ export class LeaseFenceDriver implements FenceDriver {
   describe(action: 'start' | 'stop', node: Node): string[] {
     if (action === 'start') return [`${node.name}: lease fencing has no power-on; nothing to do`]
     const p = this.ctx.pair
-    const gives = [...(p.floatingIps ?? []).filter((f) => f.driver === 'linux').map((f) => f.address), ...(p.services ?? []).filter((s) => s.singleton).map((s) => s.name)]
+    const gives = [
+      ...(p.floatingIps ?? []).filter((f) => f.driver === 'linux').map((f) => f.address),
+      ...(p.services ?? []).filter((s) => s.singleton).map((s) => s.name),
+    ]
     const wd = this.watchdogMs
-    const wait = wd === undefined ? `${this.marginMs} ms margin + ${GUARD_POLL_MS} ms guard poll` : `the longer of ${this.marginMs} ms margin + ${GUARD_POLL_MS} ms guard poll and the ${wd} ms watchdog timeout`
-    return [`${node.name}: wait until its lease has certainly run out (highest deadline in the survivors' ledgers + ${this.skewMs} ms clock skew + ${wait}); its guard gives up ${gives.join(', ') || 'nothing'}${wd === undefined ? ' (no watchdog: a guard that stalls past the margin is not covered)' : ', or the watchdog resets the node'}`]
+    const wait =
+      wd === undefined
+        ? `${this.marginMs} ms margin + ${GUARD_POLL_MS} ms guard poll`
+        : `the longer of ${this.marginMs} ms margin + ${GUARD_POLL_MS} ms guard poll and the ${wd} ms watchdog timeout`
+    return [
+      `${node.name}: wait until its lease has certainly run out (highest deadline in the survivors' ledgers + ${this.skewMs} ms clock skew + ${wait}); its guard gives up ${gives.join(', ') || 'nothing'}${wd === undefined ? ' (no watchdog: a guard that stalls past the margin is not covered)' : ', or the watchdog resets the node'}`,
+    ]
   }
 }

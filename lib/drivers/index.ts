@@ -25,8 +25,12 @@ const fenceDrivers: Record<string, FenceFactory> = {
   lease: (ctx) => new LeaseFenceDriver(ctx),
 }
 
-export function registerIpDriver(kind: string, f: IpFactory) { ipDrivers[kind] = f }
-export function registerFenceDriver(kind: string, f: FenceFactory) { fenceDrivers[kind] = f }
+export function registerIpDriver(kind: string, f: IpFactory) {
+  ipDrivers[kind] = f
+}
+export function registerFenceDriver(kind: string, f: FenceFactory) {
+  fenceDrivers[kind] = f
+}
 
 export function ipDriver(fip: FloatingIp, ctx: DriverContext): IpDriver {
   const f = ipDrivers[fip.driver]

@@ -42,7 +42,11 @@ export abstract class CloudIpDriver implements IpDriver {
   protected abstract apiSteps(action: 'assign' | 'unassign', node: Node): string
 
   private linux?: LinuxIpDriver
-  constructor(readonly fip: FloatingIp, protected readonly ctx: DriverContext, protected readonly cloud: CloudOptions = {}) {}
+  constructor(
+    readonly fip: FloatingIp,
+    protected readonly ctx: DriverContext,
+    protected readonly cloud: CloudOptions = {},
+  ) {}
 
   protected get os(): LinuxIpDriver {
     this.linux ??= new LinuxIpDriver(this.fip, this.ctx)
@@ -51,7 +55,9 @@ export abstract class CloudIpDriver implements IpDriver {
 
   validate(): string[] {
     const out = [...this.providerProblems()]
-    this.ctx.pair.nodes.forEach((n) => { if (!this.serverIdOf(n)) out.push(`node ${n.name} has no ${this.idField}`) })
+    this.ctx.pair.nodes.forEach((n) => {
+      if (!this.serverIdOf(n)) out.push(`node ${n.name} has no ${this.idField}`)
+    })
     const t = tokenProblem(this.tokenSource(), this.cloud.env)
     if (t) out.push(t)
     if (this.osHolds) out.push(...this.os.validate())
@@ -79,19 +85,24 @@ export abstract class CloudIpDriver implements IpDriver {
 
   async probe(): Promise<CloudIpProbe> {
     const [holder, os] = await Promise.all([this.holder(), this.osHolds ? this.os.status() : Promise.resolve(undefined)])
-    const api = Object.fromEntries(this.ctx.pair.nodes.map((n) => [n.name, holder === undefined ? 'unknown' : this.serverIdOf(n) === holder ? 'held' : 'free'])) as Record<string, HoldState>
+    const api = Object.fromEntries(
+      this.ctx.pair.nodes.map((n) => [n.name, holder === undefined ? 'unknown' : this.serverIdOf(n) === holder ? 'held' : 'free']),
+    ) as Record<string, HoldState>
     const problems: string[] = []
     if (holder === undefined) problems.push(`${this.fip.address}: the ${this.kind} API did not answer: assignment unknown`)
-    else if (holder !== null && !this.nodeOf(holder)) problems.push(`${this.fip.address}: assigned to server ${holder}, which is no node of pair ${this.ctx.pair.name}`)
+    else if (holder !== null && !this.nodeOf(holder))
+      problems.push(`${this.fip.address}: assigned to server ${holder}, which is no node of pair ${this.ctx.pair.name}`)
     let agrees = true
     if (os && holder !== undefined) {
       for (const n of this.ctx.pair.nodes) {
         if (os[n.name] === 'unknown') problems.push(`${n.name}: unreachable, cannot tell whether its kernel holds ${this.fip.address}`)
         else if (os[n.name] !== api[n.name]) {
           agrees = false
-          problems.push(api[n.name] === 'held'
-            ? `${n.name}: the provider routes ${this.fip.address} here but the kernel does not hold it (traffic is dropped)`
-            : `${n.name}: the kernel holds ${this.fip.address} but the provider routes it elsewhere`)
+          problems.push(
+            api[n.name] === 'held'
+              ? `${n.name}: the provider routes ${this.fip.address} here but the kernel does not hold it (traffic is dropped)`
+              : `${n.name}: the kernel holds ${this.fip.address} but the provider routes it elsewhere`,
+          )
         }
       }
     }
@@ -163,9 +174,6 @@ export abstract class CloudIpDriver implements IpDriver {
         ...(this.osHolds ? others.flatMap((o) => this.os.describe('stop', o).map((l) => `${l} (if it holds it and answers)`)) : []),
       ]
     }
-    return [
-      `${node.name}: ${this.apiSteps('unassign', node)} (if assigned to it)`,
-      ...(this.osHolds ? this.os.describe('stop', node) : []),
-    ]
+    return [`${node.name}: ${this.apiSteps('unassign', node)} (if assigned to it)`, ...(this.osHolds ? this.os.describe('stop', node) : [])]
   }
 }

@@ -21,14 +21,18 @@ export class DigitalOceanIpDriver extends CloudIpDriver {
     this.address = () => (api ??= new DoReservedIp(client(), fip.address, pollOf(opts)))
   }
 
-  protected serverIdOf(node: Node) { return node.digitalocean?.dropletId }
+  protected serverIdOf(node: Node) {
+    return node.digitalocean?.dropletId
+  }
   protected tokenSource(): TokenSource {
     return { envVars: DIGITALOCEAN_TOKEN_ENV, tokenFile: this.fip.digitalocean?.tokenFile, dir: this.ctx.inv.dir, what: `reserved IP ${this.fip.address}` }
   }
   protected providerProblems(): string[] {
     return this.fip.address.includes(':') ? ['reserved IPv6 addresses are not supported by this driver (IPv4 only)'] : []
   }
-  protected api(): AddressApi { return this.address() }
+  protected api(): AddressApi {
+    return this.address()
+  }
   protected apiSteps(action: 'assign' | 'unassign', node: Node): string {
     return action === 'assign'
       ? `digitalocean API: POST /reserved_ips/${this.fip.address}/actions {"type":"assign","droplet_id":${node.digitalocean?.dropletId}}, poll the action until completed`

@@ -21,14 +21,18 @@ export class HcloudIpDriver extends CloudIpDriver {
     this.address = () => (api ??= new HcloudFloatingIp(client(), fip.hcloud!.floatingIpId, fip.address, pollOf(opts)))
   }
 
-  protected serverIdOf(node: Node) { return node.hcloud?.serverId }
+  protected serverIdOf(node: Node) {
+    return node.hcloud?.serverId
+  }
   protected tokenSource(): TokenSource {
     return { envVars: HCLOUD_TOKEN_ENV, tokenFile: this.fip.hcloud?.tokenFile, dir: this.ctx.inv.dir, what: `floating IP ${this.fip.address}` }
   }
   protected providerProblems(): string[] {
     return this.fip.hcloud?.floatingIpId ? [] : ['no hcloud.floatingIpId']
   }
-  protected api(): AddressApi { return this.address() }
+  protected api(): AddressApi {
+    return this.address()
+  }
   protected apiSteps(action: 'assign' | 'unassign', node: Node): string {
     const id = this.fip.hcloud?.floatingIpId
     return action === 'assign'

@@ -17,17 +17,26 @@ export function holdsAddress(ipOutput: string, address: string): boolean {
 
 export class LinuxIpDriver implements IpDriver {
   readonly kind = 'linux'
-  constructor(readonly fip: FloatingIp, private readonly ctx: DriverContext) {}
+  constructor(
+    readonly fip: FloatingIp,
+    private readonly ctx: DriverContext,
+  ) {}
 
-  private iface(node: Node): string { return this.fip.interface ?? node.interface ?? 'eth0' }
-  private cidr(): string { return `${this.fip.address}/${this.fip.prefix ?? (isV6(this.fip.address) ? 64 : 32)}` }
+  private iface(node: Node): string {
+    return this.fip.interface ?? node.interface ?? 'eth0'
+  }
+  private cidr(): string {
+    return `${this.fip.address}/${this.fip.prefix ?? (isV6(this.fip.address) ? 64 : 32)}`
+  }
 
   validate(): string[] {
     return isV6(this.fip.address) && (this.fip.prefix ?? 64) > 128 ? [`prefix ${this.fip.prefix} too long for IPv6`] : []
   }
 
   /** Nothing to ask ahead: acting needs SSH to the node, which the failover's own preflight asks. */
-  async check(): Promise<string[]> { return [] }
+  async check(): Promise<string[]> {
+    return []
+  }
 
   private async probe(node: Node): Promise<HoldState> {
     try {
@@ -47,7 +56,9 @@ export class LinuxIpDriver implements IpDriver {
   }
 
   /** Where a node keeps the pid of its announcer for this address (so a release can stop it). */
-  private announcerPid(): string { return `/run/hapair/garp-${this.fip.address.replace(/[^0-9A-Za-z]/g, '_')}.pid` }
+  private announcerPid(): string {
+    return `/run/hapair/garp-${this.fip.address.replace(/[^0-9A-Za-z]/g, '_')}.pid`
+  }
 
   /** Stops this node's pending announcements of the address, if any. */
   private silenceScript(): string {
@@ -64,10 +75,17 @@ export class LinuxIpDriver implements IpDriver {
     // reply to an unsolicited announcement, and Habets' waits a second for one: run it detached,
     // remembering its pid so that releasing the address can silence it.
     const pid = this.announcerPid()
-    const announce = isV6(addr) ? 'true' : 'mkdir -p /run/hapair; ' + this.silenceScript() + '; ' +
-      '{ if arping --help 2>&1 | grep -q Habets; then ' +
-      sh`arping -q -U -c 2 -i ${dev} -S ${addr} ${addr}` + ' </dev/null >/dev/null 2>&1 & else ' +
-      sh`arping -q -U -c 2 -I ${dev} ${addr}` + ' </dev/null >/dev/null 2>&1 & fi; ' + sh`echo $! > ${pid}; }`
+    const announce = isV6(addr)
+      ? 'true'
+      : 'mkdir -p /run/hapair; ' +
+        this.silenceScript() +
+        '; ' +
+        '{ if arping --help 2>&1 | grep -q Habets; then ' +
+        sh`arping -q -U -c 2 -i ${dev} -S ${addr} ${addr}` +
+        ' </dev/null >/dev/null 2>&1 & else ' +
+        sh`arping -q -U -c 2 -I ${dev} ${addr}` +
+        ' </dev/null >/dev/null 2>&1 & fi; ' +
+        sh`echo $! > ${pid}; }`
     // Already there is announced again: a re-run after a crash or a cut link must not leave
     // neighbours pointing at the old holder.
     return `if ${this.probeScript(node)}; then { ${announce}; } && echo already; else ${add} && { ${announce}; } && echo changed; fi`
@@ -76,7 +94,11 @@ export class LinuxIpDriver implements IpDriver {
   private stopScript(node: Node): string {
     // A late announcement from the old holder, landing after the new holder's, would point
     // clients back at the old node: silence it before releasing the address.
-    return `${this.silenceScript()}; ${this.probeScript(node)} || { echo already; exit 0; }; ` + sh`ip addr del ${this.cidr()} dev ${this.iface(node)}` + ' && echo changed'
+    return (
+      `${this.silenceScript()}; ${this.probeScript(node)} || { echo already; exit 0; }; ` +
+      sh`ip addr del ${this.cidr()} dev ${this.iface(node)}` +
+      ' && echo changed'
+    )
   }
 
   /** Exit 0 when the address is on the interface. */
@@ -102,7 +124,8 @@ export class LinuxIpDriver implements IpDriver {
     try {
       r = await this.ctx.pool.session(this.ctx.pair, node).run({ script: this.stopScript(node) })
     } catch (e) {
-      if (e instanceof RemoteError && (e.unreachable || e.timedOut)) throw new RemoteError(`cannot release ${this.fip.address}: ${e.message}`, { node: node.name, host: node.address, unreachable: true, cause: e })
+      if (e instanceof RemoteError && (e.unreachable || e.timedOut))
+        throw new RemoteError(`cannot release ${this.fip.address}: ${e.message}`, { node: node.name, host: node.address, unreachable: true, cause: e })
       throw e
     }
     return r.stdout.includes('changed')

@@ -26,7 +26,9 @@ export async function failbackSync(inv: LoadedInventory, pool: SshPool, plan: Pl
   const elsewhere = report.results.filter((r) => r.target !== plan.to.name && r.outcome !== 'ok' && r.outcome !== 'skipped')
   const lacks = (await behind(pool, plan.pair, active, [plan.to.name]))[plan.to.name] ?? []
   if (lacks.length && !force) {
-    throw new RefusedError(`refused: ${plan.to.name} is still behind ${active} after the sync: ${lacks.map((l) => `${l.item} (${l.why})`).join('; ')}; --force switches to possibly older data`)
+    throw new RefusedError(
+      `refused: ${plan.to.name} is still behind ${active} after the sync: ${lacks.map((l) => `${l.item} (${l.why})`).join('; ')}; --force switches to possibly older data`,
+    )
   }
   // Settled once the target has the active node's data: the list is kept under a dated name.
   if (plan.inflight) recovered += `in-flight list kept as ${await archiveInflight(pool, plan.pair, active, plan.inflight.mode)}; `

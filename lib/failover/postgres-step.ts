@@ -27,7 +27,11 @@ const stopped = new WeakMap<Plan, Map<string, ControlData | undefined>>()
 const execOn = (pool: SshPool, pair: Pair, n: Node): Exec => sessionExec(pool.session(pair, n))
 const mib = (b: bigint) => `${(Number(b) / 1048576).toFixed(2)} MiB`
 
-export interface PgPreflight { problems: string[]; risks: string[]; warnings: string[] }
+export interface PgPreflight {
+  problems: string[]
+  risks: string[]
+  warnings: string[]
+}
 
 /** Pure: the rules, from the probes (undefined: that node could not be asked). */
 export function pgTargetRules(pg: PgSettings, target: string, states: Record<string, PgState | undefined>, active: string): PgPreflight {
@@ -35,15 +39,24 @@ export function pgTargetRules(pg: PgSettings, target: string, states: Record<str
   const t = states[target]
   if (!t) return out
   if (t.role === 'primary') return out // a resumed run after promotion, or converging onto the live primary
-  if (t.role === 'down') { out.problems.push(`target ${target}'s PostgreSQL is not running: it cannot be promoted`); return out }
-  if (t.role === 'unknown') { out.problems.push(`target ${target}'s PostgreSQL does not answer: ${t.error ?? 'unknown state'}`); return out }
+  if (t.role === 'down') {
+    out.problems.push(`target ${target}'s PostgreSQL is not running: it cannot be promoted`)
+    return out
+  }
+  if (t.role === 'unknown') {
+    out.problems.push(`target ${target}'s PostgreSQL does not answer: ${t.error ?? 'unknown state'}`)
+    return out
+  }
   if (t.replayPaused) out.problems.push(`target ${target} has WAL replay paused (pg_wal_replay_resume() first): it would never catch up`)
   const others = Object.entries(states).filter(([n]) => n !== target)
   const primary = others.find(([, s]) => s?.role === 'primary')
   const limit = BigInt(pg.maxLagBytes)
   if (primary) {
     const [pn, ps] = primary
-    if (!streaming(t)) out.problems.push(`target ${target} is not streaming from ${pn} (its WAL receiver is ${t.receiver?.status ?? 'not running'}): it would miss what ${pn} writes`)
+    if (!streaming(t))
+      out.problems.push(
+        `target ${target} is not streaming from ${pn} (its WAL receiver is ${t.receiver?.status ?? 'not running'}): it would miss what ${pn} writes`,
+      )
     if (ps!.flush && t.replay) {
       const lag = lagBytes(ps!.flush, t.replay)
       if (lag > limit) out.problems.push(`target ${target} lags ${pn} by ${lag} bytes (${mib(lag)}), more than maxLagBytes ${pg.maxLagBytes}`)
@@ -57,7 +70,9 @@ export function pgTargetRules(pg: PgSettings, target: string, states: Record<str
     if (shutDownAsPrimary(old.control) && old.control?.checkpoint && t.replay && parseLsn(t.replay) <= parseLsn(old.control.checkpoint) && !t.receiver) {
       out.problems.push(`${active} stopped at ${old.control.checkpoint} but target ${target} replayed only to ${t.replay} and receives nothing`)
     } else if (old.control?.state === 'in production') {
-      out.problems.push(`${active}'s PostgreSQL stopped without a clean shutdown: where its WAL ends is not known; start it so ${target} can catch up, or --force`)
+      out.problems.push(
+        `${active}'s PostgreSQL stopped without a clean shutdown: where its WAL ends is not known; start it so ${target} can catch up, or --force`,
+      )
       out.risks.push(`--force promotes ${target} without what ${active} wrote last`)
     }
     return out
@@ -67,14 +82,28 @@ export function pgTargetRules(pg: PgSettings, target: string, states: Record<str
   const receives = others.filter(([, s]) => s?.role === 'standby' && s.receive).map(([n, s]) => ({ n, lsn: s!.receive! }))
   if (pg.mode === 'sync') {
     const ahead = receives.filter((x) => t.receive && parseLsn(x.lsn) > parseLsn(t.receive))
-    if (ahead.length) out.problems.push(`sync mode: ${ahead.map((x) => `${x.n} (${x.lsn})`).join(', ')} received more than target ${target} (${t.receive}); promote the one that received the most`)
-    else out.warnings.push(`${active} unreachable: promoting ${target}, the synchronous standby that received the most (${t.receive ?? 'nothing'}): no acknowledged commit is lost`)
+    if (ahead.length)
+      out.problems.push(
+        `sync mode: ${ahead.map((x) => `${x.n} (${x.lsn})`).join(', ')} received more than target ${target} (${t.receive}); promote the one that received the most`,
+      )
+    else
+      out.warnings.push(
+        `${active} unreachable: promoting ${target}, the synchronous standby that received the most (${t.receive ?? 'nothing'}): no acknowledged commit is lost`,
+      )
   } else if (t.receiver?.latestEnd && t.receive) {
     const lag = lagBytes(t.receiver.latestEnd, t.receive)
-    if (lag > limit) out.problems.push(`async mode: ${target} lacks ${lag} bytes of what ${active} last reported (${t.receiver.latestEnd}), more than maxLagBytes ${pg.maxLagBytes}`)
-    else out.warnings.push(`${active} unreachable: promoting ${target} at ${t.receive}; asynchronous replication: commits after ${t.receive} (${lag} bytes known missing, ${Math.round(t.receiver.latestEndAgeS ?? 0)} s old) may be lost`)
+    if (lag > limit)
+      out.problems.push(
+        `async mode: ${target} lacks ${lag} bytes of what ${active} last reported (${t.receiver.latestEnd}), more than maxLagBytes ${pg.maxLagBytes}`,
+      )
+    else
+      out.warnings.push(
+        `${active} unreachable: promoting ${target} at ${t.receive}; asynchronous replication: commits after ${t.receive} (${lag} bytes known missing, ${Math.round(t.receiver.latestEndAgeS ?? 0)} s old) may be lost`,
+      )
   } else {
-    out.problems.push(`async mode: ${target}'s WAL receiver stopped, so how much ${active} wrote that ${target} lacks cannot be measured; --force accepts the loss`)
+    out.problems.push(
+      `async mode: ${target}'s WAL receiver stopped, so how much ${active} wrote that ${target} lacks cannot be measured; --force accepts the loss`,
+    )
   }
   if (out.problems.length) out.risks.push(`--force promotes ${target} although acknowledged commits of ${active} may be missing`)
   return out
@@ -86,7 +115,13 @@ export async function pgPreflight(pool: SshPool, pair: Pair, obs: Observation, t
   if (!svc || !reachable(obs, target.name)) return { problems: [], risks: [], warnings: [] }
   const pg = pgSettings(svc.postgresql)
   const states: Record<string, PgState | undefined> = {}
-  await Promise.all(pair.nodes.filter((n) => reachable(obs, n.name)).map(async (n) => { states[n.name] = await probePg(execOn(pool, pair, n), pg) }))
+  await Promise.all(
+    pair.nodes
+      .filter((n) => reachable(obs, n.name))
+      .map(async (n) => {
+        states[n.name] = await probePg(execOn(pool, pair, n), pg)
+      }),
+  )
   return pgTargetRules(pg, target.name, states, obs.view.active)
 }
 
@@ -106,7 +141,10 @@ export async function pgPromoteTarget(pool: SshPool, p: Plan): Promise<string> {
   const exec = execOn(pool, p.pair, p.to)
   // No probe first: the promotion statement itself is a no-op on a primary and fails on a stopped server.
   // Where the old primary's WAL ends: recorded when this run stopped it, else read now (a resumed run).
-  const ends = [...(stopped.get(p)?.values() ?? [])].filter(shutDownAsPrimary).map((c) => c!.checkpoint!).filter(Boolean)
+  const ends = [...(stopped.get(p)?.values() ?? [])]
+    .filter(shutDownAsPrimary)
+    .map((c) => c!.checkpoint!)
+    .filter(Boolean)
   if (!ends.length && p.from.name !== p.to.name && reachable(p.obs, p.from.name)) {
     const cd = await controlData(execOn(pool, p.pair, p.from), pg).catch(() => undefined)
     if (shutDownAsPrimary(cd) && cd!.checkpoint) ends.push(cd!.checkpoint)
@@ -127,23 +165,36 @@ export async function pgRejoinStep(pool: SshPool, p: Plan): Promise<string | { d
   const bad: string[] = []
   const before = await probePg(primary, pg)
   const others = p.pair.nodes.filter((n) => n.name !== p.to.name)
-  await Promise.all(others.map(async (n) => {
-    if (!reachable(p.obs, n.name) || p.powerOff.includes(n) || p.off.includes(n)) {
-      bad.push(`${n.name} is down: before its PostgreSQL starts again it must rejoin as a standby (${playbookCommand('pg-rejoin', ['--pair', p.pair.name])})`)
-      return
-    }
-    if (before.replicas.some((r) => r.name === n.name && r.state === 'streaming')) { out.push(`${n.name} already streams`); return }
-    try {
-      const s = pool.session(p.pair, n)
-      const r = await rejoinAsStandby({ exec: sessionExec(s), name: n.name, start: async () => {
-        const res = await s.run({ script: svc.start }, { check: false, timeoutMs: 130000 })
-        if (res.code !== 0) throw new Error(`${svc.start}: exit ${res.code}: ${(res.stderr + res.stdout).trim().replace(/\s*\n\s*/g, ' / ')}`)
-      } }, { exec: primary, node: p.to }, pg)
-      out.push(`${n.name} streams from ${p.to.name} (${r.how === 'none' ? 'no rewind needed' : r.how}, slot ${r.slot}, ${r.ms} ms)`)
-    } catch (e) {
-      bad.push(`${n.name} did not rejoin: ${(e as Error).message}`)
-    }
-  }))
+  await Promise.all(
+    others.map(async (n) => {
+      if (!reachable(p.obs, n.name) || p.powerOff.includes(n) || p.off.includes(n)) {
+        bad.push(`${n.name} is down: before its PostgreSQL starts again it must rejoin as a standby (${playbookCommand('pg-rejoin', ['--pair', p.pair.name])})`)
+        return
+      }
+      if (before.replicas.some((r) => r.name === n.name && r.state === 'streaming')) {
+        out.push(`${n.name} already streams`)
+        return
+      }
+      try {
+        const s = pool.session(p.pair, n)
+        const r = await rejoinAsStandby(
+          {
+            exec: sessionExec(s),
+            name: n.name,
+            start: async () => {
+              const res = await s.run({ script: svc.start }, { check: false, timeoutMs: 130000 })
+              if (res.code !== 0) throw new Error(`${svc.start}: exit ${res.code}: ${(res.stderr + res.stdout).trim().replace(/\s*\n\s*/g, ' / ')}`)
+            },
+          },
+          { exec: primary, node: p.to },
+          pg,
+        )
+        out.push(`${n.name} streams from ${p.to.name} (${r.how === 'none' ? 'no rewind needed' : r.how}, slot ${r.slot}, ${r.ms} ms)`)
+      } catch (e) {
+        bad.push(`${n.name} did not rejoin: ${(e as Error).message}`)
+      }
+    }),
+  )
   if (pg.mode === 'sync') {
     const after = await probePg(primary, pg)
     const names = after.replicas.filter((r) => r.state === 'streaming').map((r) => r.name)

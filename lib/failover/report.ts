@@ -19,5 +19,22 @@ export function formatResult(r: FailoverResult): string {
 
 /** The plan only for a dry run, the error only when there is one: a script tests for the key. */
 export function jsonResult(r: FailoverResult): object {
-  return { pair: r.pair, operation: r.operation, from: r.from, to: r.to, steps: r.steps.map(({ name, ok, ms, detail }) => ({ name, ok, ms, detail })), rtoMs: r.rtoMs, totalMs: r.totalMs, active: r.active, epoch: r.epoch, ok: r.ok, noop: r.noop, resumed: r.resumed, dryRun: r.dryRun, warnings: r.warnings, ...(r.dryRun ? { plan: r.plan } : {}), ...(r.error ? { error: r.error } : {}) }
+  return {
+    pair: r.pair,
+    operation: r.operation,
+    from: r.from,
+    to: r.to,
+    steps: r.steps.map(({ name, ok, ms, detail }) => ({ name, ok, ms, detail })),
+    rtoMs: r.rtoMs,
+    totalMs: r.totalMs,
+    active: r.active,
+    epoch: r.epoch,
+    ok: r.ok,
+    noop: r.noop,
+    resumed: r.resumed,
+    dryRun: r.dryRun,
+    warnings: r.warnings,
+    ...(r.dryRun ? { plan: r.plan } : {}),
+    ...(r.error ? { error: r.error } : {}),
+  }
 }

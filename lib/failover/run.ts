@@ -18,7 +18,13 @@ import type { InflightMode } from '../sync/follow/recover.ts'
 import { pgAfterStop, pgPromoteTarget, pgRejoinStep } from './postgres-step.ts'
 import { pgService } from '../postgres/config.ts'
 
-export interface StepResult { name: string; ok: boolean; ms: number; detail: string; warning?: boolean }
+export interface StepResult {
+  name: string
+  ok: boolean
+  ms: number
+  detail: string
+  warning?: boolean
+}
 
 export interface FailoverResult {
   pair: string
@@ -89,13 +95,22 @@ interface Run {
 function result(r: Run, ok: boolean, error?: string): FailoverResult {
   const p = r.plan
   return {
-    pair: r.pair.name, operation: r.opts.operation, from: p?.from.name ?? '', to: p?.to.name ?? '',
+    pair: r.pair.name,
+    operation: r.opts.operation,
+    from: p?.from.name ?? '',
+    to: p?.to.name ?? '',
     steps: [...r.steps].sort((a, b) => FAILOVER_STEPS.indexOf(a.name) - FAILOVER_STEPS.indexOf(b.name)),
-    rtoMs: r.rtoStart !== undefined && r.rtoEnd !== undefined ? r.rtoEnd - r.rtoStart : null, totalMs: Date.now() - r.started,
-    active: p?.noop ? p.to.name : ok && p ? p.to.name : p?.obs.view.active ?? '',
-    epoch: p?.noop ? p.obs.view.epoch : p?.epoch ?? 0,
-    ok, noop: !!p?.noop, resumed: !!p?.resumed, dryRun: !!r.opts.dryRun,
-    plan: p ? describePlan(p) : [], warnings: [...r.warnings], error,
+    rtoMs: r.rtoStart !== undefined && r.rtoEnd !== undefined ? r.rtoEnd - r.rtoStart : null,
+    totalMs: Date.now() - r.started,
+    active: p?.noop ? p.to.name : ok && p ? p.to.name : (p?.obs.view.active ?? ''),
+    epoch: p?.noop ? p.obs.view.epoch : (p?.epoch ?? 0),
+    ok,
+    noop: !!p?.noop,
+    resumed: !!p?.resumed,
+    dryRun: !!r.opts.dryRun,
+    plan: p ? describePlan(p) : [],
+    warnings: [...r.warnings],
+    error,
   }
 }
 
@@ -119,7 +134,8 @@ async function step(r: Run, name: string, fn: () => Promise<string | { detail: s
   r.steps.push(s)
   r.opts.onStep?.(s)
   const p = r.plan
-  if (r.lock && p && opts.mutating) await r.lock.journal({ operation: r.opts.operation, from: p.from.name, to: p.to.name, epoch: p.epoch, steps: r.steps.map((x) => x.name) })
+  if (r.lock && p && opts.mutating)
+    await r.lock.journal({ operation: r.opts.operation, from: p.from.name, to: p.to.name, epoch: p.epoch, steps: r.steps.map((x) => x.name) })
   for (const h of afterStepHooks) h(name)
 }
 
@@ -127,16 +143,22 @@ async function lockStep(r: Run): Promise<string> {
   r.lock = await acquireLock(r.pool, r.pair, r.opts.operation, { breakLock: r.opts.breakLock })
   const l = r.lock
   const missing = Object.keys(l.unreachable)
-  return `held on ${l.nodes.join(', ')}${missing.length ? ` (unreachable: ${missing.join(', ')})` : ''}` +
+  return (
+    `held on ${l.nodes.join(', ')}${missing.length ? ` (unreachable: ${missing.join(', ')})` : ''}` +
     `${l.resumed ? ` (found an interrupted ${l.resumed.operation} to ${l.resumed.to}, epoch ${l.resumed.epoch})` : ''}` +
     `${l.badJournal ? ` (ignored a bad journal: ${l.badJournal})` : ''}`
+  )
 }
 
 /** Observes the pair and decides; refuses (nothing changed) when it is not safe. */
 async function preflightStep(r: Run, obs: Observation): Promise<Plan> {
   const t0 = Date.now()
   const p = await makePlan(r.inv, r.pool, r.pair, obs, r.opts.operation, {
-    to: r.opts.to, resolve: r.opts.resolve, journal: r.lock?.resumed, inflight: r.opts.inflight, seenEpoch: r.opts.seenEpoch,
+    to: r.opts.to,
+    resolve: r.opts.resolve,
+    journal: r.lock?.resumed,
+    inflight: r.opts.inflight,
+    seenEpoch: r.opts.seenEpoch,
     behind: async (t) => (await behind(r.pool, r.pair, obs.view.active, [t]))[t] ?? [],
   })
   r.plan = p
@@ -147,7 +169,9 @@ async function preflightStep(r: Run, obs: Observation): Promise<Plan> {
   }
   const refused = p.blockers.length > 0 || (p.problems.length > 0 && !r.opts.force)
   const all = [...p.blockers, ...p.problems]
-  const detail = all.length ? all.join('; ') + (!p.blockers.length && r.opts.force ? ' (forced past)' : '') : `${p.to.name} ready${p.resumed ? ' (resuming the interrupted run)' : ''}`
+  const detail = all.length
+    ? all.join('; ') + (!p.blockers.length && r.opts.force ? ' (forced past)' : '')
+    : `${p.to.name} ready${p.resumed ? ' (resuming the interrupted run)' : ''}`
   r.steps.push({ name: 'preflight', ok: !refused, ms: Date.now() - t0, detail })
   r.opts.onStep?.(r.steps.at(-1)!)
   if (refused) throw new RefusedError(`refused: ${all.join('; ')}${p.risks.length && !p.blockers.length ? `\n${p.risks.join('\n')}` : ''}`)
@@ -159,18 +183,25 @@ async function preflightStep(r: Run, obs: Observation): Promise<Plan> {
 async function fenceStep(r: Run, p: Plan): Promise<string | { detail: string; warning: boolean }> {
   const out: string[] = []
   const byName = new Map(p.pair.services?.map((s) => [s.name, s]) ?? [])
-  await Promise.all(p.stop.map(async ({ node, services }) => {
-    const s = r.pool.session(p.pair, node)
-    try {
-      await Promise.all(services.map(async (name) => { await s.run({ script: byName.get(name)!.stop }); await pgAfterStop(r.pool, p, node, byName.get(name)!) }))
-      out.push(`stopped ${services.join(', ')} on ${node.name}`)
-    } catch (e) {
-      // Lost it mid-way: it can only be made safe by the fencing driver now.
-      if (!(e instanceof RemoteError && (e.unreachable || e.timedOut)) || !p.fence) throw e
-      p.powerOff.push(node)
-      p.release = p.release.filter((x) => x.node.name !== node.name)
-    }
-  }))
+  await Promise.all(
+    p.stop.map(async ({ node, services }) => {
+      const s = r.pool.session(p.pair, node)
+      try {
+        await Promise.all(
+          services.map(async (name) => {
+            await s.run({ script: byName.get(name)!.stop })
+            await pgAfterStop(r.pool, p, node, byName.get(name)!)
+          }),
+        )
+        out.push(`stopped ${services.join(', ')} on ${node.name}`)
+      } catch (e) {
+        // Lost it mid-way: it can only be made safe by the fencing driver now.
+        if (!(e instanceof RemoteError && (e.unreachable || e.timedOut)) || !p.fence) throw e
+        p.powerOff.push(node)
+        p.release = p.release.filter((x) => x.node.name !== node.name)
+      }
+    }),
+  )
   for (const n of p.powerOff) {
     const res = await p.fence!.stop(n)
     const state = await p.fence!.status(n)
@@ -187,10 +218,12 @@ async function fenceStep(r: Run, p: Plan): Promise<string | { detail: string; wa
 /** Every address off every other node, then on the target, announced even if it was there. */
 async function moveIpStep(r: Run, p: Plan): Promise<string> {
   const out: string[] = []
-  await Promise.all(p.release.map(async ({ driver, node }) => {
-    const res = await driver.stop(node)
-    if (res.changed) out.push(res.detail)
-  }))
+  await Promise.all(
+    p.release.map(async ({ driver, node }) => {
+      const res = await driver.stop(node)
+      if (res.changed) out.push(res.detail)
+    }),
+  )
   for (const d of p.ips) out.push((await d.start(p.to)).detail)
   return out.join('; ') || 'no floating IPs'
 }
@@ -201,14 +234,18 @@ async function startStep(r: Run, p: Plan): Promise<string> {
   const promoted = await pgPromoteTarget(r.pool, p)
   const started = await startServices(s, p.pair)
   // Only nodes still up can run anything: the powered-off ones were fenced or found off.
-  const others = p.stop.map((x) => x.node).concat(p.pair.nodes.filter((n) => n.name !== p.to.name && !(n.name in p.obs.view.unreachable) && !p.stop.some((x) => x.node.name === n.name)))
+  const others = p.stop
+    .map((x) => x.node)
+    .concat(p.pair.nodes.filter((n) => n.name !== p.to.name && !(n.name in p.obs.view.unreachable) && !p.stop.some((x) => x.node.name === n.name)))
     .filter((n) => !p.powerOff.some((x) => x.name === n.name))
   const singles = (p.pair.services ?? []).filter((x) => x.singleton)
   const [running, elsewhere] = await Promise.all([
     runningServices(s, p.pair),
     singles.length ? Promise.all(others.map(async (n) => runningServices(r.pool.session(p.pair, n), p.pair))) : Promise.resolve([]),
   ])
-  const down = Object.entries(running).filter(([, up]) => !up).map(([n]) => n)
+  const down = Object.entries(running)
+    .filter(([, up]) => !up)
+    .map(([n]) => n)
   if (down.length) throw new StepFailed(`${down.join(', ')} not running on ${p.to.name} after its start command`)
   const twice = singles.filter((x) => elsewhere.some((st) => st[x.name])).map((x) => x.name)
   if (twice.length) throw new StepFailed(`singleton ${twice.join(', ')} still running on another node`)
@@ -221,18 +258,36 @@ async function recordStep(r: Run, p: Plan): Promise<string> {
   const others = p.pair.nodes.filter((n) => n.name !== p.to.name && !(n.name in p.obs.view.unreachable) && !p.powerOff.includes(n))
   const done = [p.to.name]
   const missed: string[] = []
-  await Promise.all(others.map(async (n) => {
-    try { await writeNodeState(r.pool.session(p.pair, n), p.pair, 'active', rec); done.push(n.name) } catch (e) {
-      if (!(e instanceof RemoteError)) throw e
-      missed.push(`${n.name} (${e.message})`)
-    }
-  }))
+  await Promise.all(
+    others.map(async (n) => {
+      try {
+        await writeNodeState(r.pool.session(p.pair, n), p.pair, 'active', rec)
+        done.push(n.name)
+      } catch (e) {
+        if (!(e instanceof RemoteError)) throw e
+        missed.push(`${n.name} (${e.message})`)
+      }
+    }),
+  )
   return `epoch ${p.epoch}: ${p.to.name} active (recorded on ${done.join(', ')}${missed.length ? `; not on ${missed.join(', ')}` : ''})`
 }
 
 function auditRun(r: Run, res: FailoverResult): void {
-  const a = audit({ operation: res.operation, pair: res.pair, from: res.from, to: res.to, epoch: res.epoch, ok: res.ok, noop: res.noop, resumed: res.resumed,
-    rtoMs: res.rtoMs, totalMs: res.totalMs, warnings: res.warnings, ...(res.error ? { error: res.error } : {}), steps: res.steps.map(({ name, ms, ok }) => ({ name, ms, ok })) })
+  const a = audit({
+    operation: res.operation,
+    pair: res.pair,
+    from: res.from,
+    to: res.to,
+    epoch: res.epoch,
+    ok: res.ok,
+    noop: res.noop,
+    resumed: res.resumed,
+    rtoMs: res.rtoMs,
+    totalMs: res.totalMs,
+    warnings: res.warnings,
+    ...(res.error ? { error: res.error } : {}),
+    steps: res.steps.map(({ name, ms, ok }) => ({ name, ms, ok })),
+  })
   if (a.error) res.warnings.push(`audit log not written (${a.file}): ${a.error}`)
 }
 
@@ -241,7 +296,8 @@ export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pai
   try {
     if (!opts.dryRun) await step(r, 'lock', () => lockStep(r))
     const obs = await observe(inv, pool, pair)
-    if (Object.keys(obs.view.unreachable).length === pair.nodes.length) throw new RefusedError(`no node of pair ${pair.name} is reachable: ${Object.values(obs.view.unreachable).join('; ')}`)
+    if (Object.keys(obs.view.unreachable).length === pair.nodes.length)
+      throw new RefusedError(`no node of pair ${pair.name} is reachable: ${Object.values(obs.view.unreachable).join('; ')}`)
     const p = await preflightStep(r, obs)
     if (p.noop) {
       const res = result(r, true)
@@ -252,7 +308,17 @@ export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pai
     if (opts.confirm && !(await opts.confirm(describePlan(p)))) throw new RefusedError('not confirmed: nothing changed')
     // Failback's reverse sync: data moves to the standby, the service does not, so no RTO yet.
     if (opts.beforeMutate) await step(r, 'sync-back', () => opts.beforeMutate!(p))
-    await step(r, 'stop-syncs', () => stopSyncs(pool, pair, pair.nodes.filter((n) => !(n.name in obs.view.unreachable))), { mutating: true })
+    await step(
+      r,
+      'stop-syncs',
+      () =>
+        stopSyncs(
+          pool,
+          pair,
+          pair.nodes.filter((n) => !(n.name in obs.view.unreachable)),
+        ),
+      { mutating: true },
+    )
     await step(r, 'fence', () => fenceStep(r, p), { mutating: true, rto: true })
     // The other nodes serve nothing any more, so the target's services can start while its
     // address arrives; a singleton is already stopped everywhere else.
@@ -260,11 +326,16 @@ export async function runFailover(inv: LoadedInventory, pool: SshPool, pair: Pai
       step(r, 'move-ip', () => moveIpStep(r, p), { mutating: true, rto: true }),
       step(r, 'start-services', () => startStep(r, p), { mutating: true, rto: true }),
     ])
-    await step(r, 'post-check', async () => {
-      const detail = await postCheck(r, p)
-      r.rtoEnd = Date.now()
-      return detail
-    }, { mutating: true })
+    await step(
+      r,
+      'post-check',
+      async () => {
+        const detail = await postCheck(r, p)
+        r.rtoEnd = Date.now()
+        return detail
+      },
+      { mutating: true },
+    )
     await step(r, 'record', () => recordStep(r, p), { mutating: true })
     // Under the lock still: the old primary becomes a standby of the new one (a warning if it cannot).
     if (pgService(pair)) await step(r, 'rejoin', () => pgRejoinStep(pool, p))

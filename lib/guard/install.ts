@@ -35,7 +35,10 @@ export interface GuardInstallOptions {
   restart?: boolean
 }
 
-export interface GuardStarted { manager: 'systemd' | 'setsid'; pid: number }
+export interface GuardStarted {
+  manager: 'systemd' | 'setsid'
+  pid: number
+}
 
 async function must(run: GuardRunner, what: string, script: string, input?: string): Promise<string> {
   const r = await run(script, input)
@@ -51,24 +54,32 @@ const writeFile = (dir: string, file: string, mode: string) =>
  * guard_pid, which also reads an exited guard left unreaped (a zombie: no command line) as gone.
  */
 function stopScript(pair: PairRef): string {
-  return `if p=$(guard_pid); then
+  return (
+    `if p=$(guard_pid); then
   kill "$p" 2>/dev/null
   i=0; while guard_pid >/dev/null && [ $i -lt 100 ]; do sleep 0.02; i=$((i+1)); done
   guard_pid >/dev/null && kill -9 "$p" 2>/dev/null
 fi
-` + sh`rm -f ${guardFiles(pair).pid}` + '\n'
+` +
+    sh`rm -f ${guardFiles(pair).pid}` +
+    '\n'
+  )
 }
 
 /** Waits (2 s at most) until the guard's pid file names a live guard, and prints `started PID`. */
 function waitScript(pair: PairRef): string {
   const f = guardFiles(pair)
-  return `i=0
+  return (
+    `i=0
 while [ $i -lt 100 ]; do
   if p=$(guard_pid); then echo "started $p"; exit 0; fi
   sleep 0.02; i=$((i+1))
 done
 echo "the guard did not start" >&2
-` + sh`tail -n 3 ${f.out} >&2 2>/dev/null` + '\nexit 1'
+` +
+    sh`tail -n 3 ${f.out} >&2 2>/dev/null` +
+    '\nexit 1'
+  )
 }
 
 /**
@@ -87,8 +98,8 @@ cat > ${UNIT_TEMPLATE}.tmp && mv -f ${UNIT_TEMPLATE}.tmp ${UNIT_TEMPLATE} || exi
 systemctl daemon-reload && systemctl enable ${unitName(pair)} >/dev/null 2>&1 && systemctl ${opts.restart === false ? 'start' : 'restart'} ${unitName(pair)} || exit 1
 echo manager=systemd`
   const keep = opts.restart === false ? 'if p=$(guard_pid); then echo manager=setsid; echo "started $p"; exit 0; fi\n' : ''
-  const viaSetsid = keep + stopScript(pair) +
-    sh`setsid nice -n ${GUARD_NICE} /bin/sh ${f.script} ${f.config} </dev/null >>${f.out} 2>&1 &` + '\necho manager=setsid'
+  const viaSetsid =
+    keep + stopScript(pair) + sh`setsid nice -n ${GUARD_NICE} /bin/sh ${f.script} ${f.config} </dev/null >>${f.out} 2>&1 &` + '\necho manager=setsid'
   return `${guardPidFunction(pair)}
 ${systemd ? 'if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then\n' + viaSystemd + '\nelse\n' + viaSetsid + '\nfi' : viaSetsid}
 ${waitScript(pair)}`
@@ -119,7 +130,13 @@ export async function startGuard(run: GuardRunner, pair: PairRef, opts: GuardIns
  */
 export async function uninstallGuard(run: GuardRunner, pair: Pair): Promise<string> {
   const f = guardFiles(pair)
-  const script = guardPidFunction(pair) + '\n' + sh`if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] && [ -f ${launcherPath(pair)} ]; then systemctl disable --now ${unitName(pair)} >/dev/null 2>&1; rm -f ${launcherPath(pair)}; echo systemd; fi` + '\n' +
-    stopScript(pair) + sh`rm -f ${f.script} ${f.config} ${f.state} ${f.lease}` + '\necho removed'
+  const script =
+    guardPidFunction(pair) +
+    '\n' +
+    sh`if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] && [ -f ${launcherPath(pair)} ]; then systemctl disable --now ${unitName(pair)} >/dev/null 2>&1; rm -f ${launcherPath(pair)}; echo systemd; fi` +
+    '\n' +
+    stopScript(pair) +
+    sh`rm -f ${f.script} ${f.config} ${f.state} ${f.lease}` +
+    '\necho removed'
   return must(run, 'removing the guard', script)
 }

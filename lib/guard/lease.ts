@@ -15,7 +15,11 @@ import { guardFiles, type PairRef } from './script.ts'
 export const LEDGER_EXIT = { locked: 10, guardDown: 11, busy: 75 } as const
 
 export type LedgerState = 'armed' | 'disarmed'
-export interface LedgerEntry { until: number; epoch: number; state: LedgerState }
+export interface LedgerEntry {
+  until: number
+  epoch: number
+  state: LedgerState
+}
 
 /** sh function `guard_pid`: prints the running guard's pid, or fails (no pid file, dead, or a recycled pid). */
 export function guardPidFunction(pair: PairRef): string {
@@ -31,11 +35,17 @@ export function guardPidFunction(pair: PairRef): string {
  */
 export function ledgerWriteScript(pair: Pair, active: string, until: number, epoch: number, state: LedgerState): string {
   const f = guardFiles(pair)
-  return sh`d=${f.dir}; f=${f.ledger}; N=${active}; U=${String(until)}; E=${String(epoch)}; S=${state}` + `
+  return (
+    sh`d=${f.dir}; f=${f.ledger}; N=${active}; U=${String(until)}; E=${String(epoch)}; S=${state}` +
+    `
 mkdir -p "$d" || exit 1
-exec 9>>` + sh`${f.ledgerLock}` + ` || exit 1
+exec 9>>` +
+    sh`${f.ledgerLock}` +
+    ` || exit 1
 flock -w 2 9 || exit ${LEDGER_EXIT.busy}
-if ` + sh`[ -d ${lockDir(pair)} ]` + `; then echo locked; exit ${LEDGER_EXIT.locked}; fi
+if ` +
+    sh`[ -d ${lockDir(pair)} ]` +
+    `; then echo locked; exit ${LEDGER_EXIT.locked}; fi
 out=
 res=
 if [ -f "$f" ]; then
@@ -55,6 +65,7 @@ if [ -z "$res" ]; then res="$U $E $S"; out="$out$N $res
 "; fi
 printf '%s' "$out" > "$f.tmp.$$" && sync "$f.tmp.$$" && mv -f "$f.tmp.$$" "$f" || { rm -f "$f.tmp.$$"; echo "cannot write $f" >&2; exit 1; }
 echo "ok $res"`
+  )
 }
 
 /** On a survivor, under a shared flock: the whole ledger (nothing when there is none). */

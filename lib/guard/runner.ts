@@ -2,7 +2,11 @@
 // or, in the lab, straight into the node's namespaces (lib/lab/guard.ts). Both run one sh script.
 import type { NodeSession } from '../ssh.ts'
 
-export interface RunOutput { code: number; stdout: string; stderr: string }
+export interface RunOutput {
+  code: number
+  stdout: string
+  stderr: string
+}
 /** Runs a fixed sh script on one node; `input` goes to its stdin. Never throws for a non-zero exit. */
 export type GuardRunner = (script: string, input?: string) => Promise<RunOutput>
 

@@ -38,8 +38,17 @@ export function guardFiles(pair: PairRef) {
   }
 }
 
-export interface GuardAddress { address: string; prefix: number; iface: string; announcerPid: string }
-export interface GuardSingleton { name: string; status: string; stop: string }
+export interface GuardAddress {
+  address: string
+  prefix: number
+  iface: string
+  announcerPid: string
+}
+export interface GuardSingleton {
+  name: string
+  status: string
+  stop: string
+}
 export interface GuardConfig {
   pair: string
   node: string
@@ -67,12 +76,14 @@ export function guardConfig(pair: Pair, node: Node): GuardConfig {
     stateDir: stateDir(pair),
     pollMs: GUARD_POLL_MS,
     // Cloud-driver addresses are not on the node's interface: the provider moves them, the guard cannot.
-    addresses: (pair.floatingIps ?? []).filter((f) => f.driver === 'linux').map((f) => ({
-      address: f.address,
-      prefix: f.prefix ?? (isV6(f.address) ? 64 : 32),
-      iface: f.interface ?? node.interface ?? 'eth0',
-      announcerPid: announcerPidFile(f.address),
-    })),
+    addresses: (pair.floatingIps ?? [])
+      .filter((f) => f.driver === 'linux')
+      .map((f) => ({
+        address: f.address,
+        prefix: f.prefix ?? (isV6(f.address) ? 64 : 32),
+        iface: f.interface ?? node.interface ?? 'eth0',
+        announcerPid: announcerPidFile(f.address),
+      })),
     singletons: (pair.services ?? []).filter((s) => s.singleton).map((s) => ({ name: s.name, status: s.status, stop: s.stop })),
     ...(pair.fencing?.lease?.watchdog ? { watchdog: pair.fencing.lease.watchdog.device ?? '/dev/watchdog' } : {}),
   }

@@ -34,15 +34,18 @@ export interface GuardNodeStatus {
 
 export function guardStatusScript(pair: Pair): string {
   const f = guardFiles(pair)
-  return `${guardPidFunction(pair)}
+  return (
+    `${guardPidFunction(pair)}
 printf 'now=%s\\n' "$(date +%s%3N)"
-` + sh`[ -f ${f.script} ] && [ -f ${f.config} ] && echo installed=1
+` +
+    sh`[ -f ${f.script} ] && [ -f ${f.config} ] && echo installed=1
 p=$(guard_pid) && echo "pid=$p"
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then echo manager=systemd; else echo manager=setsid; fi
 [ -f ${f.lease} ] && printf 'lease=%s\\n' "$(head -n 1 ${f.lease})"
 [ -f ${f.state} ] && printf 'state=%s\\n' "$(head -n 1 ${f.state})"
 l=$(grep -F 'stepped-down:' ${f.log} 2>/dev/null | tail -n 1) && printf 'stepdown=%s\\n' "$l"
 exit 0`
+  )
 }
 
 /** Parses guardStatusScript's output. Pure. */
@@ -56,8 +59,12 @@ export function parseGuardStatus(node: string, out: string): GuardNodeStatus {
   const now = num(kv.get('now'))
   const lease = parseLease(kv.get('lease'))
   const st: GuardNodeStatus = {
-    node, reachable: true, installed: kv.get('installed') === '1', running: num(kv.get('pid')) !== undefined,
-    pid: num(kv.get('pid')), manager: kv.get('manager') === 'systemd' ? 'systemd' : 'setsid',
+    node,
+    reachable: true,
+    installed: kv.get('installed') === '1',
+    running: num(kv.get('pid')) !== undefined,
+    pid: num(kv.get('pid')),
+    manager: kv.get('manager') === 'systemd' ? 'systemd' : 'setsid',
     armed: kv.has('lease'),
   }
   if (lease) {
@@ -78,7 +85,8 @@ export function parseGuardStatus(node: string, out: string): GuardNodeStatus {
 export async function readGuardStatus(run: GuardRunner, pair: Pair, node: string): Promise<GuardNodeStatus> {
   try {
     const r = await run(guardStatusScript(pair))
-    if (r.code !== 0) return { node, reachable: true, installed: false, running: false, armed: false, error: `status script exit ${r.code}: ${r.stderr.trim()}` }
+    if (r.code !== 0)
+      return { node, reachable: true, installed: false, running: false, armed: false, error: `status script exit ${r.code}: ${r.stderr.trim()}` }
     return parseGuardStatus(node, r.stdout)
   } catch (e) {
     if (!(e instanceof RemoteError)) throw e
@@ -98,9 +106,12 @@ const ago = (ms: number) => (ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)
 export function formatGuardStatus(s: GuardNodeStatus): string {
   if (!s.reachable || s.error) return `${s.node.padEnd(10)} UNKNOWN: ${s.error}`
   const run = s.running ? `running (pid ${s.pid}, ${s.manager})` : s.installed ? 'NOT RUNNING (installed)' : 'NOT INSTALLED'
-  const lease = !s.armed ? 'disarmed (no lease)'
-    : s.remainingMs === undefined ? 'armed'
-      : s.remainingMs >= 0 ? `armed: lease ${s.remainingMs} ms left (epoch ${s.leaseEpoch ?? '?'})`
+  const lease = !s.armed
+    ? 'disarmed (no lease)'
+    : s.remainingMs === undefined
+      ? 'armed'
+      : s.remainingMs >= 0
+        ? `armed: lease ${s.remainingMs} ms left (epoch ${s.leaseEpoch ?? '?'})`
         : `lease run out ${ago(-s.remainingMs)} ago${steppedDownForLease(s) ? ` (${s.state!.word})` : ''}`
   return `${s.node.padEnd(10)} ${run}; ${lease}; last step-down: ${s.lastStepDown ?? 'never'}`
 }

@@ -1,7 +1,10 @@
 // IPv4 and IPv6 addresses and prefixes as numbers: comparing spellings is how 2001:db8::1 and
 // 2001:db8:0::1 end up "different" and a subnet test gives nonsense.
 
-export interface Ip { v: 4 | 6; n: bigint }
+export interface Ip {
+  v: 4 | 6
+  n: bigint
+}
 
 function parseIpv4(s: string): bigint | undefined {
   const parts = s.split('.')
@@ -31,13 +34,19 @@ function parseIpv6(s: string): bigint | undefined {
 
 export function parseIp(s: unknown): Ip | undefined {
   if (typeof s !== 'string') return undefined
-  if (s.includes(':')) { const n = parseIpv6(s); return n === undefined ? undefined : { v: 6, n } }
+  if (s.includes(':')) {
+    const n = parseIpv6(s)
+    return n === undefined ? undefined : { v: 6, n }
+  }
   const n = parseIpv4(s)
   return n === undefined ? undefined : { v: 4, n }
 }
 
 /** One spelling per address, so 2001:db8::1 and 2001:db8:0::1 compare equal. */
-export const ipKey = (s: string) => { const ip = parseIp(s); return ip ? `${ip.v}/${ip.n}` : s }
+export const ipKey = (s: string) => {
+  const ip = parseIp(s)
+  return ip ? `${ip.v}/${ip.n}` : s
+}
 
 export function parseCidr(c: unknown): { base: Ip; bits: number } | undefined {
   if (typeof c !== 'string') return undefined

@@ -7,7 +7,27 @@ import type { Inventory, Pair } from './schema.ts'
 import type { Problem } from './validate.ts'
 
 /** Directories whose contents belong to the system: syncing (or mirror-deleting) them breaks the node. */
-export const SYSTEM_DIRS = ['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/usr/local', '/var', '/var/lib', '/var/log']
+export const SYSTEM_DIRS = [
+  '/',
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/home',
+  '/lib',
+  '/lib64',
+  '/proc',
+  '/root',
+  '/run',
+  '/sbin',
+  '/sys',
+  '/tmp',
+  '/usr',
+  '/usr/local',
+  '/var',
+  '/var/lib',
+  '/var/log',
+]
 
 export const isSystemDir = (p: string) => SYSTEM_DIRS.includes(normalPath(p))
 
@@ -16,7 +36,11 @@ export function stateDirProblems(pair: Pair, at: string, out: Problem[]) {
   const d = pair.stateDir
   if (d === undefined) return
   if (hasDotDot(d)) out.push({ path: `${at}/stateDir`, message: `must not contain ".." (got ${JSON.stringify(d)})` })
-  else if (isSystemDir(d)) out.push({ path: `${at}/stateDir`, message: `must be a directory of its own, not the system directory ${normalPath(d)} (e.g. /var/lib/hapair/${pair.name})` })
+  else if (isSystemDir(d))
+    out.push({
+      path: `${at}/stateDir`,
+      message: `must be a directory of its own, not the system directory ${normalPath(d)} (e.g. /var/lib/hapair/${pair.name})`,
+    })
 }
 
 /** A sync item must not be a system directory, nor hold hapair's state or the node-to-node key. */
@@ -30,9 +54,16 @@ export function syncItemPathProblems(pair: Pair, stateDir: string, at: string, o
     const p = it.path
     if (hasDotDot(p) || normalPath(p) === '/') return // reported by the item rules
     const iat = `${at}/sync/items/${ii}/path`
-    if (isSystemDir(p)) { out.push({ path: iat, message: `must not be the system directory ${normalPath(p)}: a sync would overwrite the target's own files (got ${JSON.stringify(p)})` }); return }
+    if (isSystemDir(p)) {
+      out.push({
+        path: iat,
+        message: `must not be the system directory ${normalPath(p)}: a sync would overwrite the target's own files (got ${JSON.stringify(p)})`,
+      })
+      return
+    }
     for (const [what, file] of own) {
-      if (file && !hasDotDot(file) && within(file, p)) out.push({ path: iat, message: `contains ${what} ${file}: a sync would overwrite it with the other node's (got ${JSON.stringify(p)})` })
+      if (file && !hasDotDot(file) && within(file, p))
+        out.push({ path: iat, message: `contains ${what} ${file}: a sync would overwrite it with the other node's (got ${JSON.stringify(p)})` })
     }
   })
 }
@@ -47,7 +78,11 @@ export function floatingIpReservedProblems(pair: Pair, at: string, labSubnet: st
       ...(labSubnet ? [[labSubnet, `the lab subnet ${labSubnet}`] as [string, string]] : []),
     ]
     const bad = subnets.find(([cidr]) => inSubnet(f.address, cidr) && reservedInSubnet(f.address, cidr))
-    if (bad) out.push({ path: `${at}/floatingIps/${fi}/address`, message: `${f.address} is the network or broadcast address of ${bad[1]}; a floating IP must be a host address` })
+    if (bad)
+      out.push({
+        path: `${at}/floatingIps/${fi}/address`,
+        message: `${f.address} is the network or broadcast address of ${bad[1]}; a floating IP must be a host address`,
+      })
   })
 }
 
@@ -55,6 +90,10 @@ export function floatingIpReservedProblems(pair: Pair, at: string, labSubnet: st
 export function labFencingProblems(inv: Inventory, out: Problem[]) {
   if (inv.lab) return
   inv.pairs.forEach((p, pi) => {
-    if (p.fencing?.driver === 'lab') out.push({ path: `pairs/${pi}/fencing/driver`, message: 'driver "lab" needs the inventory\'s "lab" block (it powers off lab nodes); use the provider\'s driver or "none"' })
+    if (p.fencing?.driver === 'lab')
+      out.push({
+        path: `pairs/${pi}/fencing/driver`,
+        message: 'driver "lab" needs the inventory\'s "lab" block (it powers off lab nodes); use the provider\'s driver or "none"',
+      })
   })
 }

@@ -49,14 +49,21 @@ export function loadInventory(file: string = DEFAULT_INVENTORY): LoadedInventory
  * what a playbook that reaches nodes refuses (exit 2) before it does anything.
  */
 export function addressProblems(inv: LoadedInventory, shown: string = inv.file): string[] {
-  return inv.data.pairs.flatMap((p, pi) => p.nodes.flatMap((n: UnresolvedNode, ni) => (n.address === undefined
-    ? [`${shown}: pairs/${pi}/nodes/${ni}/address: not known yet for node ${n.name}: pair ${p.name} is provisioned by its stack; run pulumi up, then playbooks/import-stack.ts, which writes it`]
-    : [])))
+  return inv.data.pairs.flatMap((p, pi) =>
+    p.nodes.flatMap((n: UnresolvedNode, ni) =>
+      n.address === undefined
+        ? [
+            `${shown}: pairs/${pi}/nodes/${ni}/address: not known yet for node ${n.name}: pair ${p.name} is provisioned by its stack; run pulumi up, then playbooks/import-stack.ts, which writes it`,
+          ]
+        : [],
+    ),
+  )
 }
 
 export function requireAddresses(inv: LoadedInventory, shown?: string): LoadedInventory {
   const lines = addressProblems(inv, shown)
-  if (lines.length) throw new InputError(`${shown ?? inv.file}: ${lines.length} node address${lines.length > 1 ? 'es' : ''} not imported yet\n${lines.join('\n')}`, lines)
+  if (lines.length)
+    throw new InputError(`${shown ?? inv.file}: ${lines.length} node address${lines.length > 1 ? 'es' : ''} not imported yet\n${lines.join('\n')}`, lines)
   return inv
 }
 
@@ -115,8 +122,12 @@ export function sshSettings(inv: LoadedInventory, pair: Pair, node: Node): Resol
     knownHostsFile: abs(merged.knownHostsFile),
     // The list is replaced, not merged, level by level: a node's [] means "this one is direct".
     jump: (merged.jump ?? []).map((h) => ({
-      label: h.name ?? h.address, name: h.name, address: h.address, port: h.port ?? 22,
-      user: h.user ?? user, keyFile: h.keyFile ? abs(h.keyFile) : keyFile,
+      label: h.name ?? h.address,
+      name: h.name,
+      address: h.address,
+      port: h.port ?? 22,
+      user: h.user ?? user,
+      keyFile: h.keyFile ? abs(h.keyFile) : keyFile,
     })),
   }
 }

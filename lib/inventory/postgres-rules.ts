@@ -8,7 +8,11 @@ import { isSystemDir } from './hostile-rules.ts'
 
 export function postgresProblems(pair: Pair, at: string, out: Problem[]) {
   const pg = (pair.services ?? []).map((s, i) => ({ s, i })).filter((x) => x.s.postgresql)
-  if (pg.length > 1) out.push({ path: `${at}/services/${pg[1].i}/postgresql`, message: `a pair holds one PostgreSQL cluster (already at ${at}/services/${pg[0].i}): one primary, the others its standbys` })
+  if (pg.length > 1)
+    out.push({
+      path: `${at}/services/${pg[1].i}/postgresql`,
+      message: `a pair holds one PostgreSQL cluster (already at ${at}/services/${pg[0].i}): one primary, the others its standbys`,
+    })
   for (const { s, i } of pg) {
     const sat = `${at}/services/${i}`
     const p = s.postgresql!
@@ -17,13 +21,24 @@ export function postgresProblems(pair: Pair, at: string, out: Problem[]) {
       const v = p[key]
       if (v !== undefined && hasDotDot(v)) out.push({ path: `${sat}/postgresql/${key}`, message: `must not contain ".." (got ${JSON.stringify(v)})` })
     }
-    if (!hasDotDot(p.dataDir) && isSystemDir(p.dataDir)) out.push({ path: `${sat}/postgresql/dataDir`, message: `must be the cluster's own directory, not the system directory ${normalPath(p.dataDir)} (e.g. /var/lib/postgresql/15/main)` })
+    if (!hasDotDot(p.dataDir) && isSystemDir(p.dataDir))
+      out.push({
+        path: `${sat}/postgresql/dataDir`,
+        message: `must be the cluster's own directory, not the system directory ${normalPath(p.dataDir)} (e.g. /var/lib/postgresql/15/main)`,
+      })
     pair.sync?.items.forEach((it) => {
       if (hasDotDot(it.path) || hasDotDot(p.dataDir)) return
       if (within(p.dataDir, it.path) || within(it.path, p.dataDir)) {
-        out.push({ path: `${sat}/postgresql/dataDir`, message: `overlaps sync item "${it.name}" (${it.path}): files copied under a running database corrupt it; replication moves its data` })
+        out.push({
+          path: `${sat}/postgresql/dataDir`,
+          message: `overlaps sync item "${it.name}" (${it.path}): files copied under a running database corrupt it; replication moves its data`,
+        })
       }
     })
-    if (!hasDotDot(p.passwordFile) && within(p.passwordFile, p.dataDir)) out.push({ path: `${sat}/postgresql/passwordFile`, message: `must be outside the data directory ${p.dataDir}: pg_basebackup and pg_rewind replace what is in it` })
+    if (!hasDotDot(p.passwordFile) && within(p.passwordFile, p.dataDir))
+      out.push({
+        path: `${sat}/postgresql/passwordFile`,
+        message: `must be outside the data directory ${p.dataDir}: pg_basebackup and pg_rewind replace what is in it`,
+      })
   }
 }

@@ -9,14 +9,31 @@ export const MAX_BYTES = { inventory: 8 << 20, key: 64 << 10, knownHosts: 16 << 
 
 /** A file that could not be read or was refused; `code` and `path` are set when the OS refused. */
 export class FileRefusedError extends InputError {
-  constructor(message: string, readonly code?: string, readonly path?: string) { super(message) }
+  constructor(
+    message: string,
+    readonly code?: string,
+    readonly path?: string,
+  ) {
+    super(message)
+  }
 }
 
 const ERRNO: Record<string, string> = {
-  ENOENT: 'no such file', EACCES: 'permission denied', EPERM: 'operation not permitted', EISDIR: 'is a directory',
-  ENOTDIR: 'a component of the path is not a directory', ELOOP: 'too many levels of symbolic links', ENAMETOOLONG: 'file name too long',
-  EROFS: 'read-only file system', ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EEXIST: 'file exists',
-  EBUSY: 'device or resource busy', EMFILE: 'too many open files', EIO: 'input/output error', EXDEV: 'not on the same file system',
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a component of the path is not a directory',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EEXIST: 'file exists',
+  EBUSY: 'device or resource busy',
+  EMFILE: 'too many open files',
+  EIO: 'input/output error',
+  EXDEV: 'not on the same file system',
 }
 
 /** "permission denied (EACCES)": the OS's refusal in words, for one-line messages. */
@@ -109,7 +126,11 @@ export function readRegularFileOnce(file: string, o: ReadOptions): Buffer {
   }
   let hit = cache.get(id)
   if (!hit) {
-    try { hit = { bytes: readRegularFile(file, o) } } catch (error) { hit = { error } }
+    try {
+      hit = { bytes: readRegularFile(file, o) }
+    } catch (error) {
+      hit = { error }
+    }
     cache.set(id, hit)
   }
   if (hit.error) throw hit.error

@@ -14,7 +14,9 @@ const PRIVATE_KEY = /^(-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----|PuTTY-User-Key-F
 function checkKey(bytes: Buffer): string | undefined {
   const head = bytes.subarray(0, 100).toString('latin1').trimStart()
   if (PRIVATE_KEY.test(head)) return undefined
-  return /^(ssh-|ecdsa-|sk-)/.test(head) ? 'is a public key; keyFile must name the private key' : 'is not a private key (no "-----BEGIN … PRIVATE KEY-----" line)'
+  return /^(ssh-|ecdsa-|sk-)/.test(head)
+    ? 'is a public key; keyFile must name the private key'
+    : 'is not a private key (no "-----BEGIN … PRIVATE KEY-----" line)'
 }
 
 /** One line per bad file, located at the JSON path that names it. */
@@ -28,7 +30,8 @@ export function sshFileProblems(inv: LoadedInventory, shown: string = inv.file):
   // A bastion's own key (ssh.jump) is checked like the node's.
   type Named = [at: string, key: 'keyFile' | 'knownHostsFile', name: string | undefined]
   const files = blocks.flatMap(([at, ssh]): Named[] => [
-    [at, 'keyFile', ssh?.keyFile], [at, 'knownHostsFile', ssh?.knownHostsFile],
+    [at, 'keyFile', ssh?.keyFile],
+    [at, 'knownHostsFile', ssh?.knownHostsFile],
     ...(ssh?.jump ?? []).map((h, hi): Named => [`${at}/jump/${hi}`, 'keyFile', h.keyFile]),
   ])
   for (const [at, key, name] of files) {

@@ -4,10 +4,17 @@ import { EXIT, InputError } from '../errors.ts'
 import type { LoadedInventory } from './load.ts'
 import { loadCheckedInventory } from './ssh-files.ts'
 
-export interface ValidateRun { code: number; out: string[]; err: string[] }
+export interface ValidateRun {
+  code: number
+  out: string[]
+  err: string[]
+}
 
 /** Judges each file; `ok: …` lines for good ones, every problem line for bad ones; exit 2 if any is bad. */
-export function validateFiles(files: (string | undefined)[], load: (file: string | undefined) => LoadedInventory = (f) => loadCheckedInventory(f)): ValidateRun {
+export function validateFiles(
+  files: (string | undefined)[],
+  load: (file: string | undefined) => LoadedInventory = (f) => loadCheckedInventory(f),
+): ValidateRun {
   const run: ValidateRun = { code: EXIT.ok, out: [], err: [] }
   for (const file of files) {
     try {

@@ -34,11 +34,14 @@ export const WATCH_DEFAULTS: Omit<WatchSettings, 'hooks' | 'metrics'> = {
   serviceFailAfterMs: 3000,
 }
 
-export interface LeaseSettings { leaseMs: number; marginMs: number; renewMs: number }
+export interface LeaseSettings {
+  leaseMs: number
+  marginMs: number
+  renewMs: number
+}
 export const LEASE_DEFAULTS: LeaseSettings = { leaseMs: 1000, marginMs: 300, renewMs: 200 }
 
-const defined = <T extends object>(o: T | undefined): Partial<T> =>
-  Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>
+const defined = <T extends object>(o: T | undefined): Partial<T> => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>
 
 export function watchSettings(inv: Pick<Inventory, 'defaults'>, pair: Pair): WatchSettings {
   return { ...WATCH_DEFAULTS, ...defined(inv.defaults?.watch), ...defined(pair.watch) } as WatchSettings
@@ -52,10 +55,20 @@ export function leaseSettings(pair: Pair): LeaseSettings {
 export function watchProblems(inv: Inventory, out: Problem[]): void {
   const check = (w: WatchSettings, at: string, own: Partial<Watch>) => {
     const where = (k: keyof Watch) => (k in own ? `${at}/${k}` : at)
-    if (w.deadAfterMs < 3 * w.intervalMs) out.push({ path: where('deadAfterMs'), message: `must be at least 3 probe intervals (${3 * w.intervalMs} ms with intervalMs ${w.intervalMs}): one lost probe must never look like a dead node (got ${w.deadAfterMs})` })
-    if (w.hungAfterMs < 2 * w.checkIntervalMs) out.push({ path: where('hungAfterMs'), message: `must be at least 2 check intervals (${2 * w.checkIntervalMs} ms) (got ${w.hungAfterMs})` })
-    if (w.hungAfterMs <= w.deadAfterMs) out.push({ path: where('hungAfterMs'), message: `must be longer than deadAfterMs (${w.deadAfterMs}): a hung node is judged on slower evidence than a dead one (got ${w.hungAfterMs})` })
-    if (w.serviceFailAfterMs < w.checkIntervalMs) out.push({ path: where('serviceFailAfterMs'), message: `must be at least one check interval (${w.checkIntervalMs} ms) (got ${w.serviceFailAfterMs})` })
+    if (w.deadAfterMs < 3 * w.intervalMs)
+      out.push({
+        path: where('deadAfterMs'),
+        message: `must be at least 3 probe intervals (${3 * w.intervalMs} ms with intervalMs ${w.intervalMs}): one lost probe must never look like a dead node (got ${w.deadAfterMs})`,
+      })
+    if (w.hungAfterMs < 2 * w.checkIntervalMs)
+      out.push({ path: where('hungAfterMs'), message: `must be at least 2 check intervals (${2 * w.checkIntervalMs} ms) (got ${w.hungAfterMs})` })
+    if (w.hungAfterMs <= w.deadAfterMs)
+      out.push({
+        path: where('hungAfterMs'),
+        message: `must be longer than deadAfterMs (${w.deadAfterMs}): a hung node is judged on slower evidence than a dead one (got ${w.hungAfterMs})`,
+      })
+    if (w.serviceFailAfterMs < w.checkIntervalMs)
+      out.push({ path: where('serviceFailAfterMs'), message: `must be at least one check interval (${w.checkIntervalMs} ms) (got ${w.serviceFailAfterMs})` })
   }
   if (inv.defaults?.watch) check(watchSettings({ defaults: inv.defaults }, { watch: undefined } as Pair), 'defaults/watch', inv.defaults.watch)
   inv.pairs.forEach((p, i) => {
@@ -63,8 +76,13 @@ export function watchProblems(inv: Inventory, out: Problem[]): void {
     if (p.fencing?.driver === 'lease') {
       const l = leaseSettings(p)
       const at = `pairs/${i}/fencing/lease`
-      if (l.renewMs * 3 > l.leaseMs) out.push({ path: `${at}/renewMs`, message: `must be at most a third of leaseMs (${Math.floor(l.leaseMs / 3)} ms): two lost renewals must not expire the lease (got ${l.renewMs})` })
+      if (l.renewMs * 3 > l.leaseMs)
+        out.push({
+          path: `${at}/renewMs`,
+          message: `must be at most a third of leaseMs (${Math.floor(l.leaseMs / 3)} ms): two lost renewals must not expire the lease (got ${l.renewMs})`,
+        })
     }
-    if (p.fencing?.lease && p.fencing.driver !== 'lease') out.push({ path: `pairs/${i}/fencing/lease`, message: `only allowed with driver "lease" (driver is "${p.fencing.driver}")` })
+    if (p.fencing?.lease && p.fencing.driver !== 'lease')
+      out.push({ path: `pairs/${i}/fencing/lease`, message: `only allowed with driver "lease" (driver is "${p.fencing.driver}")` })
   })
 }

@@ -34,7 +34,17 @@ export function seedNode(n: NodePlan, shared: SeedShared): void {
   const lib = (f: string) => path.join(p.lib, f)
   put(srv('app/index.html'), '<!doctype html>\n<title>hapair lab</title>\n<h1>hapair lab application</h1>\n')
   put(srv('app/data/customers.csv'), 'id,name\n1,Ada\n2,Grace\n3,Linus\n')
-  put(srv('app/data/orders.json'), JSON.stringify([{ id: 1, customer: 1, total: 42 }, { id: 2, customer: 3, total: 7 }], null, 2) + '\n')
+  put(
+    srv('app/data/orders.json'),
+    JSON.stringify(
+      [
+        { id: 1, customer: 1, total: 42 },
+        { id: 2, customer: 3, total: 7 },
+      ],
+      null,
+      2,
+    ) + '\n',
+  )
   put(srv('app/data/readme.txt'), 'application data: mirrored from the active node to the standby\n')
   put(srv('app/local/node.txt'), `${n.name}: node-local files, never synced\n`)
   put(srv('app/.rhosts'), '# protected: sync never writes or deletes this file\n')
@@ -44,12 +54,10 @@ export function seedNode(n: NodePlan, shared: SeedShared): void {
   put(lib('app/secret.key'), `${shared.secret}\n`, 0o600)
   put(lib(`app/archive/wal-${shared.stamp}-000000010000000000000001`), `write-ahead log segment of ${n.name} at ${shared.stamp}\n`.repeat(32))
   const t = new Date().toISOString()
-  put(path.join(p.log, 'app/error.log'), [
-    `${t} INFO app starting on ${n.name}`,
-    `${t} INFO listening on 0.0.0.0:8080`,
-    `${t} INFO database connection pool ready (4 connections)`,
-    '',
-  ].join('\n'))
+  put(
+    path.join(p.log, 'app/error.log'),
+    [`${t} INFO app starting on ${n.name}`, `${t} INFO listening on 0.0.0.0:8080`, `${t} INFO database connection pool ready (4 connections)`, ''].join('\n'),
+  )
   mkdirSync(p.backups, { recursive: true })
 }
 

@@ -17,7 +17,11 @@ function statesOf(inv: LoadedInventory, plan: LabPlan): LabState[] {
   if (own) out.push(own)
   const labRoot = path.join(inv.dir, '.lab')
   let dirs: string[] = []
-  try { dirs = readdirSync(labRoot) } catch { /* no labs */ }
+  try {
+    dirs = readdirSync(labRoot)
+  } catch {
+    /* no labs */
+  }
   for (const d of dirs) {
     const dir = path.join(labRoot, d)
     if (dir === plan.stateDir || !existsSync(stateFile(dir))) continue
@@ -49,13 +53,22 @@ export async function teardown(inv: LoadedInventory, plan: LabPlan = labPlan(inv
     if (!existsSync(dir)) continue
     rmSync(dir, { recursive: true, force: true })
     removed.push(`removed ${dir}`)
-    try { rmdirSync(path.dirname(dir)) } catch { /* other labs still there */ }
+    try {
+      rmdirSync(path.dirname(dir))
+    } catch {
+      /* other labs still there */
+    }
   }
   if (states.some((s) => s.createdRunNetns) && listNamespaces().length === 0) {
     // We made /run/netns (ip netns add bind-mounts it onto itself); umount without -l fails
     // while anyone else's namespace is mounted there, so this never pulls one from under them.
     if ((await run('umount', ['-n', '/run/netns'])).code === 0) {
-      try { rmdirSync('/run/netns'); removed.push('removed /run/netns') } catch { /* recreated meanwhile */ }
+      try {
+        rmdirSync('/run/netns')
+        removed.push('removed /run/netns')
+      } catch {
+        /* recreated meanwhile */
+      }
     }
   }
   return removed

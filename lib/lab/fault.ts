@@ -24,7 +24,10 @@ export type FaultKind = (typeof FAULTS)[number]
 export function resolveNode(inv: LoadedInventory, node: string): { plan: LabPlan; n: NodePlan } {
   const plan = labPlan(inv)
   const n = plan.nodes.find((x) => x.name === node) ?? plan.bastions.find((x) => x.name === node)
-  if (!n) throw new InputError(`${inv.file}: no node named "${node}" (nodes: ${plan.nodes.map((x) => x.name).join(', ')}${plan.bastions.length ? `; bastions: ${plan.bastions.map((x) => x.name).join(', ')}` : ''})`)
+  if (!n)
+    throw new InputError(
+      `${inv.file}: no node named "${node}" (nodes: ${plan.nodes.map((x) => x.name).join(', ')}${plan.bastions.length ? `; bastions: ${plan.bastions.map((x) => x.name).join(', ')}` : ''})`,
+    )
   return { plan, n }
 }
 
@@ -39,7 +42,11 @@ function clearPidFiles(n: NodePlan): void {
   rmSync(p.holderPid, { force: true })
   rmSync(p.sshdPid, { force: true })
   const run = path.join(p.labDir, 'run')
-  try { for (const f of readdirSync(run)) if (f.endsWith('.pid')) rmSync(path.join(run, f), { force: true }) } catch { /* none */ }
+  try {
+    for (const f of readdirSync(run)) if (f.endsWith('.pid')) rmSync(path.join(run, f), { force: true })
+  } catch {
+    /* none */
+  }
 }
 
 export async function powerOff(n: NodePlan): Promise<string> {
@@ -56,15 +63,16 @@ export async function powerOn(plan: LabPlan, n: NodePlan): Promise<string> {
   if (holderPid(n)) {
     // Already on: make sure what boots by itself is there, nothing more.
     if (!sshdPid(n)) await startSshd(n, holderPid(n)!)
-    const started = [...await startLabServices(n, false), ...(await startLabGuard(plan, n)).map((p) => `guard ${p}`)]
+    const started = [...(await startLabServices(n, false)), ...(await startLabGuard(plan, n)).map((p) => `guard ${p}`)]
     what = `${n.name} was already on; sshd and ${started.join(', ') || 'no services'} running`
   } else {
     clearPidFiles(n)
     await nodeIfaceUp(n)
     await bootNode(n)
-    const started = [...await startLabServices(n, false), ...(await startLabGuard(plan, n)).map((p) => `guard ${p}`)]
+    const started = [...(await startLabServices(n, false)), ...(await startLabGuard(plan, n)).map((p) => `guard ${p}`)]
     const held = [...n.services.filter((s) => s.singleton).map((s) => s.name), ...plan.floating.filter((f) => f.pair === n.pair).map((f) => f.address)]
-    what = `${n.name} powered on: sshd${started.length ? `, ${started.join(', ')}` : ''} started` +
+    what =
+      `${n.name} powered on: sshd${started.length ? `, ${started.join(', ')}` : ''} started` +
       (held.length ? ` (not ${held.join(', ')}: the failover tool decides)` : '')
   }
   // An isolated node, or one partitioned from the controller (nodes behind a bastion), cannot
@@ -87,7 +95,13 @@ export async function labFault(inv: LoadedInventory, kind: FaultKind, node: stri
       await setPort(plan, n, true)
       // Healed means answering again, as after power-on: a caller's next SSH command must not race
       // the link. A node that is off, hung or still cut off by a partition is not waited for long.
-      const answering = !sshdPid(n) || isPaused(n) || await waitFor(`${n.name} sshd`, () => tcpOpen(n.address, n.sshPort, 500), 5000).then(() => true, () => false)
+      const answering =
+        !sshdPid(n) ||
+        isPaused(n) ||
+        (await waitFor(`${n.name} sshd`, () => tcpOpen(n.address, n.sshPort, 500), 5000).then(
+          () => true,
+          () => false,
+        ))
       return `${n.name} healed: ${n.port} is plugged in again${answering ? '' : ` (sshd ${n.address}:${n.sshPort} does not answer yet)`}`
     }
     case 'kill':
@@ -147,9 +161,15 @@ export async function labHealAll(inv: LoadedInventory): Promise<string> {
   }
   for (const n of [...plan.nodes, ...plan.bastions]) {
     if (!nsExists(n.ns)) continue
-    if (hasStopped(n)) { resumeNode(n); done.push(`resumed ${n.name}`) }
+    if (hasStopped(n)) {
+      resumeNode(n)
+      done.push(`resumed ${n.name}`)
+    }
     const port = await linkInfo(plan.bridgeNs, n.port)
-    if (port.exists && !port.up) { await setPort(plan, n, true); done.push(`replugged ${n.name}`) }
+    if (port.exists && !port.up) {
+      await setPort(plan, n, true)
+      done.push(`replugged ${n.name}`)
+    }
   }
   return done.length ? `lab ${plan.lab} healed: ${done.join(', ')}` : `lab ${plan.lab}: no faults to heal (powered-off nodes stay off: lab fault start NODE)`
 }

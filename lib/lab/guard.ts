@@ -25,13 +25,15 @@ const leasePairs = (inv: LoadedInventory) => inv.data.pairs.filter((p) => p.fenc
 export async function installLabGuards(inv: LoadedInventory, plan: LabPlan): Promise<string> {
   const done: string[] = []
   for (const pair of leasePairs(inv)) {
-    await Promise.all(pair.nodes.map(async (node) => {
-      const n = plan.nodes.find((x) => x.name === node.name && x.pair === pair.name)!
-      const r = await installGuard(nodeRunner(n), pair, node, { systemd: false })
-      mkdirSync(guardsDir(n), { recursive: true })
-      writeFileSync(path.join(guardsDir(n), pair.name), `${stateDir(pair)}\n`)
-      done.push(`${node.name} (pid ${r.pid})`)
-    }))
+    await Promise.all(
+      pair.nodes.map(async (node) => {
+        const n = plan.nodes.find((x) => x.name === node.name && x.pair === pair.name)!
+        const r = await installGuard(nodeRunner(n), pair, node, { systemd: false })
+        mkdirSync(guardsDir(n), { recursive: true })
+        writeFileSync(path.join(guardsDir(n), pair.name), `${stateDir(pair)}\n`)
+        done.push(`${node.name} (pid ${r.pid})`)
+      }),
+    )
   }
   return done.length ? `lease guard on ${done.sort().join(', ')}` : 'no pair fenced by lease'
 }
@@ -42,7 +44,11 @@ export async function installLabGuards(inv: LoadedInventory, plan: LabPlan): Pro
  */
 export async function startLabGuard(plan: LabPlan, n: NodePlan): Promise<string[]> {
   let names: string[] = []
-  try { names = readdirSync(guardsDir(n)) } catch { return [] }
+  try {
+    names = readdirSync(guardsDir(n))
+  } catch {
+    return []
+  }
   const started: string[] = []
   for (const name of names.sort()) {
     const dir = readFileSync(path.join(guardsDir(n), name), 'utf8').trim()

@@ -15,8 +15,7 @@ export async function keygen(file: string, comment: string): Promise<string> {
 }
 
 /** `<address> <type> <key>`: the comment is dropped, the pin is the key alone. */
-const pinLine = (address: string, pub: string, port: number) =>
-  `${port === 22 ? address : `[${address}]:${port}`} ${pub.split(/\s+/).slice(0, 2).join(' ')}`
+const pinLine = (address: string, pub: string, port: number) => `${port === 22 ? address : `[${address}]:${port}`} ${pub.split(/\s+/).slice(0, 2).join(' ')}`
 
 export interface LabKeys {
   controller: string

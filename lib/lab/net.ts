@@ -8,12 +8,26 @@ import { must, run } from './proc.ts'
 export const ip = (args: string[]) => must('ip', args)
 
 export function listNamespaces(): string[] {
-  try { return readdirSync('/run/netns').sort() } catch { return [] }
+  try {
+    return readdirSync('/run/netns').sort()
+  } catch {
+    return []
+  }
 }
 export const nsExists = (ns: string) => existsSync(`/run/netns/${ns}`)
 
-interface IpRoute { dst: string; dev?: string; table?: string; type?: string }
-interface IpAddr { ifname: string; flags?: string[]; operstate?: string; addr_info?: { family: string; local: string; prefixlen: number }[] }
+interface IpRoute {
+  dst: string
+  dev?: string
+  table?: string
+  type?: string
+}
+interface IpAddr {
+  ifname: string
+  flags?: string[]
+  operstate?: string
+  addr_info?: { family: string; local: string; prefixlen: number }[]
+}
 
 /** Everything in the root namespace (routes in any table, addresses) that overlaps `subnet`. */
 export async function overlapping(subnet: string): Promise<string[]> {
@@ -23,18 +37,22 @@ export async function overlapping(subnet: string): Promise<string[]> {
   // The default route covers everything by definition; it is the way out, not a collision.
   for (const r of routes) {
     if (r.dst === 'default' || !/^[\d.]+(\/\d+)?$/.test(r.dst)) continue
-    if (cidrOverlap(r.dst, subnet)) out.push(`route ${r.type && r.type !== 'unicast' ? r.type + ' ' : ''}${r.dst}${r.dev ? ` dev ${r.dev}` : ''}${r.table ? ` table ${r.table}` : ''}`)
+    if (cidrOverlap(r.dst, subnet))
+      out.push(`route ${r.type && r.type !== 'unicast' ? r.type + ' ' : ''}${r.dst}${r.dev ? ` dev ${r.dev}` : ''}${r.table ? ` table ${r.table}` : ''}`)
   }
-  for (const l of addrs) for (const a of l.addr_info ?? []) {
-    if (a.family === 'inet' && cidrOverlap(`${a.local}/${a.prefixlen}`, subnet)) out.push(`address ${a.local}/${a.prefixlen} on ${l.ifname}`)
-  }
+  for (const l of addrs)
+    for (const a of l.addr_info ?? []) {
+      if (a.family === 'inet' && cidrOverlap(`${a.local}/${a.prefixlen}`, subnet)) out.push(`address ${a.local}/${a.prefixlen} on ${l.ifname}`)
+    }
   return [...new Set(out)]
 }
 
 export async function refuseOverlap(plan: LabPlan): Promise<void> {
   const hits = await overlapping(plan.subnet)
   if (hits.length) {
-    throw new RefusedError(`lab ${plan.lab}: subnet ${plan.subnet} overlaps what this machine already has (${hits.join('; ')}); pick another lab.subnet or take the other lab down`)
+    throw new RefusedError(
+      `lab ${plan.lab}: subnet ${plan.subnet} overlaps what this machine already has (${hits.join('; ')}); pick another lab.subnet or take the other lab down`,
+    )
   }
 }
 
@@ -78,17 +96,25 @@ export async function nodeIfaceDown(n: NodePlan): Promise<void> {
 export async function createControllerLink(plan: LabPlan): Promise<void> {
   await ip(['link', 'add', plan.rootVeth, 'type', 'veth', 'peer', 'name', plan.bridgePeer, 'netns', plan.bridgeNs])
   // Before the link comes up, so the kernel never assigns it an fe80:: address.
-  try { writeFileSync(`/proc/sys/net/ipv6/conf/${plan.rootVeth}/disable_ipv6`, '1') } catch { /* no IPv6 in this kernel */ }
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${plan.rootVeth}/disable_ipv6`, '1')
+  } catch {
+    /* no IPv6 in this kernel */
+  }
   await ip(['addr', 'add', `${plan.controller}/${plan.prefix}`, 'dev', plan.rootVeth])
   await ip(['link', 'set', plan.rootVeth, 'up'])
   await ip(['-n', plan.bridgeNs, 'link', 'set', plan.bridgePeer, 'master', BRIDGE, 'up'])
 }
 
 /** isolate/heal: the node keeps running, only its cable is pulled. */
-export const setPort = (plan: LabPlan, n: NodePlan, up: boolean) =>
-  ip(['-n', plan.bridgeNs, 'link', 'set', n.port, up ? 'up' : 'down'])
+export const setPort = (plan: LabPlan, n: NodePlan, up: boolean) => ip(['-n', plan.bridgeNs, 'link', 'set', n.port, up ? 'up' : 'down'])
 
-export interface LinkInfo { exists: boolean; up: boolean; carrier: boolean; addresses: string[] }
+export interface LinkInfo {
+  exists: boolean
+  up: boolean
+  carrier: boolean
+  addresses: string[]
+}
 
 export async function linkInfo(ns: string | undefined, dev: string): Promise<LinkInfo> {
   const args = [...(ns ? ['-n', ns] : []), '-j', 'addr', 'show', 'dev', dev]
@@ -98,7 +124,9 @@ export async function linkInfo(ns: string | undefined, dev: string): Promise<Lin
   if (!l) return { exists: false, up: false, carrier: false, addresses: [] }
   const flags = l.flags ?? []
   return {
-    exists: true, up: flags.includes('UP'), carrier: flags.includes('LOWER_UP'),
+    exists: true,
+    up: flags.includes('UP'),
+    carrier: flags.includes('LOWER_UP'),
     addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
   }
 }

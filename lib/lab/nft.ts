@@ -17,10 +17,24 @@ export const NFT_TABLE = 'hapair'
 export const CONTROLLER = 'controller'
 
 /** from -> to frames are dropped; a two-way partition is two of these. */
-export interface Drop { from: string; to: string }
-export interface Loss { host: string; pct: number }
-export interface NetFaults { drops: Drop[]; loss: Loss[] }
-export interface Partition { a: string; b: string; oneWay: boolean; dropped?: number }
+export interface Drop {
+  from: string
+  to: string
+}
+export interface Loss {
+  host: string
+  pct: number
+}
+export interface NetFaults {
+  drops: Drop[]
+  loss: Loss[]
+}
+export interface Partition {
+  a: string
+  b: string
+  oneWay: boolean
+  dropped?: number
+}
 
 export const noNetFaults = (): NetFaults => ({ drops: [], loss: [] })
 
@@ -49,7 +63,12 @@ export function parsePercent(s: string | number): number {
 /** Adds a partition (both directions unless oneWay); idempotent. */
 export function withPartition(f: NetFaults, a: string, b: string, oneWay: boolean): NetFaults {
   if (a === b) throw new InputError(`partition needs two different hosts (got ${a} twice)`)
-  const add = oneWay ? [{ from: a, to: b }] : [{ from: a, to: b }, { from: b, to: a }]
+  const add = oneWay
+    ? [{ from: a, to: b }]
+    : [
+        { from: a, to: b },
+        { from: b, to: a },
+      ]
   const drops = [...f.drops]
   for (const d of add) if (!drops.some((x) => x.from === d.from && x.to === d.to)) drops.push(d)
   return { ...f, drops }
@@ -76,7 +95,10 @@ function safe(s: string): string {
   return s
 }
 
-export interface Counter { packets: number; bytes: number }
+export interface Counter {
+  packets: number
+  bytes: number
+}
 /** Per rule comment: what each rule dropped so far. */
 export type Counters = Record<string, Counter>
 
@@ -107,25 +129,34 @@ export function faultRuleset(plan: LabPlan, f: NetFaults, counters: Counters = {
     if (!Number.isInteger(l.pct) || l.pct < 1 || l.pct > 100) throw new InputError(`loss percent must be 1..100 in a rule (got ${l.pct})`)
     // Each direction on its own: frames into the bridge from the host, and frames out to it.
     const match = l.pct === 100 ? '' : ` numgen random mod 100 < ${l.pct}`
-    for (const [key, dir] of [['iifname', 'in'], ['oifname', 'out']] as const) {
+    for (const [key, dir] of [
+      ['iifname', 'in'],
+      ['oifname', 'out'],
+    ] as const) {
       const c = commentOf.loss({ host: safe(l.host), pct: l.pct }, dir)
       rules.push(`${key} "${port}"${match} ${counter(c)} drop comment "${c}"`)
     }
   }
-  return [
-    ...lines,
-    `table bridge ${NFT_TABLE} {`,
-    '  chain forward {',
-    '    type filter hook forward priority 0; policy accept;',
-    ...rules.map((r) => `    ${r}`),
-    '  }',
-    '}',
-  ].join('\n') + '\n'
+  return (
+    [
+      ...lines,
+      `table bridge ${NFT_TABLE} {`,
+      '  chain forward {',
+      '    type filter hook forward priority 0; policy accept;',
+      ...rules.map((r) => `    ${r}`),
+      '  }',
+      '}',
+    ].join('\n') + '\n'
+  )
 }
 
-interface NftRule { rule?: { comment?: string; expr?: { counter?: { packets?: number; bytes?: number } }[] } }
+interface NftRule {
+  rule?: { comment?: string; expr?: { counter?: { packets?: number; bytes?: number } }[] }
+}
 
-export interface ReadFaults extends NetFaults { counters: Counters }
+export interface ReadFaults extends NetFaults {
+  counters: Counters
+}
 
 const NAME = '[a-z0-9][a-z0-9_.-]*'
 const DROP_RE = new RegExp(`^drop (${NAME})>(${NAME})$`)
@@ -170,14 +201,10 @@ export function partitionsOf(f: NetFaults, counters: Counters = {}): Partition[]
 }
 
 /** What a loss fault dropped so far, both directions. */
-export const lossDropped = (l: Loss, counters: Counters) =>
-  packets(counters, commentOf.loss(l, 'in')) + packets(counters, commentOf.loss(l, 'out'))
+export const lossDropped = (l: Loss, counters: Counters) => packets(counters, commentOf.loss(l, 'in')) + packets(counters, commentOf.loss(l, 'out'))
 
 export function describeNetFaults(f: NetFaults): string[] {
-  return [
-    ...partitionsOf(f).map((p) => `partition ${p.a} ${p.oneWay ? '->' : '<->'} ${p.b}`),
-    ...f.loss.map((l) => `loss ${l.host} ${l.pct}%`),
-  ]
+  return [...partitionsOf(f).map((p) => `partition ${p.a} ${p.oneWay ? '->' : '<->'} ${p.b}`), ...f.loss.map((l) => `loss ${l.host} ${l.pct}%`)]
 }
 
 function requireNft(): void {
@@ -185,8 +212,7 @@ function requireNft(): void {
 }
 
 /** nft inside the bridge namespace only: `ip netns exec` fails rather than fall back to ours. */
-const nftInBridge = (plan: LabPlan, args: string[], input?: string) =>
-  run('ip', ['netns', 'exec', plan.bridgeNs, 'nft', ...args], { input })
+const nftInBridge = (plan: LabPlan, args: string[], input?: string) => run('ip', ['netns', 'exec', plan.bridgeNs, 'nft', ...args], { input })
 
 export async function readNetFaults(plan: LabPlan): Promise<ReadFaults> {
   if (!findTool('nft')) return { ...noNetFaults(), counters: {} }

@@ -13,11 +13,19 @@ import { toolPath } from './tools.ts'
 export function nodePaths(n: NodePlan) {
   const j = (...p: string[]) => path.join(n.root, ...p)
   return {
-    srv: j('srv'), backups: j('backups'), log: j('log'), lib: j('lib'), home: j('root'),
-    hostKey: j('sshd', 'ssh_host_ed25519_key'), sshdConfig: j('sshd', 'sshd_config'),
-    sshdPid: j('sshd', 'sshd.pid'), sshdLog: j('sshd', 'sshd.log'), holderPid: j('holder.pid'),
+    srv: j('srv'),
+    backups: j('backups'),
+    log: j('log'),
+    lib: j('lib'),
+    home: j('root'),
+    hostKey: j('sshd', 'ssh_host_ed25519_key'),
+    sshdConfig: j('sshd', 'sshd_config'),
+    sshdPid: j('sshd', 'sshd.pid'),
+    sshdLog: j('sshd', 'sshd.log'),
+    holderPid: j('holder.pid'),
     /** Host-side view of the node's /var/lib/hapair/ssh and /var/lib/lab. */
-    nodeSsh: j('lib', 'hapair', 'ssh'), labDir: j('lib', 'lab'),
+    nodeSsh: j('lib', 'hapair', 'ssh'),
+    labDir: j('lib', 'lab'),
   }
 }
 
@@ -40,12 +48,20 @@ echo ready
 exec sleep infinity </dev/null >/dev/null 2>&1`
 
 function nsInode(ns: string): number | undefined {
-  try { return statSync(`/run/netns/${ns}`).ino } catch { return undefined }
+  try {
+    return statSync(`/run/netns/${ns}`).ino
+  } catch {
+    return undefined
+  }
 }
 
 export function pidInNs(pid: number, ns: string): boolean {
   const ino = nsInode(ns)
-  try { return ino !== undefined && readlinkSync(`/proc/${pid}/ns/net`) === `net:[${ino}]` } catch { return false }
+  try {
+    return ino !== undefined && readlinkSync(`/proc/${pid}/ns/net`) === `net:[${ino}]`
+  } catch {
+    return false
+  }
 }
 
 /** Every process in the namespace (what `ip netns pids` prints), without spawning ip. */
@@ -56,7 +72,11 @@ export function nsPids(ns: string): number[] {
   const out: number[] = []
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue
-    try { if (readlinkSync(`/proc/${e}/ns/net`) === want) out.push(Number(e)) } catch { /* exited */ }
+    try {
+      if (readlinkSync(`/proc/${e}/ns/net`) === want) out.push(Number(e))
+    } catch {
+      /* exited */
+    }
   }
   return out
 }
@@ -79,7 +99,12 @@ export async function killAll(ns: string): Promise<number> {
     const pids = nsPids(ns)
     if (!pids.length) return killed.size
     for (const pid of pids) {
-      try { process.kill(pid, 'SIGKILL'); killed.add(pid) } catch { /* already gone */ }
+      try {
+        process.kill(pid, 'SIGKILL')
+        killed.add(pid)
+      } catch {
+        /* already gone */
+      }
     }
     await sleep(20)
   }
@@ -90,10 +115,18 @@ function readPid(file: string): number | undefined {
   try {
     const pid = Number(readFileSync(file, 'utf8').trim())
     return Number.isInteger(pid) && pid > 0 ? pid : undefined
-  } catch { return undefined }
+  } catch {
+    return undefined
+  }
 }
 
-const cmdline = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0') } catch { return [] } }
+const cmdline = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+  } catch {
+    return []
+  }
+}
 
 /** The holder's pid while the node is powered on; undefined when it is off. */
 export function holderPid(n: NodePlan): number | undefined {
@@ -107,18 +140,39 @@ export function sshdPid(n: NodePlan): number | undefined {
 }
 
 export async function startHolder(n: NodePlan): Promise<number> {
-  const child = spawn(toolPath('ip'), ['netns', 'exec', n.ns, toolPath('unshare'), '--mount', '--uts', '--propagation', 'private', 'sh', '-c', HOLDER, 'lab-holder', n.root, n.name], {
-    detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: nodeEnv(), cwd: '/',
-  })
+  const child = spawn(
+    toolPath('ip'),
+    ['netns', 'exec', n.ns, toolPath('unshare'), '--mount', '--uts', '--propagation', 'private', 'sh', '-c', HOLDER, 'lab-holder', n.root, n.name],
+    {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: nodeEnv(),
+      cwd: '/',
+    },
+  )
   try {
     const pid = await new Promise<number>((resolve, reject) => {
       let out = ''
       let err = ''
       const timer = setTimeout(() => reject(new HapairError(`${n.name}: node did not come up within 10 s`)), 10_000)
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('ready')) { clearTimeout(timer); resolve(child.pid!) } })
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d })
-      child.on('error', (e) => { clearTimeout(timer); reject(new HapairError(`${n.name}: cannot start the node: ${e.message}`)) })
-      child.on('exit', (code) => { clearTimeout(timer); reject(new HapairError(`${n.name}: cannot set up the node's mounts: ${err.trim() || `exit ${code}`}`)) })
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        out += d
+        if (out.includes('ready')) {
+          clearTimeout(timer)
+          resolve(child.pid!)
+        }
+      })
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+        err += d
+      })
+      child.on('error', (e) => {
+        clearTimeout(timer)
+        reject(new HapairError(`${n.name}: cannot start the node: ${e.message}`))
+      })
+      child.on('exit', (code) => {
+        clearTimeout(timer)
+        reject(new HapairError(`${n.name}: cannot set up the node's mounts: ${err.trim() || `exit ${code}`}`))
+      })
     })
     writeFileSync(nodePaths(n).holderPid, `${pid}\n`)
     // "ready" is printed just before the shell execs sleep; holderPid() knows the holder by that
@@ -141,18 +195,29 @@ export function sshdConfig(n: NodePlan, authorizedKeys: string): string {
   const p = nodePaths(n)
   return [
     `# lab node ${n.name}: written by playbooks/lab.ts, removed by lab down`,
-    'ListenAddress 0.0.0.0', `Port ${n.sshPort}`,
-    `HostKey ${q(p.hostKey)}`, `PidFile ${q(p.sshdPid)}`, `AuthorizedKeysFile ${q(authorizedKeys)}`,
-    'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no',
+    'ListenAddress 0.0.0.0',
+    `Port ${n.sshPort}`,
+    `HostKey ${q(p.hostKey)}`,
+    `PidFile ${q(p.sshdPid)}`,
+    `AuthorizedKeysFile ${q(authorizedKeys)}`,
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
     'PermitRootLogin prohibit-password',
     // The keys live in the lab's state dir, whose ownership/modes sshd would otherwise police.
     'StrictModes no',
     'Subsystem sftp internal-sftp',
     // Failover tools open many sessions at once; the defaults (10, 10:30:100) would drop some.
-    'MaxSessions 64', 'MaxStartups 100:30:200',
+    'MaxSessions 64',
+    'MaxStartups 100:30:200',
     // A receiver behind a cut link would otherwise wait for packets that never come.
-    'ClientAliveInterval 15', 'ClientAliveCountMax 4',
-    'LogLevel ERROR', 'UseDNS no', 'PrintMotd no', 'PrintLastLog no', '',
+    'ClientAliveInterval 15',
+    'ClientAliveCountMax 4',
+    'LogLevel ERROR',
+    'UseDNS no',
+    'PrintMotd no',
+    'PrintLastLog no',
+    '',
   ].join('\n')
 }
 

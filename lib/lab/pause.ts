@@ -13,10 +13,15 @@ export function procState(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
-  } catch { return undefined }
+  } catch {
+    return undefined
+  }
 }
 
-const stopped = (pid: number) => { const s = procState(pid); return s === undefined || s === 'T' || s === 't' || s === 'Z' || s === 'X' }
+const stopped = (pid: number) => {
+  const s = procState(pid)
+  return s === undefined || s === 'T' || s === 't' || s === 'Z' || s === 'X'
+}
 
 /** Paused = its holder is stopped: only `pause` stops it (a test stopping one service is not a hung node). */
 export function isPaused(n: NodePlan): boolean {
@@ -32,7 +37,12 @@ export async function pauseNode(n: NodePlan): Promise<number> {
     const fresh = nsPids(n.ns).filter((p) => !sent.has(p))
     if (!fresh.length) break
     for (const pid of fresh) {
-      try { process.kill(pid, 'SIGSTOP'); sent.add(pid) } catch { /* exited */ }
+      try {
+        process.kill(pid, 'SIGSTOP')
+        sent.add(pid)
+      } catch {
+        /* exited */
+      }
     }
     await sleep(5)
   }
@@ -48,7 +58,12 @@ export function resumeNode(n: NodePlan): number {
   let woken = 0
   for (const pid of nsPids(n.ns)) {
     const s = procState(pid)
-    try { process.kill(pid, 'SIGCONT'); if (s === 'T' || s === 't') woken++ } catch { /* exited */ }
+    try {
+      process.kill(pid, 'SIGCONT')
+      if (s === 'T' || s === 't') woken++
+    } catch {
+      /* exited */
+    }
   }
   return woken
 }

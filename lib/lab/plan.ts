@@ -17,7 +17,10 @@ export function ipToInt(a: string): number {
 }
 export const intToIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.')
 
-export interface Cidr { base: number; prefix: number }
+export interface Cidr {
+  base: number
+  prefix: number
+}
 /** "a.b.c.d/n" or a bare address (= /32); the base is masked to the network. */
 export function parseCidr(s: string): Cidr {
   const [addr, bits] = s.split('/')
@@ -32,7 +35,7 @@ export function cidrOverlap(a: string, b: string): boolean {
   const x = parseCidr(a)
   const y = parseCidr(b)
   const p = Math.min(x.prefix, y.prefix)
-  return ((x.base & maskOf(p)) >>> 0) === ((y.base & maskOf(p)) >>> 0)
+  return (x.base & maskOf(p)) >>> 0 === (y.base & maskOf(p)) >>> 0
 }
 
 /** Interface names are limited to 15 bytes, lab names are not: a short stable hash keeps them apart. */
@@ -45,7 +48,13 @@ export const rootVeth = (lab: string) => `hp${shortId(lab)}c`
 export const bridgePeer = (lab: string) => `hp${shortId(lab)}cp`
 export const nodePort = (lab: string, index: number) => `hp${shortId(lab)}n${index}`
 
-export interface ServicePlan { name: string; singleton: boolean; http: number[]; tcp: number[]; /** Real PostgreSQL (lib/lab/postgres.ts), not the lab's server. */ postgresql?: boolean }
+export interface ServicePlan {
+  name: string
+  singleton: boolean
+  http: number[]
+  tcp: number[]
+  /** Real PostgreSQL (lib/lab/postgres.ts), not the lab's server. */ postgresql?: boolean
+}
 export interface NodePlan {
   name: string
   pair: string
@@ -62,7 +71,14 @@ export interface NodePlan {
   root: string
   services: ServicePlan[]
 }
-export interface FloatingPlan { name?: string; pair: string; address: string; prefix: number; holder: string; iface: string }
+export interface FloatingPlan {
+  name?: string
+  pair: string
+  address: string
+  prefix: number
+  holder: string
+  iface: string
+}
 export interface LabPlan {
   lab: string
   id: string
@@ -102,10 +118,18 @@ export function labPlan(inv: LoadedInventory): LabPlan {
     for (const node of pair.nodes) {
       const iface = node.interface ?? 'eth0'
       nodes.push({
-        name: node.name, pair: pair.name, index: index++, primary: node.name === pair.primary,
-        ns: nodeNs(lab.name, node.name), port: nodePort(lab.name, index - 1), iface,
-        address: node.address, prefix, sshPort: sshSettings(inv, pair, node).port,
-        root: path.join(stateDir, 'nodes', node.name), services,
+        name: node.name,
+        pair: pair.name,
+        index: index++,
+        primary: node.name === pair.primary,
+        ns: nodeNs(lab.name, node.name),
+        port: nodePort(lab.name, index - 1),
+        iface,
+        address: node.address,
+        prefix,
+        sshPort: sshSettings(inv, pair, node).port,
+        root: path.join(stateDir, 'nodes', node.name),
+        services,
       })
     }
     const primary = pair.nodes.find((n) => n.name === pair.primary)!
@@ -114,31 +138,56 @@ export function labPlan(inv: LoadedInventory): LabPlan {
       if (f.driver !== 'linux' || f.address.includes(':')) continue
       const iface = f.interface ?? primary.interface ?? 'eth0'
       const bad = pair.nodes.find((n) => (n.interface ?? 'eth0') !== iface)
-      if (bad) throw new InputError(`${inv.file}: floating IP ${f.address} uses interface ${iface}, but the lab gives ${bad.name} only ${bad.interface ?? 'eth0'}`)
+      if (bad)
+        throw new InputError(`${inv.file}: floating IP ${f.address} uses interface ${iface}, but the lab gives ${bad.name} only ${bad.interface ?? 'eth0'}`)
       floating.push({ name: f.name, pair: pair.name, address: f.address, prefix: f.prefix ?? 32, holder: pair.primary, iface })
     }
   }
   // After the nodes, so a bastion added to an inventory never renumbers a node's cable.
   const bastions: NodePlan[] = (lab.bastions ?? []).map((b) => ({
-    name: b.name, pair: '', index: index++, primary: false,
-    ns: nodeNs(lab.name, b.name), port: nodePort(lab.name, index - 1), iface: 'eth0',
-    address: b.address, prefix, sshPort: 22, root: path.join(stateDir, 'bastions', b.name), services: [],
+    name: b.name,
+    pair: '',
+    index: index++,
+    primary: false,
+    ns: nodeNs(lab.name, b.name),
+    port: nodePort(lab.name, index - 1),
+    iface: 'eth0',
+    address: b.address,
+    prefix,
+    sshPort: 22,
+    root: path.join(stateDir, 'bastions', b.name),
+    services: [],
   }))
   const plan: LabPlan = {
-    lab: lab.name, id: shortId(lab.name), subnet, prefix, controller: lab.controller,
-    rootVeth: rootVeth(lab.name), bridgePeer: bridgePeer(lab.name), bridgeNs: bridgeNs(lab.name),
-    stateDir, nodes, bastions, floating,
-    keyFile: path.join(stateDir, 'controller_ed25519'), knownHostsFile: path.join(stateDir, 'known_hosts'), warnings: [],
+    lab: lab.name,
+    id: shortId(lab.name),
+    subnet,
+    prefix,
+    controller: lab.controller,
+    rootVeth: rootVeth(lab.name),
+    bridgePeer: bridgePeer(lab.name),
+    bridgeNs: bridgeNs(lab.name),
+    stateDir,
+    nodes,
+    bastions,
+    floating,
+    keyFile: path.join(stateDir, 'controller_ed25519'),
+    knownHostsFile: path.join(stateDir, 'known_hosts'),
+    warnings: [],
   }
   // The lab writes its key and pin file into stateDir only (so `down` removes them); an
   // inventory that looks elsewhere would not find them, which is worth saying at `up`.
-  for (const pair of inv.data.pairs) for (const node of pair.nodes) {
-    const ssh = sshSettings(inv, pair, node)
-    for (const [what, want, got] of [['keyFile', plan.keyFile, ssh.keyFile], ['knownHostsFile', plan.knownHostsFile, ssh.knownHostsFile]] as const) {
-      const w = `inventory ssh.${what} of ${node.name} is ${got ?? 'unset'}; the lab writes it to ${want}`
-      if (got !== want && !plan.warnings.includes(w)) plan.warnings.push(w)
+  for (const pair of inv.data.pairs)
+    for (const node of pair.nodes) {
+      const ssh = sshSettings(inv, pair, node)
+      for (const [what, want, got] of [
+        ['keyFile', plan.keyFile, ssh.keyFile],
+        ['knownHostsFile', plan.knownHostsFile, ssh.knownHostsFile],
+      ] as const) {
+        const w = `inventory ssh.${what} of ${node.name} is ${got ?? 'unset'}; the lab writes it to ${want}`
+        if (got !== want && !plan.warnings.includes(w)) plan.warnings.push(w)
+      }
     }
-  }
   for (const n of [plan.rootVeth, plan.bridgePeer, ...nodes.map((x) => x.port), ...bastions.map((x) => x.port)]) {
     if (n.length > MAX_IFNAME) throw new InputError(`lab interface name ${n} is longer than ${MAX_IFNAME} characters (too many nodes?)`)
   }

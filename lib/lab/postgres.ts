@@ -20,15 +20,23 @@ export const PG_CTL_SCRIPT = '/var/lib/lab/bin/pg'
 /** The demo pair's PostgreSQL service (the inventory's db when it uses real PostgreSQL). */
 export function labPgService(mode: 'sync' | 'async' = 'sync', extra: Partial<Service['postgresql']> = {}): Service {
   return {
-    name: 'db', singleton: true,
-    start: `${PG_CTL_SCRIPT} start`, stop: `${PG_CTL_SCRIPT} stop`, status: `${PG_CTL_SCRIPT} status`,
+    name: 'db',
+    singleton: true,
+    start: `${PG_CTL_SCRIPT} start`,
+    stop: `${PG_CTL_SCRIPT} stop`,
+    status: `${PG_CTL_SCRIPT} status`,
     checks: [
       { protocol: 'tcp', port: 5432, timeoutMs: 2000 },
       { protocol: 'command', command: `${PG_CTL_SCRIPT} primary` },
     ],
     postgresql: {
-      dataDir: '/var/lib/postgresql/15/lab', port: 5432, passwordFile: '/var/lib/postgresql/hapair-replication.pgpass',
-      replicationUser: 'replicator', mode, maxLagBytes: 16 * 1024 * 1024, ...extra,
+      dataDir: '/var/lib/postgresql/15/lab',
+      port: 5432,
+      passwordFile: '/var/lib/postgresql/hapair-replication.pgpass',
+      replicationUser: 'replicator',
+      mode,
+      maxLagBytes: 16 * 1024 * 1024,
+      ...extra,
     },
   }
 }
@@ -70,19 +78,32 @@ esac
 }
 
 export function labExec(n: NodePlan): Exec {
-  return (script, args, opts = {}) => nodeExec(n, ['sh', '-c', script, 'lab-pg', ...args.map(String)], { timeoutMs: opts.timeoutMs ?? 60000, input: opts.input })
+  return (script, args, opts = {}) =>
+    nodeExec(n, ['sh', '-c', script, 'lab-pg', ...args.map(String)], { timeoutMs: opts.timeoutMs ?? 60000, input: opts.input })
 }
 
 /** postgresql.conf additions: what replication and pg_rewind need, sized for a small lab. */
 export function labPgConf(pg: PgSettings): string {
   return [
     '# hapair lab',
-    "listen_addresses = '*'", `port = ${pg.port}`, `unix_socket_directories = '${pg.socketDir}'`,
-    'wal_level = replica', 'wal_log_hints = on', 'max_wal_senders = 10', 'max_replication_slots = 10',
-    "wal_keep_size = '128MB'", 'hot_standby = on', 'hot_standby_feedback = on',
-    "wal_receiver_status_interval = '1s'", "wal_retrieve_retry_interval = '50ms'",
-    "shared_buffers = '16MB'", 'max_connections = 40', "dynamic_shared_memory_type = 'posix'",
-    "log_line_prefix = '%m [%p] '", "lc_messages = 'C'", '',
+    "listen_addresses = '*'",
+    `port = ${pg.port}`,
+    `unix_socket_directories = '${pg.socketDir}'`,
+    'wal_level = replica',
+    'wal_log_hints = on',
+    'max_wal_senders = 10',
+    'max_replication_slots = 10',
+    "wal_keep_size = '128MB'",
+    'hot_standby = on',
+    'hot_standby_feedback = on',
+    "wal_receiver_status_interval = '1s'",
+    "wal_retrieve_retry_interval = '50ms'",
+    "shared_buffers = '16MB'",
+    'max_connections = 40',
+    "dynamic_shared_memory_type = 'posix'",
+    "log_line_prefix = '%m [%p] '",
+    "lc_messages = 'C'",
+    '',
   ].join('\n')
 }
 
@@ -151,19 +172,43 @@ export async function buildLabPostgres(inv: LoadedInventory, plan: LabPlan): Pro
     await must(pExec, `start ${primary.name}`, `${PG_CTL_SCRIPT} start`, [])
     await psql(pExec, pg, `CREATE ROLE ${pg.replicationUser} WITH REPLICATION LOGIN PASSWORD ${sqlString(secret)}`)
     // What pg_rewind reads from its source, granted instead of superuser.
-    for (const f of ['pg_ls_dir(text, boolean, boolean)', 'pg_stat_file(text, boolean)', 'pg_read_binary_file(text)', 'pg_read_binary_file(text, bigint, bigint, boolean)']) {
+    for (const f of [
+      'pg_ls_dir(text, boolean, boolean)',
+      'pg_stat_file(text, boolean)',
+      'pg_read_binary_file(text)',
+      'pg_read_binary_file(text, bigint, bigint, boolean)',
+    ]) {
       await psql(pExec, pg, `GRANT EXECUTE ON FUNCTION pg_catalog.${f} TO ${pg.replicationUser}`)
     }
     await psql(pExec, pg, 'CREATE ROLE app LOGIN')
     await psql(pExec, pg, 'CREATE DATABASE app OWNER app')
     const standbys = nodes.filter((n) => n !== primary)
     const primaryNode = pair.nodes.find((x) => x.name === primary.name)!
-    const how = await Promise.all(standbys.map((n) => rejoinAsStandby(
-      { exec: labExec(n), name: n.name, start: async () => { await must(labExec(n), `start ${n.name}`, `${PG_CTL_SCRIPT} start`, []) } },
-      { exec: pExec, node: primaryNode }, pg,
-      { diagnose: async () => (await nodeExec(n, ['tail', '-n', '12', '/var/log/postgresql/lab.log'])).stdout.trim().replace(/\n/g, ' / ') })))
-    if (pg.mode === 'sync') await setSyncStandbys(pExec, pg, standbys.map((n) => n.name))
-    done.push(`${pair.name}: primary ${primary.name}, ${standbys.map((n, i) => `standby ${n.name} (${how[i].how}, slot ${how[i].slot})`).join(', ')}, ${pg.mode}`)
+    const how = await Promise.all(
+      standbys.map((n) =>
+        rejoinAsStandby(
+          {
+            exec: labExec(n),
+            name: n.name,
+            start: async () => {
+              await must(labExec(n), `start ${n.name}`, `${PG_CTL_SCRIPT} start`, [])
+            },
+          },
+          { exec: pExec, node: primaryNode },
+          pg,
+          { diagnose: async () => (await nodeExec(n, ['tail', '-n', '12', '/var/log/postgresql/lab.log'])).stdout.trim().replace(/\n/g, ' / ') },
+        ),
+      ),
+    )
+    if (pg.mode === 'sync')
+      await setSyncStandbys(
+        pExec,
+        pg,
+        standbys.map((n) => n.name),
+      )
+    done.push(
+      `${pair.name}: primary ${primary.name}, ${standbys.map((n, i) => `standby ${n.name} (${how[i].how}, slot ${how[i].slot})`).join(', ')}, ${pg.mode}`,
+    )
   }
   return done.join('; ') || 'no postgresql service'
 }

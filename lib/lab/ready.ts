@@ -9,7 +9,10 @@ import { sleep } from './proc.ts'
 export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host, port })
-    const done = (ok: boolean) => { s.destroy(); resolve(ok) }
+    const done = (ok: boolean) => {
+      s.destroy()
+      resolve(ok)
+    }
     s.setTimeout(timeoutMs, () => done(false))
     s.once('connect', () => done(true))
     s.once('error', () => done(false))
@@ -20,7 +23,12 @@ export function httpGet(host: string, port: number, path = '/', timeoutMs = 2000
   return new Promise((resolve, reject) => {
     const req = http.get({ host, port, path, timeout: timeoutMs, agent: false }, (res) => {
       let body = ''
-      res.setEncoding('utf8').on('data', (d: string) => { body += d }).on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => {
+          body += d
+        })
+        .on('end', () => resolve({ status: res.statusCode ?? 0, body }))
     })
     req.on('timeout', () => req.destroy(new Error('timed out')))
     req.on('error', reject)
@@ -37,16 +45,22 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, timeo
 
 /** sshd on every given node, and each service it should run, answer from the controller. */
 export async function waitReady(nodes: NodePlan[], withSingletons: (n: NodePlan) => boolean): Promise<void> {
-  await Promise.all(nodes.map(async (n) => {
-    await waitFor(`${n.name} sshd (${n.address}:${n.sshPort})`, () => tcpOpen(n.address, n.sshPort, 500))
-    for (const s of n.services) {
-      if (s.singleton && !withSingletons(n)) continue
-      for (const port of s.http) {
-        await waitFor(`${n.name} ${s.name} (http ${n.address}:${port})`, async () => {
-          try { return (await httpGet(n.address, port, '/', 500)).body === n.name } catch { return false }
-        })
+  await Promise.all(
+    nodes.map(async (n) => {
+      await waitFor(`${n.name} sshd (${n.address}:${n.sshPort})`, () => tcpOpen(n.address, n.sshPort, 500))
+      for (const s of n.services) {
+        if (s.singleton && !withSingletons(n)) continue
+        for (const port of s.http) {
+          await waitFor(`${n.name} ${s.name} (http ${n.address}:${port})`, async () => {
+            try {
+              return (await httpGet(n.address, port, '/', 500)).body === n.name
+            } catch {
+              return false
+            }
+          })
+        }
+        for (const port of s.tcp) await waitFor(`${n.name} ${s.name} (tcp ${n.address}:${port})`, () => tcpOpen(n.address, port, 500))
       }
-      for (const port of s.tcp) await waitFor(`${n.name} ${s.name} (tcp ${n.address}:${port})`, () => tcpOpen(n.address, port, 500))
-    }
-  }))
+    }),
+  )
 }

@@ -8,7 +8,14 @@ import { holderPid, nodeExec, nodePaths, sshdPid, startSshd } from './node.ts'
 import { sleep } from './proc.ts'
 import { requireLabHost } from './tools.ts'
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true } catch { return false } }
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** The node's host key (the same path inside the node): what its console's ssh-keygen -lf reads. */
 export const labHostKeyFile = (inv: LoadedInventory, node: string) => nodePaths(resolveNode(inv, node).n).hostKey
@@ -18,7 +25,11 @@ export const labHostKeyFile = (inv: LoadedInventory, node: string) => nodePaths(
  * `key` (an OpenSSH private key and its public line), the node gets that key instead of a new
  * one: a server provisioned with a key generated beforehand.
  */
-export async function rekeyNode(inv: LoadedInventory, node: string, key?: { privateKey: string; publicKey: string }): Promise<{ hostKey: string; publicKey: string }> {
+export async function rekeyNode(
+  inv: LoadedInventory,
+  node: string,
+  key?: { privateKey: string; publicKey: string },
+): Promise<{ hostKey: string; publicKey: string }> {
   requireLabHost()
   const { plan, n } = resolveNode(inv, node)
   const holder = holderPid(n)

@@ -18,10 +18,11 @@ const node = readFileSync(`${LAB}/node-name`, 'utf8').trim()
 const cfg = JSON.parse(readFileSync(`${LAB}/services/${name}.json`, 'utf8'))
 const pidFile = `${LAB}/run/${name}.pid`
 
-const listen = (server, port) => new Promise((resolve, reject) => {
-  server.once('error', reject)
-  server.listen({ port, host: '0.0.0.0' }, resolve)
-})
+const listen = (server, port) =>
+  new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ port, host: '0.0.0.0' }, resolve)
+  })
 
 const servers = []
 for (const port of cfg.http ?? []) {
@@ -63,7 +64,9 @@ console.log(`${new Date().toISOString()} ${name} on ${node}: listening (http ${c
 const stop = () => {
   try {
     if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) rmSync(pidFile)
-  } catch { /* already gone */ }
+  } catch {
+    /* already gone */
+  }
   process.exit(0)
 }
 process.on('SIGTERM', stop)

@@ -23,10 +23,17 @@ export const stateFile = (stateDir: string) => path.join(stateDir, 'state.json')
 
 export function stateFromPlan(plan: LabPlan, inventory: string, createdRunNetns: boolean): LabState {
   return {
-    version: 1, lab: plan.lab, inventory, subnet: plan.subnet, controller: plan.controller,
-    rootVeth: plan.rootVeth, bridgeNs: plan.bridgeNs,
+    version: 1,
+    lab: plan.lab,
+    inventory,
+    subnet: plan.subnet,
+    controller: plan.controller,
+    rootVeth: plan.rootVeth,
+    bridgeNs: plan.bridgeNs,
     namespaces: [plan.bridgeNs, ...plan.nodes.map((n) => n.ns), ...plan.bastions.map((n) => n.ns)],
-    stateDir: plan.stateDir, createdRunNetns, createdAt: new Date().toISOString(),
+    stateDir: plan.stateDir,
+    createdRunNetns,
+    createdAt: new Date().toISOString(),
   }
 }
 

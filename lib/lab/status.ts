@@ -50,16 +50,20 @@ async function nodeStatus(bridgeNs: string, n: NodePlan): Promise<LabNodeStatus>
   const [port, iface] = present ? await Promise.all([linkInfo(bridgeNs, n.port), linkInfo(n.ns, n.iface)]) : [undefined, undefined]
   // nodeExec enters the holder's namespaces: without a holder there is nothing to ask.
   const holder = present && holderPid(n) !== undefined
-  const running = await Promise.all(n.services.map(async (s) =>
-    holder && (await nodeExec(n, [SVC, 'status', s.name]).catch(() => ({ code: 1 }))).code === 0))
+  const running = await Promise.all(n.services.map(async (s) => holder && (await nodeExec(n, [SVC, 'status', s.name]).catch(() => ({ code: 1 }))).code === 0))
   const services = Object.fromEntries(n.services.map((s, i) => [s.name, running[i]]))
   return {
-    name: n.name, pair: n.pair, primary: n.primary, namespace: n.ns, namespacePresent: present,
+    name: n.name,
+    pair: n.pair,
+    primary: n.primary,
+    namespace: n.ns,
+    namespacePresent: present,
     power: powerState(n.ns) === 'on' ? 'on' : 'off',
     paused: holder && isPaused(n),
     link: !port?.exists ? 'absent' : port.up ? 'up' : 'isolated',
     iface: !iface?.exists ? 'absent' : iface.up ? 'up' : 'down',
-    address: n.address, addresses: iface?.addresses ?? [],
+    address: n.address,
+    addresses: iface?.addresses ?? [],
     sshd: present && sshdPid(n) !== undefined,
     services,
   }
@@ -70,16 +74,24 @@ export async function labStatus(inv: LoadedInventory): Promise<LabStatus> {
   const plan = labPlan(inv)
   const root = await linkInfo(undefined, plan.rootVeth)
   const [nodes, bastions, net] = await Promise.all([
-    Promise.all(plan.nodes.map((n) => nodeStatus(plan.bridgeNs, n))), Promise.all(plan.bastions.map((b) => nodeStatus(plan.bridgeNs, b))), readNetFaults(plan),
+    Promise.all(plan.nodes.map((n) => nodeStatus(plan.bridgeNs, n))),
+    Promise.all(plan.bastions.map((b) => nodeStatus(plan.bridgeNs, b))),
+    readNetFaults(plan),
   ])
   return {
-    lab: plan.lab, subnet: plan.subnet, controller: plan.controller,
+    lab: plan.lab,
+    subnet: plan.subnet,
+    controller: plan.controller,
     controllerLink: { name: plan.rootVeth, state: !root.exists ? 'absent' : root.up ? 'up' : 'down' },
-    stateDir: plan.stateDir, built: readState(plan.stateDir) !== undefined,
+    stateDir: plan.stateDir,
+    built: readState(plan.stateDir) !== undefined,
     nodes,
     bastions,
     floatingIps: plan.floating.map((f) => ({
-      name: f.name, pair: f.pair, address: f.address, prefix: f.prefix,
+      name: f.name,
+      pair: f.pair,
+      address: f.address,
+      prefix: f.prefix,
       holders: nodes.filter((n) => n.addresses.some((a) => a.split('/')[0] === f.address)).map((n) => n.name),
     })),
     faults: {
@@ -105,16 +117,31 @@ export function formatLabStatus(s: LabStatus): string {
   const svcNames = [...new Set(s.nodes.flatMap((n) => Object.keys(n.services)))]
   const head = ['node', 'pair', 'namespace', 'power', 'link', 'iface', 'sshd', ...svcNames, 'address']
   const rows = s.nodes.map((n) => [
-    n.name + (n.primary ? '*' : ''), n.pair, n.namespacePresent ? 'present' : 'absent', n.paused ? 'paused' : n.power, n.link, n.iface,
-    yes(n.sshd), ...svcNames.map((x) => (x in n.services ? yes(n.services[x]) : '-')), n.address,
+    n.name + (n.primary ? '*' : ''),
+    n.pair,
+    n.namespacePresent ? 'present' : 'absent',
+    n.paused ? 'paused' : n.power,
+    n.link,
+    n.iface,
+    yes(n.sshd),
+    ...svcNames.map((x) => (x in n.services ? yes(n.services[x]) : '-')),
+    n.address,
   ])
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(width[i])).join('  ').trimEnd()
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(width[i]))
+      .join('  ')
+      .trimEnd()
   const out = [
     `lab ${s.lab}: subnet ${s.subnet}, controller ${s.controller} on ${s.controllerLink.name} (${s.controllerLink.state})${s.built ? '' : ', not built'}`,
-    line(head), ...rows.map(line),
+    line(head),
+    ...rows.map(line),
     ...(s.bastions ?? []).map((b) => `bastion ${b.name} ${b.address}: ${b.paused ? 'paused' : b.power}, link ${b.link}, sshd ${yes(b.sshd)}`),
-    ...s.floatingIps.map((f) => `floating ${f.name ?? f.address} ${f.address}/${f.prefix}: ${f.holders.length ? `held by ${f.holders.join(', ')}` : 'held by nobody'}${f.holders.length > 1 ? '  (SPLIT BRAIN)' : ''}`),
+    ...s.floatingIps.map(
+      (f) =>
+        `floating ${f.name ?? f.address} ${f.address}/${f.prefix}: ${f.holders.length ? `held by ${f.holders.join(', ')}` : 'held by nobody'}${f.holders.length > 1 ? '  (SPLIT BRAIN)' : ''}`,
+    ),
     ...faultLines(s.faults),
     '(* = primary)',
   ]

@@ -26,7 +26,12 @@ export function searchDirs(envPath = process.env.PATH ?? ''): string[] {
 export function findTool(name: string, dirs: string[] = searchDirs()): string | undefined {
   for (const d of dirs) {
     const p = path.join(d, name)
-    try { accessSync(p, constants.X_OK); return p } catch { /* next */ }
+    try {
+      accessSync(p, constants.X_OK)
+      return p
+    } catch {
+      /* next */
+    }
   }
   return undefined
 }
@@ -36,7 +41,10 @@ const cache = new Map<string, string>()
 export function toolPath(name: string): string {
   if (name.includes('/')) return name
   let p = cache.get(name)
-  if (!p) { p = findTool(name) ?? name; cache.set(name, p) }
+  if (!p) {
+    p = findTool(name) ?? name
+    cache.set(name, p)
+  }
   return p
 }
 

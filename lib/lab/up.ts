@@ -22,7 +22,13 @@ export interface LabOptions {
   log?: (line: string) => void
 }
 
-export interface LabUpResult { lab: string; subnet: string; controller: string; nodes: string[]; ms: number }
+export interface LabUpResult {
+  lab: string
+  subnet: string
+  controller: string
+  nodes: string[]
+  ms: number
+}
 
 /** Starts the node's services: every non-singleton, and the singletons only where asked. */
 export async function startLabServices(n: NodePlan, singletons: boolean): Promise<string[]> {
@@ -74,32 +80,83 @@ export async function labUp(inv: LoadedInventory, opts: LabOptions = {}): Promis
   }
   for (const w of plan.warnings) log(`warning: ${w}`)
 
-  await step('clean', () => teardown(inv, plan), (r) => (r.length ? `removed a stale lab ${plan.lab}: ${r.join(', ')}` : 'nothing stale'))
-  await step('check', () => refuseOverlap(plan), () => `nothing on this machine overlaps ${plan.subnet}`)
+  await step(
+    'clean',
+    () => teardown(inv, plan),
+    (r) => (r.length ? `removed a stale lab ${plan.lab}: ${r.join(', ')}` : 'nothing stale'),
+  )
+  await step(
+    'check',
+    () => refuseOverlap(plan),
+    () => `nothing on this machine overlaps ${plan.subnet}`,
+  )
   writeState(stateFromPlan(plan, inv.file, !existsSync('/run/netns')))
   try {
-    await step('network', async () => {
-      await createBridge(plan)
-      await Promise.all([...plan.nodes, ...plan.bastions].map((n) => createNodeNet(plan, n)))
-      await createControllerLink(plan)
-    }, () => `${plan.bridgeNs} (br0), ${[...plan.nodes, ...plan.bastions].map((n) => `${n.ns} ${n.address}/${n.prefix}`).join(', ')}, controller ${plan.rootVeth} ${plan.controller}/${plan.prefix}`)
-    const keys = await step('keys', () => makeKeys(plan), () => `controller key, ${plan.nodes.length + plan.bastions.length} host keys and node keys; pins in ${plan.knownHostsFile}`)
+    await step(
+      'network',
+      async () => {
+        await createBridge(plan)
+        await Promise.all([...plan.nodes, ...plan.bastions].map((n) => createNodeNet(plan, n)))
+        await createControllerLink(plan)
+      },
+      () =>
+        `${plan.bridgeNs} (br0), ${[...plan.nodes, ...plan.bastions].map((n) => `${n.ns} ${n.address}/${n.prefix}`).join(', ')}, controller ${plan.rootVeth} ${plan.controller}/${plan.prefix}`,
+    )
+    const keys = await step(
+      'keys',
+      () => makeKeys(plan),
+      () => `controller key, ${plan.nodes.length + plan.bastions.length} host keys and node keys; pins in ${plan.knownHostsFile}`,
+    )
     const shared = { secret: randomBytes(32).toString('hex'), stamp: utcStamp() }
-    await step('files', () => {
-      plan.nodes.forEach((n) => prepareNode(n, keys.authorizedKeys, shared))
-      plan.bastions.forEach((b) => prepareBastion(b, keys.bastionAuthorizedKeys))
-    }, () => `/srv, /var/lib, /var/log, /var/backups of each node under ${plan.stateDir}/nodes`)
-    await step('boot', () => Promise.all([...plan.nodes, ...plan.bastions].map(bootNode)), () => `sshd on ${[...plan.nodes, ...plan.bastions].map((n) => `${n.address}:${n.sshPort}`).join(', ')}`)
-    await step('postgres', () => buildLabPostgres(inv, plan), (r) => r)
-    await step('services', () => Promise.all(plan.nodes.map((n) => startLabServices(n, n.primary))),
-      (r) => plan.nodes.map((n, i) => `${n.name}: ${r[i].join(' ') || 'none'}`).join(', '))
-    await step('backups', () => Promise.all(plan.nodes.map((n) => makeBackup(n, shared.stamp))), (r) => `${r[0]} on each node`)
-    await step('vips', () => Promise.all(plan.floating.map((f) => {
-      const holder = plan.nodes.find((n) => n.name === f.holder)!
-      return addFloating(holder.ns, f.iface, f.address, f.prefix)
-    })), () => plan.floating.map((f) => `${f.address}/${f.prefix} on ${f.holder}`).join(', ') || 'none')
-    await step('guards', () => installLabGuards(inv, plan), (r) => r)
-    await step('ready', () => waitReady([...plan.nodes, ...plan.bastions], (n) => n.primary), () => `sshd and services answer from the controller${plan.bastions.length ? `; bastion ${plan.bastions.map((b) => b.name).join(', ')} too` : ''}`)
+    await step(
+      'files',
+      () => {
+        plan.nodes.forEach((n) => prepareNode(n, keys.authorizedKeys, shared))
+        plan.bastions.forEach((b) => prepareBastion(b, keys.bastionAuthorizedKeys))
+      },
+      () => `/srv, /var/lib, /var/log, /var/backups of each node under ${plan.stateDir}/nodes`,
+    )
+    await step(
+      'boot',
+      () => Promise.all([...plan.nodes, ...plan.bastions].map(bootNode)),
+      () => `sshd on ${[...plan.nodes, ...plan.bastions].map((n) => `${n.address}:${n.sshPort}`).join(', ')}`,
+    )
+    await step(
+      'postgres',
+      () => buildLabPostgres(inv, plan),
+      (r) => r,
+    )
+    await step(
+      'services',
+      () => Promise.all(plan.nodes.map((n) => startLabServices(n, n.primary))),
+      (r) => plan.nodes.map((n, i) => `${n.name}: ${r[i].join(' ') || 'none'}`).join(', '),
+    )
+    await step(
+      'backups',
+      () => Promise.all(plan.nodes.map((n) => makeBackup(n, shared.stamp))),
+      (r) => `${r[0]} on each node`,
+    )
+    await step(
+      'vips',
+      () =>
+        Promise.all(
+          plan.floating.map((f) => {
+            const holder = plan.nodes.find((n) => n.name === f.holder)!
+            return addFloating(holder.ns, f.iface, f.address, f.prefix)
+          }),
+        ),
+      () => plan.floating.map((f) => `${f.address}/${f.prefix} on ${f.holder}`).join(', ') || 'none',
+    )
+    await step(
+      'guards',
+      () => installLabGuards(inv, plan),
+      (r) => r,
+    )
+    await step(
+      'ready',
+      () => waitReady([...plan.nodes, ...plan.bastions], (n) => n.primary),
+      () => `sshd and services answer from the controller${plan.bastions.length ? `; bastion ${plan.bastions.map((b) => b.name).join(', ')} too` : ''}`,
+    )
   } catch (e) {
     log(`up failed (${(e as Error).message}); removing what was built`)
     await teardown(inv, plan).catch(() => {})

@@ -18,9 +18,17 @@ export interface PgSettings {
 
 export function pgSettings(p: Postgresql): PgSettings {
   return {
-    dataDir: p.dataDir, port: p.port ?? 5432, binDir: p.binDir ?? '/usr/lib/postgresql/15/bin', osUser: p.osUser ?? 'postgres',
-    socketDir: p.socketDir ?? '/var/run/postgresql', replicationUser: p.replicationUser ?? 'replicator', passwordFile: p.passwordFile,
-    mode: p.mode ?? 'async', maxLagBytes: p.maxLagBytes ?? 16 * 1024 * 1024, slotPrefix: p.slotPrefix ?? 'hapair_', replayTimeoutMs: p.replayTimeoutMs ?? 10000,
+    dataDir: p.dataDir,
+    port: p.port ?? 5432,
+    binDir: p.binDir ?? '/usr/lib/postgresql/15/bin',
+    osUser: p.osUser ?? 'postgres',
+    socketDir: p.socketDir ?? '/var/run/postgresql',
+    replicationUser: p.replicationUser ?? 'replicator',
+    passwordFile: p.passwordFile,
+    mode: p.mode ?? 'async',
+    maxLagBytes: p.maxLagBytes ?? 16 * 1024 * 1024,
+    slotPrefix: p.slotPrefix ?? 'hapair_',
+    replayTimeoutMs: p.replayTimeoutMs ?? 10000,
   }
 }
 
@@ -41,7 +49,9 @@ export function conninfoValue(v: string | number): string {
 }
 
 export function conninfo(kv: Record<string, string | number>): string {
-  return Object.entries(kv).map(([k, v]) => `${k}=${conninfoValue(v)}`).join(' ')
+  return Object.entries(kv)
+    .map(([k, v]) => `${k}=${conninfoValue(v)}`)
+    .join(' ')
 }
 
 /** How `node` streams from `primary`: its admin address (never a floating IP: that moves). */

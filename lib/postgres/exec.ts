@@ -5,11 +5,16 @@ import { HapairError } from '../errors.ts'
 import type { NodeSession } from '../ssh.ts'
 import type { PgSettings } from './config.ts'
 
-export interface ExecResult { code: number | null; stdout: string; stderr: string }
+export interface ExecResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
 export type Exec = (script: string, args: (string | number)[], opts?: { timeoutMs?: number; input?: string }) => Promise<ExecResult>
 
 export function sessionExec(s: NodeSession): Exec {
-  return (script, args, opts = {}) => s.run(['sh', '-c', script, 'hapair-pg', ...args.map(String)], { check: false, timeoutMs: opts.timeoutMs ?? 30000, input: opts.input })
+  return (script, args, opts = {}) =>
+    s.run(['sh', '-c', script, 'hapair-pg', ...args.map(String)], { check: false, timeoutMs: opts.timeoutMs ?? 30000, input: opts.input })
 }
 
 /**
@@ -26,7 +31,9 @@ export const base = (pg: PgSettings) => [pg.binDir, pg.dataDir, pg.osUser, pg.so
 
 /** One SQL statement over the local socket as the server's user; stdout unaligned, tuples only. */
 export async function psql(exec: Exec, pg: PgSettings, sql: string, opts: { timeoutMs?: number; db?: string } = {}): Promise<string> {
-  const r = await exec(`${PRELUDE}as "$B/psql" -XAtq -v ON_ERROR_STOP=1 -h "$S" -p "$P" -d "$1" -c "$2"`, [...base(pg), opts.db ?? 'postgres', sql], { timeoutMs: opts.timeoutMs })
+  const r = await exec(`${PRELUDE}as "$B/psql" -XAtq -v ON_ERROR_STOP=1 -h "$S" -p "$P" -d "$1" -c "$2"`, [...base(pg), opts.db ?? 'postgres', sql], {
+    timeoutMs: opts.timeoutMs,
+  })
   if (r.code !== 0) throw new HapairError(`psql: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ') || `exit ${r.code}`}`)
   return r.stdout.trim()
 }

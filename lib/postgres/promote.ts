@@ -26,16 +26,25 @@ export async function waitReplay(exec: Exec, pg: PgSettings, lsn: string, timeou
  * writes, in one statement: a round trip and a psql start-up less while nobody can write.
  * pg_promote's own wait polls every 100 ms, so it is asked not to wait and polled here.
  */
-export async function replayThenPromote(exec: Exec, pg: PgSettings, after: string | undefined, timeoutMs = 30000): Promise<{ replayed: string; replayMs: number; promoteMs: number }> {
+export async function replayThenPromote(
+  exec: Exec,
+  pg: PgSettings,
+  after: string | undefined,
+  timeoutMs = 30000,
+): Promise<{ replayed: string; replayMs: number; promoteMs: number }> {
   if (after !== undefined && !isLsn(after)) throw new HapairError(`not a WAL position: ${after}`)
   const wait = Math.max(1, Math.floor(pg.replayTimeoutMs))
   const sql = `DO $$ DECLARE t0 timestamptz := clock_timestamp(); t1 timestamptz; deadline timestamptz := clock_timestamp() + interval '${wait} milliseconds'; BEGIN
-  ${after === undefined ? '' : `WHILE pg_is_in_recovery() AND coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn) <= '${after}'::pg_lsn LOOP
+  ${
+    after === undefined
+      ? ''
+      : `WHILE pg_is_in_recovery() AND coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn) <= '${after}'::pg_lsn LOOP
     IF clock_timestamp() > deadline THEN
       RAISE EXCEPTION 'hapair: replayed only to % after ${wait} ms, the old primary ended at ${after}', pg_last_wal_replay_lsn();
     END IF;
     PERFORM pg_sleep(0.001);
-  END LOOP;`}
+  END LOOP;`
+  }
   t1 := clock_timestamp();
   RAISE NOTICE 'hapair-replayed % %', pg_last_wal_replay_lsn(), round(extract(epoch from t1 - t0) * 1000);
   IF pg_is_in_recovery() THEN PERFORM pg_promote(false); END IF;
@@ -46,7 +55,9 @@ export async function replayThenPromote(exec: Exec, pg: PgSettings, after: strin
   END LOOP;
   RAISE NOTICE 'hapair-promoted %', round(extract(epoch from clock_timestamp() - t1) * 1000);
   END $$`
-  const r = await exec(`${PRELUDE}as "$B/psql" -XAtq -v ON_ERROR_STOP=1 -h "$S" -p "$P" -d postgres -c "$1" 2>&1`, [...base(pg), sql], { timeoutMs: wait + timeoutMs + 5000 })
+  const r = await exec(`${PRELUDE}as "$B/psql" -XAtq -v ON_ERROR_STOP=1 -h "$S" -p "$P" -d postgres -c "$1" 2>&1`, [...base(pg), sql], {
+    timeoutMs: wait + timeoutMs + 5000,
+  })
   if (r.code !== 0) throw new HapairError(`promotion: ${(r.stdout || r.stderr).trim().split('\n').slice(-2).join(' / ')}`)
   const rep = /hapair-replayed (\S+) (\d+)/.exec(r.stdout)
   const pro = /hapair-promoted (\d+)/.exec(r.stdout)

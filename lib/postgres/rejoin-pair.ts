@@ -24,7 +24,9 @@ export async function rejoinPair(inv: LoadedInventory, pool: SshPool, pair: Pair
     const primaries = pair.nodes.filter((n) => reachable(obs, n.name) && obs.services[n.name]?.[svc.name] === true)
     // The recorded active node must be the one primary: anything else is for failover --resolve to sort out.
     if (primaries.length !== 1 || primaries[0].name !== obs.view.active) {
-      throw new RefusedError(`refused: ${obs.view.active} is recorded active but the primaries are [${primaries.map((n) => n.name).join(', ')}]; run failover --to ${obs.view.active} first`)
+      throw new RefusedError(
+        `refused: ${obs.view.active} is recorded active but the primaries are [${primaries.map((n) => n.name).join(', ')}]; run failover --to ${obs.view.active} first`,
+      )
     }
     const p = node(obs.view.active)
     const pExec = sessionExec(pool.session(pair, p))
@@ -32,10 +34,26 @@ export async function rejoinPair(inv: LoadedInventory, pool: SshPool, pair: Pair
     const out: string[] = []
     for (const n of pair.nodes) {
       if (n.name === p.name) continue
-      if (!reachable(obs, n.name)) { out.push(`${n.name} unreachable: skipped`); continue }
-      if (now.replicas.some((r) => r.name === n.name && r.state === 'streaming')) { out.push(`${n.name} already streams`); continue }
+      if (!reachable(obs, n.name)) {
+        out.push(`${n.name} unreachable: skipped`)
+        continue
+      }
+      if (now.replicas.some((r) => r.name === n.name && r.state === 'streaming')) {
+        out.push(`${n.name} already streams`)
+        continue
+      }
       const s = pool.session(pair, n)
-      const r = await rejoinAsStandby({ exec: sessionExec(s), name: n.name, start: async () => { await s.run({ script: svc.start }) } }, { exec: pExec, node: p }, pg)
+      const r = await rejoinAsStandby(
+        {
+          exec: sessionExec(s),
+          name: n.name,
+          start: async () => {
+            await s.run({ script: svc.start })
+          },
+        },
+        { exec: pExec, node: p },
+        pg,
+      )
       out.push(`${n.name} streams from ${p.name} (${r.how === 'none' ? 'no rewind needed' : r.how}, ${r.ms} ms)`)
     }
     // A node that was down when the takeover was recorded still names an older epoch: it learns

@@ -7,6 +7,21 @@ import { pgSettings } from './config.ts'
 
 export function primaryStatusScript(svc: Service): string {
   const pg = pgSettings(svc.postgresql!)
-  const ask = shJoin(['runuser', '-u', pg.osUser, '--', `${pg.binDir}/psql`, '-XAtq', '-h', pg.socketDir, '-p', pg.port, '-d', 'postgres', '-c', 'select pg_is_in_recovery()'])
+  const ask = shJoin([
+    'runuser',
+    '-u',
+    pg.osUser,
+    '--',
+    `${pg.binDir}/psql`,
+    '-XAtq',
+    '-h',
+    pg.socketDir,
+    '-p',
+    pg.port,
+    '-d',
+    'postgres',
+    '-c',
+    'select pg_is_in_recovery()',
+  ])
   return `(\n${svc.status}\n) >/dev/null 2>&1 || exit 3\ncd / && r=$(${ask} 2>/dev/null) || exit 3\n[ "$r" = f ] || exit 3`
 }

@@ -14,11 +14,14 @@ import { probePg, type PgState } from './state.ts'
  * that whatever starts it next (an operator, a boot) starts a read-only standby, never a primary.
  */
 export async function afterStop(exec: Exec, pg: PgSettings): Promise<ControlData | undefined> {
-  const r = await exec(`${PRELUDE}
+  const r = await exec(
+    `${PRELUDE}
 if as "$B/pg_ctl" status -D "$D" >/dev/null 2>&1; then echo "still running" >&2; exit 1; fi
 [ -f "$D/PG_VERSION" ] || { echo "no cluster in $D" >&2; exit 1; }
 as touch "$D/standby.signal"
-LC_ALL=C "$B/pg_controldata" -D "$D"`, base(pg))
+LC_ALL=C "$B/pg_controldata" -D "$D"`,
+    base(pg),
+  )
   if (r.code !== 0) throw new HapairError(`after the fence: ${(r.stderr || r.stdout).trim()}`)
   return parseControlData(r.stdout)
 }
@@ -31,7 +34,11 @@ export async function controlData(exec: Exec, pg: PgSettings): Promise<ControlDa
 /** The standby's slot on the primary, made when missing (it then keeps the WAL the standby still needs). */
 export async function ensureSlot(primary: Exec, pg: PgSettings, standby: string): Promise<string> {
   const slot = slotName(pg, standby)
-  await psql(primary, pg, `select pg_create_physical_replication_slot(${sqlString(slot)}, true) where not exists (select 1 from pg_replication_slots where slot_name = ${sqlString(slot)})`)
+  await psql(
+    primary,
+    pg,
+    `select pg_create_physical_replication_slot(${sqlString(slot)}, true) where not exists (select 1 from pg_replication_slots where slot_name = ${sqlString(slot)})`,
+  )
   return slot
 }
 
@@ -82,18 +89,30 @@ chown "$U:" "$A" "$D/standby.signal"
 echo "$how"
 `
 
-export interface RejoinResult { how: 'none' | 'rewind' | 'basebackup'; slot: string; ms: number }
+export interface RejoinResult {
+  how: 'none' | 'rewind' | 'basebackup'
+  slot: string
+  ms: number
+}
 
 /** Makes `node` (stopped or running) a streaming standby of `primary`; its service start command starts it. */
-export async function rejoinAsStandby(node: { exec: Exec; name: string; start: () => Promise<void> }, primary: { exec: Exec; node: Node }, pg: PgSettings, opts: { timeoutMs?: number; diagnose?: () => Promise<string> } = {}): Promise<RejoinResult> {
+export async function rejoinAsStandby(
+  node: { exec: Exec; name: string; start: () => Promise<void> },
+  primary: { exec: Exec; node: Node },
+  pg: PgSettings,
+  opts: { timeoutMs?: number; diagnose?: () => Promise<string> } = {},
+): Promise<RejoinResult> {
   const t0 = Date.now()
   const slot = await ensureSlot(primary.exec, pg, node.name)
   // pg_rewind reads the source's timeline from its control file, which a fresh promotion updates
   // only at its next checkpoint: without one it rewinds against the old timeline (PostgreSQL docs).
   await psql(primary.exec, pg, 'CHECKPOINT', { timeoutMs: 120000 })
   const conn = primaryConninfo(pg, primary.node, node.name)
-  const r = await node.exec(REJOIN, [...base(pg), `primary_conninfo = ${confString(conn)}`, `primary_slot_name = ${confString(slot)}`,
-    rewindSource(pg, primary.node), conn, pg.passwordFile], { timeoutMs: opts.timeoutMs ?? 120000 })
+  const r = await node.exec(
+    REJOIN,
+    [...base(pg), `primary_conninfo = ${confString(conn)}`, `primary_slot_name = ${confString(slot)}`, rewindSource(pg, primary.node), conn, pg.passwordFile],
+    { timeoutMs: opts.timeoutMs ?? 120000 },
+  )
   if (r.code !== 0) throw new HapairError(`${node.name} cannot become a standby: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`)
   const how = r.stdout.trim().split('\n').pop() as RejoinResult['how']
   await node.start()
@@ -102,7 +121,9 @@ export async function rejoinAsStandby(node: { exec: Exec; name: string; start: (
   } catch (e) {
     const st = await probePg(node.exec, pg).catch(() => undefined)
     const more = opts.diagnose ? await opts.diagnose().catch(() => '') : ''
-    throw new HapairError(`${(e as Error).message}; ${node.name} is ${st?.role ?? 'unknown'}, its WAL receiver ${st?.receiver?.status ?? 'not running'}${more ? `: ${more}` : ''}`)
+    throw new HapairError(
+      `${(e as Error).message}; ${node.name} is ${st?.role ?? 'unknown'}, its WAL receiver ${st?.receiver?.status ?? 'not running'}${more ? `: ${more}` : ''}`,
+    )
   }
   return { how, slot, ms: Date.now() - t0 }
 }
@@ -110,11 +131,16 @@ export async function rejoinAsStandby(node: { exec: Exec; name: string; start: (
 /** Until the primary's pg_stat_replication shows `standby` streaming. */
 export async function waitStreaming(primary: Exec, pg: PgSettings, standby: string, timeoutMs = 30000): Promise<void> {
   const ms = Math.floor(timeoutMs)
-  await psql(primary, pg, `DO $$ DECLARE deadline timestamptz := clock_timestamp() + interval '${ms} milliseconds'; BEGIN
+  await psql(
+    primary,
+    pg,
+    `DO $$ DECLARE deadline timestamptz := clock_timestamp() + interval '${ms} milliseconds'; BEGIN
   WHILE NOT EXISTS (SELECT 1 FROM pg_stat_replication WHERE application_name = ${sqlString(standby)} AND state = 'streaming') LOOP
     IF clock_timestamp() > deadline THEN RAISE EXCEPTION 'hapair: % not streaming after ${ms} ms', ${sqlString(standby)}; END IF;
     PERFORM pg_sleep(0.01);
-  END LOOP; END $$`, { timeoutMs: ms + 5000 })
+  END LOOP; END $$`,
+    { timeoutMs: ms + 5000 },
+  )
 }
 
 export type { PgState }

@@ -6,9 +6,26 @@ import { base, PRELUDE, type Exec } from './exec.ts'
 import { parseControlData, type ControlData } from './controldata.ts'
 import { isLsn } from './lsn.ts'
 
-export interface Receiver { status: string; host: string | null; timeline: number | null; latestEnd: string | null; latestEndAgeS: number | null }
-export interface Replica { name: string; state: string; sync: string; flush: string | null; replay: string | null; addr: string | null }
-export interface Slot { name: string; active: boolean; restart: string | null }
+export interface Receiver {
+  status: string
+  host: string | null
+  timeline: number | null
+  latestEnd: string | null
+  latestEndAgeS: number | null
+}
+export interface Replica {
+  name: string
+  state: string
+  sync: string
+  flush: string | null
+  replay: string | null
+  addr: string | null
+}
+export interface Slot {
+  name: string
+  active: boolean
+  restart: string | null
+}
 
 export interface PgState {
   /** primary: running, not in recovery; standby: running in recovery; down: not running; unknown: running but not answering SQL. */
@@ -63,21 +80,49 @@ LC_ALL=C "$B/pg_controldata" -D "$D" 2>&1 || true
 export function parseProbe(out: string): PgState {
   const [head, control = ''] = out.split('--control\n')
   const ctl = parseControlData(control)
-  const st: PgState = { role: 'down', running: false, replicas: [], slots: [], control: ctl, walLogHints: ctl?.walLogHints, checksums: ctl?.checksums, timeline: ctl?.timeline }
+  const st: PgState = {
+    role: 'down',
+    running: false,
+    replicas: [],
+    slots: [],
+    control: ctl,
+    walLogHints: ctl?.walLogHints,
+    checksums: ctl?.checksums,
+    timeline: ctl?.timeline,
+  }
   const line = head.trim().split('\n').pop() ?? ''
   if (line === 'down' || line === '') return st
   st.running = true
   if (line.startsWith('sqlerr')) return { ...st, role: 'unknown', error: line.slice(7).trim() }
   let j: any
-  try { j = JSON.parse(line.slice(5)) } catch { return { ...st, role: 'unknown', error: `unreadable probe output: ${line.slice(0, 120)}` } }
+  try {
+    j = JSON.parse(line.slice(5))
+  } catch {
+    return { ...st, role: 'unknown', error: `unreadable probe output: ${line.slice(0, 120)}` }
+  }
   const lsn = (x: unknown) => (isLsn(x) ? x : undefined)
   st.role = j.recovery ? 'standby' : 'primary'
   st.flush = lsn(j.flush)
   st.receive = lsn(j.receive)
   st.replay = lsn(j.replay)
   st.replayPaused = j.paused ?? undefined
-  st.receiver = j.receiver ? { status: j.receiver.status, host: j.receiver.host ?? null, timeline: j.receiver.tli ?? null, latestEnd: lsn(j.receiver.latestEnd) ?? null, latestEndAgeS: j.receiver.age ?? null } : undefined
-  st.replicas = (j.replicas ?? []).map((r: any) => ({ name: r.name, state: r.state, sync: r.sync, flush: lsn(r.flush) ?? null, replay: lsn(r.replay) ?? null, addr: r.addr ?? null }))
+  st.receiver = j.receiver
+    ? {
+        status: j.receiver.status,
+        host: j.receiver.host ?? null,
+        timeline: j.receiver.tli ?? null,
+        latestEnd: lsn(j.receiver.latestEnd) ?? null,
+        latestEndAgeS: j.receiver.age ?? null,
+      }
+    : undefined
+  st.replicas = (j.replicas ?? []).map((r: any) => ({
+    name: r.name,
+    state: r.state,
+    sync: r.sync,
+    flush: lsn(r.flush) ?? null,
+    replay: lsn(r.replay) ?? null,
+    addr: r.addr ?? null,
+  }))
   st.slots = (j.slots ?? []).map((s: any) => ({ name: s.name, active: !!s.active, restart: lsn(s.restart) ?? null }))
   // The primary's current timeline is in its WAL file name; a standby follows the one it receives.
   st.timeline = typeof j.walfile === 'string' ? parseInt(j.walfile.slice(0, 8), 16) : (j.receiver?.tli ?? j.ckptTli ?? st.timeline)

@@ -16,7 +16,10 @@ import { authorizedSyncLines, keyText, nodeKnownHostsText, parsePublicKey, SYNC_
 /** Debian packages for what the playbooks run on a node: rsync (sync), ip and arping (IP driver), chrony (clock skew precondition), tar/gzip (backups). */
 export const NODE_PACKAGES = ['rsync', 'iproute2', 'arping', 'chrony', 'tar', 'gzip', 'ca-certificates']
 
-export interface HeldAddress { address: string; prefix: number }
+export interface HeldAddress {
+  address: string
+  prefix: number
+}
 
 export interface CloudInitInput {
   pair: Pair
@@ -76,17 +79,25 @@ export function cloudInit({ pair, node, hold, keys }: CloudInitInput): string {
   for (const h of hold) {
     const v6 = h.address.includes(':')
     // "|| true": on a re-run of cloud-init the address is already there, which is fine.
-    runcmd.push(['sh', '-c', (v6 ? sh`ip -6 addr add ${`${h.address}/${h.prefix}`} dev ${dev} nodad` : sh`ip addr add ${`${h.address}/${h.prefix}`} dev ${dev}`) + ' || true'])
+    runcmd.push([
+      'sh',
+      '-c',
+      (v6 ? sh`ip -6 addr add ${`${h.address}/${h.prefix}`} dev ${dev} nodad` : sh`ip addr add ${`${h.address}/${h.prefix}`} dev ${dev}`) + ' || true',
+    ])
   }
   const doc = {
     ...k?.ssh,
     package_update: true,
     packages: NODE_PACKAGES,
-    write_files: [{
-      path: '/etc/hapair/node.json',
-      permissions: '0644',
-      content: JSON.stringify({ pair: pair.name, node: node.name, primary: pair.primary, floatingIps: hold.map((h) => `${h.address}/${h.prefix}`) }, null, 2) + '\n',
-    }, ...(k?.files ?? [])],
+    write_files: [
+      {
+        path: '/etc/hapair/node.json',
+        permissions: '0644',
+        content:
+          JSON.stringify({ pair: pair.name, node: node.name, primary: pair.primary, floatingIps: hold.map((h) => `${h.address}/${h.prefix}`) }, null, 2) + '\n',
+      },
+      ...(k?.files ?? []),
+    ],
     runcmd,
   }
   return `#cloud-config\n# hapair: pair ${pair.name}, node ${node.name}${node.name === pair.primary ? ' (primary)' : ''}\n${YAML.stringify(doc, { lineWidth: 0 })}`

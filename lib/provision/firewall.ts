@@ -29,7 +29,12 @@ export function inboundRules(inv: LoadedInventory, pair: Pair): InboundRule[] {
   // Latency and reachability checks ping; ICMP also carries path-MTU discovery.
   rules.push({ description: 'icmp from admin networks and peers', protocol: 'icmp', sources: [...p.adminNetworks], peers: true })
   for (const s of p.servicePorts ?? []) {
-    rules.push({ description: `service ${s.protocol}/${s.port}`, protocol: s.protocol, port: String(s.port), sources: s.sources?.length ? [...s.sources] : [...WORLD] })
+    rules.push({
+      description: `service ${s.protocol}/${s.port}`,
+      protocol: s.protocol,
+      port: String(s.port),
+      sources: s.sources?.length ? [...s.sources] : [...WORLD],
+    })
   }
   return rules
 }

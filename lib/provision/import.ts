@@ -45,16 +45,23 @@ function importPair(pair: Pair, out: StackPairOutput, where: string, changes: st
   }
   const tokenFile = pair.provision?.tokenFile
   const missing = pair.nodes.filter((n) => !out.nodes[n.name]).map((n) => n.name)
-  if (missing.length) throw new InputError(`${where}/nodes: no output for node${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of pair ${pair.name} (stack not up to date? run pulumi up)`)
+  if (missing.length)
+    throw new InputError(
+      `${where}/nodes: no output for node${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of pair ${pair.name} (stack not up to date? run pulumi up)`,
+    )
   const extra = Object.keys(out.nodes).filter((n) => !pair.nodes.some((x) => x.name === n))
-  if (extra.length) throw new InputError(`${where}/nodes: ${extra.join(', ')} ${extra.length > 1 ? 'are' : 'is'} not a node of pair ${pair.name} in the inventory`)
+  if (extra.length)
+    throw new InputError(`${where}/nodes: ${extra.join(', ')} ${extra.length > 1 ? 'are' : 'is'} not a node of pair ${pair.name} in the inventory`)
 
   for (const node of pair.nodes) {
     const o = out.nodes[node.name]
     const at = `${pair.name}/${node.name}`
     if (node.address !== o.ipv4) changes.push(`${at}: address ${node.address ?? '(none)'} -> ${o.ipv4}`)
     node.address = o.ipv4
-    if (o.ipv6 && node.address6 !== o.ipv6) { changes.push(`${at}: address6 ${node.address6 ?? '(none)'} -> ${o.ipv6}`); node.address6 = o.ipv6 }
+    if (o.ipv6 && node.address6 !== o.ipv6) {
+      changes.push(`${at}: address6 ${node.address6 ?? '(none)'} -> ${o.ipv6}`)
+      node.address6 = o.ipv6
+    }
     if (provider === 'hcloud') {
       if (node.hcloud?.serverId !== o.id) changes.push(`${at}: hcloud.serverId ${node.hcloud?.serverId ?? '(none)'} -> ${o.id}`)
       node.hcloud = { serverId: o.id }
@@ -75,7 +82,10 @@ function importPair(pair: Pair, out: StackPairOutput, where: string, changes: st
     changes.push(`${pair.name}: sync.nodeKeyFile (none) -> ${SYNC_KEY_FILE}`)
   }
   const noKey = pair.nodes.filter((n) => !out.nodes[n.name].hostKey).map((n) => n.name)
-  if (noKey.length) warnings.push(`${pair.name}: no generated host key in the stack output for ${noKey.join(', ')} (a stack from before host keys were generated): pin ${noKey.length > 1 ? 'them' : 'it'} with playbooks/hostkeys.ts pin NODE --fingerprint SHA256:… read on the console`)
+  if (noKey.length)
+    warnings.push(
+      `${pair.name}: no generated host key in the stack output for ${noKey.join(', ')} (a stack from before host keys were generated): pin ${noKey.length > 1 ? 'them' : 'it'} with playbooks/hostkeys.ts pin NODE --fingerprint SHA256:… read on the console`,
+    )
 
   // Floating IPs of this provider are the stack's: matched by name (then address), kept fields
   // (interface, prefix, credentials) survive; those the stack no longer has are dropped.
@@ -86,7 +96,10 @@ function importPair(pair: Pair, out: StackPairOutput, where: string, changes: st
     const old = ours.find((f) => f.name === o.name) ?? ours.find((f) => f.address === o.address)
     const creds = { ...(old?.[provider] ?? {}), ...(!old?.[provider]?.tokenFile && tokenFile ? { tokenFile } : {}) }
     const f: FloatingIp = {
-      ...old, name: o.name, address: o.address, driver: provider,
+      ...old,
+      name: o.name,
+      address: o.address,
+      driver: provider,
       ...(o.family === 'ipv6' ? { prefix: old?.prefix ?? 64 } : {}),
     }
     if (provider === 'hcloud') {
@@ -98,7 +111,8 @@ function importPair(pair: Pair, out: StackPairOutput, where: string, changes: st
     if (was !== now) changes.push(`${pair.name}: floating IP ${o.name}: ${was} -> ${now}`)
     return f
   })
-  for (const f of ours) if (!next.some((n) => n.name === f.name)) changes.push(`${pair.name}: floating IP ${f.name ?? f.address} removed (not in the stack any more)`)
+  for (const f of ours)
+    if (!next.some((n) => n.name === f.name)) changes.push(`${pair.name}: floating IP ${f.name ?? f.address} removed (not in the stack any more)`)
   pair.floatingIps = [...next, ...kept]
 
   // Fencing: the provider's power switch, unless the inventory deliberately says "none".
@@ -125,7 +139,10 @@ export function importStack(inv: LoadedInventory, outputs: StackOutputs, outputs
   if (names.length === 0) throw new InputError(`${outputsFile}: pairs: the stack has no pairs (did pulumi up run with the right inventory config?)`)
   for (const name of names) {
     const pair = data.pairs.find((p) => p.name === name)
-    if (!pair) throw new InputError(`${outputsFile}: pairs/${name}: the inventory ${inv.file} has no pair "${name}" (pairs: ${data.pairs.map((p) => p.name).join(', ')})`)
+    if (!pair)
+      throw new InputError(
+        `${outputsFile}: pairs/${name}: the inventory ${inv.file} has no pair "${name}" (pairs: ${data.pairs.map((p) => p.name).join(', ')})`,
+      )
     importPair(pair, outputs.pairs[name], `${outputsFile}: pairs/${name}`, changes, warnings)
   }
   for (const p of data.pairs) {
@@ -138,8 +155,13 @@ export function importStack(inv: LoadedInventory, outputs: StackOutputs, outputs
     const nodes = outputs.pairs[name].nodes
     if (!pair.nodes.every((n) => nodes[n.name].hostKey)) return []
     return pair.nodes.map((n) => ({
-      pair: name, node: n.name, file: syncPaths(pair).knownHostsFile,
-      text: nodeKnownHostsText(pair, pair.nodes.filter((m) => m !== n).map((m) => ({ name: m.name, hostPublicKey: nodes[m.name].hostKey!.publicKey }))),
+      pair: name,
+      node: n.name,
+      file: syncPaths(pair).knownHostsFile,
+      text: nodeKnownHostsText(
+        pair,
+        pair.nodes.filter((m) => m !== n).map((m) => ({ name: m.name, hostPublicKey: nodes[m.name].hostKey!.publicKey })),
+      ),
     }))
   })
   return { inventory, changes, warnings, knownHosts, nodeKnownHosts }
@@ -160,7 +182,9 @@ function controllerPins(inv: LoadedInventory, outputs: StackOutputs, outputsFile
       if (!o.hostKey) return
       const ssh = sshSettings(inv, pair, node)
       if (!ssh.knownHostsFile) {
-        throw new InputError(`${inv.file}: pairs/${pi}/nodes/${ni}/ssh/knownHostsFile: not set (nor defaults/ssh/knownHostsFile or pairs/${pi}/ssh/knownHostsFile): import-stack has no controller known_hosts to pin ${node.name}'s host key in`)
+        throw new InputError(
+          `${inv.file}: pairs/${pi}/nodes/${ni}/ssh/knownHostsFile: not set (nor defaults/ssh/knownHostsFile or pairs/${pi}/ssh/knownHostsFile): import-stack has no controller known_hosts to pin ${node.name}'s host key in`,
+        )
       }
       let edit = edits.get(ssh.knownHostsFile)
       if (!edit) {
@@ -172,11 +196,16 @@ function controllerPins(inv: LoadedInventory, outputs: StackOutputs, outputsFile
       const key = parsePublicKey(o.hostKey.publicKey, `${outputsFile}: pairs/${name}/nodes/${node.name}/hostKey/publicKey`)
       // Revoked for any host is revoked: the line's host field does not matter.
       if (knownHostsEntries(edit.text).some((e) => e.marker === '@revoked' && e.blob?.equals(key.blob))) {
-        throw new RefusedError(`${pair.name}/${node.name}: the stack's host key ${key.fingerprint} is marked @revoked in ${ssh.knownHostsFile}: refusing to pin it; nothing was written (replace the server's key, or remove the @revoked line if it was a mistake)`)
+        throw new RefusedError(
+          `${pair.name}/${node.name}: the stack's host key ${key.fingerprint} is marked @revoked in ${ssh.knownHostsFile}: refusing to pin it; nothing was written (replace the server's key, or remove the @revoked line if it was a mistake)`,
+        )
       }
       const host = hostField(node.address, ssh.port)
       const r = replaceHostEntries(edit.text, hostFieldsFor([node.address, node.name], ssh.port), [`${host} ${keyText(key)}`], { keepRevoked: true })
-      if (r.changed) changes.push(`${pair.name}/${node.name}: host key ${key.fingerprint} pinned for ${host} in ${path.relative(inv.dir, ssh.knownHostsFile) || ssh.knownHostsFile}`)
+      if (r.changed)
+        changes.push(
+          `${pair.name}/${node.name}: host key ${key.fingerprint} pinned for ${host} in ${path.relative(inv.dir, ssh.knownHostsFile) || ssh.knownHostsFile}`,
+        )
       edit.text = r.text
       edit.changed ||= r.changed
       edit.removed.push(...r.removed)

@@ -19,7 +19,12 @@ export const syncPaths = (pair: Pair) => ({
   knownHostsFile: pair.sync?.nodeKnownHostsFile ?? NODE_KNOWN_HOSTS_FILE,
 })
 
-export interface PublicKey { type: string; blob: Buffer; base64: string; fingerprint: string }
+export interface PublicKey {
+  type: string
+  blob: Buffer
+  base64: string
+  fingerprint: string
+}
 
 /** "ssh-ed25519 AAAA… [comment]" (a trailing newline, as the tls provider writes it, is fine). */
 export function parsePublicKey(line: string, label: string): PublicKey {
@@ -35,7 +40,11 @@ export function parsePublicKey(line: string, label: string): PublicKey {
 /** The key part of a public key line, without comment or newline: what known_hosts and outputs carry. */
 export const keyText = (k: PublicKey) => `${k.type} ${k.base64}`
 
-export interface PeerKeys { name: string; hostPublicKey: string; syncPublicKey: string }
+export interface PeerKeys {
+  name: string
+  hostPublicKey: string
+  syncPublicKey: string
+}
 
 /**
  * A node's sync.nodeKnownHostsFile: one `<alias> <type> <key>` line per peer, under the alias the
@@ -52,7 +61,9 @@ export function nodeKnownHostsText(pair: Pair | string, peers: { name: string; h
  */
 export function authorizedSyncLines(pair: Pair | string, peers: { name: string; syncPublicKey: string }[]): string {
   const name = typeof pair === 'string' ? pair : pair.name
-  return peers.map((p) => `restrict,command="${SYNC_RECEIVE}" ${keyText(parsePublicKey(p.syncPublicKey, `sync key of ${p.name}`))} hapair-sync:${name}@${p.name}\n`).join('')
+  return peers
+    .map((p) => `restrict,command="${SYNC_RECEIVE}" ${keyText(parsePublicKey(p.syncPublicKey, `sync key of ${p.name}`))} hapair-sync:${name}@${p.name}\n`)
+    .join('')
 }
 
 /**

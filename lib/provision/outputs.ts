@@ -8,40 +8,55 @@ import { parsePublicKey } from './node-keys.ts'
 const Id = T.Integer({ minimum: 1 })
 
 /** The public half of a key the stack generated: never a private key (the pattern admits none). */
-export const StackKeyOutput = T.Object({
-  publicKey: T.String({ pattern: '^ssh-ed25519 [A-Za-z0-9+/]+={0,2}$' }),
-  fingerprint: T.String({ pattern: '^SHA256:[A-Za-z0-9+/]{43}$' }),
-}, { additionalProperties: false })
+export const StackKeyOutput = T.Object(
+  {
+    publicKey: T.String({ pattern: '^ssh-ed25519 [A-Za-z0-9+/]+={0,2}$' }),
+    fingerprint: T.String({ pattern: '^SHA256:[A-Za-z0-9+/]{43}$' }),
+  },
+  { additionalProperties: false },
+)
 
-export const StackNodeOutput = T.Object({
-  /** Hetzner server id or DigitalOcean droplet id. */
-  id: Id,
-  ipv4: T.String({ description: 'IPv4 address (checked below: TypeBox has no format checkers registered)' }),
-  ipv6: T.Optional(T.String()),
-  /** The sshd host key the stack generated (absent in outputs of stacks older than that). */
-  hostKey: T.Optional(StackKeyOutput),
-  /** The node's node-to-node sync key (its public half, authorized on the peers). */
-  syncKey: T.Optional(StackKeyOutput),
-}, { additionalProperties: false })
+export const StackNodeOutput = T.Object(
+  {
+    /** Hetzner server id or DigitalOcean droplet id. */
+    id: Id,
+    ipv4: T.String({ description: 'IPv4 address (checked below: TypeBox has no format checkers registered)' }),
+    ipv6: T.Optional(T.String()),
+    /** The sshd host key the stack generated (absent in outputs of stacks older than that). */
+    hostKey: T.Optional(StackKeyOutput),
+    /** The node's node-to-node sync key (its public half, authorized on the peers). */
+    syncKey: T.Optional(StackKeyOutput),
+  },
+  { additionalProperties: false },
+)
 
-export const StackFloatingIpOutput = T.Object({
-  name: T.String({ minLength: 1 }),
-  /** Hetzner floating IP id; DigitalOcean names a reserved IP by its address and has none. */
-  id: T.Optional(Id),
-  /** The address the active node's kernel holds (for an IPv6 floating network: its ::1). */
-  address: T.String({ minLength: 1 }),
-  family: T.Union([T.Literal('ipv4'), T.Literal('ipv6')]),
-}, { additionalProperties: false })
+export const StackFloatingIpOutput = T.Object(
+  {
+    name: T.String({ minLength: 1 }),
+    /** Hetzner floating IP id; DigitalOcean names a reserved IP by its address and has none. */
+    id: T.Optional(Id),
+    /** The address the active node's kernel holds (for an IPv6 floating network: its ::1). */
+    address: T.String({ minLength: 1 }),
+    family: T.Union([T.Literal('ipv4'), T.Literal('ipv6')]),
+  },
+  { additionalProperties: false },
+)
 
-export const StackPairOutput = T.Object({
-  provider: T.Union([T.Literal('hcloud'), T.Literal('digitalocean')]),
-  nodes: T.Record(T.String(), StackNodeOutput),
-  floatingIps: T.Array(StackFloatingIpOutput),
-}, { additionalProperties: false })
+export const StackPairOutput = T.Object(
+  {
+    provider: T.Union([T.Literal('hcloud'), T.Literal('digitalocean')]),
+    nodes: T.Record(T.String(), StackNodeOutput),
+    floatingIps: T.Array(StackFloatingIpOutput),
+  },
+  { additionalProperties: false },
+)
 
-export const StackOutputs = T.Object({
-  pairs: T.Record(T.String(), StackPairOutput),
-}, { additionalProperties: true, description: 'pulumi stack output --json of stacks/hcloud or stacks/digitalocean' })
+export const StackOutputs = T.Object(
+  {
+    pairs: T.Record(T.String(), StackPairOutput),
+  },
+  { additionalProperties: true, description: 'pulumi stack output --json of stacks/hcloud or stacks/digitalocean' },
+)
 
 export type StackKeyOutput = Static<typeof StackKeyOutput>
 export type StackNodeOutput = Static<typeof StackNodeOutput>

@@ -13,11 +13,19 @@ export type Provider = 'hcloud' | 'digitalocean'
 export type Provision = NonNullable<Pair['provision']>
 
 export interface NodePlan {
-  node: Node; location: string; serverType: string; image: string; primary: boolean
+  node: Node
+  location: string
+  serverType: string
+  image: string
+  primary: boolean
   /** The login user the playbooks use on it: cloud-init authorizes the peers' sync keys for this user. */
   sshUser: string
 }
-export interface FloatingIpPlan { name: string; family: 'ipv4' | 'ipv6'; prefix: number }
+export interface FloatingIpPlan {
+  name: string
+  family: 'ipv4' | 'ipv6'
+  prefix: number
+}
 
 export interface PairPlan {
   pair: Pair
@@ -49,7 +57,9 @@ function publicKey(inv: LoadedInventory, p: Provision, at: string): string {
   try {
     text = readFileSync(file, 'utf8').trim()
   } catch (e) {
-    throw new InputError(`${inv.file}: ${at}/sshPublicKeyFile: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`)
+    throw new InputError(
+      `${inv.file}: ${at}/sshPublicKeyFile: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    )
   }
   if (!/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-\S+|sk-\S+) [A-Za-z0-9+/=]+/.test(text)) {
     throw new InputError(`${inv.file}: ${at}/sshPublicKeyFile: ${file} is not an OpenSSH public key (a private key there would be sent to the provider)`)

@@ -23,7 +23,10 @@ export interface ReportOptions {
 
 /** Fails before any check runs when a report could not be written afterwards (exit 2, nothing touched). */
 export function checkReportTargets(opts: ReportOptions): void {
-  for (const [flag, file] of [['--junit', opts.junit], ['--metrics', opts.metrics]] as const) {
+  for (const [flag, file] of [
+    ['--junit', opts.junit],
+    ['--metrics', opts.metrics],
+  ] as const) {
     if (file === undefined) continue
     if (file === '' || (file as unknown) === true) throw new InputError(`${flag} needs a file name`)
     const dir = path.dirname(path.resolve(file))

@@ -25,7 +25,9 @@ export function formatJunit(results: CheckResult[], opts: { name?: string; times
   const out = ['<?xml version="1.0" encoding="UTF-8"?>']
   out.push(`<testsuites name="${xmlEscape(name)}" tests="${results.length}" failures="${failures(results)}" errors="0" time="${secs(total(results))}">`)
   for (const [pair, rs] of byPair) {
-    out.push(`  <testsuite name="${xmlEscape(`${name}: ${pair}`)}" tests="${rs.length}" failures="${failures(rs)}" errors="0" skipped="0" time="${secs(total(rs))}" timestamp="${stamp}">`)
+    out.push(
+      `  <testsuite name="${xmlEscape(`${name}: ${pair}`)}" tests="${rs.length}" failures="${failures(rs)}" errors="0" skipped="0" time="${secs(total(rs))}" timestamp="${stamp}">`,
+    )
     for (const r of rs) {
       const head = `    <testcase classname="${xmlEscape(`${pair}.${r.node}`)}" name="${xmlEscape(r.check)}" time="${secs(r.ms)}">`
       // A passing check's detail is still worth reading (finish time of the backup, skew measured).

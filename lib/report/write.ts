@@ -21,11 +21,15 @@ export function writeFileAtomic(file: string, text: string): void {
     rmSync(tmp, { force: true })
     const err = e as NodeJS.ErrnoException
     // The checks have run by now (destinations were checked before): a failure here is exit 1, not bad input.
-    throw new HapairError(`${file}: cannot write report: ${err.code === 'ENOENT' ? 'no such directory' : err.code ?? err.message}`)
+    throw new HapairError(`${file}: cannot write report: ${err.code === 'ENOENT' ? 'no such directory' : (err.code ?? err.message)}`)
   }
 }
 
 /** The file's text, or '' when there is none yet. */
 export function readIfExists(file: string): string {
-  try { return readFileSync(file, 'utf8') } catch { return '' }
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return ''
+  }
 }

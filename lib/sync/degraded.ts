@@ -27,7 +27,7 @@ export function mergeDegraded(prev: DegradedRecord | undefined, results: ItemRes
   for (const f of failures) if (!byTarget.has(f.target)) byTarget.set(f.target, `${f.target}: ${f.reason ?? f.outcome}`)
   return {
     since: prev?.since ?? now,
-    reason: byTarget.size ? [...byTarget.values()].join('; ') : prev?.reason ?? 'changes pending',
+    reason: byTarget.size ? [...byTarget.values()].join('; ') : (prev?.reason ?? 'changes pending'),
     pending: out,
   }
 }

@@ -9,7 +9,18 @@
 // `sync`); over that it deletes nothing, lists the first 20 paths and exits 3; `--force` lifts it."
 import { RemoteError } from '../errors.ts'
 import type { Pair, SyncItem } from '../inventory/schema.ts'
-import { classifyExit, deleteArgv, deletedPaths, parseHeldDeletes, parseItemized, parseNonDirCounts, parseStats, withoutHeldNoise, type RsyncOptions, type ExitVerdict } from './rsync.ts'
+import {
+  classifyExit,
+  deleteArgv,
+  deletedPaths,
+  parseHeldDeletes,
+  parseItemized,
+  parseNonDirCounts,
+  parseStats,
+  withoutHeldNoise,
+  type RsyncOptions,
+  type ExitVerdict,
+} from './rsync.ts'
 
 /** Large enough for routine pruning, small enough that a stale source cannot empty an item. */
 export const MAX_DELETE_DEFAULT = { count: 1000, share: 0.2 } as const
@@ -18,11 +29,15 @@ export const SHARE_MIN_FILES = 10
 /** Paths a refusal names. */
 export const REFUSAL_LIST_MAX = 20
 
-export interface DeleteLimit { count: number; share: number }
+export interface DeleteLimit {
+  count: number
+  share: number
+}
 
 /** Per field: the item's own value, else the pair-wide one, else the default. */
 export function deleteLimit(pair: Pair, item: SyncItem): DeleteLimit {
-  const pw = pair.sync?.maxDelete ?? {}, own = item.maxDelete ?? {}
+  const pw = pair.sync?.maxDelete ?? {},
+    own = item.maxDelete ?? {}
   return { count: own.count ?? pw.count ?? MAX_DELETE_DEFAULT.count, share: own.share ?? pw.share ?? MAX_DELETE_DEFAULT.share }
 }
 
@@ -32,7 +47,8 @@ export function deleteLimit(pair: Pair, item: SyncItem): DeleteLimit {
  */
 export function overLimit(files: number, held: number, l: DeleteLimit): string | undefined {
   if (files > l.count) return `limit maxDelete.count ${l.count}`
-  if (files > SHARE_MIN_FILES && files > l.share * held) return `limit maxDelete.share ${l.share} (${Math.round((100 * files) / Math.max(held, 1))}% of the item's files)`
+  if (files > SHARE_MIN_FILES && files > l.share * held)
+    return `limit maxDelete.share ${l.share} (${Math.round((100 * files) / Math.max(held, 1))}% of the item's files)`
   return undefined
 }
 
@@ -56,8 +72,10 @@ export function refusal(paths: string[], held: number, limit: string): Refusal {
 
 export function describeRefusal(r: Refusal): string {
   const more = r.total > r.paths.length ? ` and ${r.total - r.paths.length} more` : ''
-  return `refused to delete ${r.count} of the ${r.held} files the target holds (${r.limit}): ${r.paths.join(', ')}${more}; nothing was deleted. ` +
+  return (
+    `refused to delete ${r.count} of the ${r.held} files the target holds (${r.limit}): ${r.paths.join(', ')}${more}; nothing was deleted. ` +
     'Is the source the node with the newest data? Sync again with --force to delete them'
+  )
 }
 
 /** The judgement as the sftp transport makes it: its tree diff knows every deletion before any change. */
@@ -81,9 +99,18 @@ export function dryRunNote(itemized: string[], statsOut: string, l: DeleteLimit)
   return why && `a real sync would refuse: ${files} files to delete, over the ${why}`
 }
 
-export interface Pass { code: number | null; stdout: string; stderr: string; signal?: string | null }
+export interface Pass {
+  code: number | null
+  stdout: string
+  stderr: string
+  signal?: string | null
+}
 
-export interface Settled { verdict: ExitVerdict; deleted: number; refused?: Refusal }
+export interface Settled {
+  verdict: ExitVerdict
+  deleted: number
+  refused?: Refusal
+}
 
 /**
  * After a transfer run with --max-delete=0: nothing held back costs nothing more; within the

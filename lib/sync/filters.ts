@@ -43,11 +43,17 @@ function globSource(glob: string): string {
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]
     if (c === '*') {
-      if (glob[i + 1] === '*') { re += '.*'; i++ } else re += '[^/]*'
+      if (glob[i + 1] === '*') {
+        re += '.*'
+        i++
+      } else re += '[^/]*'
     } else if (c === '?') re += '[^/]'
     else if (c === '[') {
       const end = glob.indexOf(']', i + 2)
-      if (end < 0) { re += '\\['; continue }
+      if (end < 0) {
+        re += '\\['
+        continue
+      }
       let body = glob.slice(i + 1, end)
       if (body.startsWith('!')) body = '^' + body.slice(1)
       re += '[' + body.replace(/\\/g, '\\\\') + ']'

@@ -46,7 +46,8 @@ function validate(pair: Pair, o: SyncOptions): void {
   if (o.bootstrap && o.to) throw new InputError('--bootstrap names its own target: drop --to')
   if (o.bootstrap && o.items?.length) throw new InputError('--bootstrap copies every item: drop --item')
   for (const n of [o.to, o.from, o.bootstrap]) if (n) findNode(pair, n)
-  if (o.ioTimeoutSec !== undefined && !(Number.isInteger(o.ioTimeoutSec) && o.ioTimeoutSec > 0)) throw new InputError(`--timeout must be a positive number of seconds (got ${o.ioTimeoutSec})`)
+  if (o.ioTimeoutSec !== undefined && !(Number.isInteger(o.ioTimeoutSec) && o.ioTimeoutSec > 0))
+    throw new InputError(`--timeout must be a positive number of seconds (got ${o.ioTimeoutSec})`)
 }
 
 /** The direction guard: data flows only out of the active node, never into it. */
@@ -62,10 +63,14 @@ export function guardDirection(active: string, epoch: number, o: Pick<SyncOption
  * being promoted. A stale lock refuses too: its run died, and the pair is whatever it left.
  */
 export function guardLock(pair: Pair, seen: (Partial<LockSeen> | { unreachable: string })[], now = Date.now()): void {
-  const locks = seen.filter((f): f is Partial<LockSeen> => !('unreachable' in f) && f.lock !== undefined)
+  const locks = seen
+    .filter((f): f is Partial<LockSeen> => !('unreachable' in f) && f.lock !== undefined)
     .map((f) => ({ ...f, owner: parseOwner(f.lock), on: f.node ? ` on ${f.node}` : '' }))
   const live = locks.find((l) => l.owner && !isStale(l.owner, now))
-  if (live) throw new RefusedError(`pair ${pair.name} is locked by ${describeOwner(live.owner!)}${live.on}: a failover or failback is under way; sync again when it is done`)
+  if (live)
+    throw new RefusedError(
+      `pair ${pair.name} is locked by ${describeOwner(live.owner!)}${live.on}: a failover or failback is under way; sync again when it is done`,
+    )
   const l = locks.find((x) => x.journal) ?? locks[0]
   if (!l) return
   const who = l.owner ? describeOwner(l.owner) : 'an owner that cannot be read'
@@ -73,9 +78,13 @@ export function guardLock(pair: Pair, seen: (Partial<LockSeen> | { unreachable: 
   if (l.journal) {
     const j = parseJournal(l.journal, pair)
     if (j.journal) {
-      throw new RefusedError(`pair ${pair.name} has an unfinished ${j.journal.operation} from ${j.journal.from} to ${j.journal.to} (epoch ${j.journal.epoch}; lock${l.on} left by ${who}): finish it first with \`${finishCommand(pair, j.journal.operation)}\`; sync refuses until then`)
+      throw new RefusedError(
+        `pair ${pair.name} has an unfinished ${j.journal.operation} from ${j.journal.from} to ${j.journal.to} (epoch ${j.journal.epoch}; lock${l.on} left by ${who}): finish it first with \`${finishCommand(pair, j.journal.operation)}\`; sync refuses until then`,
+      )
     }
-    throw new RefusedError(`pair ${pair.name} has an interrupted operation whose journal${l.on} is unusable (${j.problem}), left by ${who}: nothing resumes it; check the nodes, then ${rerun}`)
+    throw new RefusedError(
+      `pair ${pair.name} has an interrupted operation whose journal${l.on} is unusable (${j.problem}), left by ${who}: nothing resumes it; check the nodes, then ${rerun}`,
+    )
   }
   throw new RefusedError(`pair ${pair.name} is still locked${l.on} by ${who}, a run that died before it journalled a change: ${rerun}; sync refuses until then`)
 }
@@ -89,7 +98,10 @@ export async function runSync(inv: LoadedInventory, pair: Pair, pool: SshPool, o
   const started = Date.now()
   const now = () => (o.now?.() ?? new Date()).toISOString()
   let mark = started
-  const phase = (what: string) => { o.log?.(`${what} (${Date.now() - mark} ms)`); mark = Date.now() }
+  const phase = (what: string) => {
+    o.log?.(`${what} (${Date.now() - mark} ms)`)
+    mark = Date.now()
+  }
   validate(pair, o)
   const items = selectItems(pair, o.bootstrap ? [] : o.items)
   const ioTimeoutSec = o.ioTimeoutSec ?? 60
@@ -105,7 +117,9 @@ export async function runSync(inv: LoadedInventory, pair: Pair, pool: SshPool, o
       if (!(e instanceof RemoteError)) throw e
       return { unreachable: e.message }
     })
-    p.catch(() => { /* awaited below when needed; a refused run never asks */ })
+    p.catch(() => {
+      /* awaited below when needed; a refused run never asks */
+    })
     probes.set(n.name, p)
   }
   // The source is the active node only when the records can be believed: a forged, cut-short
@@ -122,9 +136,21 @@ export async function runSync(inv: LoadedInventory, pair: Pair, pool: SshPool, o
   const sourceFacts = await probes.get(source)!
   if (view.unreachable[source] || 'unreachable' in sourceFacts) {
     const why = view.unreachable[source] ?? (sourceFacts as { unreachable: string }).unreachable
-    throw new RemoteError(`the active node cannot be reached, so nothing can be synced from it: ${why}`, { node: source, host: findNode(pair, source).address, unreachable: true })
+    throw new RemoteError(`the active node cannot be reached, so nothing can be synced from it: ${why}`, {
+      node: source,
+      host: findNode(pair, source).address,
+      unreachable: true,
+    })
   }
-  const fence = await fenceRun(pool, pair, o, source, targets.filter((t) => !('unreachable' in reach[t])), view.epoch, probes)
+  const fence = await fenceRun(
+    pool,
+    pair,
+    o,
+    source,
+    targets.filter((t) => !('unreachable' in reach[t])),
+    view.epoch,
+    probes,
+  )
   try {
     return await syncFenced({ inv, pair, pool, o, view, source, targets, reach, sourceFacts, items, ioTimeoutSec, now, phase, started, fence })
   } finally {
@@ -133,12 +159,21 @@ export async function runSync(inv: LoadedInventory, pair: Pair, pool: SshPool, o
 }
 
 /** Takes the run's leases, then refuses if any node is locked or the source's epoch moved since it was read. */
-async function fenceRun(pool: SshPool, pair: Pair, o: SyncOptions, source: string, targets: string[], epoch: number, probes: Map<string, Promise<NodeFacts | { unreachable: string }>>): Promise<Fence> {
+async function fenceRun(
+  pool: SshPool,
+  pair: Pair,
+  o: SyncOptions,
+  source: string,
+  targets: string[],
+  epoch: number,
+  probes: Map<string, Promise<NodeFacts | { unreachable: string }>>,
+): Promise<Fence> {
   const lockId = typeof o.lockHeld === 'object' ? o.lockHeld.owner.id : undefined
   const { fence, seen, epochs } = await takeFence(pool, pair, [source, ...targets], { lockHeld: !!o.lockHeld, lockId })
   try {
     if (!o.lockHeld) guardLock(pair, [...seen, ...(await Promise.all([...probes.entries()].map(async ([node, p]) => ({ node, ...(await p) }))))])
-    if (epochs[source] === undefined) throw new RemoteError('could not take the sync lease on the active node', { node: source, host: findNode(pair, source).address, unreachable: true })
+    if (epochs[source] === undefined)
+      throw new RemoteError('could not take the sync lease on the active node', { node: source, host: findNode(pair, source).address, unreachable: true })
     const now = epochs[source] === 'none' ? 0 : Number(epochs[source])
     if (now > epoch) throw stoppedError(pair, source, `stopped: a failover took the pair (epoch ${now} appeared while the sync started)`)
   } catch (e) {
@@ -149,9 +184,21 @@ async function fenceRun(pool: SshPool, pair: Pair, o: SyncOptions, source: strin
 }
 
 async function syncFenced(r: {
-  inv: LoadedInventory; pair: Pair; pool: SshPool; o: SyncOptions; view: ActiveView; source: string; targets: string[]
-  reach: Record<string, NodeFacts | { unreachable: string }>; sourceFacts: NodeFacts; items: ReturnType<typeof selectItems>; ioTimeoutSec: number
-  now: () => string; phase: (what: string) => void; started: number; fence: Fence
+  inv: LoadedInventory
+  pair: Pair
+  pool: SshPool
+  o: SyncOptions
+  view: ActiveView
+  source: string
+  targets: string[]
+  reach: Record<string, NodeFacts | { unreachable: string }>
+  sourceFacts: NodeFacts
+  items: ReturnType<typeof selectItems>
+  ioTimeoutSec: number
+  now: () => string
+  phase: (what: string) => void
+  started: number
+  fence: Fence
 }): Promise<SyncReport> {
   const { inv, pair, pool, o, view, source, targets, reach, sourceFacts, items, ioTimeoutSec, now, phase, started, fence } = r
   const src = pool.session(pair, source)
@@ -162,28 +209,82 @@ async function syncFenced(r: {
   // Each target gets its items in priority order; targets proceed side by side.
   const pinned: string[] = []
   const results = new Map<Step, ItemResult>()
-  const ctx: DeliverContext = { inv, pair, pool, src, sourceFacts, dryRun: !!o.dryRun, bootstrap: !!o.bootstrap, force: !!o.force, ioTimeoutSec, now, log: o.log, pinned, progress: o.progress,
-    pendingBefore: view.states[source]?.degraded?.pending ?? {}, fence }
-  await Promise.all(targets.map((t) => deliverTo(ctx, t, plan.filter((s) => s.target === t), results)))
+  const ctx: DeliverContext = {
+    inv,
+    pair,
+    pool,
+    src,
+    sourceFacts,
+    dryRun: !!o.dryRun,
+    bootstrap: !!o.bootstrap,
+    force: !!o.force,
+    ioTimeoutSec,
+    now,
+    log: o.log,
+    pinned,
+    progress: o.progress,
+    pendingBefore: view.states[source]?.degraded?.pending ?? {},
+    fence,
+  }
+  await Promise.all(
+    targets.map((t) =>
+      deliverTo(
+        ctx,
+        t,
+        plan.filter((s) => s.target === t),
+        results,
+      ),
+    ),
+  )
   const ordered = plan.map((s) => results.get(s)!).filter(Boolean)
   phase('items done')
   // Records too are written only while the source is still the active node.
-  if (!fence.stopped() && records) await fence.check(source).catch((e) => { if (!(e instanceof SyncStopped)) throw e })
+  if (!fence.stopped() && records)
+    await fence.check(source).catch((e) => {
+      if (!(e instanceof SyncStopped)) throw e
+    })
   const stop = fence.stopped()
-  if (stop) { records?.close(); throw stoppedError(pair, source, stop) }
+  if (stop) {
+    records?.close()
+    throw stoppedError(pair, source, stop)
+  }
 
   let degraded = view.states[source]?.degraded ?? null
   if (records) {
-    try { degraded = await records.record(view.states[source] ?? {}, ordered, now()) } catch (e) {
+    try {
+      degraded = await records.record(view.states[source] ?? {}, ordered, now())
+    } catch (e) {
       if (e instanceof HapairError) throw e
-      throw new RemoteError(`the items ran, but recording them failed: ${(e as Error).message}`, { node: source, host: findNode(pair, source).address, cause: e })
-    } finally { records.close() }
+      throw new RemoteError(`the items ran, but recording them failed: ${(e as Error).message}`, {
+        node: source,
+        host: findNode(pair, source).address,
+        cause: e,
+      })
+    } finally {
+      records.close()
+    }
   }
   phase('recorded')
   const failed = ordered.filter((r) => r.outcome === 'failed' || r.outcome === 'pending')
-  const exitCode = failed.some((r) => !r.link && !r.refusedForSafety) ? EXIT.failed : ordered.some((r) => r.outcome === 'refused' || r.refusedForSafety) ? EXIT.refused : failed.length ? EXIT.degraded : EXIT.ok
+  const exitCode = failed.some((r) => !r.link && !r.refusedForSafety)
+    ? EXIT.failed
+    : ordered.some((r) => r.outcome === 'refused' || r.refusedForSafety)
+      ? EXIT.refused
+      : failed.length
+        ? EXIT.degraded
+        : EXIT.ok
   return {
-    pair: pair.name, source, activeFrom: view.source, epoch: view.epoch, targets, dryRun: !!o.dryRun, bootstrap: o.bootstrap,
-    results: ordered, pinned, degraded, exitCode, ms: Date.now() - started,
+    pair: pair.name,
+    source,
+    activeFrom: view.source,
+    epoch: view.epoch,
+    targets,
+    dryRun: !!o.dryRun,
+    bootstrap: o.bootstrap,
+    results: ordered,
+    pinned,
+    degraded,
+    exitCode,
+    ms: Date.now() - started,
   }
 }

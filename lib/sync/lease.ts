@@ -20,12 +20,15 @@ export const LEASE_MS = 60_000
 /** A sync that a failover stopped, or that found the pair taken: exit 3, nothing recorded. */
 export class SyncStopped extends RefusedError {}
 
-
 /** Sets $e to the node's recorded epoch as the fence compares it ("none" without a record). */
 const epochSh = (pair: Pair) =>
   sh`e=$(sed -n 's/.*"epoch":[[:space:]]*\\([0-9][0-9]*\\).*/\\1/p' ${`${stateDir(pair)}/active.json`} 2>/dev/null | head -n 1); [ -n "$e" ] || e=none`
 
-export interface LockSeen { node: string; lock?: string; journal?: string }
+export interface LockSeen {
+  node: string
+  lock?: string
+  journal?: string
+}
 
 export interface Fence {
   readonly id: string
@@ -52,7 +55,9 @@ function checkSh(pair: Pair, dir: string | undefined, base: string, o: FenceOpti
   const lock = lockDir(pair)
   const lockPart = o.lockId
     ? sh`grep -qF ${`"id":"${o.lockId}"`} ${`${lock}/owner`} 2>/dev/null || { echo lock; exit ${STOPPED_EXIT}; }`
-    : o.lockHeld ? ':' : sh`if [ -e ${lock} ]; then echo lock; exit ${STOPPED_EXIT}; fi`
+    : o.lockHeld
+      ? ':'
+      : sh`if [ -e ${lock} ]; then echo lock; exit ${STOPPED_EXIT}; fi`
   return [
     dir ? sh`[ -d ${dir} ] || { echo lease; exit ${STOPPED_EXIT}; }` : ':',
     lockPart,
@@ -72,22 +77,51 @@ function reasonOf(node: string, stdout: string, base: string): string {
  * Takes the lease on each node (one round trip each, at once) and reports any exclusive lock
  * seen there with its journal. The lease is written before the lock is looked at.
  */
-export async function takeFence(pool: SshPool, pair: Pair, nodes: string[], o: FenceOptions = {}): Promise<{ fence: Fence; seen: LockSeen[]; epochs: Record<string, string> }> {
+export async function takeFence(
+  pool: SshPool,
+  pair: Pair,
+  nodes: string[],
+  o: FenceOptions = {},
+): Promise<{ fence: Fence; seen: LockSeen[]; epochs: Record<string, string> }> {
   const id = `${os.hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`
   const dir = `${leasesDir(pair)}/${id}`
   const lock = lockDir(pair)
-  const owner = () => JSON.stringify({ owner: `${os.userInfo().username}@${os.hostname()} pid ${process.pid}`, host: os.hostname(), pid: process.pid, at: new Date().toISOString(), expires: new Date(Date.now() + LEASE_MS).toISOString() })
+  const owner = () =>
+    JSON.stringify({
+      owner: `${os.userInfo().username}@${os.hostname()} pid ${process.pid}`,
+      host: os.hostname(),
+      pid: process.pid,
+      at: new Date().toISOString(),
+      expires: new Date(Date.now() + LEASE_MS).toISOString(),
+    })
   const put = sh`mkdir -p ${dir} && cat > ${`${dir}/owner.tmp`} && mv -f ${`${dir}/owner.tmp`} ${`${dir}/owner`} || exit 1`
   const epochs: Record<string, string> = {}
   const seen: LockSeen[] = []
   const leased: string[] = []
-  await Promise.all(nodes.map(async (n) => {
-    const r = await pool.session(pair, n).run({ script: [put, epochSh(pair), sh`printf '%s\\036' "$e"; if [ -e ${lock} ]; then printf 'lock\\036'; cat ${`${lock}/owner`} 2>/dev/null; printf '\\036'; cat ${`${lock}/journal`} 2>/dev/null; fi; exit 0`].join('\n') }, { input: owner() })
-    leased.push(n)
-    const [e, mark, lockText, journal] = r.stdout.split('\x1e')
-    epochs[n] = e.trim()
-    if (mark === 'lock') seen.push({ node: n, lock: lockText ?? '', journal: journal?.trim() || undefined })
-  }).map((p) => p.catch((e) => { if (!(e instanceof RemoteError)) throw e })))
+  await Promise.all(
+    nodes
+      .map(async (n) => {
+        const r = await pool.session(pair, n).run(
+          {
+            script: [
+              put,
+              epochSh(pair),
+              sh`printf '%s\\036' "$e"; if [ -e ${lock} ]; then printf 'lock\\036'; cat ${`${lock}/owner`} 2>/dev/null; printf '\\036'; cat ${`${lock}/journal`} 2>/dev/null; fi; exit 0`,
+            ].join('\n'),
+          },
+          { input: owner() },
+        )
+        leased.push(n)
+        const [e, mark, lockText, journal] = r.stdout.split('\x1e')
+        epochs[n] = e.trim()
+        if (mark === 'lock') seen.push({ node: n, lock: lockText ?? '', journal: journal?.trim() || undefined })
+      })
+      .map((p) =>
+        p.catch((e) => {
+          if (!(e instanceof RemoteError)) throw e
+        }),
+      ),
+  )
 
   let stopped: string | undefined
   let timer: NodeJS.Timeout | undefined
@@ -98,14 +132,26 @@ export async function takeFence(pool: SshPool, pair: Pair, nodes: string[], o: F
     return new SyncStopped(stopped)
   }
   const renew = async () => {
-    await Promise.all(leased.map(async (n) => {
-      const r = await pool.session(pair, n).run({ script: sh`[ -d ${dir} ] || { echo lease; exit ${STOPPED_EXIT}; }; cat > ${`${dir}/owner.tmp`} && mv -f ${`${dir}/owner.tmp`} ${`${dir}/owner`}` }, { input: owner(), check: false }).catch(() => undefined)
-      if (r?.code === STOPPED_EXIT) stop(n, r.stdout)
-    }))
+    await Promise.all(
+      leased.map(async (n) => {
+        const r = await pool
+          .session(pair, n)
+          .run(
+            {
+              script: sh`[ -d ${dir} ] || { echo lease; exit ${STOPPED_EXIT}; }; cat > ${`${dir}/owner.tmp`} && mv -f ${`${dir}/owner.tmp`} ${`${dir}/owner`}`,
+            },
+            { input: owner(), check: false },
+          )
+          .catch(() => undefined)
+        if (r?.code === STOPPED_EXIT) stop(n, r.stdout)
+      }),
+    )
   }
   const schedule = () => {
     if (ended) return
-    timer = setTimeout(() => { renew().finally(schedule) }, LEASE_MS / 3)
+    timer = setTimeout(() => {
+      renew().finally(schedule)
+    }, LEASE_MS / 3)
     timer.unref()
   }
   schedule()
@@ -116,9 +162,12 @@ export async function takeFence(pool: SshPool, pair: Pair, nodes: string[], o: F
     async check(node) {
       if (stopped) throw new SyncStopped(stopped)
       // A node the lease could not reach at the start has no lease to lose: lock and epoch still count.
-      const r = await pool.session(pair, node).run({ script: checkSh(pair, leased.includes(node) ? dir : undefined, epochs[node] ?? 'none', o) }, { check: false })
+      const r = await pool
+        .session(pair, node)
+        .run({ script: checkSh(pair, leased.includes(node) ? dir : undefined, epochs[node] ?? 'none', o) }, { check: false })
       if (r.code === STOPPED_EXIT) throw stop(node, r.stdout)
-      if (r.code !== 0) throw new RemoteError(`the sync's fence check failed: exit ${r.code}: ${r.stderr.trim()}`, { node, host: r.host, exitCode: r.code, stderr: r.stderr })
+      if (r.code !== 0)
+        throw new RemoteError(`the sync's fence check failed: exit ${r.code}: ${r.stderr.trim()}`, { node, host: r.host, exitCode: r.code, stderr: r.stderr })
     },
     wrap(node, argv) {
       return [
@@ -131,18 +180,27 @@ export async function takeFence(pool: SshPool, pair: Pair, nodes: string[], o: F
     async inFlight(node, on) {
       const f = `${dir}/sftp`
       // Off also in the stopping copy: that is the sign stopSyncs waits for.
-      await pool.session(pair, node).run({ script: on ? sh`[ -d ${dir} ] && : > ${f}; exit 0` : sh`rm -f ${f} ${`${dir}.stopping/sftp`}; exit 0` }, { check: false }).catch(() => undefined)
+      await pool
+        .session(pair, node)
+        .run({ script: on ? sh`[ -d ${dir} ] && : > ${f}; exit 0` : sh`rm -f ${f} ${`${dir}.stopping/sftp`}; exit 0` }, { check: false })
+        .catch(() => undefined)
     },
     async end() {
       ended = true
       if (timer) clearTimeout(timer)
       // The stopping copy too: that removal is what tells a waiting stopSyncs this sync is done.
-      await Promise.all(leased.map((n) => pool.session(pair, n).run({ script: sh`rm -rf ${dir} ${`${dir}.stopping`}; exit 0` }, { check: false }).catch(() => undefined)))
+      await Promise.all(
+        leased.map((n) =>
+          pool
+            .session(pair, n)
+            .run({ script: sh`rm -rf ${dir} ${`${dir}.stopping`}; exit 0` }, { check: false })
+            .catch(() => undefined),
+        ),
+      )
     },
   }
   return { fence, seen, epochs }
 }
-
 
 /** For a controller-run item: a fence check at most every `files` calls or `ms`, whichever comes first. */
 export function checkpoint(fence: Fence, nodes: string[], files = 200, ms = 500): () => Promise<void> {
@@ -156,7 +214,11 @@ export function checkpoint(fence: Fence, nodes: string[], files = 200, ms = 500)
     calls = 0
     last = Date.now()
     // Concurrent uploads share one check in flight rather than each sending its own.
-    pending ??= Promise.all(nodes.map((n) => fence.check(n))).then(() => undefined).finally(() => { pending = undefined })
+    pending ??= Promise.all(nodes.map((n) => fence.check(n)))
+      .then(() => undefined)
+      .finally(() => {
+        pending = undefined
+      })
     await pending
   }
 }

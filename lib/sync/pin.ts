@@ -14,10 +14,7 @@ import { sh } from '../shell.ts'
 import type { NodeSession } from '../ssh.ts'
 
 export type PinVerdict =
-  | { state: 'pinned' }
-  | { state: 'missing'; lines: string[] }
-  | { state: 'conflict'; reason: string }
-  | { state: 'untrusted'; reason: string }
+  { state: 'pinned' } | { state: 'missing'; lines: string[] } | { state: 'conflict'; reason: string } | { state: 'untrusted'; reason: string }
 
 /** '@' cannot occur in pair or node names, so no two (pair, node) share an alias. */
 export const hostKeyAlias = (pair: Pair | string, node: Node | string) =>
@@ -26,7 +23,12 @@ const OWN_ALIAS = /^hapair-[a-z0-9][a-z0-9_.-]*@[a-z0-9][a-z0-9_.-]*$/
 /** What makes a host field more than one literal name, for OpenSSH: wildcards, negation, lists. */
 const PATTERN = /[*?!,]/
 
-export interface HopPeer { name: string; address: string; port: number; alias: string }
+export interface HopPeer {
+  name: string
+  address: string
+  port: number
+  alias: string
+}
 export interface PinScope {
   /** The node-side file, for messages. */
   file: string
@@ -52,7 +54,11 @@ function lineProblem(e: KnownHostsEntry, target: HopPeer, trusted: (b: Buffer) =
 
 /** Compares the source's hapair known_hosts with what the controller pins for the target. Pure. */
 export function comparePins(nodeText: string, controller: KnownKey[], target: HopPeer, scope: PinScope): PinVerdict {
-  if (controller.length === 0) return { state: 'untrusted', reason: `the controller's known_hosts pins no key for ${target.name} (${target.address}), so none can be given to the source node` }
+  if (controller.length === 0)
+    return {
+      state: 'untrusted',
+      reason: `the controller's known_hosts pins no key for ${target.name} (${target.address}), so none can be given to the source node`,
+    }
   const trusted = (b: Buffer) => controller.some((c) => c.blob.equals(b))
   const problems: string[] = []
   let aliased = false
@@ -65,8 +71,9 @@ export function comparePins(nodeText: string, controller: KnownKey[], target: Ho
     const want = controller.map((k) => fingerprint(k.blob)).join(', ')
     return {
       state: 'conflict',
-      reason: `HOST KEY MISMATCH on the hop ${scope.source} -> ${target.name} (${target.address}): in ${scope.file} on ${scope.source}, ${problems.join('; ')}; the controller pins ${want} for ${target.name}. `
-        + `The hop trusts only that key, so the sync to ${target.name} is refused: remove those lines (if ${target.name} was rebuilt, fix the controller's known_hosts first)`,
+      reason:
+        `HOST KEY MISMATCH on the hop ${scope.source} -> ${target.name} (${target.address}): in ${scope.file} on ${scope.source}, ${problems.join('; ')}; the controller pins ${want} for ${target.name}. ` +
+        `The hop trusts only that key, so the sync to ${target.name} is refused: remove those lines (if ${target.name} was rebuilt, fix the controller's known_hosts first)`,
     }
   }
   if (aliased) return { state: 'pinned' }
@@ -89,13 +96,30 @@ function controllerKeys(file: string | undefined, target: Node, port: number): K
  * Checks the source's hapair known_hosts (as the probe read it) against the controller's pin;
  * appends a missing pin unless dryRun. Any line that could widen the trust: RefusedError.
  */
-export async function ensurePinned(src: NodeSession, inv: LoadedInventory, pair: Pair, target: Node, nodeFile: string, nodeText: string, dryRun: boolean): Promise<PinVerdict> {
+export async function ensurePinned(
+  src: NodeSession,
+  inv: LoadedInventory,
+  pair: Pair,
+  target: Node,
+  nodeFile: string,
+  nodeText: string,
+  dryRun: boolean,
+): Promise<PinVerdict> {
   const ssh = sshSettings(inv, pair, target)
   const peer = { name: target.name, address: target.address, port: ssh.port, alias: hostKeyAlias(pair, target) }
-  const verdict = comparePins(nodeText, controllerKeys(ssh.knownHostsFile, target, ssh.port), peer, { file: nodeFile, source: src.name, others: otherHosts(inv, target) })
+  const verdict = comparePins(nodeText, controllerKeys(ssh.knownHostsFile, target, ssh.port), peer, {
+    file: nodeFile,
+    source: src.name,
+    others: otherHosts(inv, target),
+  })
   if (verdict.state === 'conflict') throw new RefusedError(verdict.reason)
   if (verdict.state === 'missing' && !dryRun) {
-    await src.run({ script: sh`umask 077; mkdir -p ${path.posix.dirname(nodeFile)} || exit 1; if [ -s ${nodeFile} ] && [ -n "$(tail -c 1 ${nodeFile})" ]; then echo >> ${nodeFile}; fi; cat >> ${nodeFile}` }, { input: verdict.lines.join('\n') + '\n' })
+    await src.run(
+      {
+        script: sh`umask 077; mkdir -p ${path.posix.dirname(nodeFile)} || exit 1; if [ -s ${nodeFile} ] && [ -n "$(tail -c 1 ${nodeFile})" ]; then echo >> ${nodeFile}; fi; cat >> ${nodeFile}`,
+      },
+      { input: verdict.lines.join('\n') + '\n' },
+    )
   }
   return verdict
 }

@@ -6,7 +6,10 @@ import { itemInsideProtected } from './filters.ts'
 import type { Policy } from './types.ts'
 
 /** A version as a node reported it: the value, or why it could not be read. */
-export interface VersionValue { value?: string; error?: string }
+export interface VersionValue {
+  value?: string
+  error?: string
+}
 
 /** What the probe learnt from one node. */
 export interface NodeFacts {
@@ -39,10 +42,16 @@ export function orderItems(items: SyncItem[]): SyncItem[] {
 /** The items named on the command line (repeated or comma-separated), or all of them. */
 export function selectItems(pair: Pair, names: string[] = []): SyncItem[] {
   const all = pair.sync?.items ?? []
-  const wanted = names.flatMap((n) => n.split(',')).map((n) => n.trim()).filter(Boolean)
+  const wanted = names
+    .flatMap((n) => n.split(','))
+    .map((n) => n.trim())
+    .filter(Boolean)
   if (wanted.length === 0) return orderItems(all)
   const unknown = wanted.filter((n) => !all.some((i) => i.name === n))
-  if (unknown.length) throw new InputError(`pair ${pair.name} has no sync item ${unknown.map((n) => `"${n}"`).join(', ')} (items: ${all.map((i) => i.name).join(', ') || 'none'})`)
+  if (unknown.length)
+    throw new InputError(
+      `pair ${pair.name} has no sync item ${unknown.map((n) => `"${n}"`).join(', ')} (items: ${all.map((i) => i.name).join(', ') || 'none'})`,
+    )
   return orderItems(all.filter((i) => wanted.includes(i.name)))
 }
 
@@ -51,9 +60,11 @@ export function selectItems(pair: Pair, names: string[] = []): SyncItem[] {
  * with embedded numbers compared as numbers; a missing part counts as 0, so 1 equals 1.0.
  */
 export function compareVersions(a: string, b: string): number {
-  const pa = a.trim().split('.'), pb = b.trim().split('.')
+  const pa = a.trim().split('.'),
+    pb = b.trim().split('.')
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? '0', y = pb[i] ?? '0'
+    const x = pa[i] ?? '0',
+      y = pb[i] ?? '0'
     if (/^\d+$/.test(x) && /^\d+$/.test(y)) {
       const d = Number(x) - Number(y)
       if (d !== 0) return Math.sign(d)
@@ -76,8 +87,8 @@ export type Gate = { ok: true; note?: string } | { ok: false; reason: string; un
 
 const RULE: Record<Exclude<Policy, 'always'>, { allows: (c: number) => boolean; wants: string }> = {
   equal: { allows: (c) => c === 0, wants: 'equal versions' },
-  upgrade: { allows: (c) => c <= 0, wants: 'a source version not above the target\'s' },
-  downgrade: { allows: (c) => c >= 0, wants: 'a source version not below the target\'s' },
+  upgrade: { allows: (c) => c <= 0, wants: "a source version not above the target's" },
+  downgrade: { allows: (c) => c >= 0, wants: "a source version not below the target's" },
 }
 
 /**
@@ -119,10 +130,22 @@ export function buildPlan(input: PlanInput): Step[] {
     for (const target of input.targets) {
       const t = input.reach[target]
       const step = (action: Action, extra: Partial<Step> = {}): Step => ({ item, target, action, ...extra })
-      if (itemInsideProtected(pair, item)) { steps.push(step('skip', { reason: `${item.path} lies inside a protected path` })); continue }
-      if (!t || 'unreachable' in t) { steps.push(step('pending', { link: true, reason: t ? t.unreachable : 'not probed' })); continue }
-      if (transport === 'rsync' && !source.rsync) { steps.push(step('fail', { reason: 'rsync is not installed on the source node' })); continue }
-      if (transport === 'rsync' && !t.rsync) { steps.push(step('fail', { reason: `rsync is not installed on ${target}: install it, or set this item's transport to sftp` })); continue }
+      if (itemInsideProtected(pair, item)) {
+        steps.push(step('skip', { reason: `${item.path} lies inside a protected path` }))
+        continue
+      }
+      if (!t || 'unreachable' in t) {
+        steps.push(step('pending', { link: true, reason: t ? t.unreachable : 'not probed' }))
+        continue
+      }
+      if (transport === 'rsync' && !source.rsync) {
+        steps.push(step('fail', { reason: 'rsync is not installed on the source node' }))
+        continue
+      }
+      if (transport === 'rsync' && !t.rsync) {
+        steps.push(step('fail', { reason: `rsync is not installed on ${target}: install it, or set this item's transport to sftp` }))
+        continue
+      }
       const sv = itemVersion(pair, item, source)
       const tv = itemVersion(pair, item, t)
       const versions = sv || tv ? { source: sv?.value, target: tv?.value } : undefined

@@ -11,7 +11,13 @@ import { findPair, loadInventory, parseInventory, readInventoryText, type Loaded
 import { errnoText } from '../inventory/read-file.ts'
 import { POLICIES, type Policy } from './types.ts'
 
-export interface PolicyAt { pair: string; item: string; policy: Policy; explicit: boolean; path: (string | number)[] }
+export interface PolicyAt {
+  pair: string
+  item: string
+  policy: Policy
+  explicit: boolean
+  path: (string | number)[]
+}
 
 export function policyAt(inv: LoadedInventory, pairName: string, itemName: string): PolicyAt {
   const [pair] = findPair(inv, pairName)
@@ -64,13 +70,21 @@ function fsStep<T>(what: string, file: string, fn: () => T): T {
 /** Replaces the file in one rename: a reader sees the old inventory or the new one, never half. */
 function writeAtomically(file: string, text: string, expectBefore: string): void {
   const real = fsStep('resolve the inventory', file, () => realpathSync(file))
-  const mode = fsStep('read the inventory\'s mode', real, () => statSync(real).mode & 0o7777)
+  const mode = fsStep("read the inventory's mode", real, () => statSync(real).mode & 0o7777)
   const tmp = path.join(path.dirname(real), `.${path.basename(real)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
   const fd = fsStep('create a temporary file beside it', tmp, () => openSync(tmp, 'wx', mode))
   try {
-    fsStep('write the temporary file', tmp, () => { writeSync(fd, text); fsyncSync(fd) })
+    fsStep('write the temporary file', tmp, () => {
+      writeSync(fd, text)
+      fsyncSync(fd)
+    })
   } catch (e) {
-    try { closeSync(fd); unlinkSync(tmp) } catch { /* already gone */ }
+    try {
+      closeSync(fd)
+      unlinkSync(tmp)
+    } catch {
+      /* already gone */
+    }
     throw e
   }
   closeSync(fd)
@@ -79,12 +93,19 @@ function writeAtomically(file: string, text: string, expectBefore: string): void
     if (readInventoryText(real) !== expectBefore) throw new InputError(`${file} changed while the policy was being set; nothing written, run it again`)
     fsStep('replace the inventory', real, () => renameSync(tmp, real))
   } catch (e) {
-    try { unlinkSync(tmp) } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp)
+    } catch {
+      /* already gone */
+    }
     throw e
   }
 }
 
-export interface SetResult extends PolicyAt { before: Policy; changed: boolean }
+export interface SetResult extends PolicyAt {
+  before: Policy
+  changed: boolean
+}
 
 export function setPolicy(file: string, pairName: string, itemName: string, word: string | undefined): SetResult {
   const policy = parsePolicy(word)

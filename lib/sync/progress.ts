@@ -5,7 +5,11 @@
 import { siBytes } from '../format.ts'
 
 /** One --info=progress2 record: bytes so far, percent of what rsync knows of so far, files sent. */
-export interface Progress2 { bytes: number; pct: number; files: number }
+export interface Progress2 {
+  bytes: number
+  pct: number
+  files: number
+}
 
 // "\r   1,234,567  12%   1.23MB/s    0:00:01 (xfr#3, to-chk=97/101)"; the (xfr#…) part is absent until a file completes.
 const RECORD = /^\s*([\d,.']+)\s+(\d{1,3})%\s+\S+\/s\s+\d+:\d\d:\d\d(?:\s+\(xfr#(\d+), (?:ir|to)-chk=\d+\/\d+\))?\s*$/
@@ -61,7 +65,12 @@ export interface ProgressOptions {
   now?: () => number
 }
 
-interface Track { bytes: number; pct: number; files: number; done: boolean }
+interface Track {
+  bytes: number
+  pct: number
+  files: number
+  done: boolean
+}
 
 /** Line interval without a terminal. */
 export const PROGRESS_EVERY_MS = 3000
@@ -99,7 +108,11 @@ export class SyncProgress {
       this.timer.unref()
     }
     return {
-      update: (p) => { Object.assign(t, p); this.sample(); if (this.o.tty) this.redraw() },
+      update: (p) => {
+        Object.assign(t, p)
+        this.sample()
+        if (this.o.tty) this.redraw()
+      },
       done: () => {
         t.done = true
         this.sample()
@@ -150,7 +163,8 @@ export class SyncProgress {
 
   private rate(): number {
     if (this.samples.length < 2) return 0
-    const a = this.samples[0], b = this.samples[this.samples.length - 1]
+    const a = this.samples[0],
+      b = this.samples[this.samples.length - 1]
     return b.t > a.t ? ((b.bytes - a.bytes) * 1000) / (b.t - a.t) : 0
   }
 

@@ -15,11 +15,15 @@ const FILE = { sync: STATE_FILES.sync, degraded: STATE_FILES.degraded } as const
 type Key = keyof typeof FILE
 
 async function sftpPut(sftp: SFTPWrapper, dir: string, name: string, text: string): Promise<void> {
-  try { await sftpCall((cb) => sftp.stat(dir, cb as any)) } catch {
+  try {
+    await sftpCall((cb) => sftp.stat(dir, cb as any))
+  } catch {
     let sub = ''
     for (const part of dir.split('/').filter(Boolean)) {
       sub += '/' + part
-      await sftpCall((cb) => sftp.mkdir(sub, cb as any)).catch(() => { /* exists */ })
+      await sftpCall((cb) => sftp.mkdir(sub, cb as any)).catch(() => {
+        /* exists */
+      })
     }
   }
   const tmp = `${dir}/${name}.tmp.${process.pid}`
@@ -27,7 +31,9 @@ async function sftpPut(sftp: SFTPWrapper, dir: string, name: string, text: strin
   try {
     const data = Buffer.from(text)
     await sftpCall((cb) => sftp.write(handle, data, 0, data.length, 0, cb as any))
-    await sftpCall((cb) => sftp.ext_openssh_fsync(handle, cb as any)).catch(() => { /* an old server: rename is still atomic */ })
+    await sftpCall((cb) => sftp.ext_openssh_fsync(handle, cb as any)).catch(() => {
+      /* an old server: rename is still atomic */
+    })
   } finally {
     await sftpCall((cb) => sftp.close(handle, cb as any)).catch(() => {})
   }
@@ -53,7 +59,10 @@ export function recorder(s: NodeSession, pair: Pair): Recorder {
   }
   const remove = async (key: Key) => {
     const sftp = await channel
-    if (sftp) return sftpCall((cb) => sftp.unlink(`${dir}/${FILE[key]}`, cb as any)).catch((e: { code?: number }) => { if (e.code !== 2) throw e })
+    if (sftp)
+      return sftpCall((cb) => sftp.unlink(`${dir}/${FILE[key]}`, cb as any)).catch((e: { code?: number }) => {
+        if (e.code !== 2) throw e
+      })
     return removeNodeState(s, pair, key)
   }
   return {
@@ -66,6 +75,8 @@ export function recorder(s: NodeSession, pair: Pair): Recorder {
       ])
       return degraded
     },
-    close() { void channel.then((c) => c?.end()) },
+    close() {
+      void channel.then((c) => c?.end())
+    },
   }
 }

@@ -6,7 +6,9 @@ import { PARTIAL_DIR, protectRules } from './filters.ts'
 export { PARTIAL_DIR }
 
 export interface HopTarget {
-  user: string; address: string; port: number
+  user: string
+  address: string
+  port: number
   /** The only name ssh looks the target's key up by (pin.ts hostKeyAlias): no other line can match. */
   hostKeyAlias: string
 }
@@ -42,17 +44,28 @@ export function sshCommand(o: Pick<RsyncOptions, 'keyFile' | 'knownHostsFile' | 
   const words = ['ssh', '-F', '/dev/null']
   if (o.keyFile) words.push('-i', o.keyFile, '-o', 'IdentitiesOnly=yes')
   words.push(
-    '-o', `HostKeyAlias=${o.target.hostKeyAlias}`,
-    '-o', `UserKnownHostsFile=${o.knownHostsFile}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'CheckHostIP=no',
-    '-o', 'UpdateHostKeys=no',
-    '-o', 'BatchMode=yes',
-    '-o', `ConnectTimeout=${Math.max(1, Math.min(10, o.ioTimeoutSec))}`,
-    '-o', 'ServerAliveInterval=5',
-    '-o', `ServerAliveCountMax=${Math.max(1, Math.ceil(o.ioTimeoutSec / 5))}`,
-    '-p', String(o.target.port),
+    '-o',
+    `HostKeyAlias=${o.target.hostKeyAlias}`,
+    '-o',
+    `UserKnownHostsFile=${o.knownHostsFile}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'CheckHostIP=no',
+    '-o',
+    'UpdateHostKeys=no',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    `ConnectTimeout=${Math.max(1, Math.min(10, o.ioTimeoutSec))}`,
+    '-o',
+    'ServerAliveInterval=5',
+    '-o',
+    `ServerAliveCountMax=${Math.max(1, Math.ceil(o.ioTimeoutSec / 5))}`,
+    '-p',
+    String(o.target.port),
   )
   return words.join(' ')
 }
@@ -61,9 +74,10 @@ export function sshCommand(o: Pick<RsyncOptions, 'keyFile' | 'knownHostsFile' | 
 export function hopProblems(paths: { keyFile?: string; knownHostsFile?: string }): string[] {
   const bad = (p?: string) => p !== undefined && /[\s'"\\]/.test(p)
   const out: string[] = []
-  if (!paths.knownHostsFile) out.push('sync.nodeKnownHostsFile is required for rsync items: the node-to-node hop must pin the target\'s host key')
+  if (!paths.knownHostsFile) out.push("sync.nodeKnownHostsFile is required for rsync items: the node-to-node hop must pin the target's host key")
   if (bad(paths.keyFile)) out.push(`sync.nodeKeyFile must not contain spaces, quotes or backslashes (got ${JSON.stringify(paths.keyFile)})`)
-  if (bad(paths.knownHostsFile)) out.push(`sync.nodeKnownHostsFile must not contain spaces, quotes or backslashes (got ${JSON.stringify(paths.knownHostsFile)})`)
+  if (bad(paths.knownHostsFile))
+    out.push(`sync.nodeKnownHostsFile must not contain spaces, quotes or backslashes (got ${JSON.stringify(paths.knownHostsFile)})`)
   return out
 }
 
@@ -86,9 +100,11 @@ function baseArgv(o: RsyncOptions, extra: string[] = []): string[] {
     '-8', // non-ASCII names as they are in the itemised list
     MODIFY_WINDOW,
     ...extra,
-    '--stats', '--no-human-readable',
+    '--stats',
+    '--no-human-readable',
     `--timeout=${o.ioTimeoutSec}`, // a cut link ends the transfer (exit 30) instead of hanging
-    '-e', sshCommand(o),
+    '-e',
+    sshCommand(o),
   ]
 }
 
@@ -138,7 +154,7 @@ export function deleteArgv(o: RsyncOptions, dryRun: boolean): string[] {
 export const RSYNC_EXIT: Record<number, { meaning: string; link?: boolean }> = {
   1: { meaning: 'syntax or usage error (an option this rsync does not know?)' },
   2: { meaning: 'protocol incompatibility between the two rsync versions' },
-  3: { meaning: 'errors selecting input/output files or directories (does the item\'s path exist on both nodes? use --bootstrap for a new node)' },
+  3: { meaning: "errors selecting input/output files or directories (does the item's path exist on both nodes? use --bootstrap for a new node)" },
   4: { meaning: 'requested action not supported by this rsync build' },
   5: { meaning: 'error starting the client-server protocol', link: true },
   6: { meaning: 'daemon unable to append to its log file' },
@@ -160,21 +176,31 @@ export const RSYNC_EXIT: Record<number, { meaning: string; link?: boolean }> = {
   255: { meaning: 'ssh to the target failed', link: true },
 }
 
-const LINK_TEXT = /connection (timed out|refused|reset|closed)|no route to host|network is unreachable|broken pipe|timeout|connection unexpectedly closed|could not resolve/i
+const LINK_TEXT =
+  /connection (timed out|refused|reset|closed)|no route to host|network is unreachable|broken pipe|timeout|connection unexpectedly closed|could not resolve/i
 const NOT_LINK_TEXT: [RegExp, string][] = [
-  [/host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i, 'host key verification failed: the source node\'s known_hosts does not pin this target\'s key'],
-  [/permission denied \(publickey|too many authentication failures/i, 'the source node\'s key is not authorised on the target (sync.nodeKeyFile)'],
+  [
+    /host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i,
+    "host key verification failed: the source node's known_hosts does not pin this target's key",
+  ],
+  [/permission denied \(publickey|too many authentication failures/i, "the source node's key is not authorised on the target (sync.nodeKeyFile)"],
   [/rsync: (command )?not found|rsync: No such file/i, 'rsync is not installed on the target'],
 ]
 
-export interface ExitVerdict { ok: boolean; link: boolean; warning?: string; reason?: string }
+export interface ExitVerdict {
+  ok: boolean
+  link: boolean
+  warning?: string
+  reason?: string
+}
 
 /** What an rsync exit means for the item: delivered, a link failure (degraded), or an error. */
 export function classifyExit(code: number | null, stderr: string, signal?: string | null): ExitVerdict {
   if (code === 0) return { ok: true, link: false }
   if (code === 24) return { ok: true, link: false, warning: RSYNC_EXIT[24].meaning }
   const detail = firstError(stderr)
-  for (const [re, why] of NOT_LINK_TEXT) if (re.test(stderr)) return { ok: false, link: false, reason: `rsync exit ${code}: ${why}${detail ? `: ${detail}` : ''}` }
+  for (const [re, why] of NOT_LINK_TEXT)
+    if (re.test(stderr)) return { ok: false, link: false, reason: `rsync exit ${code}: ${why}${detail ? `: ${detail}` : ''}` }
   if (code === null) return { ok: false, link: true, reason: `rsync ended by ${signal ?? 'a lost connection'}` }
   const known = RSYNC_EXIT[code]
   const link = known?.link === true || ((code === 255 || code === 12) && LINK_TEXT.test(stderr))
@@ -183,7 +209,10 @@ export function classifyExit(code: number | null, stderr: string, signal?: strin
 
 /** The most telling line of rsync's stderr: its own error, not the summary "rsync error: ... (code N)". */
 function firstError(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean)
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
   const own = lines.find((l) => !/^rsync error:/.test(l)) ?? lines[0] ?? ''
   return own.length > 200 ? own.slice(0, 197) + '...' : own
 }
@@ -238,7 +267,10 @@ export function parseHeldDeletes(stderr: string): number {
 
 /** stderr without the lines --max-delete=0 adds on purpose, so they are never taken for the error. */
 export function withoutHeldNoise(stderr: string): string {
-  return stderr.split('\n').filter((l) => !HELD.test(l) && !/^cannot delete non-empty directory: /.test(l) && !/^rsync error: the --max-delete limit stopped deletions/.test(l)).join('\n')
+  return stderr
+    .split('\n')
+    .filter((l) => !HELD.test(l) && !/^cannot delete non-empty directory: /.test(l) && !/^rsync error: the --max-delete limit stopped deletions/.test(l))
+    .join('\n')
 }
 
 /** Non-directory entries in the source list and among the created ones, from --stats. */

@@ -15,7 +15,12 @@ export interface RsyncOutcome {
   ok: boolean
   link: boolean
   reason?: string
-  files: number; sent: number; deleted: number; unchanged: number; bytes: number; wireBytes: number
+  files: number
+  sent: number
+  deleted: number
+  unchanged: number
+  bytes: number
+  wireBytes: number
   changes?: string[]
   /** Dry run: file data a real run would send. */
   dryRunBytes?: number
@@ -27,8 +32,14 @@ export interface RsyncOutcome {
 const HARD_LIMIT_MS = 24 * 3600 * 1000
 
 export async function rsyncItem(o: {
-  inv: LoadedInventory; pair: Pair; src: NodeSession; target: Node; item: SyncItem; protect: string[]
-  dryRun: boolean; ioTimeoutSec: number
+  inv: LoadedInventory
+  pair: Pair
+  src: NodeSession
+  target: Node
+  item: SyncItem
+  protect: string[]
+  dryRun: boolean
+  ioTimeoutSec: number
   /** Mirror deletions: the limit, and whether --force lifts it. */
   deletes: { limit: DeleteLimit; force: boolean }
   /** The run's lease: rsync starts on the source only while the source is still the active node. */
@@ -38,10 +49,15 @@ export async function rsyncItem(o: {
 }): Promise<RsyncOutcome> {
   const ssh = sshSettings(o.inv, o.pair, o.target)
   const opts = {
-    item: o.item, protect: o.protect,
+    item: o.item,
+    protect: o.protect,
     target: { user: ssh.user, address: o.target.address, port: ssh.port, hostKeyAlias: hostKeyAlias(o.pair, o.target) },
-    keyFile: o.pair.sync?.nodeKeyFile, knownHostsFile: o.pair.sync!.nodeKnownHostsFile!,
-    dryRun: o.dryRun, ioTimeoutSec: o.ioTimeoutSec, holdDeletes: !o.deletes.force, progress: !!o.progress && !o.dryRun,
+    keyFile: o.pair.sync?.nodeKeyFile,
+    knownHostsFile: o.pair.sync!.nodeKnownHostsFile!,
+    dryRun: o.dryRun,
+    ioTimeoutSec: o.ioTimeoutSec,
+    holdDeletes: !o.deletes.force,
+    progress: !!o.progress && !o.dryRun,
   }
   const run = async (argv: string[], progress?: RsyncProgress) => {
     const cmd = o.fence ? { script: o.fence.wrap(o.src.name, argv) } : argv
@@ -58,7 +74,17 @@ export async function rsyncItem(o: {
   } catch (e) {
     if (!(e instanceof RemoteError)) throw e
     // The controller lost the source, not necessarily the target: an error, not a held change.
-    return { ok: false, link: false, reason: `lost the source node while rsync ran: ${e.message}`, files: 0, sent: 0, deleted: 0, unchanged: 0, bytes: 0, wireBytes: 0 }
+    return {
+      ok: false,
+      link: false,
+      reason: `lost the source node while rsync ran: ${e.message}`,
+      files: 0,
+      sent: 0,
+      deleted: 0,
+      unchanged: 0,
+      bytes: 0,
+      wireBytes: 0,
+    }
   }
   const held = o.item.mirror && !o.dryRun && !o.deletes.force ? await settleHeldDeletes(run, opts, r, o.deletes.limit) : undefined
   const v = held?.verdict ?? classifyExit(r.code, r.stderr, r.signal)
@@ -66,10 +92,17 @@ export async function rsyncItem(o: {
   const changes = o.dryRun ? parseItemized(r.stdout) : undefined
   const note = changes && o.item.mirror && !o.deletes.force ? dryRunNote(changes, r.stdout, o.deletes.limit) : undefined
   return {
-    ok: v.ok, link: v.link, reason: v.ok ? note ?? v.warning : v.reason,
-    files: s.files, sent: s.transferred, deleted: held ? held.deleted : s.deleted, unchanged: Math.max(0, s.files - s.transferred),
-    bytes: s.literal, wireBytes: s.sent,
-    changes, refused: held?.refused,
+    ok: v.ok,
+    link: v.link,
+    reason: v.ok ? (note ?? v.warning) : v.reason,
+    files: s.files,
+    sent: s.transferred,
+    deleted: held ? held.deleted : s.deleted,
+    unchanged: Math.max(0, s.files - s.transferred),
+    bytes: s.literal,
+    wireBytes: s.sent,
+    changes,
+    refused: held?.refused,
     ...(o.dryRun ? { dryRunBytes: parseTransferredSize(r.stdout) } : {}),
   }
 }
@@ -84,7 +117,12 @@ async function streamed(src: NodeSession, cmd: Command, opts: RunOptions & { tim
   const err: Buffer[] = []
   let timer: NodeJS.Timeout | undefined
   try {
-    const s = await src.stream(cmd, { stdout: (d) => split.push(text.write(d)), stderr: (d) => { err.push(d) } })
+    const s = await src.stream(cmd, {
+      stdout: (d) => split.push(text.write(d)),
+      stderr: (d) => {
+        err.push(d)
+      },
+    })
     s.end() // stdin closed at once, as run() does
     timer = setTimeout(() => s.close(), opts.timeoutMs)
     const { code, signal } = await s.done

@@ -39,16 +39,20 @@ rm -rf ./*.stopping
 echo "$n $late"`
   const out: string[] = []
   let total = 0
-  await Promise.all(nodes.map((x) => (typeof x === 'string' ? x : x.name)).map(async (n) => {
-    try {
-      const r = await pool.session(pair, n).run({ script }, { timeoutMs: 30_000 })
-      const [count, late] = r.stdout.trim().split(/\s+/).map(Number)
-      total += count || 0
-      if (count) out.push(`stopped ${count} sync${count === 1 ? '' : 's'} on ${n}${late ? ` (${late} did not confirm within ${SFTP_STOP_WAIT_S} s)` : ''}`)
-    } catch (e) {
-      if (!(e instanceof RemoteError)) throw e
-      out.push(`could not ask ${n}: ${e.message}`)
-    }
-  }))
+  await Promise.all(
+    nodes
+      .map((x) => (typeof x === 'string' ? x : x.name))
+      .map(async (n) => {
+        try {
+          const r = await pool.session(pair, n).run({ script }, { timeoutMs: 30_000 })
+          const [count, late] = r.stdout.trim().split(/\s+/).map(Number)
+          total += count || 0
+          if (count) out.push(`stopped ${count} sync${count === 1 ? '' : 's'} on ${n}${late ? ` (${late} did not confirm within ${SFTP_STOP_WAIT_S} s)` : ''}`)
+        } catch (e) {
+          if (!(e instanceof RemoteError)) throw e
+          out.push(`could not ask ${n}: ${e.message}`)
+        }
+      }),
+  )
   return total || out.length ? out.sort().join('; ') : 'no sync running'
 }

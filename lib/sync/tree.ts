@@ -47,7 +47,20 @@ const parent = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexO
 const under = (rel: string, dir: string) => rel.startsWith(dir + '/')
 
 export function diffTrees(src: Map<string, TreeEntry>, dst: Map<string, TreeEntry>, opts: { mirror: boolean }): TreeDiff {
-  const d: TreeDiff = { clear: [], remove: [], mkdir: [], upload: [], link: [], attrs: [], dirs: [], blocked: [], special: [], files: 0, unchanged: 0, bytes: 0 }
+  const d: TreeDiff = {
+    clear: [],
+    remove: [],
+    mkdir: [],
+    upload: [],
+    link: [],
+    attrs: [],
+    dirs: [],
+    blocked: [],
+    special: [],
+    files: 0,
+    unchanged: 0,
+    bytes: 0,
+  }
   const removed = new Set<string>()
   const blockedDirs: string[] = []
   const touched = new Set<string>()
@@ -58,7 +71,10 @@ export function diffTrees(src: Map<string, TreeEntry>, dst: Map<string, TreeEntr
   for (const s of sorted) {
     if (s.type === 'file') d.files++
     if (isBlocked(s.rel)) continue
-    if (s.type === 'other') { d.special.push(s.rel); continue }
+    if (s.type === 'other') {
+      d.special.push(s.rel)
+      continue
+    }
     let t = dst.get(s.rel)
     if (t && [...removed].some((r) => under(s.rel, r))) t = undefined
     if (t && t.type !== s.type) {
@@ -73,13 +89,22 @@ export function diffTrees(src: Map<string, TreeEntry>, dst: Map<string, TreeEntr
       t = undefined
     }
     if (s.type === 'dir') {
-      if (!t) { d.mkdir.push(s); touch(s.rel) }
+      if (!t) {
+        d.mkdir.push(s)
+        touch(s.rel)
+      }
       if (!t || t.mode !== s.mode || t.uid !== s.uid || t.gid !== s.gid || t.mtime !== s.mtime) touched.add(s.rel)
     } else if (s.type === 'link') {
-      if (!t || t.link !== s.link) { d.link.push(s); touch(s.rel) }
+      if (!t || t.link !== s.link) {
+        d.link.push(s)
+        touch(s.rel)
+      }
     } else {
-      if (!t || t.size !== s.size || t.mtime !== s.mtime) { d.upload.push(s); d.bytes += s.size; touch(s.rel) }
-      else {
+      if (!t || t.size !== s.size || t.mtime !== s.mtime) {
+        d.upload.push(s)
+        d.bytes += s.size
+        touch(s.rel)
+      } else {
         d.unchanged++
         if (t.mode !== s.mode || t.uid !== s.uid || t.gid !== s.gid) d.attrs.push(s)
       }
@@ -96,7 +121,9 @@ export function diffTrees(src: Map<string, TreeEntry>, dst: Map<string, TreeEntr
   d.clear.sort(deepestFirst)
   d.remove.sort(deepestFirst)
   touched.delete('')
-  d.dirs = [...touched].map((rel) => src.get(rel)).filter((e): e is TreeEntry => e?.type === 'dir' && !isBlocked(e.rel))
+  d.dirs = [...touched]
+    .map((rel) => src.get(rel))
+    .filter((e): e is TreeEntry => e?.type === 'dir' && !isBlocked(e.rel))
     .sort((a, b) => depth(b.rel) - depth(a.rel))
   return d
 }

@@ -8,9 +8,13 @@ import { sh } from '../shell.ts'
 import type { NodeSession } from '../ssh.ts'
 import type { NodeFacts, VersionValue } from './plan.ts'
 
-const RS = '\x1e', US = '\x1f'
+const RS = '\x1e',
+  US = '\x1f'
 
-export interface ProbeKey { key: string; source: VersionSource }
+export interface ProbeKey {
+  key: string
+  source: VersionSource
+}
 
 /** The keys to ask a node for: software, then one per item that declares a data version. */
 export function probeKeys(pair: Pair, items: SyncItem[]): ProbeKey[] {
@@ -25,9 +29,11 @@ export function probeKeys(pair: Pair, items: SyncItem[]): ProbeKey[] {
  * node's pins come back too (the hop's pin check then costs no extra round trip).
  */
 export function probeScript(keys: ProbeKey[], knownHostsFile?: string, ownerFile?: string): string {
-  const parts = keys.map(({ key, source }) => source.file !== undefined
-    ? sh`if [ -r ${source.file} ]; then v=$(head -n 1 ${source.file}); rc=$?; else v=${`cannot read ${source.file}`}; rc=1; fi; printf '%s\\036%s\\036%s\\037' ${key} "$rc" "$v"`
-    : sh`v=$(sh -c ${source.command ?? 'false'} 2>/dev/null </dev/null); rc=$?; printf '%s\\036%s\\036%s\\037' ${key} "$rc" "$v"`)
+  const parts = keys.map(({ key, source }) =>
+    source.file !== undefined
+      ? sh`if [ -r ${source.file} ]; then v=$(head -n 1 ${source.file}); rc=$?; else v=${`cannot read ${source.file}`}; rc=1; fi; printf '%s\\036%s\\036%s\\037' ${key} "$rc" "$v"`
+      : sh`v=$(sh -c ${source.command ?? 'false'} 2>/dev/null </dev/null); rc=$?; printf '%s\\036%s\\036%s\\037' ${key} "$rc" "$v"`,
+  )
   parts.push(`command -v rsync >/dev/null 2>&1; printf 'rsync\\036%s\\036\\037' "$?"`)
   if (knownHostsFile) parts.push(sh`printf 'known_hosts\\0360\\036'; cat ${knownHostsFile} 2>/dev/null; printf '\\037'`)
   if (ownerFile) parts.push(sh`if [ -f ${ownerFile} ]; then printf 'lock\\0360\\036'; cat ${ownerFile}; printf '\\037'; fi`)

@@ -7,25 +7,42 @@ import { probe } from '../probe.ts'
 import type { NodeSession } from '../ssh.ts'
 import { remoteStream, type Prober, type Track } from './ping.ts'
 
-export interface CheckState { lastOk?: number; lastFail?: number; detail?: string; since: number }
+export interface CheckState {
+  lastOk?: number
+  lastFail?: number
+  detail?: string
+  since: number
+}
 
 export const networkChecks = (pair: Pair): { service: string; check: HealthCheck }[] =>
   (pair.services ?? []).flatMap((s) => s.checks.filter((c) => c.protocol !== 'command').map((check) => ({ service: s.name, check })))
 
-export interface CheckTarget { key: string; host: string; service: string; check: HealthCheck; expect: () => string }
+export interface CheckTarget {
+  key: string
+  host: string
+  service: string
+  check: HealthCheck
+  expect: () => string
+}
 
 /** Runs each target's probe every everyMs, never two at once for one target. */
 export class CheckLoop {
   readonly state = new Map<string, CheckState>()
   private timer?: NodeJS.Timeout
   private busy = new Set<string>()
-  constructor(private targets: CheckTarget[], private everyMs: number, private timeoutMs: number) {
+  constructor(
+    private targets: CheckTarget[],
+    private everyMs: number,
+    private timeoutMs: number,
+  ) {
     const now = Date.now()
     for (const t of targets) this.state.set(t.key, { since: now })
   }
 
   start(): void {
-    const tick = () => { for (const t of this.targets) void this.one(t) }
+    const tick = () => {
+      for (const t of this.targets) void this.one(t)
+    }
     tick()
     this.timer = setInterval(tick, this.everyMs)
   }
@@ -36,7 +53,8 @@ export class CheckLoop {
     try {
       const r = await probe(t.host, { ...t.check, timeoutMs: Math.min(t.check.timeoutMs ?? 2000, this.timeoutMs) }, t.expect())
       const s = this.state.get(t.key)!
-      if (r.ok) s.lastOk = Date.now(); else s.lastFail = Date.now()
+      if (r.ok) s.lastOk = Date.now()
+      else s.lastFail = Date.now()
       s.detail = r.detail
     } finally {
       this.busy.delete(t.key)
@@ -44,9 +62,17 @@ export class CheckLoop {
   }
 
   /** Fresh evidence only from now on (after the watcher itself was stalled). */
-  reset(now = Date.now()): void { for (const s of this.state.values()) { s.since = now; s.lastOk = undefined; s.lastFail = undefined } }
+  reset(now = Date.now()): void {
+    for (const s of this.state.values()) {
+      s.since = now
+      s.lastOk = undefined
+      s.lastFail = undefined
+    }
+  }
 
-  stop(): void { clearInterval(this.timer) }
+  stop(): void {
+    clearInterval(this.timer)
+  }
 }
 
 /**
@@ -86,14 +112,26 @@ export function voteArgs(host: string, checks: HealthCheck[], node: string): str
   return out
 }
 
-export interface VoteTrack extends Track { checksOk?: number }
+export interface VoteTrack extends Track {
+  checksOk?: number
+}
 
 /** The survivor's continuous view of the active's services. */
-export function remoteChecks(session: NodeSession, host: string, checks: HealthCheck[], node: string, everyMs: number, timeoutMs: number): Prober & { track: VoteTrack } {
+export function remoteChecks(
+  session: NodeSession,
+  host: string,
+  checks: HealthCheck[],
+  node: string,
+  everyMs: number,
+  timeoutMs: number,
+): Prober & { track: VoteTrack } {
   const argv = ['bash', '-c', VOTE_SCRIPT, 'hapair-vote', (everyMs / 1000).toFixed(3), (timeoutMs / 1000).toFixed(3), ...voteArgs(host, checks, node)]
   return remoteStream(session, argv, (t: VoteTrack, line) => {
     const now = Date.now()
     t.line = now
-    if (line === 'ok') { t.checksOk = now; t.replies++ } else t.misses++
+    if (line === 'ok') {
+      t.checksOk = now
+      t.replies++
+    } else t.misses++
   }) as Prober & { track: VoteTrack }
 }

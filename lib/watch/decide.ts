@@ -79,27 +79,47 @@ export function decide(i: DecideInput): WatchVerdict {
     const reachable = s.ping
       ? age(now, Math.max(since, s.ping.since), s.ping.reply) <= Math.max(cfg.deadAfterMs, 500)
       : current(now, s.view, Math.max(cfg.deadAfterMs, 500))
-    if (!reachable) { silent.push(s.node); continue }
+    if (!reachable) {
+      silent.push(s.node)
+      continue
+    }
     if (how === 'dead') {
-      if (!current(now, s.view, streamWindow)) { silent.push(s.node); continue }
+      if (!current(now, s.view, streamWindow)) {
+        silent.push(s.node)
+        continue
+      }
       const a = age(now, Math.max(since, s.view.since), s.view.reply)
       if (a <= cfg.deadAfterMs / 2) vetoedBy.push(s.node)
       else if (a > cfg.deadAfterMs) agree.push(s.node)
       else undecided.push(s.node)
     } else {
-      if (!current(now, s.checks, Math.max(cfg.hungAfterMs, 3 * cfg.checkIntervalMs))) { silent.push(s.node); continue }
+      if (!current(now, s.checks, Math.max(cfg.hungAfterMs, 3 * cfg.checkIntervalMs))) {
+        silent.push(s.node)
+        continue
+      }
       const a = age(now, Math.max(since, s.checks.since), s.checks.checksOk)
       if (a <= cfg.hungAfterMs / 2) vetoedBy.push(s.node)
       else if (a > cfg.hungAfterMs) agree.push(s.node)
       else undecided.push(s.node)
     }
   }
-  const what = how === 'dead' ? `no echo from ${i.active} for ${age(now, since, e.ping.reply)} ms` : `${i.active} answers echoes but no check or SSH heartbeat for ${cfg.hungAfterMs} ms`
-  if (vetoedBy.length) return { state: 'vetoed', how, agree, vetoedBy, reason: `${what}, but ${vetoedBy.join(', ')} still ${how === 'dead' ? 'reaches' : 'gets answers from'} it: this watcher is the one cut off` }
+  const what =
+    how === 'dead'
+      ? `no echo from ${i.active} for ${age(now, since, e.ping.reply)} ms`
+      : `${i.active} answers echoes but no check or SSH heartbeat for ${cfg.hungAfterMs} ms`
+  if (vetoedBy.length)
+    return {
+      state: 'vetoed',
+      how,
+      agree,
+      vetoedBy,
+      reason: `${what}, but ${vetoedBy.join(', ')} still ${how === 'dead' ? 'reaches' : 'gets answers from'} it: this watcher is the one cut off`,
+    }
   // Every survivor that can answer must agree; one that cannot be asked has no vote.
   if (agree.length && !undecided.length) {
     return { state: 'confirmed', how, agree, vetoedBy, reason: `${what}; ${agree.join(', ')} agree${agree.length === 1 ? 's' : ''}` }
   }
-  if (!agree.length && !undecided.length) return { state: 'no-quorum', how, agree, vetoedBy, reason: `${what}, and no other node can be asked (${silent.join(', ') || 'none'}): doing nothing` }
+  if (!agree.length && !undecided.length)
+    return { state: 'no-quorum', how, agree, vetoedBy, reason: `${what}, and no other node can be asked (${silent.join(', ') || 'none'}): doing nothing` }
   return { state: 'suspect', how, agree, vetoedBy, reason: `${what}; waiting for ${undecided.join(', ')}` }
 }

@@ -55,7 +55,8 @@ export async function watch(inv: LoadedInventory, pairs: Pair[], o: RunWatchOpti
   const watchers = pairs.map((p) => new PairWatcher(inv, pool, p, { emit, metrics, refreshMs: o.refreshMs }))
   await Promise.all(watchers.map((w) => w.start()))
   return {
-    watchers, metrics,
+    watchers,
+    metrics,
     async stop() {
       for (const w of watchers) w.stop()
       for (const w of watchers) emit(w.pair.name, 'stopped', { active: w.active, epoch: w.epoch })
@@ -72,6 +73,9 @@ export function formatEvent(e: WatchEvent): string {
   const { at, ms: _ms, pair, event, ...rest } = e
   const detail = typeof rest.detail === 'string' ? rest.detail : ''
   delete rest.detail
-  const fields = Object.entries(rest).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')
+  const fields = Object.entries(rest)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ')
   return `${at} ${pair} ${event}${fields ? ` ${fields}` : ''}${detail ? `: ${detail}` : ''}`
 }

@@ -3,19 +3,28 @@ import http from 'node:http'
 
 type Labels = Record<string, string>
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
-const key = (name: string, l: Labels) => `${name}{${Object.entries(l).map(([k, v]) => `${k}="${esc(v)}"`).join(',')}}`
+const key = (name: string, l: Labels) =>
+  `${name}{${Object.entries(l)
+    .map(([k, v]) => `${k}="${esc(v)}"`)
+    .join(',')}}`
 
 export class Metrics {
   private values = new Map<string, { name: string; value: number }>()
   private help = new Map<string, { type: 'gauge' | 'counter'; help: string }>()
 
-  describe(name: string, type: 'gauge' | 'counter', help: string): void { this.help.set(name, { type, help }) }
-  set(name: string, labels: Labels, value: number): void { this.values.set(key(name, labels), { name, value }) }
+  describe(name: string, type: 'gauge' | 'counter', help: string): void {
+    this.help.set(name, { type, help })
+  }
+  set(name: string, labels: Labels, value: number): void {
+    this.values.set(key(name, labels), { name, value })
+  }
   inc(name: string, labels: Labels, by = 1): void {
     const k = key(name, labels)
     this.values.set(k, { name, value: (this.values.get(k)?.value ?? 0) + by })
   }
-  get(name: string, labels: Labels): number | undefined { return this.values.get(key(name, labels))?.value }
+  get(name: string, labels: Labels): number | undefined {
+    return this.values.get(key(name, labels))?.value
+  }
 
   render(): string {
     const out: string[] = []
@@ -30,7 +39,10 @@ export class Metrics {
 
   serve(port: number, address = '127.0.0.1'): Promise<http.Server> {
     const server = http.createServer((req, res) => {
-      if (req.url !== '/metrics') { res.writeHead(404).end(); return }
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end()
+        return
+      }
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.render())
     })
     return new Promise((resolve, reject) => {

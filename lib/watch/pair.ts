@@ -73,14 +73,22 @@ function onTick(ms: number, fn: () => void): () => void {
   let t = tickers.get(ms)
   if (!t) {
     const fns = new Set<() => void>()
-    t = { fns, timer: setInterval(() => { for (const f of fns) f() }, ms) }
+    t = {
+      fns,
+      timer: setInterval(() => {
+        for (const f of fns) f()
+      }, ms),
+    }
     tickers.set(ms, t)
   }
   const own = t
   own.fns.add(fn)
   return () => {
     own.fns.delete(fn)
-    if (!own.fns.size && tickers.get(ms) === own) { clearInterval(own.timer); tickers.delete(ms) }
+    if (!own.fns.size && tickers.get(ms) === own) {
+      clearInterval(own.timer)
+      tickers.delete(ms)
+    }
   }
 }
 
@@ -117,7 +125,12 @@ export class PairWatcher {
   private rejoining = false
   private rejoinAfter = 0
 
-  constructor(private inv: LoadedInventory, private pool: SshPool, readonly pair: Pair, private o: PairWatchOptions) {
+  constructor(
+    private inv: LoadedInventory,
+    private pool: SshPool,
+    readonly pair: Pair,
+    private o: PairWatchOptions,
+  ) {
     this.cfg = watchSettings(inv.data, pair)
     this.tickMs = Math.max(10, this.cfg.intervalMs)
     this.active = pair.primary
@@ -130,23 +143,43 @@ export class PairWatcher {
     this.o.emit(this.pair.name, event, fields)
   }
 
-  private node(name: string): Node { return this.pair.nodes.find((n) => n.name === name)! }
+  private node(name: string): Node {
+    return this.pair.nodes.find((n) => n.name === name)!
+  }
 
   async start(): Promise<void> {
     await this.refresh(true)
     this.arm(this.active)
     this.untick = onTick(this.tickMs, () => this.tick())
-    this.timers.push(setInterval(() => { if (this.probes && this.verdict) this.publish(this.probes, this.verdict, Date.now()) }, 1000))
-    this.timers.push(setInterval(() => { void this.refresh(false) }, this.o.refreshMs ?? REFRESH_MS))
+    this.timers.push(
+      setInterval(() => {
+        if (this.probes && this.verdict) this.publish(this.probes, this.verdict, Date.now())
+      }, 1000),
+    )
+    this.timers.push(
+      setInterval(() => {
+        void this.refresh(false)
+      }, this.o.refreshMs ?? REFRESH_MS),
+    )
     if (isLease(this.fence)) {
       const l = leaseSettings(this.pair)
-      this.timers.push(setInterval(() => { void this.renewLease() }, l.renewMs))
+      this.timers.push(
+        setInterval(() => {
+          void this.renewLease()
+        }, l.renewMs),
+      )
       void this.renewLease()
     }
     this.lastTick = Date.now()
     this.emit('started', {
-      active: this.active, epoch: this.epoch, nodes: this.pair.nodes.map((n) => n.name), fencing: this.fence?.kind ?? 'none',
-      paused: inForce(this.paused), intervalMs: this.cfg.intervalMs, deadAfterMs: this.cfg.deadAfterMs, hungAfterMs: this.cfg.hungAfterMs,
+      active: this.active,
+      epoch: this.epoch,
+      nodes: this.pair.nodes.map((n) => n.name),
+      fencing: this.fence?.kind ?? 'none',
+      paused: inForce(this.paused),
+      intervalMs: this.cfg.intervalMs,
+      deadAfterMs: this.cfg.deadAfterMs,
+      hungAfterMs: this.cfg.hungAfterMs,
     })
   }
 
@@ -172,25 +205,48 @@ export class PairWatcher {
       }
     }
     const probeTimeout = Math.max(100, Math.min(Math.floor(cfg.hungAfterMs / 3), 1000))
-    const loop = new CheckLoop(targets.filter((t) => t.key.startsWith('node:')), cfg.checkIntervalMs, probeTimeout)
+    const loop = new CheckLoop(
+      targets.filter((t) => t.key.startsWith('node:')),
+      cfg.checkIntervalMs,
+      probeTimeout,
+    )
     loop.start()
     // Through the floating IPs the question is "do clients get the active node", not "is it
     // alive": a slower loop answers it and keeps a watcher of many pairs cheap.
-    const vipLoop = new CheckLoop(targets.filter((t) => t.key.startsWith('vip:')), Math.max(2000, 4 * cfg.checkIntervalMs), probeTimeout)
+    const vipLoop = new CheckLoop(
+      targets.filter((t) => t.key.startsWith('vip:')),
+      Math.max(2000, 4 * cfg.checkIntervalMs),
+      probeTimeout,
+    )
     vipLoop.start()
     const p: Probes = {
       // A hung node's sshd relays nothing: its heartbeat stops with everything else.
-      active, ping: localPing(a.address, cfg.intervalMs), ssh: heartbeat(this.pool.session(this.pair, a), Math.max(cfg.checkIntervalMs, 500)),
-      checks: loop, vips: vipLoop,
-      serviceKeys: (this.pair.services ?? []).map((svc) => ({ name: svc.name, keys: [...loop.state.keys()].filter((k) => k.startsWith(`node:${active}:${svc.name}:`)) })),
-      survivors: this.pair.nodes.filter((n) => n.name !== active).map((n) => {
-        const s = this.pool.session(this.pair, n)
-        return {
-          node: n,
-          view: remotePing(s, a.address, cfg.intervalMs),
-          checks: remoteChecks(s, a.address, checks.map((c) => c.check), active, cfg.checkIntervalMs, probeTimeout),
-        }
-      }),
+      active,
+      ping: localPing(a.address, cfg.intervalMs),
+      ssh: heartbeat(this.pool.session(this.pair, a), Math.max(cfg.checkIntervalMs, 500)),
+      checks: loop,
+      vips: vipLoop,
+      serviceKeys: (this.pair.services ?? []).map((svc) => ({
+        name: svc.name,
+        keys: [...loop.state.keys()].filter((k) => k.startsWith(`node:${active}:${svc.name}:`)),
+      })),
+      survivors: this.pair.nodes
+        .filter((n) => n.name !== active)
+        .map((n) => {
+          const s = this.pool.session(this.pair, n)
+          return {
+            node: n,
+            view: remotePing(s, a.address, cfg.intervalMs),
+            checks: remoteChecks(
+              s,
+              a.address,
+              checks.map((c) => c.check),
+              active,
+              cfg.checkIntervalMs,
+              probeTimeout,
+            ),
+          }
+        }),
     }
     this.probes = p
     this.since = Date.now()
@@ -205,7 +261,10 @@ export class PairWatcher {
     p.ssh.stop()
     p.checks.stop()
     p.vips.stop()
-    for (const s of p.survivors) { s.view.stop(); s.checks.stop() }
+    for (const s of p.survivors) {
+      s.view.stop()
+      s.checks.stop()
+    }
     this.probes = undefined
   }
 
@@ -238,7 +297,10 @@ export class PairWatcher {
     }
     // A late timer runs before the probe output that queued meanwhile is read: decide only
     // after that I/O, or silence that is only unread lines would look like a dead node.
-    if (gap > 3 * this.tickMs) { setImmediate(() => this.evaluate(Date.now())); return }
+    if (gap > 3 * this.tickMs) {
+      setImmediate(() => this.evaluate(Date.now()))
+      return
+    }
     this.evaluate(now)
   }
 
@@ -247,14 +309,24 @@ export class PairWatcher {
     const p = this.probes
     if (!p || this.acting) return
     const survivors: SurvivorEvidence[] = p.survivors.map((s) => ({ node: s.node.name, view: s.view.track, checks: s.checks.track }))
-    const v = decide({ now, since: this.since, cfg: this.cfg, active: p.active, evidence: { ping: p.ping.track, checksOk: this.checksOk(p), sshOk: p.ssh.track.reply }, survivors })
+    const v = decide({
+      now,
+      since: this.since,
+      cfg: this.cfg,
+      active: p.active,
+      evidence: { ping: p.ping.track, checksOk: this.checksOk(p), sshOk: p.ssh.track.reply },
+      survivors,
+    })
     const prev = this.state
     this.verdict = v
     this.state = v.state
     if (v.state !== prev) {
       if (v.state === 'ok' && prev !== 'ok') this.emit('recovered', { node: p.active, after: prev })
       if (v.state === 'suspect') this.emit('suspect', { node: p.active, how: v.how, detail: v.reason })
-      if (v.state === 'vetoed') { this.emit('vetoed', { node: p.active, how: v.how, by: v.vetoedBy, detail: v.reason }); this.o.metrics?.inc('hapair_watch_vetoes_total', { pair: this.pair.name }) }
+      if (v.state === 'vetoed') {
+        this.emit('vetoed', { node: p.active, how: v.how, by: v.vetoedBy, detail: v.reason })
+        this.o.metrics?.inc('hapair_watch_vetoes_total', { pair: this.pair.name })
+      }
       if (v.state === 'no-quorum') this.emit('no-quorum', { node: p.active, how: v.how, detail: v.reason })
     }
     if (v.state === 'confirmed' && prev !== 'confirmed') void this.onConfirmed(p, v)
@@ -264,29 +336,51 @@ export class PairWatcher {
   private publish(p: Probes, v: WatchVerdict, now: number): void {
     const m = this.o.metrics
     if (!m) return
-    for (const s of ['ok', 'suspect', 'vetoed', 'no-quorum', 'confirmed']) m.set('hapair_watch_state', { pair: this.pair.name, state: s }, s === v.state ? 1 : 0)
+    for (const s of ['ok', 'suspect', 'vetoed', 'no-quorum', 'confirmed'])
+      m.set('hapair_watch_state', { pair: this.pair.name, state: s }, s === v.state ? 1 : 0)
     const t = p.ping.track
     m.set('hapair_watch_echo_age_ms', { pair: this.pair.name, node: p.active }, t.reply ? now - t.reply : NaN)
     if (t.rttMs !== undefined) m.set('hapair_watch_echo_rtt_ms', { pair: this.pair.name, node: p.active }, t.rttMs)
-    for (const s of p.survivors) if (s.view.track.rttMs !== undefined) m.set('hapair_watch_survivor_echo_rtt_ms', { pair: this.pair.name, node: s.node.name, of: p.active }, s.view.track.rttMs)
+    for (const s of p.survivors)
+      if (s.view.track.rttMs !== undefined)
+        m.set('hapair_watch_survivor_echo_rtt_ms', { pair: this.pair.name, node: s.node.name, of: p.active }, s.view.track.rttMs)
     m.set('hapair_watch_paused', { pair: this.pair.name }, inForce(this.paused) ? 1 : 0)
   }
 
   /** Why an automatic action may not happen now (undefined: it may). */
   private gate(now: number): { event: EventName; detail: string } | undefined {
-    if (inForce(this.paused, now)) return { event: 'paused', detail: `paused by ${this.paused!.by}${this.paused!.until ? ` until ${this.paused!.until}` : ''}: no automatic action` }
-    if (now < this.holdDownUntil) return { event: 'held-down', detail: `hold-down after the last takeover for another ${this.holdDownUntil - now} ms: no automatic takeover` }
+    if (inForce(this.paused, now))
+      return { event: 'paused', detail: `paused by ${this.paused!.by}${this.paused!.until ? ` until ${this.paused!.until}` : ''}: no automatic action` }
+    if (now < this.holdDownUntil)
+      return { event: 'held-down', detail: `hold-down after the last takeover for another ${this.holdDownUntil - now} ms: no automatic takeover` }
     this.takeovers = this.takeovers.filter((t) => now - t < 3_600_000)
-    if (this.takeovers.length >= this.cfg.maxTakeoversPerHour) return { event: 'capped', detail: `${this.takeovers.length} automatic takeover(s) in the last hour (maxTakeoversPerHour ${this.cfg.maxTakeoversPerHour}): alert only` }
-    if (!this.fence) return { event: 'unfenced', detail: `pair ${this.pair.name} has no fencing driver and no lease guard: the old active cannot be made safe, so no automatic takeover (alert only)` }
+    if (this.takeovers.length >= this.cfg.maxTakeoversPerHour)
+      return {
+        event: 'capped',
+        detail: `${this.takeovers.length} automatic takeover(s) in the last hour (maxTakeoversPerHour ${this.cfg.maxTakeoversPerHour}): alert only`,
+      }
+    if (!this.fence)
+      return {
+        event: 'unfenced',
+        detail: `pair ${this.pair.name} has no fencing driver and no lease guard: the old active cannot be made safe, so no automatic takeover (alert only)`,
+      }
     return undefined
   }
 
   private async onConfirmed(p: Probes, v: WatchVerdict): Promise<void> {
     const now = Date.now()
-    this.emit('confirmed', { node: p.active, how: v.how, agree: v.agree, detail: v.reason, sinceFaultMs: p.ping.track.reply ? now - p.ping.track.reply : undefined })
+    this.emit('confirmed', {
+      node: p.active,
+      how: v.how,
+      agree: v.agree,
+      detail: v.reason,
+      sinceFaultMs: p.ping.track.reply ? now - p.ping.track.reply : undefined,
+    })
     const g = this.gate(now)
-    if (g) { this.emit(g.event, { node: p.active, detail: g.detail }); return }
+    if (g) {
+      this.emit(g.event, { node: p.active, detail: g.detail })
+      return
+    }
     const target = v.agree.includes(this.pair.primary) ? this.pair.primary : v.agree[0]
     await this.takeover(p.active, target, `${v.how}: ${v.reason}`)
   }
@@ -299,9 +393,18 @@ export class PairWatcher {
     try {
       if (!opts.planned) this.pool.session(this.pair, from).markUnreachable(why)
       // A lease left on the target from an earlier term would make its guard step down at once.
-      if (isLease(this.fence)) await this.pool.session(this.pair, to).run({ script: sh`rm -f ${stateDir(this.pair)}/lease` }, { timeoutMs: 2000 }).catch(() => undefined)
+      if (isLease(this.fence))
+        await this.pool
+          .session(this.pair, to)
+          .run({ script: sh`rm -f ${stateDir(this.pair)}/lease` }, { timeoutMs: 2000 })
+          .catch(() => undefined)
       this.emit('takeover-started', { from, to, why, ...(opts.resume ? { resume: true } : {}) })
-      const r = await runFailover(this.inv, this.pool, this.pair, { operation: 'failover', to, postCheckTimeoutMs: this.o.postCheckTimeoutMs ?? 10_000, seenEpoch: this.epoch })
+      const r = await runFailover(this.inv, this.pool, this.pair, {
+        operation: 'failover',
+        to,
+        postCheckTimeoutMs: this.o.postCheckTimeoutMs ?? 10_000,
+        seenEpoch: this.epoch,
+      })
       const ms = Date.now() - t0
       if (r.ok && r.noop) {
         this.emit('takeover-skipped', { from, to, detail: `${to} is already active (another watcher or an operator did it)`, tookMs: ms })
@@ -311,14 +414,29 @@ export class PairWatcher {
         this.holdDownUntil = Date.now() + this.cfg.holdDownMs
         // What the follower (sync --follow) had not yet confirmed on the new active node.
         const left = await readInflight(this.pool, this.pair, to).catch(() => undefined)
-        const inflight = left && !('bad' in left) && left.count ? { count: left.count, first: left.paths.slice(0, 5).map((p) => p.path), file: `${to}:${stateDir(this.pair)}/inflight.json` } : undefined
-        this.emit('takeover-done', { from, to, epoch: r.epoch, tookMs: ms, rtoMs: r.rtoMs, steps: r.steps.map((s) => ({ name: s.name, ms: s.ms, ok: s.ok })), warnings: r.warnings, ...(inflight ? { inflight } : {}) })
+        const inflight =
+          left && !('bad' in left) && left.count
+            ? { count: left.count, first: left.paths.slice(0, 5).map((p) => p.path), file: `${to}:${stateDir(this.pair)}/inflight.json` }
+            : undefined
+        this.emit('takeover-done', {
+          from,
+          to,
+          epoch: r.epoch,
+          tookMs: ms,
+          rtoMs: r.rtoMs,
+          steps: r.steps.map((s) => ({ name: s.name, ms: s.ms, ok: s.ok })),
+          warnings: r.warnings,
+          ...(inflight ? { inflight } : {}),
+        })
         this.o.metrics?.inc('hapair_watch_takeovers_total', { pair: this.pair.name, result: 'done' })
       } else {
         this.emit('takeover-failed', { from, to, error: r.error, tookMs: ms, warnings: r.warnings })
         this.o.metrics?.inc('hapair_watch_takeovers_total', { pair: this.pair.name, result: 'failed' })
       }
-      if (r.ok) { this.active = r.active; this.epoch = r.epoch }
+      if (r.ok) {
+        this.active = r.active
+        this.epoch = r.epoch
+      }
       return r
     } catch (e) {
       const err = e as Error
@@ -339,16 +457,26 @@ export class PairWatcher {
   private serviceHealth(p: Probes, now: number): void {
     if (this.acting) return
     for (const [k, st] of p.vips.state) {
-      const failing = st.lastFail !== undefined && (st.lastOk === undefined || st.lastFail > st.lastOk) && now - Math.max(st.lastOk ?? st.since, this.since) > this.cfg.serviceFailAfterMs
+      const failing =
+        st.lastFail !== undefined &&
+        (st.lastOk === undefined || st.lastFail > st.lastOk) &&
+        now - Math.max(st.lastOk ?? st.since, this.since) > this.cfg.serviceFailAfterMs
       const id = `vip:${k}`
       if (failing && !this.reported.has(id)) {
         this.reported.add(id)
-        this.emit('vip-unserved', { node: p.active, check: k.slice(4), detail: `${st.detail ?? 'no answer'}: clients do not reach ${p.active} through it (the node itself answers); \`failover.ts --to ${p.active} --yes\` converges the address` })
+        this.emit('vip-unserved', {
+          node: p.active,
+          check: k.slice(4),
+          detail: `${st.detail ?? 'no answer'}: clients do not reach ${p.active} through it (the node itself answers); \`failover.ts --to ${p.active} --yes\` converges the address`,
+        })
       } else if (!failing && st.lastOk !== undefined && st.lastOk > (st.lastFail ?? 0)) this.reported.delete(id)
     }
     for (const { name: id, keys } of p.serviceKeys) {
       if (!keys.length) continue
-      const failing = keys.some((k) => { const s = p.checks.state.get(k)!; return s.lastFail !== undefined && (s.lastOk === undefined || s.lastFail > s.lastOk) })
+      const failing = keys.some((k) => {
+        const s = p.checks.state.get(k)!
+        return s.lastFail !== undefined && (s.lastOk === undefined || s.lastFail > s.lastOk)
+      })
       if (!failing) {
         if (this.failingSince.has(id) && this.reported.has(`svc:${id}`)) this.emit('service-recovered', { node: p.active, service: id })
         this.failingSince.delete(id)
@@ -359,7 +487,10 @@ export class PairWatcher {
       this.failingSince.set(id, first)
       if (now - Math.max(first, this.since) < this.cfg.serviceFailAfterMs || this.reported.has(`svc:${id}`)) continue
       this.reported.add(`svc:${id}`)
-      const detail = keys.map((k) => p.checks.state.get(k)!.detail).filter(Boolean).join('; ')
+      const detail = keys
+        .map((k) => p.checks.state.get(k)!.detail)
+        .filter(Boolean)
+        .join('; ')
       void this.servicePolicy(p, id, detail)
     }
   }
@@ -371,17 +502,32 @@ export class PairWatcher {
     if (action === 'restart' && recent.length >= this.cfg.maxRestarts) action = 'failover'
     // Checks can fail on a bad network while the service runs: its own status command decides.
     const svc = this.pair.services!.find((s) => s.name === service)!
-    const status = await this.pool.session(this.pair, p.active).run({ script: svc.status }, { check: false, timeoutMs: 3000 }).catch(() => undefined)
+    const status = await this.pool
+      .session(this.pair, p.active)
+      .run({ script: svc.status }, { check: false, timeoutMs: 3000 })
+      .catch(() => undefined)
     if (status?.ok) {
-      this.emit('service-failed', { node: p.active, service, detail: `${detail}; but its status command says it runs: a network problem, not acted on`, policy: this.cfg.onServiceFailure, action: 'alert' })
+      this.emit('service-failed', {
+        node: p.active,
+        service,
+        detail: `${detail}; but its status command says it runs: a network problem, not acted on`,
+        policy: this.cfg.onServiceFailure,
+        action: 'alert',
+      })
       return
     }
     this.emit('service-failed', { node: p.active, service, detail, policy: this.cfg.onServiceFailure, action, restartsLastHour: recent.length })
     if (action === 'alert') return
-    if (inForce(this.paused, now)) { this.emit('paused', { node: p.active, detail: `paused by ${this.paused!.by}: ${service} not acted on` }); return }
+    if (inForce(this.paused, now)) {
+      this.emit('paused', { node: p.active, detail: `paused by ${this.paused!.by}: ${service} not acted on` })
+      return
+    }
     // A planned operation stops services on purpose: never fight it.
     const locked = await lockState(this.pool.session(this.pair, p.active), this.pair).catch(() => undefined)
-    if (locked) { this.emit('takeover-skipped', { node: p.active, service, detail: locked }); return }
+    if (locked) {
+      this.emit('takeover-skipped', { node: p.active, service, detail: locked })
+      return
+    }
     if (action === 'restart') {
       this.restarts.set(service, [...recent, now])
       try {
@@ -395,7 +541,10 @@ export class PairWatcher {
       return
     }
     const g = this.gate(now)
-    if (g) { this.emit(g.event, { node: p.active, detail: g.detail }); return }
+    if (g) {
+      this.emit(g.event, { node: p.active, detail: g.detail })
+      return
+    }
     const target = this.pair.nodes.find((n) => n.name !== p.active)!.name
     await this.takeover(p.active, target, `service ${service} failed on ${p.active}: ${detail}`, { planned: true })
   }
@@ -414,7 +563,12 @@ export class PairWatcher {
       if (isPaused !== wasPaused && this.probes) this.emit(isPaused ? 'paused' : 'resumed', { by: pause?.by, until: pause?.until, reason: pause?.reason })
       if (left && !isPaused && !this.acting && this.probes && !this.stopped) {
         const j = left.journal
-        void this.takeover(j.from, j.to, `finishing an interrupted ${j.operation} ${j.from} -> ${j.to} (epoch ${j.epoch}) whose run died; its lock on ${left.node} is stale`, { planned: true, resume: true })
+        void this.takeover(
+          j.from,
+          j.to,
+          `finishing an interrupted ${j.operation} ${j.from} -> ${j.to} (epoch ${j.epoch}) whose run died; its lock on ${left.node} is stale`,
+          { planned: true, resume: true },
+        )
         return
       }
       // After the rest of this re-read (synchronous from here on) has settled who is active.
@@ -429,7 +583,12 @@ export class PairWatcher {
         const from = this.active
         this.active = view.active
         if (this.probes && !this.acting) {
-          this.emit('active-changed', { from, to: view.active, epoch: view.epoch, detail: 'the records name another active node (a planned failover, or another watcher)' })
+          this.emit('active-changed', {
+            from,
+            to: view.active,
+            epoch: view.epoch,
+            detail: 'the records name another active node (a planned failover, or another watcher)',
+          })
           this.arm(view.active)
         }
       }
@@ -480,7 +639,11 @@ export class PairWatcher {
     try {
       // Paused for maintenance: nobody renews, so the guard must not count on renewals.
       if (inForce(this.paused)) {
-        if (!this.disarmed && f.disarm) { await f.disarm(this.node(this.active)); this.disarmed = true; this.emit('paused', { node: this.active, detail: 'lease disarmed: the guard holds still while the pair is paused' }) }
+        if (!this.disarmed && f.disarm) {
+          await f.disarm(this.node(this.active))
+          this.disarmed = true
+          this.emit('paused', { node: this.active, detail: 'lease disarmed: the guard holds still while the pair is paused' })
+        }
         return
       }
       this.disarmed = false

@@ -8,7 +8,13 @@ import { RefusedError, RemoteError } from '../errors.ts'
 import { sh } from '../shell.ts'
 import type { SshPool } from '../ssh.ts'
 
-export interface PauseRecord { paused: boolean; at: string; by: string; until?: string; reason?: string }
+export interface PauseRecord {
+  paused: boolean
+  at: string
+  by: string
+  until?: string
+  reason?: string
+}
 
 export const pauseFile = (pair: Pair) => `${stateDir(pair)}/watch-pause.json`
 
@@ -18,7 +24,9 @@ export function parsePause(text: string): PauseRecord | undefined {
     if (typeof v?.paused !== 'boolean' || typeof v.at !== 'string' || Number.isNaN(Date.parse(v.at))) return undefined
     if (v.until !== undefined && (typeof v.until !== 'string' || Number.isNaN(Date.parse(v.until)))) return undefined
     return v
-  } catch { return undefined }
+  } catch {
+    return undefined
+  }
 }
 
 /** In force now: paused, and its time (if any) not over. */
@@ -32,12 +40,19 @@ export const newestPause = (records: (PauseRecord | undefined)[]): PauseRecord |
   records.filter((r): r is PauseRecord => !!r).sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0]
 
 export async function readPause(pool: SshPool, pair: Pair): Promise<PauseRecord | undefined> {
-  return newestPause(await Promise.all(pair.nodes.map(async (n) => {
-    try {
-      const r = await pool.session(pair, n).run({ script: pauseScript(pair) }, { timeoutMs: 2000 })
-      return parsePause(r.stdout)
-    } catch (e) { if (e instanceof RemoteError) return undefined; throw e }
-  })))
+  return newestPause(
+    await Promise.all(
+      pair.nodes.map(async (n) => {
+        try {
+          const r = await pool.session(pair, n).run({ script: pauseScript(pair) }, { timeoutMs: 2000 })
+          return parsePause(r.stdout)
+        } catch (e) {
+          if (e instanceof RemoteError) return undefined
+          throw e
+        }
+      }),
+    ),
+  )
 }
 
 /** Writes the record on every reachable node; refuses when none could take it. */
@@ -45,16 +60,21 @@ export async function writePause(pool: SshPool, pair: Pair, rec: PauseRecord): P
   const file = pauseFile(pair)
   const written: string[] = []
   const missed: Record<string, string> = {}
-  await Promise.all(pair.nodes.map(async (n) => {
-    try {
-      await pool.session(pair, n).run({ script: sh`mkdir -p ${stateDir(pair)} && cat > ${file}.tmp && mv -f ${file}.tmp ${file}` }, { input: JSON.stringify(rec) + '\n' })
-      written.push(n.name)
-    } catch (e) {
-      if (!(e instanceof RemoteError)) throw e
-      missed[n.name] = e.message
-    }
-  }))
-  if (!written.length) throw new RefusedError(`no node of pair ${pair.name} took the ${rec.paused ? 'pause' : 'resume'} record: ${Object.values(missed).join('; ')}`)
+  await Promise.all(
+    pair.nodes.map(async (n) => {
+      try {
+        await pool
+          .session(pair, n)
+          .run({ script: sh`mkdir -p ${stateDir(pair)} && cat > ${file}.tmp && mv -f ${file}.tmp ${file}` }, { input: JSON.stringify(rec) + '\n' })
+        written.push(n.name)
+      } catch (e) {
+        if (!(e instanceof RemoteError)) throw e
+        missed[n.name] = e.message
+      }
+    }),
+  )
+  if (!written.length)
+    throw new RefusedError(`no node of pair ${pair.name} took the ${rec.paused ? 'pause' : 'resume'} record: ${Object.values(missed).join('; ')}`)
   return { written: written.sort(), missed }
 }
 

@@ -49,7 +49,10 @@ export function feed(t: Track, line: string, now = Date.now()): void {
   t.line = now
 }
 
-export interface Prober { track: Track; stop(): void }
+export interface Prober {
+  track: Track
+  stop(): void
+}
 
 /** Chunks of output to whole lines; a line that never ends is dropped, not held without bound. */
 function lines(fn: (line: string) => void): (d: Buffer) => void {
@@ -57,7 +60,10 @@ function lines(fn: (line: string) => void): (d: Buffer) => void {
   return (d) => {
     buf += d.toString('utf8')
     let i: number
-    while ((i = buf.indexOf('\n')) >= 0) { fn(buf.slice(0, i)); buf = buf.slice(i + 1) }
+    while ((i = buf.indexOf('\n')) >= 0) {
+      fn(buf.slice(0, i))
+      buf = buf.slice(i + 1)
+    }
     if (buf.length > 65536) buf = ''
   }
 }
@@ -72,16 +78,29 @@ export function localPing(address: string, intervalMs: number): Prober {
     if (stopped) return
     const [cmd, ...args] = pingArgv(address, intervalMs)
     child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    child.stdout!.on('data', lines((l) => feed(track, l)))
+    child.stdout!.on(
+      'data',
+      lines((l) => feed(track, l)),
+    )
     // "sendmsg: Network is unreachable" and the like: the probe runs, the node does not answer.
-    child.stderr!.on('data', () => { track.line = Date.now(); track.misses++ })
+    child.stderr!.on('data', () => {
+      track.line = Date.now()
+      track.misses++
+    })
     child.on('error', () => undefined)
-    child.on('exit', () => { child = undefined; if (!stopped) timer = setTimeout(start, 200) })
+    child.on('exit', () => {
+      child = undefined
+      if (!stopped) timer = setTimeout(start, 200)
+    })
   }
   start()
   return {
     track,
-    stop() { stopped = true; clearTimeout(timer); child?.kill('SIGKILL') },
+    stop() {
+      stopped = true
+      clearTimeout(timer)
+      child?.kill('SIGKILL')
+    },
   }
 }
 
@@ -103,17 +122,29 @@ export function remoteStream(session: NodeSession, argv: string[], onLine: (t: T
     if (stopped) return
     try {
       const s = await session.stream(argv, { stdout: lines((l) => onLine(track, l)) })
-      if (stopped) { s.close(); return }
+      if (stopped) {
+        s.close()
+        return
+      }
       current = { stop: () => s.close() }
       await s.done
-    } catch { /* unreachable: the track goes stale, which is what the decision reads */ }
+    } catch {
+      /* unreachable: the track goes stale, which is what the decision reads */
+    }
     current = undefined
-    if (!stopped) timer = setTimeout(() => { void start() }, retryMs)
+    if (!stopped)
+      timer = setTimeout(() => {
+        void start()
+      }, retryMs)
   }
   void start()
   return {
     track,
-    stop() { stopped = true; clearTimeout(timer); current?.stop() },
+    stop() {
+      stopped = true
+      clearTimeout(timer)
+      current?.stop()
+    },
   }
 }
 

@@ -28,7 +28,7 @@ export interface WatchRead {
  */
 const MARK = '\x1d'
 const PARTS = ['state', 'pause', 'lock'] as const
-type Part = typeof PARTS[number]
+type Part = (typeof PARTS)[number]
 
 /** One script that runs each reader's script in its own subshell (they `exit 0` when done), each section marked. */
 export function watchReadScript(pair: Pair): string {
@@ -55,19 +55,25 @@ export async function readWatchState(pool: SshPool, pair: Pair, opts: { timeoutM
   const errors: Record<string, RemoteError> = {}
   const pauses: (PauseRecord | undefined)[] = []
   const locks: { node: string; lock?: { owner: string; journal: string } }[] = []
-  await Promise.all(pair.nodes.map(async (n) => {
-    try {
-      const s = pool.session(pair, n)
-      const r = await s.run({ script }, { timeoutMs: opts.timeoutMs ?? 2000 })
-      const parts = splitWatchRead(r.stdout)
-      if (!parts) throw new RemoteError(`the watcher's read printed no complete answer (${r.stdout.length} bytes): a record holds the section marker, or the command was cut short`, { node: n.name, host: n.address })
-      states[n.name] = parseNodeState(parts.state, pair)
-      pauses.push(parsePause(parts.pause))
-      locks.push({ node: n.name, lock: parseLockDir(parts.lock) })
-    } catch (e) {
-      if (!(e instanceof RemoteError)) throw e
-      errors[n.name] = e
-    }
-  }))
+  await Promise.all(
+    pair.nodes.map(async (n) => {
+      try {
+        const s = pool.session(pair, n)
+        const r = await s.run({ script }, { timeoutMs: opts.timeoutMs ?? 2000 })
+        const parts = splitWatchRead(r.stdout)
+        if (!parts)
+          throw new RemoteError(
+            `the watcher's read printed no complete answer (${r.stdout.length} bytes): a record holds the section marker, or the command was cut short`,
+            { node: n.name, host: n.address },
+          )
+        states[n.name] = parseNodeState(parts.state, pair)
+        pauses.push(parsePause(parts.pause))
+        locks.push({ node: n.name, lock: parseLockDir(parts.lock) })
+      } catch (e) {
+        if (!(e instanceof RemoteError)) throw e
+        errors[n.name] = e
+      }
+    }),
+  )
   return { view: viewOf(pair, states, errors), pause: newestPause(pauses), left: interruptedOf(pair, locks, opts.now) }
 }

@@ -7,20 +7,33 @@ import type { Pair } from '../inventory/schema.ts'
 import { RemoteError } from '../errors.ts'
 import type { SshPool } from '../ssh.ts'
 
-export async function interruptedRun(pool: SshPool, pair: Pair, skip: string[] = [], now = Date.now()): Promise<{ journal: Journal; node: string } | undefined> {
-  const locks = await Promise.all(pair.nodes.filter((n) => !skip.includes(n.name)).map(async (n) => {
-    try {
-      return { node: n.name, lock: await readLockDir(pool.session(pair, n), pair, { timeoutMs: 3000 }) }
-    } catch (e) {
-      if (e instanceof RemoteError) return { node: n.name, lock: undefined }
-      throw e
-    }
-  }))
+export async function interruptedRun(
+  pool: SshPool,
+  pair: Pair,
+  skip: string[] = [],
+  now = Date.now(),
+): Promise<{ journal: Journal; node: string } | undefined> {
+  const locks = await Promise.all(
+    pair.nodes
+      .filter((n) => !skip.includes(n.name))
+      .map(async (n) => {
+        try {
+          return { node: n.name, lock: await readLockDir(pool.session(pair, n), pair, { timeoutMs: 3000 }) }
+        } catch (e) {
+          if (e instanceof RemoteError) return { node: n.name, lock: undefined }
+          throw e
+        }
+      }),
+  )
   return interruptedOf(pair, locks, now)
 }
 
 /** From each node's lock directory (readLockDir's texts; undefined: none, or not readable), the run to finish. Pure. */
-export function interruptedOf(pair: Pair, locks: { node: string; lock?: { owner: string; journal: string } }[], now = Date.now()): { journal: Journal; node: string } | undefined {
+export function interruptedOf(
+  pair: Pair,
+  locks: { node: string; lock?: { owner: string; journal: string } }[],
+  now = Date.now(),
+): { journal: Journal; node: string } | undefined {
   const found = locks.map(({ node, lock: l }) => {
     const owner = l && parseOwner(l.owner)
     if (!owner || !isStale(owner, now) || !l.journal.trim()) return undefined

@@ -42,47 +42,75 @@ export class HaPair extends pulumi.ComponentResource {
 
     for (const n of nodes) {
       const material = keyMaterial(args.plan, this.keys, n.node.name)
-      this.droplets[n.node.name] = new digitalocean.Droplet(`${name}-${n.node.name}`, {
-        name: hostName(n.node.name), size: n.serverType, image: n.image, region: n.location,
-        sshKeys: [args.sshKeyFingerprint], ipv6: true, monitoring: true,
-        tags: [this.tag.name, ...labelTags, tagSafe(`hapair-role:${n.primary ? 'primary' : 'secondary'}`)],
-        // It carries the node's private keys: a secret in the state.
-        userData: pulumi.secret(material.apply((keys) => cloudInit({ pair, node: n.node, hold: [], keys }))),
-      }, {
-        ...child,
-        // First-boot data and keys: changing them would rebuild a droplet that holds the pair's data.
-        ignoreChanges: ['userData', 'sshKeys', 'image'],
-      })
+      this.droplets[n.node.name] = new digitalocean.Droplet(
+        `${name}-${n.node.name}`,
+        {
+          name: hostName(n.node.name),
+          size: n.serverType,
+          image: n.image,
+          region: n.location,
+          sshKeys: [args.sshKeyFingerprint],
+          ipv6: true,
+          monitoring: true,
+          tags: [this.tag.name, ...labelTags, tagSafe(`hapair-role:${n.primary ? 'primary' : 'secondary'}`)],
+          // It carries the node's private keys: a secret in the state.
+          userData: pulumi.secret(material.apply((keys) => cloudInit({ pair, node: n.node, hold: [], keys }))),
+        },
+        {
+          ...child,
+          // First-boot data and keys: changing them would rebuild a droplet that holds the pair's data.
+          ignoreChanges: ['userData', 'sshKeys', 'image'],
+        },
+      )
     }
 
     const inbound = (r: InboundRule): digitalocean.types.input.FirewallInboundRule => ({
-      protocol: r.protocol, ...(r.port ? { portRange: r.port } : {}),
+      protocol: r.protocol,
+      ...(r.port ? { portRange: r.port } : {}),
       ...(r.sources.length ? { sourceAddresses: r.sources } : {}),
       ...(r.peers ? { sourceTags: [this.tag.name] } : {}),
     })
     // A DigitalOcean firewall without outbound rules blocks all egress (package installs, NTP).
     const outbound = (['tcp', 'udp', 'icmp'] as const).map((protocol): digitalocean.types.input.FirewallOutboundRule => ({
-      protocol, ...(protocol === 'icmp' ? {} : { portRange: 'all' }), destinationAddresses: ['0.0.0.0/0', '::/0'],
+      protocol,
+      ...(protocol === 'icmp' ? {} : { portRange: 'all' }),
+      destinationAddresses: ['0.0.0.0/0', '::/0'],
     }))
-    this.firewall = new digitalocean.Firewall(`${name}-fw`, {
-      name: `${name}-fw`, tags: [this.tag.name], inboundRules: rules.map(inbound), outboundRules: outbound,
-    }, child)
+    this.firewall = new digitalocean.Firewall(
+      `${name}-fw`,
+      {
+        name: `${name}-fw`,
+        tags: [this.tag.name],
+        inboundRules: rules.map(inbound),
+        outboundRules: outbound,
+      },
+      child,
+    )
 
     // The reserved IP carries its assignment (dropletId) itself, not a ReservedIpAssignment:
     // that resource vanishes from the state once a failover moves the address, and the next
     // `pulumi up` would re-create it, moving the address back to the primary.
-    this.reservedIp = new digitalocean.ReservedIp(`${name}-vip`, {
-      region: primary.location, dropletId: numericId(this.droplets[primary.node.name].id),
-    }, { ...child, ignoreChanges: ['dropletId'] })
+    this.reservedIp = new digitalocean.ReservedIp(
+      `${name}-vip`,
+      {
+        region: primary.location,
+        dropletId: numericId(this.droplets[primary.node.name].id),
+      },
+      { ...child, ignoreChanges: ['dropletId'] },
+    )
 
     const nodeOut = nodes.map((n) => {
       const d = this.droplets[n.node.name]
-      return pulumi.all([numericId(d.id), d.ipv4Address, d.ipv6Address, keyOutputs(this.keys[n.node.name], n.node.name)])
+      return pulumi
+        .all([numericId(d.id), d.ipv4Address, d.ipv6Address, keyOutputs(this.keys[n.node.name], n.node.name)])
         .apply(([id, ipv4, ipv6, keys]) => [n.node.name, { id, ipv4, ...(ipv6 ? { ipv6 } : {}), ...keys }] as const)
     })
     const vip = args.plan.floatingIps[0]
-    this.outputs = pulumi.all([pulumi.all(nodeOut), this.reservedIp.ipAddress])
-      .apply(([ns, address]): StackPairOutput => ({ provider: 'digitalocean', nodes: Object.fromEntries(ns), floatingIps: [{ name: vip.name, address, family: 'ipv4' }] }))
+    this.outputs = pulumi.all([pulumi.all(nodeOut), this.reservedIp.ipAddress]).apply(([ns, address]): StackPairOutput => ({
+      provider: 'digitalocean',
+      nodes: Object.fromEntries(ns),
+      floatingIps: [{ name: vip.name, address, family: 'ipv4' }],
+    }))
     this.registerOutputs({ outputs: this.outputs })
   }
 }

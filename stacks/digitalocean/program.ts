@@ -6,7 +6,10 @@ import type { PairPlan } from '../../lib/provision/plan.ts'
 import { sshKeyName } from '../shared/stack.ts'
 import { HaPair } from './ha-pair.ts'
 
-export interface DigitalOceanStack { components: HaPair[]; pairs: pulumi.Output<Record<string, StackPairOutput>> }
+export interface DigitalOceanStack {
+  components: HaPair[]
+  pairs: pulumi.Output<Record<string, StackPairOutput>>
+}
 
 /**
  * What each pair's droplets name their SSH key by: a key already in the account
@@ -40,6 +43,8 @@ function sshKeyRefs(plans: PairPlan[], provider?: digitalocean.Provider): pulumi
 export function digitaloceanStack(plans: PairPlan[], opts?: pulumi.ComponentResourceOptions, token?: pulumi.Input<string>): DigitalOceanStack {
   const provider = token === undefined ? undefined : new digitalocean.Provider('digitalocean-token-file', { token })
   const keys = sshKeyRefs(plans, provider)
-  const components = plans.map((plan, i) => new HaPair(plan.pair.name, { plan, sshKeyFingerprint: keys[i] }, { ...opts, ...(provider ? { providers: [provider] } : {}) }))
+  const components = plans.map(
+    (plan, i) => new HaPair(plan.pair.name, { plan, sshKeyFingerprint: keys[i] }, { ...opts, ...(provider ? { providers: [provider] } : {}) }),
+  )
   return { components, pairs: pulumi.all(Object.fromEntries(components.map((c, i) => [plans[i].pair.name, c.outputs]))) }
 }

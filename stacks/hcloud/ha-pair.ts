@@ -27,7 +27,11 @@ export interface HaPairArgs {
 }
 
 const rule = (r: InboundRule, sources: pulumi.Input<string>[]): hcloud.types.input.FirewallRule => ({
-  description: r.description, direction: 'in', protocol: r.protocol, ...(r.port ? { port: r.port } : {}), sourceIps: sources,
+  description: r.description,
+  direction: 'in',
+  protocol: r.protocol,
+  ...(r.port ? { port: r.port } : {}),
+  sourceIps: sources,
 })
 
 export class HaPair extends pulumi.ComponentResource {
@@ -52,68 +56,113 @@ export class HaPair extends pulumi.ComponentResource {
 
     const ips = args.plan.floatingIps.map((f) => ({
       plan: f,
-      ip: new hcloud.FloatingIp(`${name}-${f.name}`, {
-        name: `${name}-${f.name}`, type: f.family, homeLocation: primary.location, labels,
-        description: `hapair pair ${pair.name}: follows the active node`,
-      }, child),
+      ip: new hcloud.FloatingIp(
+        `${name}-${f.name}`,
+        {
+          name: `${name}-${f.name}`,
+          type: f.family,
+          homeLocation: primary.location,
+          labels,
+          description: `hapair pair ${pair.name}: follows the active node`,
+        },
+        child,
+      ),
     }))
     // The address the kernel holds: the IPv4 itself, or ::1 of the IPv6 /64.
-    const held = pulumi.all(ips.map((i) => (i.plan.family === 'ipv6' ? i.ip.ipNetwork.apply(ipv6FloatingHost) : i.ip.ipAddress)))
+    const held = pulumi
+      .all(ips.map((i) => (i.plan.family === 'ipv6' ? i.ip.ipNetwork.apply(ipv6FloatingHost) : i.ip.ipAddress)))
       .apply((addrs) => addrs.map((address, k) => ({ address, prefix: ips[k].plan.prefix })))
 
     for (const n of nodes) {
-      const ip = (type: 'ipv4' | 'ipv6') => new hcloud.PrimaryIp(`${name}-${n.node.name}-${type}`, {
-        name: `${name}-${n.node.name}-${type}`, type, location: n.location, assigneeType: 'server', autoDelete: false,
-        labels: { ...labels, 'hapair-node': n.node.name },
-      }, child)
+      const ip = (type: 'ipv4' | 'ipv6') =>
+        new hcloud.PrimaryIp(
+          `${name}-${n.node.name}-${type}`,
+          {
+            name: `${name}-${n.node.name}-${type}`,
+            type,
+            location: n.location,
+            assigneeType: 'server',
+            autoDelete: false,
+            labels: { ...labels, 'hapair-node': n.node.name },
+          },
+          child,
+        )
       this.primaryIps[n.node.name] = { ipv4: ip('ipv4'), ipv6: ip('ipv6') }
     }
     const peerSources = Object.values(this.primaryIps).flatMap((p) => [pulumi.interpolate`${p.ipv4.ipAddress}/32`, p.ipv6.ipNetwork])
-    this.firewall = new hcloud.Firewall(`${name}-fw`, {
-      name: `${name}-fw`, labels,
-      rules: rules.map((r) => rule(r, [...r.sources, ...(r.peers ? peerSources : [])])),
-    }, child)
+    this.firewall = new hcloud.Firewall(
+      `${name}-fw`,
+      {
+        name: `${name}-fw`,
+        labels,
+        rules: rules.map((r) => rule(r, [...r.sources, ...(r.peers ? peerSources : [])])),
+      },
+      child,
+    )
 
     this.keys = nodeKeys(name, args.plan, this)
 
     for (const n of nodes) {
       const material = keyMaterial(args.plan, this.keys, n.node.name)
-      this.servers[n.node.name] = new hcloud.Server(`${name}-${n.node.name}`, {
-        name: hostName(n.node.name), serverType: n.serverType, image: n.image, location: n.location,
-        placementGroupId: numericId(this.placementGroup.id),
-        sshKeys: [args.sshKeyId],
-        firewallIds: [numericId(this.firewall.id)],
-        publicNets: [{ ipv4Enabled: true, ipv4: numericId(this.primaryIps[n.node.name].ipv4.id), ipv6Enabled: true, ipv6: numericId(this.primaryIps[n.node.name].ipv6.id) }],
-        labels: { ...labels, 'hapair-node': n.node.name, 'hapair-role': n.primary ? 'primary' : 'secondary' },
-        // It carries the node's private keys: a secret in the state.
-        userData: pulumi.secret(pulumi.all([held, material]).apply(([hold, keys]) => cloudInit({ pair, node: n.node, hold: n.primary ? hold : [], keys }))),
-      }, {
-        ...child,
-        // First-boot data and keys: changing them would rebuild a server that holds the pair's data.
-        ignoreChanges: ['userData', 'sshKeys', 'image'],
-      })
+      this.servers[n.node.name] = new hcloud.Server(
+        `${name}-${n.node.name}`,
+        {
+          name: hostName(n.node.name),
+          serverType: n.serverType,
+          image: n.image,
+          location: n.location,
+          placementGroupId: numericId(this.placementGroup.id),
+          sshKeys: [args.sshKeyId],
+          firewallIds: [numericId(this.firewall.id)],
+          publicNets: [
+            {
+              ipv4Enabled: true,
+              ipv4: numericId(this.primaryIps[n.node.name].ipv4.id),
+              ipv6Enabled: true,
+              ipv6: numericId(this.primaryIps[n.node.name].ipv6.id),
+            },
+          ],
+          labels: { ...labels, 'hapair-node': n.node.name, 'hapair-role': n.primary ? 'primary' : 'secondary' },
+          // It carries the node's private keys: a secret in the state.
+          userData: pulumi.secret(pulumi.all([held, material]).apply(([hold, keys]) => cloudInit({ pair, node: n.node, hold: n.primary ? hold : [], keys }))),
+        },
+        {
+          ...child,
+          // First-boot data and keys: changing them would rebuild a server that holds the pair's data.
+          ignoreChanges: ['userData', 'sshKeys', 'image'],
+        },
+      )
     }
     const primaryServer = this.servers[primary.node.name]
     for (const i of ips) {
       this.floatingIps.push({
         ...i,
-        assignment: new hcloud.FloatingIpAssignment(`${name}-${i.plan.name}`, {
-          floatingIpId: numericId(i.ip.id), serverId: numericId(primaryServer.id),
-        }, {
-          ...child,
-          // After a failover the playbooks move the address through the API; `pulumi up` must not move it back.
-          ignoreChanges: ['serverId'],
-        }),
+        assignment: new hcloud.FloatingIpAssignment(
+          `${name}-${i.plan.name}`,
+          {
+            floatingIpId: numericId(i.ip.id),
+            serverId: numericId(primaryServer.id),
+          },
+          {
+            ...child,
+            // After a failover the playbooks move the address through the API; `pulumi up` must not move it back.
+            ignoreChanges: ['serverId'],
+          },
+        ),
       })
     }
 
     const nodeOut = nodes.map((n) => {
       const s = this.servers[n.node.name]
-      return pulumi.all([numericId(s.id), s.ipv4Address, s.ipv6Address, keyOutputs(this.keys[n.node.name], n.node.name)])
+      return pulumi
+        .all([numericId(s.id), s.ipv4Address, s.ipv6Address, keyOutputs(this.keys[n.node.name], n.node.name)])
         .apply(([id, ipv4, ipv6, keys]) => [n.node.name, { id, ipv4, ipv6, ...keys }] as const)
     })
-    const ipOut = this.floatingIps.map((i, k) => pulumi.all([numericId(i.ip.id), held]).apply(([id, h]) => ({ name: i.plan.name, id, address: h[k].address, family: i.plan.family })))
-    this.outputs = pulumi.all([pulumi.all(nodeOut), pulumi.all(ipOut)])
+    const ipOut = this.floatingIps.map((i, k) =>
+      pulumi.all([numericId(i.ip.id), held]).apply(([id, h]) => ({ name: i.plan.name, id, address: h[k].address, family: i.plan.family })),
+    )
+    this.outputs = pulumi
+      .all([pulumi.all(nodeOut), pulumi.all(ipOut)])
       .apply(([ns, fs]): StackPairOutput => ({ provider: 'hcloud', nodes: Object.fromEntries(ns), floatingIps: fs }))
     this.registerOutputs({ outputs: this.outputs })
   }

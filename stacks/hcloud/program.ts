@@ -6,7 +6,10 @@ import type { PairPlan } from '../../lib/provision/plan.ts'
 import { sshKeyName } from '../shared/stack.ts'
 import { HaPair } from './ha-pair.ts'
 
-export interface HcloudStack { components: HaPair[]; pairs: pulumi.Output<Record<string, StackPairOutput>> }
+export interface HcloudStack {
+  components: HaPair[]
+  pairs: pulumi.Output<Record<string, StackPairOutput>>
+}
 
 /**
  * The SSH key each pair's servers get: one already in the project (provision.sshKey, looked up
@@ -39,6 +42,8 @@ function sshKeyIds(plans: PairPlan[], provider?: hcloud.Provider): pulumi.Output
 export function hcloudStack(plans: PairPlan[], opts?: pulumi.ComponentResourceOptions, token?: pulumi.Input<string>): HcloudStack {
   const provider = token === undefined ? undefined : new hcloud.Provider('hcloud-token-file', { token })
   const keys = sshKeyIds(plans, provider)
-  const components = plans.map((plan, i) => new HaPair(plan.pair.name, { plan, sshKeyId: keys[i] }, { ...opts, ...(provider ? { providers: [provider] } : {}) }))
+  const components = plans.map(
+    (plan, i) => new HaPair(plan.pair.name, { plan, sshKeyId: keys[i] }, { ...opts, ...(provider ? { providers: [provider] } : {}) }),
+  )
   return { components, pairs: pulumi.all(Object.fromEntries(components.map((c, i) => [plans[i].pair.name, c.outputs]))) }
 }

@@ -10,31 +10,55 @@ import { keyText, parsePublicKey } from '../../lib/provision/node-keys.ts'
 import type { StackKeyOutput } from '../../lib/provision/outputs.ts'
 import type { PairPlan } from '../../lib/provision/plan.ts'
 
-export interface NodeKeys { host: tls.PrivateKey; sync: tls.PrivateKey }
+export interface NodeKeys {
+  host: tls.PrivateKey
+  sync: tls.PrivateKey
+}
 
 export function nodeKeys(name: string, plan: PairPlan, parent: pulumi.Resource): Record<string, NodeKeys> {
-  return Object.fromEntries(plan.nodes.map((n) => [n.node.name, {
-    host: new tls.PrivateKey(`${name}-${n.node.name}-host`, { algorithm: 'ED25519' }, { parent }),
-    sync: new tls.PrivateKey(`${name}-${n.node.name}-sync`, { algorithm: 'ED25519' }, { parent }),
-  }]))
+  return Object.fromEntries(
+    plan.nodes.map((n) => [
+      n.node.name,
+      {
+        host: new tls.PrivateKey(`${name}-${n.node.name}-host`, { algorithm: 'ED25519' }, { parent }),
+        sync: new tls.PrivateKey(`${name}-${n.node.name}-sync`, { algorithm: 'ED25519' }, { parent }),
+      },
+    ]),
+  )
 }
 
 /** What cloud-init of `node` needs: its own private keys, so the whole is a secret. */
 export function keyMaterial(plan: PairPlan, keys: Record<string, NodeKeys>, node: string): pulumi.Output<NodeKeyMaterial> {
   const own = keys[node]
-  const peers = plan.nodes.filter((n) => n.node.name !== node).map((n) => pulumi.all([keys[n.node.name].host.publicKeyOpenssh, keys[n.node.name].sync.publicKeyOpenssh])
-    .apply(([hostPublicKey, syncPublicKey]) => ({ name: n.node.name, hostPublicKey, syncPublicKey })))
+  const peers = plan.nodes
+    .filter((n) => n.node.name !== node)
+    .map((n) =>
+      pulumi
+        .all([keys[n.node.name].host.publicKeyOpenssh, keys[n.node.name].sync.publicKeyOpenssh])
+        .apply(([hostPublicKey, syncPublicKey]) => ({ name: n.node.name, hostPublicKey, syncPublicKey })),
+    )
   const sshUser = plan.nodes.find((n) => n.node.name === node)!.sshUser
-  return pulumi.secret(pulumi.all([own.host.privateKeyOpenssh, own.host.publicKeyOpenssh, own.sync.privateKeyOpenssh, own.sync.publicKeyOpenssh, pulumi.all(peers)])
-    .apply(([hp, hpub, sp, spub, ps]): NodeKeyMaterial => ({ hostKey: { privateKey: hp, publicKey: hpub }, syncKey: { privateKey: sp, publicKey: spub }, peers: ps, sshUser })))
+  return pulumi.secret(
+    pulumi
+      .all([own.host.privateKeyOpenssh, own.host.publicKeyOpenssh, own.sync.privateKeyOpenssh, own.sync.publicKeyOpenssh, pulumi.all(peers)])
+      .apply(([hp, hpub, sp, spub, ps]): NodeKeyMaterial => ({
+        hostKey: { privateKey: hp, publicKey: hpub },
+        syncKey: { privateKey: sp, publicKey: spub },
+        peers: ps,
+        sshUser,
+      })),
+  )
 }
 
-const publicOut = (k: tls.PrivateKey, label: string): pulumi.Output<StackKeyOutput> => k.publicKeyOpenssh.apply((line) => {
-  const p = parsePublicKey(line, label)
-  return { publicKey: keyText(p), fingerprint: p.fingerprint }
-})
+const publicOut = (k: tls.PrivateKey, label: string): pulumi.Output<StackKeyOutput> =>
+  k.publicKeyOpenssh.apply((line) => {
+    const p = parsePublicKey(line, label)
+    return { publicKey: keyText(p), fingerprint: p.fingerprint }
+  })
 
 /** The public halves for the stack's outputs: never a secret, so `pulumi stack output --json` shows them. */
 export function keyOutputs(keys: NodeKeys, node: string): pulumi.Output<{ hostKey: StackKeyOutput; syncKey: StackKeyOutput }> {
-  return pulumi.all([publicOut(keys.host, `host key of ${node}`), publicOut(keys.sync, `sync key of ${node}`)]).apply(([hostKey, syncKey]) => ({ hostKey, syncKey }))
+  return pulumi
+    .all([publicOut(keys.host, `host key of ${node}`), publicOut(keys.sync, `sync key of ${node}`)])
+    .apply(([hostKey, syncKey]) => ({ hostKey, syncKey }))
 }

@@ -12,9 +12,19 @@ const now = 1714609421
 const L = (archives: { name: string; mtime: number; size: number }[], missingDir = false): Listing => ({ now, missingDir, archives })
 
 const cases: [string, Listing, [boolean, boolean, boolean], RegExp][] = [
-  ['fresh and sized', L([{ name: 'app-2.tar.gz', mtime: now - 3600, size: 500 }]), [true, true, true], /app-2\.tar\.gz finished 2024-05-01T23:23:41Z \(60 min ago\), max 26 h/],
+  [
+    'fresh and sized',
+    L([{ name: 'app-2.tar.gz', mtime: now - 3600, size: 500 }]),
+    [true, true, true],
+    /app-2\.tar\.gz finished 2024-05-01T23:23:41Z \(60 min ago\), max 26 h/,
+  ],
   ['stale', L([{ name: 'app-1.tar.gz', mtime: now - 30 * 3600, size: 500 }]), [true, false, true], /older than 26 h/],
-  ['too small', L([{ name: 'a.tar.gz', mtime: now, size: 20 }]), [true, true, false], /20 B \(20 bytes\), outside 100 B\.\.1000 B: an empty or truncated backup/],
+  [
+    'too small',
+    L([{ name: 'a.tar.gz', mtime: now, size: 20 }]),
+    [true, true, false],
+    /20 B \(20 bytes\), outside 100 B\.\.1000 B: an empty or truncated backup/,
+  ],
   ['too big', L([{ name: 'a.tar.gz', mtime: now, size: 5000 }]), [true, true, false], /unexpected growth/],
   ['none', L([]), [false, false, false], /no \*\.tar\.gz in \/var\/backups\/app/],
   ['no directory', L([], true), [false, false, false], /\/var\/backups\/app does not exist/],
@@ -40,7 +50,10 @@ test('listScript: only matching files, newest first by finish time, node clock f
   utimesSync(path.join(dir, 'app-2.tar.gz'), 1714500000, 1714500000)
   const l = parseBackupListing(runLocal({ script: listScript({ name: 'x', path: dir }) }).stdout)
   assert.ok(Math.abs(l.now - Date.now() / 1000) < 5)
-  assert.equal(l.archives.map((a) => a.name), ['odd_name.tar.gz', 'app-1.tar.gz', 'app-2.tar.gz'])
+  assert.equal(
+    l.archives.map((a) => a.name),
+    ['odd_name.tar.gz', 'app-1.tar.gz', 'app-2.tar.gz'],
+  )
   assert.equal(l.archives[1], { name: 'app-1.tar.gz', mtime: 1714600000, size: 10 })
   assert.is(parseBackupListing(runLocal({ script: listScript({ name: 'x', path: path.join(dir, 'nope') }) }).stdout).missingDir, true)
 })

@@ -21,9 +21,12 @@ writeFileSync(p('src/app/b c.txt'), 'b')
 runLocal({ script: `cd ${dir} && tar -czf good.tar.gz -C src app && tar -tzf good.tar.gz > good.tar.gz.list && gzip -c src/app/b\\ c.txt > plain.gz` })
 
 const kinds: [string, ReturnType<typeof archiveKind>][] = [
-  ['app.tar.gz', { tar: true, compressor: 'gzip' }], ['app.tgz', { tar: true, compressor: 'gzip' }],
-  ['app.tar', { tar: true, compressor: undefined }], ['app.tar.zst', { tar: true, compressor: 'zstd' }],
-  ['app.tar.xz', { tar: true, compressor: 'xz' }], ['dump.sql.gz', { tar: false, compressor: 'gzip' }],
+  ['app.tar.gz', { tar: true, compressor: 'gzip' }],
+  ['app.tgz', { tar: true, compressor: 'gzip' }],
+  ['app.tar', { tar: true, compressor: undefined }],
+  ['app.tar.zst', { tar: true, compressor: 'zstd' }],
+  ['app.tar.xz', { tar: true, compressor: 'xz' }],
+  ['dump.sql.gz', { tar: false, compressor: 'gzip' }],
   ['dump.sql', undefined],
 ]
 for (const [name, want] of kinds) test(`archiveKind: ${name}`, () => assert.equal(archiveKind(name), want))
@@ -38,7 +41,12 @@ test('checksumFor: by basename, either sha256sum mode, absent when not listed', 
 test('readThrough: a good archive reads end to end and lists its members', () => {
   const r = parseReadThrough(runLocal({ script: readThroughScript(p('good.tar.gz'), archiveKind('good.tar.gz')!) }).stdout)
   assert.is(r.ok, true)
-  assert.equal(parseTarVerbose(r.listing).map((e) => e.path).sort(), ['app', 'app/b c.txt', 'app/data', 'app/data/a.csv'])
+  assert.equal(
+    parseTarVerbose(r.listing)
+      .map((e) => e.path)
+      .sort(),
+    ['app', 'app/b c.txt', 'app/data', 'app/data/a.csv'],
+  )
 })
 
 test('readThrough: damage in the middle is caught by the compressor, with its message on one line', () => {
@@ -63,7 +71,9 @@ test('restore: extracts into a scratch directory, lists and hashes, removes the 
   const r = restore('good.tar.gz', 1000, true)
   assert.is(r.code, 0, r.stderr)
   const got = parseListing(r.stdout)
-  const sha = createHash('sha256').update(readFileSync(p('src/app/data/a.csv'))).digest('hex')
+  const sha = createHash('sha256')
+    .update(readFileSync(p('src/app/data/a.csv')))
+    .digest('hex')
   assert.is(got.get('app/data/a.csv')!.digest, sha)
   assert.is(got.get('app/b c.txt')!.size, 1)
   assert.is(got.get('app/data')!.type, 'd')

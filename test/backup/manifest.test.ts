@@ -54,8 +54,21 @@ const cmp: [string, ReturnType<typeof parseManifest>['entries'], Map<string, Res
   ['all there by digest', [{ path: 'a', digest: H1, dir: false }], restored({ a: { type: 'f', size: 1, digest: H1 } }), []],
   ['content differs', [{ path: 'a', digest: H1, dir: false }], restored({ a: { type: 'f', size: 1, digest: H2 } }), ['a (content differs from the manifest)']],
   ['size differs', [{ path: 'a', size: 3, dir: false }], restored({ a: { type: 'f', size: 4 } }), ['a (size 4, manifest 3)']],
-  ['not restored', [{ path: 'a', dir: false }, { path: 'b', dir: false }], restored({ a: { type: 'f', size: 1 } }), ['b (not restored)']],
-  ['restored but not in the manifest', [{ path: 'a', dir: false }], restored({ a: { type: 'f', size: 1 }, x: { type: 'f', size: 1 }, d: { type: 'd', size: 0 } }), ['x (restored, not in the manifest)']],
+  [
+    'not restored',
+    [
+      { path: 'a', dir: false },
+      { path: 'b', dir: false },
+    ],
+    restored({ a: { type: 'f', size: 1 } }),
+    ['b (not restored)'],
+  ],
+  [
+    'restored but not in the manifest',
+    [{ path: 'a', dir: false }],
+    restored({ a: { type: 'f', size: 1 }, x: { type: 'f', size: 1 }, d: { type: 'd', size: 0 } }),
+    ['x (restored, not in the manifest)'],
+  ],
   ['a directory entry must come out as a directory', [{ path: 'd', dir: true }], restored({ d: { type: 'f', size: 0 } }), ['d (not a directory)']],
 ]
 for (const [name, expected, got, problems] of cmp) {

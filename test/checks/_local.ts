@@ -11,9 +11,17 @@ export function runLocal(cmd: Command, opts: RunOptions = {}, env: Record<string
   const started = Date.now()
   const r = spawnSync('sh', ['-c', command], { input: opts.input, env: { ...process.env, ...env }, maxBuffer: 1 << 28, timeout: opts.timeoutMs })
   const res: RunResult = {
-    node: 'local', host: '127.0.0.1', command, code: r.status, signal: r.signal, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'),
-    durationMs: Date.now() - started, ok: r.status === 0,
+    node: 'local',
+    host: '127.0.0.1',
+    command,
+    code: r.status,
+    signal: r.signal,
+    stdout: r.stdout.toString('utf8'),
+    stderr: r.stderr.toString('utf8'),
+    durationMs: Date.now() - started,
+    ok: r.status === 0,
   }
-  if (!res.ok && opts.check !== false) throw new RemoteError(`exit ${r.status}: ${res.stderr.trim()}`, { node: 'local', host: '127.0.0.1', exitCode: r.status, stderr: res.stderr })
+  if (!res.ok && opts.check !== false)
+    throw new RemoteError(`exit ${r.status}: ${res.stderr.trim()}`, { node: 'local', host: '127.0.0.1', exitCode: r.status, stderr: res.stderr })
   return res
 }

@@ -18,7 +18,32 @@ const tree = (o: Record<string, ListingEntry>): Tree => new Map(Object.entries(o
 
 test('parseListing: five fields per record, root skipped, digests after END; names with odd bytes survive', () => {
   const weird = 'we\x1eird\nname'
-  const out = ['d', '4096', '1.0', '', '', 'f', '3', '1700000000.5', 'a.txt', '', 'l', '7', '2.0', 'ln', 'a.txt', 'f', '1', '3.0', weird, '', 'END', `${'a'.repeat(64)}  ./a.txt`, `${'b'.repeat(64)}  ./${weird}`, ''].join('\0')
+  const out = [
+    'd',
+    '4096',
+    '1.0',
+    '',
+    '',
+    'f',
+    '3',
+    '1700000000.5',
+    'a.txt',
+    '',
+    'l',
+    '7',
+    '2.0',
+    'ln',
+    'a.txt',
+    'f',
+    '1',
+    '3.0',
+    weird,
+    '',
+    'END',
+    `${'a'.repeat(64)}  ./a.txt`,
+    `${'b'.repeat(64)}  ./${weird}`,
+    '',
+  ].join('\0')
   const t = parseListing(out)
   assert.equal([...t.keys()], ['a.txt', 'ln', weird])
   assert.equal(t.get('a.txt'), { type: 'f', size: 3, mtime: 1700000000.5, target: '', digest: 'a'.repeat(64) })
@@ -66,9 +91,27 @@ const cmp: [string, Tree, Tree, { deep: boolean; mirror: boolean }, string[]][] 
   ['missing on the secondary', tree({ a: f(1, 10), b: f(1, 1) }), tree({ a: f(1, 10) }), { deep: false, mirror: false }, ['b (missing here)']],
   ['extra counts for mirrored items', tree({}), tree({ z: f(1, 1) }), { deep: false, mirror: true }, ['z (extra here)']],
   ['extra is fine when sync does not delete', tree({}), tree({ z: f(1, 1) }), { deep: false, mirror: false }, []],
-  ['type differs', tree({ a: { ...f(0, 1), type: 'd' } }), tree({ a: f(0, 1) }), { deep: false, mirror: false }, ['a (file here, directory on the active node)']],
-  ['symlink target differs', tree({ l: { type: 'l', size: 1, mtime: 1, target: 'x' } }), tree({ l: { type: 'l', size: 1, mtime: 5, target: 'y' } }), { deep: false, mirror: false }, ['l (link target)']],
-  ['directory mtimes are ignored', tree({ d: { type: 'd', size: 4096, mtime: 1, target: '' } }), tree({ d: { type: 'd', size: 4096, mtime: 9, target: '' } }), { deep: false, mirror: false }, []],
+  [
+    'type differs',
+    tree({ a: { ...f(0, 1), type: 'd' } }),
+    tree({ a: f(0, 1) }),
+    { deep: false, mirror: false },
+    ['a (file here, directory on the active node)'],
+  ],
+  [
+    'symlink target differs',
+    tree({ l: { type: 'l', size: 1, mtime: 1, target: 'x' } }),
+    tree({ l: { type: 'l', size: 1, mtime: 5, target: 'y' } }),
+    { deep: false, mirror: false },
+    ['l (link target)'],
+  ],
+  [
+    'directory mtimes are ignored',
+    tree({ d: { type: 'd', size: 4096, mtime: 1, target: '' } }),
+    tree({ d: { type: 'd', size: 4096, mtime: 9, target: '' } }),
+    { deep: false, mirror: false },
+    [],
+  ],
 ]
 for (const [name, ref, other, opts, want] of cmp) {
   test(`compareTrees: ${name}`, () => {
@@ -79,7 +122,15 @@ for (const [name, ref, other, opts, want] of cmp) {
 }
 
 test('describeDrift names the first N, sorted, and counts the rest', () => {
-  const d = { missing: ['c'], extra: ['e'], differ: [{ path: 'a', why: 'content' }, { path: 'b', why: 'mtime' }, { path: 'd', why: 'mtime' }] }
+  const d = {
+    missing: ['c'],
+    extra: ['e'],
+    differ: [
+      { path: 'a', why: 'content' },
+      { path: 'b', why: 'mtime' },
+      { path: 'd', why: 'mtime' },
+    ],
+  }
   assert.is(describeDrift(d, 'node-a', 3), '5 entries differ from node-a (active): a (content), b (mtime), c (missing here) and 2 more')
   assert.is(describeDrift({ missing: ['x'], extra: [], differ: [] }, 'n', 5), '1 entry differs from n (active): x (missing here)')
 })
@@ -92,9 +143,21 @@ const judge: [string, Record<string, { tree?: Tree; missing?: boolean; error?: s
   ['missing here', { a: { tree: tree({}) }, b: { missing: true } }, 'b', false, /^\/srv\/app does not exist here: run the sync playbook$/],
   ['missing on the active node', { a: { missing: true }, b: { tree: tree({}) } }, 'a', false, /does not exist here on the active node/],
   ['the active node did not answer', { b: { tree: tree({}) } }, 'b', false, /^cannot compare: the active node a did not answer$/],
-  ['the active node\'s listing failed', { a: { error: 'boom' }, b: { tree: tree({}) } }, 'b', false, /^cannot compare: listing failed on the active node a$/],
-  ['this node\'s listing failed', { a: { tree: tree({}) }, b: { error: 'listing /srv/app failed (exit 1): find: x' } }, 'b', false, /^listing \/srv\/app failed/],
-  ['drift', { a: { tree: tree({ x: f(1, 1) }) }, b: { tree: tree({}) } }, 'b', false, /^1 entry differs from a \(active\): x \(missing here\); run the sync playbook from a$/],
+  ["the active node's listing failed", { a: { error: 'boom' }, b: { tree: tree({}) } }, 'b', false, /^cannot compare: listing failed on the active node a$/],
+  [
+    "this node's listing failed",
+    { a: { tree: tree({}) }, b: { error: 'listing /srv/app failed (exit 1): find: x' } },
+    'b',
+    false,
+    /^listing \/srv\/app failed/,
+  ],
+  [
+    'drift',
+    { a: { tree: tree({ x: f(1, 1) }) }, b: { tree: tree({}) } },
+    'b',
+    false,
+    /^1 entry differs from a \(active\): x \(missing here\); run the sync playbook from a$/,
+  ],
 ]
 for (const [name, runs, node, ok, re] of judge) {
   test(`judgeItem: ${name}`, () => {
@@ -165,8 +228,19 @@ test('deep and fast listings of the same tree compare clean; a changed byte is c
 })
 
 test('listingsScript: several items in one script, each with its own exit code', () => {
-  const l = parseListings(runLocal({ script: listingsScript([{ path: itemDir, protect: ['local'] }, { path: path.join(root, 'nope'), protect: [] }, { path: itemDir, protect: ['sub [1]*'] }]) }).stdout)
-  assert.equal(l.map((x) => x.code), [0, MISSING_EXIT, 0])
+  const l = parseListings(
+    runLocal({
+      script: listingsScript([
+        { path: itemDir, protect: ['local'] },
+        { path: path.join(root, 'nope'), protect: [] },
+        { path: itemDir, protect: ['sub [1]*'] },
+      ]),
+    }).stdout,
+  )
+  assert.equal(
+    l.map((x) => x.code),
+    [0, MISSING_EXIT, 0],
+  )
   assert.not.ok(l[0].tree.has('local/never'))
   assert.ok(l[2].tree.has('local/never'))
   assert.is(l[0].tree.size, parseListing(runLocal({ script: listingScript(itemDir, ['local']) }).stdout).size)
@@ -184,26 +258,32 @@ const spellings: [string, (dir: string) => { protect: string[]; pairWide: string
   ['with //', (d) => ({ protect: [`${d}//local`], pairWide: [`${d}//.rhosts`] })],
   ['with trailing slashes', (d) => ({ protect: [`${d}/local/`], pairWide: [`${d}/.rhosts/`] })],
 ]
-spellings.forEach(([name, spell], k) => test(`sync and sync-drift agree on protected paths ${name}`, () => {
-  const src = path.join(agreeRoot, `src${k}`), dst = path.join(agreeRoot, `dst${k}`)
-  for (const d of [src, dst]) mkdirSync(path.join(d, 'local'), { recursive: true })
-  writeFileSync(path.join(src, 'data'), 'data')
-  for (const [d, who] of [[src, 'source'], [dst, 'target']]) {
-    writeFileSync(path.join(d, '.rhosts'), `${who} rhosts`)
-    writeFileSync(path.join(d, 'local', 'node.txt'), `${who} local`)
-  }
-  const sp = spell(src)
-  const pair: Pair = { name: 'p', primary: 'a', nodes: [], sync: { items: [], protected: sp.pairWide } }
-  const item: SyncItem = { name: 'app', path: src, mirror: true, protect: sp.protect }
-  const scope = itemScope(pair, item)
-  const r = spawnSync('rsync', ['-a', '--delete-delay', ...protectRules(scope.protect), '--', src + '/', dst + '/'], { encoding: 'utf8' })
-  assert.is(r.status, 0, r.stderr)
-  assert.is(readFileSync(path.join(dst, '.rhosts'), 'utf8'), 'target rhosts', 'sync left the protected file alone')
-  assert.is(readFileSync(path.join(dst, 'local', 'node.txt'), 'utf8'), 'target local')
-  const list = (d: string) => filterTree(parseListing(runLocal({ script: listingScript(d, scope.protect) }).stdout), scope.skips)
-  const drift = compareTrees(list(src), list(dst), { deep: false, mirror: true })
-  assert.is(driftCount(drift), 0, JSON.stringify(drift))
-}))
+spellings.forEach(([name, spell], k) =>
+  test(`sync and sync-drift agree on protected paths ${name}`, () => {
+    const src = path.join(agreeRoot, `src${k}`),
+      dst = path.join(agreeRoot, `dst${k}`)
+    for (const d of [src, dst]) mkdirSync(path.join(d, 'local'), { recursive: true })
+    writeFileSync(path.join(src, 'data'), 'data')
+    for (const [d, who] of [
+      [src, 'source'],
+      [dst, 'target'],
+    ]) {
+      writeFileSync(path.join(d, '.rhosts'), `${who} rhosts`)
+      writeFileSync(path.join(d, 'local', 'node.txt'), `${who} local`)
+    }
+    const sp = spell(src)
+    const pair: Pair = { name: 'p', primary: 'a', nodes: [], sync: { items: [], protected: sp.pairWide } }
+    const item: SyncItem = { name: 'app', path: src, mirror: true, protect: sp.protect }
+    const scope = itemScope(pair, item)
+    const r = spawnSync('rsync', ['-a', '--delete-delay', ...protectRules(scope.protect), '--', src + '/', dst + '/'], { encoding: 'utf8' })
+    assert.is(r.status, 0, r.stderr)
+    assert.is(readFileSync(path.join(dst, '.rhosts'), 'utf8'), 'target rhosts', 'sync left the protected file alone')
+    assert.is(readFileSync(path.join(dst, 'local', 'node.txt'), 'utf8'), 'target local')
+    const list = (d: string) => filterTree(parseListing(runLocal({ script: listingScript(d, scope.protect) }).stdout), scope.skips)
+    const drift = compareTrees(list(src), list(dst), { deep: false, mirror: true })
+    assert.is(driftCount(drift), 0, JSON.stringify(drift))
+  }),
+)
 
 const under: [string, string[], string, boolean][] = [
   ['a protected parent', ['/srv'], '/srv/app', true],
@@ -213,13 +293,22 @@ const under: [string, string[], string, boolean][] = [
   ['a namesake is not a parent', ['/sr'], '/srv/app', false],
   ['a path inside the item protects only that path', ['/srv/app/x'], '/srv/app', false],
 ]
-for (const [name, prot, itemPath, whole] of under) test(`an item under ${name}: sync skips it ${whole ? 'and' : 'nor'} does sync-drift`, () => {
-  const pair: Pair = { name: 'p', primary: 'a', nodes: [{ name: 'a', address: '198.51.100.11' }, { name: 'b', address: '198.51.100.12' }], sync: { items: [], protected: prot } }
-  const item: SyncItem = { name: 'app', path: itemPath, policy: 'always' }
-  const facts = { items: {}, rsync: true }
-  const [step] = buildPlan({ pair, items: [item], targets: ['b'], source: facts, reach: { b: facts } })
-  assert.is(step.action === 'skip', whole, `sync: ${step.action} ${step.reason ?? ''}`)
-  assert.is(itemScope(pair, item).whole, whole, 'sync-drift (and freshness) skip exactly when itemScope.whole')
-})
+for (const [name, prot, itemPath, whole] of under)
+  test(`an item under ${name}: sync skips it ${whole ? 'and' : 'nor'} does sync-drift`, () => {
+    const pair: Pair = {
+      name: 'p',
+      primary: 'a',
+      nodes: [
+        { name: 'a', address: '198.51.100.11' },
+        { name: 'b', address: '198.51.100.12' },
+      ],
+      sync: { items: [], protected: prot },
+    }
+    const item: SyncItem = { name: 'app', path: itemPath, policy: 'always' }
+    const facts = { items: {}, rsync: true }
+    const [step] = buildPlan({ pair, items: [item], targets: ['b'], source: facts, reach: { b: facts } })
+    assert.is(step.action === 'skip', whole, `sync: ${step.action} ${step.reason ?? ''}`)
+    assert.is(itemScope(pair, item).whole, whole, 'sync-drift (and freshness) skip exactly when itemScope.whole')
+  })
 
 test.run()

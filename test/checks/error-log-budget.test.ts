@@ -18,13 +18,21 @@ test.before(async () => {
   pool = new SshPool(lab.inv)
   process.env.HAPAIR_LOG_SCAN_BYTES = String(8 * MiB)
 })
-test.after(async () => { delete process.env.HAPAIR_LOG_SCAN_BYTES; pool?.close(); await lab?.down() })
+test.after(async () => {
+  delete process.env.HAPAIR_LOG_SCAN_BYTES
+  pool?.close()
+  await lab?.down()
+})
 
 const pair = () => lab.inv.data.pairs[0]
 const verify = async () => (await verifyPair(lab.inv, pair(), pool, selectChecks(['error-log']))).find((r) => r.node === 'node-a' && r.check === 'error-log')!
 
 test('a 40 MiB log with an 8 MiB budget: every run finishes, saves its offset and says what is left; the runs converge on the late ERROR', async () => {
-  const r0 = await lab.exec('node-a', ['sh', '-c', `yes 'INFO a perfectly ordinary line of the application log' | head -c ${40 * MiB} > /var/log/app/error.log; echo 'ERROR the late one' >> /var/log/app/error.log`])
+  const r0 = await lab.exec('node-a', [
+    'sh',
+    '-c',
+    `yes 'INFO a perfectly ordinary line of the application log' | head -c ${40 * MiB} > /var/log/app/error.log; echo 'ERROR the late one' >> /var/log/app/error.log`,
+  ])
   assert.is(r0.code, 0, r0.stderr)
   const details: string[] = []
   let found = false
@@ -47,11 +55,14 @@ test('validate refuses a pattern that backtracks exponentially (inventory valida
   const data = JSON.parse(JSON.stringify(lab.inv.data))
   data.pairs[0].errorLogs[0].patterns.push('(a+)+$')
   const problems = inventoryProblems(data)
-  assert.ok(problems.some((p) => p.path.endsWith('/errorLogs/0/patterns/3') && /exponential time/.test(p.message)), JSON.stringify(problems))
+  assert.ok(
+    problems.some((p) => p.path.endsWith('/errorLogs/0/patterns/3') && /exponential time/.test(p.message)),
+    JSON.stringify(problems),
+  )
   const own = errorLogCheck.validate!(data.pairs[0])
   assert.equal(own.length, 1)
   assert.match(own[0], /pattern "\(a\+\)\+\$" nests a quantifier/)
-  assert.equal(errorLogCheck.validate!(pair()), [], 'the lab\'s own patterns pass')
+  assert.equal(errorLogCheck.validate!(pair()), [], "the lab's own patterns pass")
 })
 
 test.run()

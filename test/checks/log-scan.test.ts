@@ -154,7 +154,18 @@ test('scanText: a pattern that backtracks for ever is stopped at its time bound,
 })
 
 const hostile = ['(a+)+$', '(x*)*', '(a|a)*', '(\\w+\\s?)+$', '^(([a-z])+.)+[A-Z]([a-z])+$', '(.*a){2,}', '((ab)*)+', '(a|ab)+', '(?:x+y?)*']
-const fine = ['ERROR', 'FATAL|panic', 'ERROR \\(expected\\)', '^\\d{4}-\\d{2} (WARN|ERROR)', '(ab)+c', '[(+)]+', 'a\\(b+\\)+', 'conn(ection)? (lost|reset)', '(lost|reset)+', '(?:GET|POST) /']
+const fine = [
+  'ERROR',
+  'FATAL|panic',
+  'ERROR \\(expected\\)',
+  '^\\d{4}-\\d{2} (WARN|ERROR)',
+  '(ab)+c',
+  '[(+)]+',
+  'a\\(b+\\)+',
+  'conn(ection)? (lost|reset)',
+  '(lost|reset)+',
+  '(?:GET|POST) /',
+]
 test('catastrophicPattern: nested or alternated quantifiers are flagged, ordinary patterns are not', () => {
   for (const p of hostile) assert.ok(catastrophicPattern(p), `should flag ${p}`)
   for (const p of fine) assert.not.ok(catastrophicPattern(p), `should accept ${p}`)

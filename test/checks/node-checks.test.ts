@@ -17,13 +17,22 @@ writeFileSync(p('f'), 'secret')
 symlinkSync(p('d'), p('ld'))
 mkdirSync(p('has space'))
 
-test('pathsScript reports each path\'s type in order (symlinks followed, odd names fine)', () => {
+test("pathsScript reports each path's type in order (symlinks followed, odd names fine)", () => {
   const paths = [p('d'), p('f'), p('ld'), p('missing'), p('has space'), '/dev/null']
   assert.equal(parsePathTypes(runLocal({ script: pathsScript(paths) }).stdout, paths.length), ['dir', 'file', 'dir', 'missing', 'dir', 'other'])
 })
 
 const paths: [string, { path: string; type: 'file' | 'dir' }[], ('file' | 'dir' | 'other' | 'missing')[], boolean, RegExp][] = [
-  ['all present', [{ path: '/a', type: 'dir' }, { path: '/b', type: 'file' }], ['dir', 'file'], true, /all 2 declared paths present/],
+  [
+    'all present',
+    [
+      { path: '/a', type: 'dir' },
+      { path: '/b', type: 'file' },
+    ],
+    ['dir', 'file'],
+    true,
+    /all 2 declared paths present/,
+  ],
   ['missing', [{ path: '/a', type: 'dir' }], ['missing'], false, /^\/a: missing \(expected dir\): create it/],
   ['wrong type', [{ path: '/a', type: 'file' }], ['dir'], false, /^\/a: is a dir, expected file/],
   ['neither', [{ path: '/a', type: 'file' }], ['other'], false, /neither file nor directory/],
@@ -39,7 +48,11 @@ for (const [name, declared, found, ok, re] of paths) {
 
 test('judgePaths lists at most N wrong paths', () => {
   const declared = Array.from({ length: 8 }, (_, i) => ({ path: `/p${i}`, type: 'dir' as const }))
-  const v = judgePaths(declared, declared.map(() => 'missing'), 3)
+  const v = judgePaths(
+    declared,
+    declared.map(() => 'missing'),
+    3,
+  )
   assert.match(v.detail, /^8 paths wrong: \/p0: .*\/p2: [^;]*; and 5 more$/)
 })
 

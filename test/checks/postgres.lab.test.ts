@@ -19,7 +19,9 @@ test.before(async () => {
   lab = await startPgLab('sync', { maxLagBytes: MAX_LAG })
   await sql(vipOf(lab), 'create table t (n int, pad text)')
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 const pair = () => lab.inv.data.pairs[0]
 async function psqlOn(node: string, q: string): Promise<string> {
@@ -39,7 +41,11 @@ const one = (rs: CheckResult[], node: string, check: string) => {
   assert.is(r.length, 1, `${node}/${check}`)
   return r[0]
 }
-const failed = (rs: CheckResult[]) => rs.filter((r) => !r.ok).map((r) => `${r.node}/${r.check}`).sort()
+const failed = (rs: CheckResult[]) =>
+  rs
+    .filter((r) => !r.ok)
+    .map((r) => `${r.node}/${r.check}`)
+    .sort()
 
 /** Verify until every check passes (a repaired fault takes a moment to settle). */
 async function untilHealthy(timeoutMs = 20_000): Promise<CheckResult[]> {
@@ -66,7 +72,10 @@ test('healthy: all five checks pass on both nodes; status shows role, timeline, 
   assert.match(a.postgres!.replication, /to node-b streaming \(sync\)/)
   assert.is(b.postgres!.replication, `streaming from ${pair().nodes[0].address}`)
   assert.type(b.postgres!.lagBytes, 'number')
-  assert.equal(st.degradedReasons.filter((r) => r.startsWith('postgresql')), [])
+  assert.equal(
+    st.degradedReasons.filter((r) => r.startsWith('postgresql')),
+    [],
+  )
 })
 
 test('singletons on a healthy PostgreSQL pair: the standby runs a server, and it is not a second writer', async () => {
@@ -84,7 +93,10 @@ test('pg-lag fails while replay is paused and the standby falls behind maxLagByt
     assert.equal(failed(rs), ['node-b/pg-lag'], rs.map((r) => `${r.node}/${r.check}: ${r.detail}`).join('\n'))
     assert.match(one(rs, 'node-b', 'pg-lag').detail, /WAL replay is paused.*replay lags node-a by \d+ bytes .* more than maxLagBytes 65536/)
     const st = await withPool(lab, (pool) => pairStatus(lab.inv, pair(), pool))
-    assert.ok(st.degradedReasons.some((r) => /^postgresql on node-b: .*replay lags node-a/.test(r)), st.degradedReasons.join('\n'))
+    assert.ok(
+      st.degradedReasons.some((r) => /^postgresql on node-b: .*replay lags node-a/.test(r)),
+      st.degradedReasons.join('\n'),
+    )
     assert.ok(st.nodes[1].postgres!.lagBytes! > MAX_LAG && st.nodes[1].postgres!.replayPaused, JSON.stringify(st.nodes[1].postgres))
   } finally {
     await psqlOn('node-b', 'select pg_wal_replay_resume()')
@@ -99,7 +111,7 @@ test('pg-slots fails when the standby stops using its slot, and when the slot is
     // The WAL receiver restarts without the slot: the slot stays, inactive, keeping WAL.
     let rs: CheckResult[] = []
     const end = Date.now() + 15_000
-    while (Date.now() < end && !/inactive/.test(one(rs = await verify(), 'node-a', 'pg-slots').detail)) await new Promise((r) => setTimeout(r, 200))
+    while (Date.now() < end && !/inactive/.test(one((rs = await verify()), 'node-a', 'pg-slots').detail)) await new Promise((r) => setTimeout(r, 200))
     assert.match(one(rs, 'node-a', 'pg-slots').detail, /slot hapair_node_b is inactive: node-b does not stream through it/)
     assert.not.ok(one(rs, 'node-a', 'pg-slots').ok)
     await psqlOn('node-a', "select pg_drop_replication_slot('hapair_node_b')")
@@ -107,7 +119,10 @@ test('pg-slots fails when the standby stops using its slot, and when the slot is
     assert.match(one(rs, 'node-a', 'pg-slots').detail, /slot hapair_node_b for node-b is missing/)
     assert.ok(failed(rs).includes('node-a/pg-slots'))
   } finally {
-    await psqlOn('node-a', "select pg_create_physical_replication_slot('hapair_node_b', true) where not exists (select 1 from pg_replication_slots where slot_name = 'hapair_node_b')")
+    await psqlOn(
+      'node-a',
+      "select pg_create_physical_replication_slot('hapair_node_b', true) where not exists (select 1 from pg_replication_slots where slot_name = 'hapair_node_b')",
+    )
     await psqlOn('node-b', "alter system set primary_slot_name = 'hapair_node_b'")
     await psqlOn('node-b', 'select pg_reload_conf()')
   }
@@ -140,7 +155,10 @@ test('a second primary promoted by hand: pg-primary and pg-timeline fail on both
   assert.match(one(rs, 'node-a', 'pg-slots').detail, /hapair_node_b is inactive/)
   const st = await withPool(lab, (pool) => pairStatus(lab.inv, pair(), pool))
   assert.is(st.degraded, true)
-  assert.ok(st.degradedReasons.some((r) => /2 primaries/.test(r)), st.degradedReasons.join('\n'))
+  assert.ok(
+    st.degradedReasons.some((r) => /2 primaries/.test(r)),
+    st.degradedReasons.join('\n'),
+  )
   assert.equal([st.nodes[0].postgres?.timeline, st.nodes[1].postgres?.role, st.nodes[1].postgres?.timeline], [1, 'primary', 2])
   // The way out the detail names: a failover to the active node stops the other and rewinds it.
   const r = await failover(lab, 'node-a')

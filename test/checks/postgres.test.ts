@@ -10,15 +10,39 @@ import { formatStatus, pgNodeStatus, type PairStatus } from '../../lib/status.ts
 
 const pg = pgSettings(labPgService('async', { maxLagBytes: 1000 }).postgresql!)
 const sync = pgSettings(labPgService('sync', { maxLagBytes: 1000 }).postgresql!)
-const pair = { name: 'p', nodes: [{ name: 'a', address: '198.51.100.11' }, { name: 'b', address: '198.51.100.12' }] } as unknown as Pair
+const pair = {
+  name: 'p',
+  nodes: [
+    { name: 'a', address: '198.51.100.11' },
+    { name: 'b', address: '198.51.100.12' },
+  ],
+} as unknown as Pair
 const S = (x: Partial<PgState>): PgState => ({ role: 'standby', running: true, replicas: [], slots: [], walLogHints: true, checksums: false, ...x })
-const A = S({ role: 'primary', flush: '0/2100', timeline: 1, replicas: [{ name: 'b', state: 'streaming', sync: 'sync', flush: '0/2100', replay: '0/2000', addr: '198.51.100.12' }], slots: [{ name: 'hapair_b', active: true, restart: '0/2000' }] })
-const B = S({ receive: '0/2100', replay: '0/2000', timeline: 1, receiver: { status: 'streaming', host: '198.51.100.11', timeline: 1, latestEnd: '0/2100', latestEndAgeS: 0 } })
+const A = S({
+  role: 'primary',
+  flush: '0/2100',
+  timeline: 1,
+  replicas: [{ name: 'b', state: 'streaming', sync: 'sync', flush: '0/2100', replay: '0/2000', addr: '198.51.100.12' }],
+  slots: [{ name: 'hapair_b', active: true, restart: '0/2000' }],
+})
+const B = S({
+  receive: '0/2100',
+  replay: '0/2000',
+  timeline: 1,
+  receiver: { status: 'streaming', host: '198.51.100.11', timeline: 1, latestEnd: '0/2100', latestEndAgeS: 0 },
+})
 const healthy: PgProbes = { a: A, b: B }
 
 test('healthy pair: every judge passes on both nodes', () => {
   for (const n of ['a', 'b']) {
-    for (const v of [judgeOnePrimary(healthy, n, 'a'), judgeLag(sync, healthy, n), judgeSlots(pg, pair, healthy, n), judgeTimelines(healthy, n), judgeRewindable(healthy, n)]) assert.ok(v.ok, `${n}: ${v.detail}`)
+    for (const v of [
+      judgeOnePrimary(healthy, n, 'a'),
+      judgeLag(sync, healthy, n),
+      judgeSlots(pg, pair, healthy, n),
+      judgeTimelines(healthy, n),
+      judgeRewindable(healthy, n),
+    ])
+      assert.ok(v.ok, `${n}: ${v.detail}`)
   }
   assert.match(judgeLag(pg, healthy, 'b').detail, /streams from a, replay 256 bytes \(256 B\) behind \(max 1000\)/)
   assert.match(judgeSlots(pg, pair, healthy, 'a').detail, /hapair_b active \(256 bytes/)
@@ -49,8 +73,14 @@ test('lag: beyond maxLagBytes, paused replay, not streaming, no primary, sync mo
 
 test('slots: missing, inactive, keeping too much WAL, a stray inactive slot', () => {
   assert.match(judgeSlots(pg, pair, { a: S({ ...A, slots: [] }), b: B }, 'a').detail, /slot hapair_b for b is missing/)
-  assert.match(judgeSlots(pg, pair, { a: S({ ...A, slots: [{ name: 'hapair_b', active: false, restart: '0/1000' }] }), b: B }, 'a').detail, /hapair_b is inactive: .* keeps 4352 bytes/)
-  assert.match(judgeSlots(pg, pair, { a: S({ ...A, slots: [{ name: 'hapair_b', active: true, restart: '0/100' }] }), b: B }, 'a').detail, /keeps 8192 bytes .* more than maxLagBytes 1000/)
+  assert.match(
+    judgeSlots(pg, pair, { a: S({ ...A, slots: [{ name: 'hapair_b', active: false, restart: '0/1000' }] }), b: B }, 'a').detail,
+    /hapair_b is inactive: .* keeps 4352 bytes/,
+  )
+  assert.match(
+    judgeSlots(pg, pair, { a: S({ ...A, slots: [{ name: 'hapair_b', active: true, restart: '0/100' }] }), b: B }, 'a').detail,
+    /keeps 8192 bytes .* more than maxLagBytes 1000/,
+  )
   const stray = S({ ...A, slots: [...A.slots, { name: 'old_c', active: false, restart: '0/100' }] })
   assert.match(judgeSlots(pg, pair, { a: stray, b: B }, 'a').detail, /old_c belongs to no node/)
   assert.ok(judgeSlots(pg, pair, healthy, 'b').ok, 'a standby is not judged on slots')
@@ -76,10 +106,25 @@ test('status: per node role, timeline, replication and lag, and the lines for a 
   assert.equal(pgNodeStatus(healthy, 'b'), { role: 'standby', timeline: 1, replication: 'streaming from 198.51.100.11', lagBytes: 256 })
   assert.is(pgNodeStatus({ a: A, b: S({ role: 'down', control: { state: 'shut down in recovery' } }) }, 'b').replication, 'stopped (shut down in recovery)')
   const st: PairStatus = {
-    name: 'p', active: 'a', activeSource: 'epoch', epoch: 1, degraded: false, degradedReasons: [], floatingIps: [], ms: 1,
+    name: 'p',
+    active: 'a',
+    activeSource: 'epoch',
+    epoch: 1,
+    degraded: false,
+    degradedReasons: [],
+    floatingIps: [],
+    ms: 1,
     nodes: [
       { name: 'a', address: '198.51.100.11', role: 'primary', reachable: true, services: { db: true }, postgres: pgNodeStatus(healthy, 'a'), ms: 1 },
-      { name: 'b', address: '198.51.100.12', role: 'secondary', reachable: true, services: { db: true }, postgres: { ...pgNodeStatus(healthy, 'b'), replayPaused: true }, ms: 1 },
+      {
+        name: 'b',
+        address: '198.51.100.12',
+        role: 'secondary',
+        reachable: true,
+        services: { db: true },
+        postgres: { ...pgNodeStatus(healthy, 'b'), replayPaused: true },
+        ms: 1,
+      },
     ],
   }
   const out = formatStatus([st])

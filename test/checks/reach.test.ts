@@ -17,7 +17,10 @@ const parse: [string, string, ReturnType<typeof parseReach>[number]][] = [
 for (const [name, line, want] of parse) {
   test(`parseReach: ${name}`, () => {
     const [r] = parseReach(line + '\n', 1)
-    if (r.ok && want.ok) { assert.is(r.via, want.via); assert.ok(Math.abs(r.ms - want.ms) < 1e-6, `${r.ms}`) } else assert.equal(r, want)
+    if (r.ok && want.ok) {
+      assert.is(r.via, want.via)
+      assert.ok(Math.abs(r.ms - want.ms) < 1e-6, `${r.ms}`)
+    } else assert.equal(r, want)
   })
 }
 
@@ -37,10 +40,16 @@ test.before(async () => {
   closed = (tmp.address() as net.AddressInfo).port
   await new Promise((r) => tmp.close(r))
 })
-test.after(() => { server.close() })
+test.after(() => {
+  server.close()
+})
 
 test('the probe script, for real: an open port, a closed one, and ping', () => {
-  const targets = [{ label: 'open', host: '127.0.0.1', port: open }, { label: 'closed', host: '127.0.0.1', port: closed }, { label: 'lo', host: '127.0.0.1' }]
+  const targets = [
+    { label: 'open', host: '127.0.0.1', port: open },
+    { label: 'closed', host: '127.0.0.1', port: closed },
+    { label: 'lo', host: '127.0.0.1' },
+  ]
   const r = parseReach(runLocal(probeArgs(targets, 2, 3)).stdout, 3)
   assert.is(r[0].ok, true)
   assert.ok(r[0].ok && r[0].ms >= 0 && r[0].ms < 100)
@@ -50,31 +59,64 @@ test('the probe script, for real: an open port, a closed one, and ping', () => {
 })
 
 const pair = {
-  name: 'p', primary: 'a',
-  nodes: [{ name: 'a', address: '10.0.0.1' }, { name: 'b', address: '10.0.0.2', ssh: { port: 2222 } }],
+  name: 'p',
+  primary: 'a',
+  nodes: [
+    { name: 'a', address: '10.0.0.1' },
+    { name: 'b', address: '10.0.0.2', ssh: { port: 2222 } },
+  ],
   preconditions: {
     maxLatencyMs: 5,
-    endpoints: [{ name: 'gw', kind: 'gateway', host: '10.0.0.254' }, { name: 'db', kind: 'database', host: '10.0.0.20', port: 5432, maxLatencyMs: 10 }],
+    endpoints: [
+      { name: 'gw', kind: 'gateway', host: '10.0.0.254' },
+      { name: 'db', kind: 'database', host: '10.0.0.20', port: 5432, maxLatencyMs: 10 },
+    ],
   },
 } as unknown as Pair
 const inv = { file: '/x/inv.json', dir: '/x', data: { version: 1, pairs: [pair] } } as any
 
 test('linkTargets: peers on their SSH port, then the endpoints', () => {
-  assert.equal(linkTargets({ inv }, pair, pair.nodes[0]).map((t) => `${t.label}=${t.host}:${t.port ?? '-'}`), ['peer b=10.0.0.2:2222', 'gateway gw=10.0.0.254:-', 'database db=10.0.0.20:5432'])
+  assert.equal(
+    linkTargets({ inv }, pair, pair.nodes[0]).map((t) => `${t.label}=${t.host}:${t.port ?? '-'}`),
+    ['peer b=10.0.0.2:2222', 'gateway gw=10.0.0.254:-', 'database db=10.0.0.20:5432'],
+  )
 })
 
 test('judgeLinks names every target that cannot be reached', () => {
   const t = linkTargets({ inv }, pair, pair.nodes[1])
-  assert.equal(judgeLinks(t, [{ ok: true, ms: 1, via: 'tcp' }, { ok: true, ms: 1, via: 'ping' }, { ok: true, ms: 1, via: 'tcp' }]), { ok: true, detail: 'reaches peer a, gateway gw, database db' })
-  const v = judgeLinks(t, [{ ok: false, error: 'no answer within 3 s' }, { ok: true, ms: 1, via: 'ping' }, { ok: false, error: 'Connection refused' }])
+  assert.equal(
+    judgeLinks(t, [
+      { ok: true, ms: 1, via: 'tcp' },
+      { ok: true, ms: 1, via: 'ping' },
+      { ok: true, ms: 1, via: 'tcp' },
+    ]),
+    { ok: true, detail: 'reaches peer a, gateway gw, database db' },
+  )
+  const v = judgeLinks(t, [
+    { ok: false, error: 'no answer within 3 s' },
+    { ok: true, ms: 1, via: 'ping' },
+    { ok: false, error: 'Connection refused' },
+  ])
   assert.is(v.ok, false)
-  assert.is(v.detail, 'cannot reach peer a 10.0.0.1:22 (no answer within 3 s), database db 10.0.0.20:5432 (Connection refused): check routes, firewalls and the far end')
+  assert.is(
+    v.detail,
+    'cannot reach peer a 10.0.0.1:22 (no answer within 3 s), database db 10.0.0.20:5432 (Connection refused): check routes, firewalls and the far end',
+  )
 })
 
 test('judgeLatency: per-endpoint limit, else the pair default', () => {
   const eps = pair.preconditions!.endpoints!
-  assert.equal(judgeLatency(pair, eps, [{ ok: true, ms: 0.05, via: 'ping' }, { ok: true, ms: 9.5, via: 'tcp' }]), { ok: true, detail: 'gw 0.05 ms (max 5), db 9.5 ms (max 10)' })
-  const v = judgeLatency(pair, eps, [{ ok: true, ms: 6, via: 'ping' }, { ok: false, error: 'Connection refused' }])
+  assert.equal(
+    judgeLatency(pair, eps, [
+      { ok: true, ms: 0.05, via: 'ping' },
+      { ok: true, ms: 9.5, via: 'tcp' },
+    ]),
+    { ok: true, detail: 'gw 0.05 ms (max 5), db 9.5 ms (max 10)' },
+  )
+  const v = judgeLatency(pair, eps, [
+    { ok: true, ms: 6, via: 'ping' },
+    { ok: false, error: 'Connection refused' },
+  ])
   assert.is(v.ok, false)
   assert.match(v.detail, /^gw 10\.0\.0\.254 6\.0 ms > 5 ms: .*; cannot measure db 10\.0\.0\.20:5432: Connection refused$/)
 })

@@ -20,7 +20,9 @@ test.before(async () => {
   lab = await startTestLab()
   pair = lab.inv.data.pairs[0]
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 const sh = async (node: string, script: string) => {
   const r = await lab.exec(node, ['sh', '-c', script])
@@ -30,20 +32,35 @@ const sh = async (node: string, script: string) => {
 /** A fresh pool per run: a cut link leaves dead connections behind. */
 async function verify(p: Pair, checks: Check[], opts: { record?: boolean } = {}) {
   const pool = new SshPool(lab.inv)
-  try { return await verifyPair(lab.inv, p, pool, checks, opts) } finally { pool.close() }
+  try {
+    return await verifyPair(lab.inv, p, pool, checks, opts)
+  } finally {
+    pool.close()
+  }
 }
 const checks = selectChecks(['paths', 'identical-files', 'error-log'])
 
 test('an unreachable node fails every check with why; the reachable one is still checked', async () => {
   await labFault(lab.inv, 'isolate', 'node-b')
   let r
-  try { r = await verify(pair, checks, { record: true }) } finally { await labFault(lab.inv, 'heal', 'node-b') }
+  try {
+    r = await verify(pair, checks, { record: true })
+  } finally {
+    await labFault(lab.inv, 'heal', 'node-b')
+  }
   // Registry order, each check reporting every node of the pair in inventory order.
-  assert.equal(r.map((x) => `${x.node}/${x.check}/${x.ok}`), [
-    'node-a/paths/true', 'node-b/paths/false',
-    'node-a/identical-files/true', 'node-b/identical-files/false',
-    'node-a/error-log/true', 'node-b/error-log/false',
-  ], JSON.stringify(r, null, 1))
+  assert.equal(
+    r.map((x) => `${x.node}/${x.check}/${x.ok}`),
+    [
+      'node-a/paths/true',
+      'node-b/paths/false',
+      'node-a/identical-files/true',
+      'node-b/identical-files/false',
+      'node-a/error-log/true',
+      'node-b/error-log/false',
+    ],
+    JSON.stringify(r, null, 1),
+  )
   for (const x of r.filter((y) => y.node === 'node-b')) assert.match(x.detail, /^unreachable: node-b .*: check the node's power, network and sshd$/)
   // The summary went to the node that could be reached.
   const summary = JSON.parse(await sh('node-a', `cat ${STATE}/verify.json`))
@@ -72,10 +89,25 @@ test('a declared error log that does not exist fails with where to look', async 
 })
 
 test('a check that breaks reports on every node and does not stop the others', async () => {
-  const broken: Check = { name: 'broken', summary: 'x', run: async () => { throw new Error('boom') } }
-  const refusing: Check = { name: 'refusing', summary: 'x', run: async () => { throw new RefusedError('driver says no') } }
+  const broken: Check = {
+    name: 'broken',
+    summary: 'x',
+    run: async () => {
+      throw new Error('boom')
+    },
+  }
+  const refusing: Check = {
+    name: 'refusing',
+    summary: 'x',
+    run: async () => {
+      throw new RefusedError('driver says no')
+    },
+  }
   const r = await verify(pair, [broken, refusing, ...selectChecks(['paths'])])
-  assert.equal(r.map((x) => `${x.node}/${x.check}/${x.ok}`), ['node-a/broken/false', 'node-b/broken/false', 'node-a/refusing/false', 'node-b/refusing/false', 'node-a/paths/true', 'node-b/paths/true'])
+  assert.equal(
+    r.map((x) => `${x.node}/${x.check}/${x.ok}`),
+    ['node-a/broken/false', 'node-b/broken/false', 'node-a/refusing/false', 'node-b/refusing/false', 'node-a/paths/true', 'node-b/paths/true'],
+  )
   assert.match(r[0].detail, /^internal error \(a bug in hapair, please report it\): Error: boom/)
   assert.is(r[2].detail, 'error: driver says no')
 })
@@ -96,7 +128,12 @@ const hints: [string, string, Partial<RemoteErrorInit>, RegExp][] = [
   ['host key mismatch', 'HOST KEY MISMATCH: expected SHA256:a, presented SHA256:b', { hostKeyMismatch: true }, /identity out of band/],
   ['host key not pinned', 'host key not pinned: presented SHA256:b', { hostKeyMismatch: true }, /identity out of band/],
   ['authentication', 'authentication as root failed (key /k)', { authFailed: true }, /authorized_keys/],
-  ['text says host key, flags say unreachable', 'unreachable: no host key exchange (authentication never started)', { unreachable: true }, /power, network and sshd/],
+  [
+    'text says host key, flags say unreachable',
+    'unreachable: no host key exchange (authentication never started)',
+    { unreachable: true },
+    /power, network and sshd/,
+  ],
 ]
 for (const [name, why, flags, re] of hints) {
   test(`hint by flags: ${name}`, () => {

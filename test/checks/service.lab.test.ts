@@ -21,7 +21,10 @@ test.before(async () => {
   vip = pair.floatingIps![0].address
   addrA = pair.nodes[0].address
 })
-test.after(async () => { pool?.close(); await lab?.down() })
+test.after(async () => {
+  pool?.close()
+  await lab?.down()
+})
 
 const sh = async (node: string, script: string) => {
   const r = await lab.exec(node, ['sh', '-c', script])
@@ -40,7 +43,10 @@ const traces = async (node: string) => Number((await sh(node, `[ -f ${TRACE} ] &
 test('command health check runs on the node: exit 0 passes, else the exit code and last stderr line', async () => {
   const s = pool.session(pair, 'node-a')
   assert.equal(await commandProbe(s, { protocol: 'command', command: 'true' }), { ok: true, detail: '`true` on node-a' })
-  assert.equal(await commandProbe(s, { protocol: 'command', command: 'echo db down >&2; exit 3' }), { ok: false, detail: '`echo db down >&2; exit 3` on node-a exited 3: db down' })
+  assert.equal(await commandProbe(s, { protocol: 'command', command: 'echo db down >&2; exit 3' }), {
+    ok: false,
+    detail: '`echo db down >&2; exit 3` on node-a exited 3: db down',
+  })
 })
 
 test('runServiceChecks: every check of every service, network ones through each address, commands once on the node', async () => {
@@ -55,7 +61,11 @@ test('runServiceChecks: every check of every service, network ones through each 
   // As node-b: {node} means the node named (node-a answers through the VIP), and the command runs there.
   const asB = await runServiceChecks(pool, p, { node: pair.nodes[1], addresses: [vip] })
   assert.is(asB.ok, false)
-  assert.equal(asB.failures.map((f) => f.split(':')[0]), ['web', 'db'], asB.failures.join('\n'))
+  assert.equal(
+    asB.failures.map((f) => f.split(':')[0]),
+    ['web', 'db'],
+    asB.failures.join('\n'),
+  )
   assert.equal([await traces('node-a'), await traces('node-b')], [1, 1], 'the command ran on node-b')
 })
 
@@ -65,7 +75,10 @@ test('runServiceChecks: only the services asked for; each check keeps its own ti
   const t0 = Date.now()
   const r = await runServiceChecks(pool, p, { node: 'node-a', addresses: [vip] })
   assert.ok(Date.now() - t0 < 2000, `stopped at the check's 300 ms, not the command default (${Date.now() - t0} ms)`)
-  assert.equal(r.failures.map((f) => f.split(':')[0]), ['slow'])
+  assert.equal(
+    r.failures.map((f) => f.split(':')[0]),
+    ['slow'],
+  )
 })
 
 test('runServiceChecks: a node that cannot be asked fails its command checks with why; the others still run', async () => {
@@ -74,7 +87,9 @@ test('runServiceChecks: a node that cannot be asked fails its command checks wit
   await labFault(lab.inv, 'isolate', 'node-b')
   const fresh = new SshPool(lab.inv)
   let r
-  try { r = await runServiceChecks(fresh, p, { node: 'node-b', addresses: [vip] }) } finally {
+  try {
+    r = await runServiceChecks(fresh, p, { node: 'node-b', addresses: [vip] })
+  } finally {
     fresh.close()
     await labFault(lab.inv, 'heal', 'node-b')
   }
@@ -89,7 +104,9 @@ test('serviceChecksUntil: short attempts first, until the service answers', asyn
   const p = withServices([svc('db', [{ ...db, timeoutMs: 2000 }])])
   const pid = (await sh('node-a', 'cat /var/lib/lab/run/db.pid')).trim()
   await sh('node-a', `kill -STOP ${pid}`)
-  const thaw = setTimeout(() => { void sh('node-a', `kill -CONT ${pid}`) }, 400)
+  const thaw = setTimeout(() => {
+    void sh('node-a', `kill -CONT ${pid}`)
+  }, 400)
   try {
     const r = await serviceChecksUntil(pool, p, { node: 'node-a', addresses: [vip], deadlineMs: 5000 })
     assert.is(r.ok, true, r.failures.join('; '))

@@ -7,11 +7,15 @@ const cases: [string, { sentMs: number; receivedMs: number; remoteMs: number }[]
   ['in sync, symmetric path', [{ sentMs: 1000, receivedMs: 1010, remoteMs: 1005 }], { offsetMs: 0, rttMs: 10 }],
   ['node 700 ms ahead', [{ sentMs: 1000, receivedMs: 1020, remoteMs: 1710 }], { offsetMs: 700, rttMs: 20 }],
   ['node behind', [{ sentMs: 5000, receivedMs: 5004, remoteMs: 4002 }], { offsetMs: -1000, rttMs: 4 }],
-  ['shortest round trip wins', [
-    { sentMs: 0, receivedMs: 300, remoteMs: 290 }, // answered late: naive offset 140
-    { sentMs: 1000, receivedMs: 1002, remoteMs: 1001 },
-    { sentMs: 2000, receivedMs: 2100, remoteMs: 2010 },
-  ], { offsetMs: 0, rttMs: 2 }],
+  [
+    'shortest round trip wins',
+    [
+      { sentMs: 0, receivedMs: 300, remoteMs: 290 }, // answered late: naive offset 140
+      { sentMs: 1000, receivedMs: 1002, remoteMs: 1001 },
+      { sentMs: 2000, receivedMs: 2100, remoteMs: 2010 },
+    ],
+    { offsetMs: 0, rttMs: 2 },
+  ],
 ]
 for (const [name, samples, want] of cases) {
   test(`estimateSkew: ${name}`, () => {

@@ -5,7 +5,15 @@ import { CloudApiError } from '../../lib/cloud/errors.ts'
 
 const instant = () => {
   const sleeps: number[] = []
-  return { sleeps, clock: { now: () => 0, sleep: async (ms: number) => { sleeps.push(ms) } } }
+  return {
+    sleeps,
+    clock: {
+      now: () => 0,
+      sleep: async (ms: number) => {
+        sleeps.push(ms)
+      },
+    },
+  }
 }
 /** An action that answers the given states, one per poll. */
 const script = (states: ActionView['state'][]) => {
@@ -15,14 +23,26 @@ const script = (states: ActionView['state'][]) => {
 
 test('polls until success, with growing intervals', async () => {
   const { sleeps, clock } = instant()
-  const a = await waitForAction({ id: '1', state: 'running' }, script(['running', 'running', 'success']), { provider: 'hcloud', what: 'assign', clock, intervalMs: 100, maxIntervalMs: 200 })
+  const a = await waitForAction({ id: '1', state: 'running' }, script(['running', 'running', 'success']), {
+    provider: 'hcloud',
+    what: 'assign',
+    clock,
+    intervalMs: 100,
+    maxIntervalMs: 200,
+  })
   assert.is(a.state, 'success')
   assert.is(sleeps.join(), '100,150,200')
 })
 
 test('an action that is already finished is not polled', async () => {
   const { sleeps, clock } = instant()
-  await waitForAction({ id: '1', state: 'success' }, () => { throw new Error('polled') }, { provider: 'hcloud', what: 'assign', clock })
+  await waitForAction(
+    { id: '1', state: 'success' },
+    () => {
+      throw new Error('polled')
+    },
+    { provider: 'hcloud', what: 'assign', clock },
+  )
   assert.is(sleeps.length, 0)
 })
 
@@ -41,7 +61,14 @@ test('error: fails with the provider reason and actionFailed', async () => {
 test('never finishing: bounded by the time slept, even with an instant clock', async () => {
   const { sleeps, clock } = instant()
   try {
-    await waitForAction({ id: '5', state: 'running' }, script(['running']), { provider: 'digitalocean', what: 'power_off droplet 3', clock, intervalMs: 1000, maxIntervalMs: 1000, timeoutMs: 5000 })
+    await waitForAction({ id: '5', state: 'running' }, script(['running']), {
+      provider: 'digitalocean',
+      what: 'power_off droplet 3',
+      clock,
+      intervalMs: 1000,
+      maxIntervalMs: 1000,
+      timeoutMs: 5000,
+    })
     assert.unreachable()
   } catch (e) {
     assert.ok((e as CloudApiError).timedOut)

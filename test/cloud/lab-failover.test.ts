@@ -28,7 +28,9 @@ test.before(async () => {
   lab = await startTestLab({
     mutate: (j) => {
       const p = j.pairs[0]
-      p.nodes.forEach((n: any) => { n.hcloud = { serverId: SERVER[n.name] } })
+      p.nodes.forEach((n: any) => {
+        n.hcloud = { serverId: SERVER[n.name] }
+      })
       p.floatingIps[0].driver = 'hcloud'
       p.floatingIps[0].hcloud = { floatingIpId: 42, apiUrl: api.url }
       p.fencing = { driver: 'hcloud', hcloud: { apiUrl: api.url } }
@@ -37,7 +39,13 @@ test.before(async () => {
   vip = lab.inv.data.pairs[0].floatingIps![0].address
   // Hetzner has the address routed to the primary's server from `pulumi up` on.
   api.addFloatingIp(42, vip, 101)
-  api.onPowerOff = async (id) => { await labFault(lab.inv, 'kill', Object.keys(SERVER).find((n) => SERVER[n] === id)!) }
+  api.onPowerOff = async (id) => {
+    await labFault(
+      lab.inv,
+      'kill',
+      Object.keys(SERVER).find((n) => SERVER[n] === id)!,
+    )
+  }
 })
 test.after(async () => {
   await lab?.down()
@@ -62,7 +70,9 @@ test('start through the hcloud driver: the API already routes to node-a, so only
     const p = await d.probe()
     assert.equal(p.api, { 'node-a': 'held', 'node-b': 'free' })
     assert.ok(p.agrees, p.problems.join('; '))
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
   assert.equal(await lab.holders(vip), ['node-a'])
   assert.match(await httpBody(vip), /node-a/)
 })
@@ -85,7 +95,10 @@ test('unreachable active node: fenced by the hcloud power-off, then the address 
   assert.is(r.code, 0, r.stdout + r.stderr)
   const steps = json(r).steps
   assert.match(steps.find((s: any) => s.name === 'fence').detail, /node-b .* powered off through the hcloud API/)
-  assert.ok(api.requests.some((q) => q.method === 'POST' && q.path === '/v1/servers/102/actions/poweroff'), 'power-off through the API')
+  assert.ok(
+    api.requests.some((q) => q.method === 'POST' && q.path === '/v1/servers/102/actions/poweroff'),
+    'power-off through the API',
+  )
   assert.is(api.servers.get(102)!.status, 'off')
   assert.is(api.floatingIps.get(42)!.server, 101)
   assert.equal(await lab.holders(vip), ['node-a'], 'node-b is powered off: its kernel holds nothing')
@@ -106,7 +119,10 @@ test('a token the API rejects is found at preflight: refused (exit 3), nothing f
   const st = await playbook('status', ['--inventory', lab.file, '--json'], { env: bad })
   outputs.push(st.stdout, st.stderr)
   assert.is(st.code, 1, st.stdout + st.stderr)
-  assert.ok(JSON.parse(st.stdout).pairs[0].degradedReasons.some((x: string) => /cannot observe who holds it/.test(x)), st.stdout)
+  assert.ok(
+    JSON.parse(st.stdout).pairs[0].degradedReasons.some((x: string) => /cannot observe who holds it/.test(x)),
+    st.stdout,
+  )
 })
 
 test('the API token never appeared in any playbook output', () => {

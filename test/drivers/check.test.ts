@@ -29,7 +29,8 @@ test.after(() => rmSync(dir, { recursive: true, force: true }))
 
 function context(edit: (p: any) => void = () => {}): DriverContext {
   const pair: any = {
-    name: 'web', primary: 'web-1',
+    name: 'web',
+    primary: 'web-1',
     nodes: [
       { name: 'web-1', address: '198.51.100.29', hcloud: { serverId: 101 }, digitalocean: { dropletId: 101 } },
       { name: 'web-2', address: '198.51.100.30', hcloud: { serverId: 102 }, digitalocean: { dropletId: 102 } },
@@ -50,33 +51,43 @@ interface Kind {
 const opts = (env: Record<string, string>) => ({ env, clock: instant, log: () => {} })
 const kinds: Kind[] = [
   {
-    name: 'hcloud floating IP', env: 'HCLOUD_TOKEN',
+    name: 'hcloud floating IP',
+    env: 'HCLOUD_TOKEN',
     start: () => new FakeHcloud(TOKEN).addServer(101, 'web-1').addServer(102, 'web-2').addFloatingIp(42, VIP, 101).start(),
-    make: (ctx, api, env, ids) => new HcloudIpDriver({ address: VIP, driver: 'hcloud', hcloud: { floatingIpId: ids?.fip ?? 42, apiUrl: api.url } }, ctx, opts(env)),
+    make: (ctx, api, env, ids) =>
+      new HcloudIpDriver({ address: VIP, driver: 'hcloud', hcloud: { floatingIpId: ids?.fip ?? 42, apiUrl: api.url } }, ctx, opts(env)),
   },
   {
-    name: 'digitalocean reserved IP', env: 'DIGITALOCEAN_TOKEN',
+    name: 'digitalocean reserved IP',
+    env: 'DIGITALOCEAN_TOKEN',
     start: () => new FakeDigitalOcean(TOKEN).addDroplet(101, 'web-1').addDroplet(102, 'web-2').addReservedIp(VIP, 101).start(),
-    make: (ctx, api, env, ids) => new DigitalOceanIpDriver({ address: ids?.fip ? '203.0.113.99' : VIP, driver: 'digitalocean', digitalocean: { apiUrl: api.url } }, ctx, opts(env)),
+    make: (ctx, api, env, ids) =>
+      new DigitalOceanIpDriver({ address: ids?.fip ? '203.0.113.99' : VIP, driver: 'digitalocean', digitalocean: { apiUrl: api.url } }, ctx, opts(env)),
   },
   {
-    name: 'hcloud fencing', env: 'HCLOUD_TOKEN',
+    name: 'hcloud fencing',
+    env: 'HCLOUD_TOKEN',
     start: () => new FakeHcloud(TOKEN).addServer(101, 'web-1').addServer(102, 'web-2').start(),
     make: (ctx, api, env, ids) => new HcloudFenceDriver(withFencing(ctx, 'hcloud', api, ids), opts(env)),
   },
   {
-    name: 'digitalocean fencing', env: 'DIGITALOCEAN_TOKEN',
+    name: 'digitalocean fencing',
+    env: 'DIGITALOCEAN_TOKEN',
     start: () => new FakeDigitalOcean(TOKEN).addDroplet(101, 'web-1').addDroplet(102, 'web-2').start(),
     make: (ctx, api, env, ids) => new DigitalOceanFenceDriver(withFencing(ctx, 'digitalocean', api, ids), opts(env)),
   },
 ]
 function withFencing(ctx: DriverContext, driver: 'hcloud' | 'digitalocean', api: FakeApi, ids?: { server?: number }): DriverContext {
-  const nodes = ctx.pair.nodes.map((n, i) => i === 1 && ids?.server ? { ...n, hcloud: { serverId: ids.server }, digitalocean: { dropletId: ids.server } } : n)
+  const nodes = ctx.pair.nodes.map((n, i) => (i === 1 && ids?.server ? { ...n, hcloud: { serverId: ids.server }, digitalocean: { dropletId: ids.server } } : n))
   return { ...ctx, pair: { ...ctx.pair, nodes, fencing: { driver, [driver]: { apiUrl: api.url } } } }
 }
 
-test.before(async () => { for (const k of kinds) k.api = await k.start() })
-test.after(async () => { for (const k of kinds) await k.api?.close() })
+test.before(async () => {
+  for (const k of kinds) k.api = await k.start()
+})
+test.after(async () => {
+  for (const k of kinds) await k.api?.close()
+})
 
 for (const k of kinds) {
   const run = async (env: Record<string, string>, ids?: { fip?: number; server?: number }) => {
@@ -84,14 +95,19 @@ for (const k of kinds) {
     api.requests.length = 0
     try {
       return { problems: await k.make(context(), api, env, ids).check(), api }
-    } finally { api.clearInjected() }
+    } finally {
+      api.clearInjected()
+    }
   }
 
   test(`${k.name}: accepted token, known ids: able to act, read-only`, async () => {
     const { problems, api } = await run({ [k.env]: TOKEN })
     assert.equal(problems, [])
     assert.ok(api.requests.length >= 1)
-    assert.ok(api.requests.every((r) => r.method === 'GET'), 'check changes nothing')
+    assert.ok(
+      api.requests.every((r) => r.method === 'GET'),
+      'check changes nothing',
+    )
   })
 
   test(`${k.name}: a token the API rejects is a problem naming the provider, not the token`, async () => {
@@ -105,7 +121,9 @@ for (const k of kinds) {
         assert.not.match(p, TOKEN)
       }
       assert.ok(api.requests.every((r) => r.method === 'GET'))
-    } finally { k.api!.echoAuth = false }
+    } finally {
+      k.api!.echoAuth = false
+    }
   })
 
   test(`${k.name}: a token without the permission (403) is rejected credentials too`, async () => {

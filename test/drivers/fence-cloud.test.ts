@@ -34,12 +34,21 @@ let generation = 0
 // The fakes already kill the node inside a power-off action (onPowerOff); power-on boots it the same way.
 type Effect = () => void | Promise<void>
 const bootsLabNode = (kind: string, resource: string, effect: Effect): Effect =>
-  kind === 'start_server' || kind === 'power_on' ? async () => { await labFault(lab.inv, 'start', nodeOf(resource)); await effect() } : effect
+  kind === 'start_server' || kind === 'power_on'
+    ? async () => {
+        await labFault(lab.inv, 'start', nodeOf(resource))
+        await effect()
+      }
+    : effect
 class LabHcloud extends FakeHcloud {
-  protected override startAction(kind: string, resource: string, effect: Effect) { return super.startAction(kind, resource, bootsLabNode(kind, resource, effect)) }
+  protected override startAction(kind: string, resource: string, effect: Effect) {
+    return super.startAction(kind, resource, bootsLabNode(kind, resource, effect))
+  }
 }
 class LabDigitalOcean extends FakeDigitalOcean {
-  protected override startAction(kind: string, resource: string, effect: Effect) { return super.startAction(kind, resource, bootsLabNode(kind, resource, effect)) }
+  protected override startAction(kind: string, resource: string, effect: Effect) {
+    return super.startAction(kind, resource, bootsLabNode(kind, resource, effect))
+  }
 }
 
 type Api = FakeApi & { power(id: number): string; setPower(id: number, on: boolean): void }
@@ -55,20 +64,39 @@ interface Provider {
 
 const providers: Provider[] = [
   {
-    name: 'hcloud', env: 'HCLOUD_TOKEN', offPath: /^\/v1\/servers\/102\/actions\/poweroff$/,
+    name: 'hcloud',
+    env: 'HCLOUD_TOKEN',
+    offPath: /^\/v1\/servers\/102\/actions\/poweroff$/,
     start: async () => {
       const f = await new LabHcloud(TOKEN).addServer(101, 'node-a').addServer(102, 'node-b').start()
-      f.onPowerOff = async (id) => { await labFault(lab.inv, 'kill', nodeOf(`server/${id}`)) }
-      return Object.assign(f, { power: (id: number) => f.servers.get(id)!.status, setPower: (id: number, on: boolean) => { f.servers.get(id)!.status = on ? 'running' : 'off' } })
+      f.onPowerOff = async (id) => {
+        await labFault(lab.inv, 'kill', nodeOf(`server/${id}`))
+      }
+      return Object.assign(f, {
+        power: (id: number) => f.servers.get(id)!.status,
+        setPower: (id: number, on: boolean) => {
+          f.servers.get(id)!.status = on ? 'running' : 'off'
+        },
+      })
     },
     driver: (ctx, env, log = () => {}) => new HcloudFenceDriver(ctx, { env, clock: quick, poll, log }),
   },
   {
-    name: 'digitalocean', env: 'DIGITALOCEAN_TOKEN', offPath: /^\/v2\/droplets\/102\/actions$/, offBody: { type: 'power_off' },
+    name: 'digitalocean',
+    env: 'DIGITALOCEAN_TOKEN',
+    offPath: /^\/v2\/droplets\/102\/actions$/,
+    offBody: { type: 'power_off' },
     start: async () => {
       const f = await new LabDigitalOcean(TOKEN).addDroplet(101, 'node-a').addDroplet(102, 'node-b').start()
-      f.onPowerOff = async (id) => { await labFault(lab.inv, 'kill', nodeOf(`droplet/${id}`)) }
-      return Object.assign(f, { power: (id: number) => f.droplets.get(id)!.status, setPower: (id: number, on: boolean) => { f.droplets.get(id)!.status = on ? 'active' : 'off' } })
+      f.onPowerOff = async (id) => {
+        await labFault(lab.inv, 'kill', nodeOf(`droplet/${id}`))
+      }
+      return Object.assign(f, {
+        power: (id: number) => f.droplets.get(id)!.status,
+        setPower: (id: number, on: boolean) => {
+          f.droplets.get(id)!.status = on ? 'active' : 'off'
+        },
+      })
     },
     driver: (ctx, env, log = () => {}) => new DigitalOceanFenceDriver(ctx, { env, clock: quick, poll, log }),
   },
@@ -77,7 +105,12 @@ const providers: Provider[] = [
 test.before(async () => {
   for (const p of providers) p.api = await p.start()
   lab = await startTestLab({
-    mutate: (j) => { j.pairs[0].nodes.forEach((n: any) => { n.hcloud = { serverId: ID[n.name] }; n.digitalocean = { dropletId: ID[n.name] } }) },
+    mutate: (j) => {
+      j.pairs[0].nodes.forEach((n: any) => {
+        n.hcloud = { serverId: ID[n.name] }
+        n.digitalocean = { dropletId: ID[n.name] }
+      })
+    },
   })
   pool = new SshPool(lab.inv)
   pair = lab.inv.data.pairs[0]
@@ -93,7 +126,11 @@ async function answers(node: string): Promise<boolean> {
   const fresh = new SshPool(lab.inv)
   try {
     return (await fresh.session(pair, node).run(['true'])).code === 0
-  } catch { return false } finally { fresh.close() }
+  } catch {
+    return false
+  } finally {
+    fresh.close()
+  }
 }
 
 for (const p of providers) {
@@ -151,24 +188,38 @@ for (const p of providers) {
     // Each injected answer says when it is served: an injection that never matched proves nothing.
     const served: string[] = []
     const busyStatus = p.name === 'hcloud' ? 423 : 422
-    const busyBody = p.name === 'hcloud'
-      ? api.errorBody('locked', 'server is locked')
-      : api.errorBody('unprocessable_entity', 'Droplet already has a pending event.')
+    const busyBody =
+      p.name === 'hcloud' ? api.errorBody('locked', 'server is locked') : api.errorBody('unprocessable_entity', 'Droplet already has a pending event.')
     const limitBody = api.errorBody('rate_limit_exceeded', 'API rate limit exceeded')
-    const serve = (what: string, body: unknown) => (r: Req) => { served.push(`${what} ${r.method} ${r.path}`); return body }
+    const serve = (what: string, body: unknown) => (r: Req) => {
+      served.push(`${what} ${r.method} ${r.path}`)
+      return body
+    }
     inject({ status: busyStatus, when: (r) => r.method === 'POST' && p.offPath.test(r.path), body: serve('busy', busyBody) })
     const reset = String(Math.floor(Date.now() / 1000) + 1)
     inject({ status: 429, headers: { 'RateLimit-Remaining': '0', 'RateLimit-Reset': reset }, body: serve('429', limitBody) })
     await driver.stop(b)
     assert.is(served.length, 2, `both injected answers were served: ${served.join(', ')}`)
-    assert.ok(served.some((x) => x.startsWith('busy POST')), served.join(', '))
+    assert.ok(
+      served.some((x) => x.startsWith('busy POST')),
+      served.join(', '),
+    )
     assert.is(api.count('POST', p.offPath), 2, 'the power-off the busy answer refused was sent again')
-    assert.ok(notes.some((l) => l.includes(`${busyStatus}`) && /retry 2\//.test(l)), `the busy answer was retried: ${notes.join(' | ')}`)
-    assert.ok(notes.some((l) => l.includes('429') && /retry 2\/\d+ in \d{3,} ms/.test(l)), `the rate limit waited for its reset: ${notes.join(' | ')}`)
+    assert.ok(
+      notes.some((l) => l.includes(`${busyStatus}`) && /retry 2\//.test(l)),
+      `the busy answer was retried: ${notes.join(' | ')}`,
+    )
+    assert.ok(
+      notes.some((l) => l.includes('429') && /retry 2\/\d+ in \d{3,} ms/.test(l)),
+      `the rate limit waited for its reset: ${notes.join(' | ')}`,
+    )
     assert.is(api.power(102), 'off')
     assert.is(labPowerState(lab.inv, 'node-b'), 'off')
     const bad = await setup({ [p.env]: 'not-the-token' })
-    const e = await bad.driver.stop(bad.b).then(() => undefined, (x) => x)
+    const e = await bad.driver.stop(bad.b).then(
+      () => undefined,
+      (x) => x,
+    )
     assert.ok(e instanceof CloudApiError && e.unauthorized, String(e))
     assert.is(bad.api.requests.length, 1)
     assert.is(bad.api.power(102), p.name === 'hcloud' ? 'running' : 'active')
@@ -184,7 +235,10 @@ for (const p of providers) {
   test(`${p.name}: validate and describe`, async () => {
     const { driver, ctx, b } = await setup()
     assert.equal(driver.validate(), [])
-    assert.match(driver.describe('stop', b).join(), p.name === 'hcloud' ? /POST \/servers\/102\/actions\/poweroff/ : /POST \/droplets\/102\/actions \{"type":"power_off"\}/)
+    assert.match(
+      driver.describe('stop', b).join(),
+      p.name === 'hcloud' ? /POST \/servers\/102\/actions\/poweroff/ : /POST \/droplets\/102\/actions \{"type":"power_off"\}/,
+    )
     assert.match(p.driver(ctx, {}).validate().join(), new RegExp(`no API token: set ${p.env}`))
   })
 }

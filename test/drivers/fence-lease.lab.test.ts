@@ -22,7 +22,9 @@ let A: Node
 let vip: string
 const DIR = '/var/lib/hapair/demo'
 // A quick connect timeout, so an unreachable node is known as such well inside one lease.
-const mutate = leaseInventory((j) => { j.defaults.ssh.connectTimeoutMs = 1000 })
+const mutate = leaseInventory((j) => {
+  j.defaults.ssh.connectTimeoutMs = 1000
+})
 
 test.before(async () => {
   lab = await startTestLab({ mutate })
@@ -30,7 +32,9 @@ test.before(async () => {
   A = pair.nodes[0]
   vip = pair.floatingIps![0].address
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 function driver(): { d: LeaseFenceDriver; pool: SshPool } {
   const pool = new SshPool(lab.inv)
@@ -53,10 +57,16 @@ test('node-a isolated: status is on until the ledger deadline and off after; sto
     isolated = Date.now()
     // The survivor's ledger still takes the renewal in flight; node-a gets none any more.
     await sleep(400)
-  } finally { await r.stop({ wait: false }) }
+  } finally {
+    await r.stop({ wait: false })
+  }
   // A renewal in flight wrote the ledger within milliseconds; its write to node-a hangs until its timeout.
   await sleep(300)
-  assert.equal(r.ok.filter((x) => x.at > isolated), [], 'a renewal reached the isolated node')
+  assert.equal(
+    r.ok.filter((x) => x.at > isolated),
+    [],
+    'a renewal reached the isolated node',
+  )
   const { deadline, lastUntil } = await d.deadline(A)
   assert.ok(deadline && lastUntil, 'the ledger has a deadline')
   assert.is(deadline! - lastUntil!, 500 + LEASE.marginMs + 100, 'deadline = last renewal + skew + margin + poll')
@@ -65,7 +75,11 @@ test('node-a isolated: status is on until the ledger deadline and off after; sto
   const seen: { t0: number; t1: number; s: string }[] = []
   // Its own connections: the renewer's to node-a is stuck in a write that cannot arrive.
   const { d: d1, pool: pool1 } = driver()
-  const stopped = (async () => { const t0 = Date.now(); const res = await d1.stop(A); return { t0, t1: Date.now(), res } })().finally(() => pool1.close())
+  const stopped = (async () => {
+    const t0 = Date.now()
+    const res = await d1.stop(A)
+    return { t0, t1: Date.now(), res }
+  })().finally(() => pool1.close())
   const { d: d2, pool: pool2 } = driver()
   try {
     while (Date.now() < deadline! + 800) {
@@ -74,7 +88,9 @@ test('node-a isolated: status is on until the ledger deadline and off after; sto
       seen.push({ t0, t1: Date.now(), s })
       await sleep(50)
     }
-  } finally { pool2.close() }
+  } finally {
+    pool2.close()
+  }
   const st = await stopped
   pool.close()
   try {
@@ -99,17 +115,29 @@ async function restoreA(): Promise<void> {
 async function disarmA(): Promise<void> {
   for (let i = 0; ; i++) {
     const { d, pool } = driver()
-    try { await d.disarm(A); return } catch (e) {
+    try {
+      await d.disarm(A)
+      return
+    } catch (e) {
       if (!(e instanceof RemoteError) || i === 3) throw e
-    } finally { pool.close() }
+    } finally {
+      pool.close()
+    }
   }
 }
 
-function judge(seen: { t0: number; t1: number; s: string }[], st: { t0: number; t1: number; res: { changed: boolean; detail: string } }, deadline: number): void {
+function judge(
+  seen: { t0: number; t1: number; s: string }[],
+  st: { t0: number; t1: number; res: { changed: boolean; detail: string } },
+  deadline: number,
+): void {
   const on = seen.filter((x) => x.s === 'on')
   const off = seen.filter((x) => x.s === 'off')
   assert.ok(on.length > 0 && off.length > 0, JSON.stringify(seen))
-  assert.equal(seen.filter((x) => x.s === 'unknown'), [])
+  assert.equal(
+    seen.filter((x) => x.s === 'unknown'),
+    [],
+  )
   for (const x of on) assert.ok(x.t0 <= deadline, `'on' ${x.t0 - deadline} ms after the deadline`)
   for (const x of off) assert.ok(x.t1 > deadline, `'off' ${deadline - x.t1} ms before the deadline`)
   assert.ok(st.t1 > deadline, 'stop() returned before the deadline')
@@ -125,7 +153,10 @@ test('a renewal confirmed after its lease ran out is an error, not a renewal', a
   const short = { ...pair, fencing: { driver: 'lease' as const, lease: { ...LEASE, leaseMs: 1, renewMs: 0 } } }
   const d = fenceDriver({ inv: lab.inv, pair: short, pool }) as LeaseFenceDriver
   try {
-    const e = await d.renew(A, 0).then(() => undefined, (x) => x)
+    const e = await d.renew(A, 0).then(
+      () => undefined,
+      (x) => x,
+    )
     assert.instance(e, RemoteError)
     assert.match(e.message, /^node-a \([0-9.]+\): lease renewed too late: it had run out \d+ ms before the write was confirmed \(lease 1 ms\)$/, e.message)
     assert.is(e.node, 'node-a')
@@ -175,11 +206,17 @@ test('failover.ts --yes with node-a isolated succeeds; the VIP is never on both 
   assert.is(res.active, 'node-b')
   assert.ok(r.refused > 0, 'no renewal was refused while the failover held the lock')
   const runs = samples.map((s) => `${s.a ? 'A' : '-'}${s.b ? 'B' : '-'}`).filter((x, i, all) => x !== all[i - 1])
-  assert.equal(report.violations, [], `the VIP was on both nodes (sampled every ${report.maxGapMs} ms at worst): ${JSON.stringify(report.violations)}\n${fo.stdout}`)
+  assert.equal(
+    report.violations,
+    [],
+    `the VIP was on both nodes (sampled every ${report.maxGapMs} ms at worst): ${JSON.stringify(report.violations)}\n${fo.stdout}`,
+  )
   assert.ok(samples.some((s) => s.a && !s.b) && samples.some((s) => !s.a && s.b), `saw the move: ${samples.length} samples: ${runs.join(' ')}\n${fo.stdout}`)
   const aGone = samples.find((s) => !s.a)!.t
   const bHas = samples.find((s) => s.b)!.t
-  console.log(`  failover ${res.totalMs} ms (fence ${fence.ms} ms); VIP off node-a at +${aGone - samples[0].t} ms, on node-b at +${bHas - samples[0].t} ms (gap ${bHas - aGone} ms)`)
+  console.log(
+    `  failover ${res.totalMs} ms (fence ${fence.ms} ms); VIP off node-a at +${aGone - samples[0].t} ms, on node-b at +${bHas - samples[0].t} ms (gap ${bHas - aGone} ms)`,
+  )
 
   await labFault(lab.inv, 'heal', 'node-a')
   // Healed, node-a holds nothing: it gave both up itself (nobody could reach it to do it).

@@ -7,11 +7,17 @@ import { GUARD_POLL_MS } from '../../lib/guard/script.ts'
 import type { DriverContext } from '../../lib/drivers/types.ts'
 import type { Pair } from '../../lib/inventory/schema.ts'
 
-const pair = (lease: object, skew = 200): Pair => ({
-  name: 'demo', primary: 'node-a', preconditions: { maxClockSkewMs: skew },
-  nodes: [{ name: 'node-a', address: '198.51.100.11' }, { name: 'node-b', address: '198.51.100.12' }],
-  fencing: { driver: 'lease', lease },
-} as Pair)
+const pair = (lease: object, skew = 200): Pair =>
+  ({
+    name: 'demo',
+    primary: 'node-a',
+    preconditions: { maxClockSkewMs: skew },
+    nodes: [
+      { name: 'node-a', address: '198.51.100.11' },
+      { name: 'node-b', address: '198.51.100.12' },
+    ],
+    fencing: { driver: 'lease', lease },
+  }) as Pair
 const driver = (p: Pair) => new LeaseFenceDriver({ pair: p } as DriverContext)
 
 test('without a watchdog: skew + margin + the guard poll, and the plan says a stalled guard is not covered', () => {
@@ -24,7 +30,10 @@ test('with a watchdog: the longer of margin + poll and its timeout, so a stalled
   assert.is(driver(pair({ marginMs: 300, watchdog: { timeoutMs: 2000 } })).graceMs, 200 + 2000)
   // A timeout shorter than the step-down margin does not shorten the wait.
   assert.is(driver(pair({ marginMs: 300, watchdog: { timeoutMs: 100 } })).graceMs, 200 + 300 + GUARD_POLL_MS)
-  assert.match(driver(pair({ watchdog: { timeoutMs: 2000 } })).describe('stop', pair({}).nodes[0])[0], /2000 ms watchdog timeout\).*or the watchdog resets the node/)
+  assert.match(
+    driver(pair({ watchdog: { timeoutMs: 2000 } })).describe('stop', pair({}).nodes[0])[0],
+    /2000 ms watchdog timeout\).*or the watchdog resets the node/,
+  )
 })
 
 test.run()

@@ -33,7 +33,9 @@ test.before(async () => {
   lab = await startTestLab({
     mutate: (j) => {
       const p = j.pairs[0]
-      p.nodes.forEach((n: any) => { n.digitalocean = { dropletId: DROPLET[n.name] } })
+      p.nodes.forEach((n: any) => {
+        n.digitalocean = { dropletId: DROPLET[n.name] }
+      })
       const f = p.floatingIps[0]
       f.driver = 'digitalocean'
       delete f.prefix
@@ -70,7 +72,9 @@ const setup = (opts: { env?: Record<string, string>; fip?: FloatingIp } = {}) =>
   api.reservedIps.get(VIP)!.droplet = 101
   logs = []
   const driver = new DigitalOceanIpDriver(opts.fip ?? fip, ctx, {
-    env: opts.env ?? { DIGITALOCEAN_TOKEN: TOKEN }, log: (l) => logs.push(l), clock: { now: () => Date.now(), sleep: async () => {} },
+    env: opts.env ?? { DIGITALOCEAN_TOKEN: TOKEN },
+    log: (l) => logs.push(l),
+    clock: { now: () => Date.now(), sleep: async () => {} },
   })
   return { driver, a: pair.nodes[0], b: pair.nodes[1] }
 }
@@ -84,7 +88,7 @@ async function nodeSide(name: string): Promise<{ sshSessions: number; holds: boo
   return { sshSessions: ss.stdout.trim().split('\n').filter(Boolean).length, holds: holdsAddress(ip.stdout, VIP) }
 }
 
-test('status from the reserved IP\'s droplet', async () => {
+test("status from the reserved IP's droplet", async () => {
   const { driver } = setup()
   assert.equal(await driver.status(), { 'node-a': 'held', 'node-b': 'free' })
   const p = await driver.probe()
@@ -133,8 +137,12 @@ test('"pending event" (422) and 429 are retried within bounds', async () => {
 
 test('"pending event" for ever: gives up, flagged locked', async () => {
   const { driver, b } = setup()
-  for (let i = 0; i < 10; i++) inject({ status: 422, body: api.errorBody('unprocessable_entity', 'Reserved IP already has a pending event.'), when: (r) => r.method === 'POST' })
-  const e = await driver.start(b).then(() => undefined, (x) => x)
+  for (let i = 0; i < 10; i++)
+    inject({ status: 422, body: api.errorBody('unprocessable_entity', 'Reserved IP already has a pending event.'), when: (r) => r.method === 'POST' })
+  const e = await driver.start(b).then(
+    () => undefined,
+    (x) => x,
+  )
   assert.ok(e instanceof CloudApiError && e.locked && e.retriesExhausted && e.transient, String(e))
   assert.is(api.count('POST', /actions$/), 6, 'bounded: the default 6 attempts')
   assert.is(api.reservedIps.get(VIP)!.droplet, 101)
@@ -143,16 +151,25 @@ test('"pending event" for ever: gives up, flagged locked', async () => {
 test('another 422 (a real input error) is not retried', async () => {
   const { driver, b } = setup()
   inject({ status: 422, body: api.errorBody('unprocessable_entity', 'Droplet_id is invalid'), when: (r) => r.method === 'POST' })
-  const e = await driver.start(b).then(() => undefined, (x) => x)
+  const e = await driver.start(b).then(
+    () => undefined,
+    (x) => x,
+  )
   assert.ok(e instanceof CloudApiError && e.status === 422 && !e.retriesExhausted, String(e))
   assert.is(api.count('POST', /actions$/), 1)
 })
 
 test('401 fails at once with a clear message', async () => {
   const { driver, b } = setup({ env: { DIGITALOCEAN_TOKEN: 'dop_v1_wrong' } })
-  const e = await driver.start(b).then(() => undefined, (x) => x)
+  const e = await driver.start(b).then(
+    () => undefined,
+    (x) => x,
+  )
   assert.ok(e instanceof CloudApiError && e.unauthorized)
-  assert.match(e.message, new RegExp(`digitalocean API GET /reserved_ips/${VIP.replace(/\./g, '\\.')}: 401 unauthorized: the API token was rejected; check DIGITALOCEAN_TOKEN`))
+  assert.match(
+    e.message,
+    new RegExp(`digitalocean API GET /reserved_ips/${VIP.replace(/\./g, '\\.')}: 401 unauthorized: the API token was rejected; check DIGITALOCEAN_TOKEN`),
+  )
   assert.is(api.requests.length, 1)
 })
 
@@ -162,7 +179,10 @@ test('token from a file next to the inventory; never in output even when echoed'
   const { driver, b } = setup({ env: {}, fip: { ...fip, digitalocean: { ...fip.digitalocean, tokenFile: 'do.token' } } })
   api.echoAuth = true
   for (let i = 0; i < 10; i++) inject({ status: 500, body: (r: { auth?: string }) => api.errorBody('server_error', `oops ${r.auth}`) })
-  const e = await driver.start(b).then(() => undefined, (x) => x)
+  const e = await driver.start(b).then(
+    () => undefined,
+    (x) => x,
+  )
   const all = [e.message, String(e.stack), JSON.stringify(e), ...logs].join('\n')
   assert.match(all, /oops Bearer/, 'the echo reached the output, so this test can fail')
   assert.match(all, new RegExp(`tokenFile ${dir}/do.token|500`))
@@ -175,7 +195,9 @@ test('validate refuses an IPv6 reserved IP and missing droplet ids', async () =>
   const v6 = new DigitalOceanIpDriver({ address: '2001:db8::10', driver: 'digitalocean' }, ctx, { env: { DIGITALOCEAN_TOKEN: TOKEN } })
   assert.match(v6.validate().join(), /IPv6/)
   const noId = { ...pair, nodes: [pair.nodes[0], { ...pair.nodes[1], digitalocean: undefined }] }
-  assert.equal(new DigitalOceanIpDriver(fip, { ...ctx, pair: noId }, { env: { DIGITALOCEAN_TOKEN: TOKEN } }).validate(), ['node node-b has no digitalocean.dropletId'])
+  assert.equal(new DigitalOceanIpDriver(fip, { ...ctx, pair: noId }, { env: { DIGITALOCEAN_TOKEN: TOKEN } }).validate(), [
+    'node node-b has no digitalocean.dropletId',
+  ])
 })
 
 test.run()

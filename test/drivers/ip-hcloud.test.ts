@@ -31,7 +31,9 @@ test.before(async () => {
   lab = await startTestLab({
     mutate: (j) => {
       const p = j.pairs[0]
-      p.nodes.forEach((n: any) => { n.hcloud = { serverId: SERVER[n.name] } })
+      p.nodes.forEach((n: any) => {
+        n.hcloud = { serverId: SERVER[n.name] }
+      })
       const f = p.floatingIps[0]
       f.driver = 'hcloud'
       delete f.prefix // a Hetzner floating IPv4 is a /32 on the server
@@ -85,9 +87,20 @@ const setup = async (env: Record<string, string> = { HCLOUD_TOKEN: TOKEN }, ssh:
   await setKernel('node-b', false)
   logs = []
   sleeps = []
-  const driver = new HcloudIpDriver(fip, { inv: lab.inv, pair, pool: ssh }, {
-    env, log: (l) => logs.push(l), clock: { now: () => Date.now(), sleep: async (ms) => { sleeps.push(ms) } },
-  })
+  const driver = new HcloudIpDriver(
+    fip,
+    { inv: lab.inv, pair, pool: ssh },
+    {
+      env,
+      log: (l) => logs.push(l),
+      clock: {
+        now: () => Date.now(),
+        sleep: async (ms) => {
+          sleeps.push(ms)
+        },
+      },
+    },
+  )
   return { driver, a: node('node-a'), b: node('node-b') }
 }
 
@@ -145,7 +158,12 @@ test('locked (423) and rate limited (429) are retried within bounds', async () =
   const { driver, b } = await setup()
   const assign = (r: { method: string; path: string }) => r.method === 'POST' && r.path.endsWith('/assign')
   inject({ status: 423, body: api.errorBody('locked', 'floating ip is locked'), when: assign })
-  inject({ status: 429, body: api.errorBody('rate_limit_exceeded', 'limit'), headers: { 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(Math.floor(Date.now() / 1000) + 2) }, when: assign })
+  inject({
+    status: 429,
+    body: api.errorBody('rate_limit_exceeded', 'limit'),
+    headers: { 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(Math.floor(Date.now() / 1000) + 2) },
+    when: assign,
+  })
   await driver.start(b)
   assert.is(api.floatingIps.get(42)!.server, 102)
   assert.is(api.count('POST', /\/assign$/), 3)
@@ -158,7 +176,10 @@ test('locked (423) and rate limited (429) are retried within bounds', async () =
 test('locked forever: gives up with a clear error, the address stays where it was', async () => {
   const { driver, b } = await setup()
   for (let i = 0; i < 20; i++) inject({ status: 423, body: api.errorBody('locked', 'locked'), when: (r) => r.method === 'POST' })
-  const e = await driver.start(b).then(() => undefined, (x) => x)
+  const e = await driver.start(b).then(
+    () => undefined,
+    (x) => x,
+  )
   assert.instance(e, CloudApiError)
   assert.ok(e.locked && e.retriesExhausted, e.message)
   assert.is(api.floatingIps.get(42)!.server, 101)
@@ -167,7 +188,10 @@ test('locked forever: gives up with a clear error, the address stays where it wa
 
 test('401 fails at once, before anything changed, and says where the token came from', async () => {
   const { driver, b } = await setup({ HCLOUD_TOKEN: 'wrong-token-123456' })
-  const e = await driver.start(b).then(() => undefined, (x) => x)
+  const e = await driver.start(b).then(
+    () => undefined,
+    (x) => x,
+  )
   assert.instance(e, CloudApiError)
   assert.ok(e.unauthorized)
   assert.match(e.message, /token was rejected; check HCLOUD_TOKEN/)
@@ -180,7 +204,10 @@ test('401 fails at once, before anything changed, and says where the token came 
 test('an action that ends in error fails the start', async () => {
   const { driver, b } = await setup()
   api.failActions = 1
-  const e = await driver.start(b).then(() => undefined, (x) => x)
+  const e = await driver.start(b).then(
+    () => undefined,
+    (x) => x,
+  )
   assert.ok(e instanceof CloudApiError && e.actionFailed, String(e))
   assert.match(e.message, /action \d+ failed: action_failed/)
   assert.is(api.floatingIps.get(42)!.server, 101)
@@ -209,7 +236,10 @@ test('probe: a kernel holding an address routed elsewhere is a disagreement', as
   await setKernel('node-b', true)
   const p = await driver.probe()
   assert.not.ok(p.agrees)
-  assert.ok(p.problems.some((l) => /node-b: the kernel holds/.test(l)), p.problems.join('; '))
+  assert.ok(
+    p.problems.some((l) => /node-b: the kernel holds/.test(l)),
+    p.problems.join('; '),
+  )
   assert.equal(p.api, { 'node-a': 'held', 'node-b': 'free' }, 'the API stays the truth')
 })
 
@@ -243,7 +273,10 @@ test('the token never appears in any message, log or report, even when the API e
   const out: string[] = []
   out.push((await driver.start(b)).detail, (await driver.stop(a)).detail, JSON.stringify(await driver.probe()), ...driver.describe('start', a))
   for (let i = 0; i < 10; i++) inject({ status: 500, body: echo })
-  const e = await driver.start(a).then(() => undefined, (x) => x)
+  const e = await driver.start(a).then(
+    () => undefined,
+    (x) => x,
+  )
   out.push(e.message, String(e.stack), JSON.stringify(e), ...logs)
   const all = out.join('\n')
   assert.ok(/bad gateway for Bearer/.test(all), 'the echo reached the output, so this test can fail')

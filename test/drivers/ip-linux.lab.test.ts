@@ -18,7 +18,10 @@ test.before(async () => {
   const pair = lab.inv.data.pairs[0]
   d = ipDriver(pair.floatingIps![0], { inv: lab.inv, pair, pool })
 })
-test.after(async () => { pool?.close(); await lab?.down() })
+test.after(async () => {
+  pool?.close()
+  await lab?.down()
+})
 
 test('status: the lab puts the address on the primary only', async () => {
   assert.equal(await d.status(), { 'node-a': 'held', 'node-b': 'free' })
@@ -55,7 +58,13 @@ test('double start: the second is a no-op, and each start announces the new hold
   // Already there is announced again (a re-run after a crash). The first announcer sends twice,
   // a second apart: let it finish, or its late packet would do the second start's work.
   const pidFile = `/run/hapair/garp-${d.fip.address.replace(/\./g, '_')}.pid`
-  await lab.exec('node-b', ['sh', '-c', 'i=0; while [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && [ $i -lt 60 ]; do sleep 0.05; i=$((i+1)); done', 'sh', pidFile])
+  await lab.exec('node-b', [
+    'sh',
+    '-c',
+    'i=0; while [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && [ $i -lt 60 ]; do sleep 0.05; i=$((i+1)); done',
+    'sh',
+    pidFile,
+  ])
   await plantStaleNeighbour()
   assert.is((await d.start(node('node-b'))).changed, false)
   assert.is(await neighbourMac(mac), mac, 'the second start announced again')
@@ -74,7 +83,9 @@ test('an isolated node reads as unknown, and stop on it fails as unreachable', a
       assert.unreachable('stop on an unreachable node must fail')
     } catch (e: any) {
       assert.ok(e.unreachable, e.message)
-    } finally { fresh.close() }
+    } finally {
+      fresh.close()
+    }
   } finally {
     await labFault(lab.inv, 'heal', 'node-a')
   }

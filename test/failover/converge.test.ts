@@ -21,11 +21,17 @@ const STATE = '/var/lib/hapair/demo'
 const audit = path.join(os.tmpdir(), `hapair-converge-audit-${process.pid}.jsonl`)
 
 test.before(async () => {
-  lab = await startTestLab({ mutate: (j) => { j.pairs[0].nodes.push({ name: 'node-c', address: '198.51.100.13', interface: 'eth0' }) } })
+  lab = await startTestLab({
+    mutate: (j) => {
+      j.pairs[0].nodes.push({ name: 'node-c', address: '198.51.100.13', interface: 'eth0' })
+    },
+  })
   file = lab.file
   vip = lab.inv.data.pairs[0].floatingIps![0].address
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 const env = { HAPAIR_AUDIT_LOG: audit }
 const run = (name: string, ...args: string[]) => playbook(name, ['--inventory', file, ...args], { env })
@@ -38,7 +44,11 @@ const execOn = (n: string, argv: string[]) => lab.tryExec(n, argv)
 const dbOn = () => lab.runningOn('db')
 async function observed() {
   const pool = new SshPool(lab.inv)
-  try { return await observe(lab.inv, pool, lab.inv.data.pairs[0]) } finally { pool.close() }
+  try {
+    return await observe(lab.inv, pool, lab.inv.data.pairs[0])
+  } finally {
+    pool.close()
+  }
 }
 /** Exactly one live writer, serving through the VIP, and the records name it. */
 async function assertConsistent(expected: string) {
@@ -62,7 +72,11 @@ async function reset() {
   assert.is(s.code, 0, out(s))
 }
 const lockDir = async (n: string) => (await execOn(n, ['test', '-d', `${STATE}/lock`])).code === 0
-const auditEntries = () => readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+const auditEntries = () =>
+  readFileSync(audit, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
 
 test('a converged pair: failover --to the active node is a no-op in JSON, text, dry run and audit alike', async () => {
   await assertConsistent('node-a')
@@ -92,7 +106,10 @@ test('status: the singleton down on the active node is DEGRADED (exit 1); failov
   assert.match(st.stdout, /db is down on the active node node-a/)
   const dry = json(await failover('--to', 'node-a', '--dry-run'))
   assert.not.ok(dry.noop)
-  assert.ok(dry.plan.some((l: string) => /start: node-a: .*svc start db/.test(l)), dry.plan.join('\n'))
+  assert.ok(
+    dry.plan.some((l: string) => /start: node-a: .*svc start db/.test(l)),
+    dry.plan.join('\n'),
+  )
   const r = await failover('--to', 'node-a')
   assert.is(r.code, 0, out(r))
   assert.not.ok(json(r).noop)
@@ -104,7 +121,10 @@ test('the VIP on two nodes: status says so, failover --to node-a releases it fro
   await sh('node-b', `ip addr add ${vip}/24 dev eth0`)
   assert.equal(await lab.holders(vip), ['node-a', 'node-b'])
   const st = json(await run('status', '--json'))
-  assert.ok(st.pairs[0].degradedReasons.some((x: string) => /held by 2 nodes/.test(x)), JSON.stringify(st.pairs[0].degradedReasons))
+  assert.ok(
+    st.pairs[0].degradedReasons.some((x: string) => /held by 2 nodes/.test(x)),
+    JSON.stringify(st.pairs[0].degradedReasons),
+  )
   const r = await failover('--to', 'node-a')
   assert.is(r.code, 0, out(r))
   assert.match(json(r).steps.find((s: any) => s.name === 'move-ip').detail, /removed from node-b/)
@@ -113,12 +133,15 @@ test('the VIP on two nodes: status says so, failover --to node-a releases it fro
 
 test('a failed start keeps the lock and journal; sync refuses; failback converges back to node-a', async () => {
   // db's start command fails on node-b; everything else works.
-  await sh('node-b', `mv /var/lib/lab/bin/svc /var/lib/lab/bin/svc.real && printf '%s\\n' '#!/bin/sh' '[ "$1 $2" = "start db" ] && { echo broken >&2; exit 1; }' 'exec /var/lib/lab/bin/svc.real "$@"' > /var/lib/lab/bin/svc && chmod +x /var/lib/lab/bin/svc`)
+  await sh(
+    'node-b',
+    `mv /var/lib/lab/bin/svc /var/lib/lab/bin/svc.real && printf '%s\\n' '#!/bin/sh' '[ "$1 $2" = "start db" ] && { echo broken >&2; exit 1; }' 'exec /var/lib/lab/bin/svc.real "$@"' > /var/lib/lab/bin/svc && chmod +x /var/lib/lab/bin/svc`,
+  )
   const r = await failover('--to', 'node-b')
   assert.is(r.code, 1, out(r))
   const j = json(r)
   assert.not.ok(j.steps.find((s: any) => s.name === 'start-services').ok)
-  assert.ok(await lockDir('node-a') && await lockDir('node-b'), 'the lock stays')
+  assert.ok((await lockDir('node-a')) && (await lockDir('node-b')), 'the lock stays')
   const sync = await run('sync')
   assert.is(sync.code, 3, out(sync))
   assert.match(sync.stderr, /failover/)
@@ -136,7 +159,10 @@ test('a failed start keeps the lock and journal; sync refuses; failback converge
 })
 
 test('a failed start followed by a plain failover: it resumes toward node-b and converges there', async () => {
-  await sh('node-b', `mv /var/lib/lab/bin/svc /var/lib/lab/bin/svc.real && printf '%s\\n' '#!/bin/sh' '[ "$1 $2" = "start db" ] && { echo broken >&2; exit 1; }' 'exec /var/lib/lab/bin/svc.real "$@"' > /var/lib/lab/bin/svc && chmod +x /var/lib/lab/bin/svc`)
+  await sh(
+    'node-b',
+    `mv /var/lib/lab/bin/svc /var/lib/lab/bin/svc.real && printf '%s\\n' '#!/bin/sh' '[ "$1 $2" = "start db" ] && { echo broken >&2; exit 1; }' 'exec /var/lib/lab/bin/svc.real "$@"' > /var/lib/lab/bin/svc && chmod +x /var/lib/lab/bin/svc`,
+  )
   const r = await failover('--to', 'node-b')
   assert.is(r.code, 1, out(r))
   await sh('node-b', 'mv -f /var/lib/lab/bin/svc.real /var/lib/lab/bin/svc')
@@ -158,7 +184,10 @@ test('three nodes: failback brings every node up to date; a stale node-c is refu
   // Now node-c misses a change: status names it, failover to it is refused.
   await sh('node-a', 'head -c 4096 /dev/urandom > /srv/app/data/late.bin')
   const st = json(await run('status', '--json')).pairs[0]
-  assert.ok(st.degradedReasons.some((x: string) => /node-c is behind node-a: app/.test(x)), st.degradedReasons.join('\n'))
+  assert.ok(
+    st.degradedReasons.some((x: string) => /node-c is behind node-a: app/.test(x)),
+    st.degradedReasons.join('\n'),
+  )
   r = await failover('--to', 'node-c')
   assert.is(r.code, 3, out(r))
   assert.match(r.stderr, /node-c is behind the active node node-a: app/)
@@ -220,12 +249,18 @@ test('a record write that fails (ulimit -f) fails loudly and leaves the old reco
     const limited = { ...s, name: s.name, run: (cmd: any, o?: any) => s.run({ script: `ulimit -f 1; ${cmd.script}` }, o) } as typeof s
     const big = { ...before!, by: 'x'.repeat(4096) }
     let err: Error | undefined
-    try { await writeNodeState(limited, pair, 'active', big) } catch (e) { err = e as Error }
+    try {
+      await writeNodeState(limited, pair, 'active', big)
+    } catch (e) {
+      err = e as Error
+    }
     assert.ok(err, 'the write must fail')
     assert.match(err!.message, /node-b/)
     assert.equal((await readNodeState(s, pair)).active, before)
     assert.is((await sh('node-b', `ls ${STATE} | grep -c tmp || true`)).stdout.trim(), '0', 'no temporary file left')
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 })
 
 test('--force without fencing: "not fenced" is a warning, said before and after, exit 0', async () => {
@@ -251,15 +286,22 @@ test('--force without fencing: "not fenced" is a warning, said before and after,
 })
 
 test('an audit log that cannot be written is a warning; the failover still succeeds', async () => {
-  const r = await playbook('failover', ['--inventory', file, '--yes', '--json', '--to', 'node-b'], { env: { HAPAIR_AUDIT_LOG: '/dev/null/hapair/audit.jsonl' } })
+  const r = await playbook('failover', ['--inventory', file, '--yes', '--json', '--to', 'node-b'], {
+    env: { HAPAIR_AUDIT_LOG: '/dev/null/hapair/audit.jsonl' },
+  })
   assert.is(r.code, 0, out(r))
-  assert.ok(json(r).warnings.some((w: string) => /audit log not written/.test(w)), r.stdout)
+  assert.ok(
+    json(r).warnings.some((w: string) => /audit log not written/.test(w)),
+    r.stdout,
+  )
   await assertConsistent('node-b')
   await reset()
 })
 
 test('a re-run after the address moved announces it again (neighbours with a stale entry learn it)', async () => {
-  const crashed = await playbook('failover', ['--inventory', file, '--yes', '--json', '--to', 'node-b'], { env: { ...env, HAPAIR_CRASH_AFTER_STEP: 'move-ip' } })
+  const crashed = await playbook('failover', ['--inventory', file, '--yes', '--json', '--to', 'node-b'], {
+    env: { ...env, HAPAIR_CRASH_AFTER_STEP: 'move-ip' },
+  })
   assert.is(crashed.signal, 'SIGKILL', out(crashed))
   assert.equal(await lab.holders(vip), ['node-b'])
   // node-a still believes the old owner: a wrong MAC for the VIP, fresh enough to be used.

@@ -20,7 +20,9 @@ test.before(async () => {
   file = lab.file
   vip = lab.inv.data.pairs[0].floatingIps![0].address
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 const run = (name: string, ...args: string[]) => playbook(name, ['--inventory', file, ...args])
 const failover = (...args: string[]) => run('failover', '--yes', '--json', ...args)
@@ -30,13 +32,19 @@ const dbOn = () => lab.runningOn('db')
 // In-process where the CLI itself is not under test: a spawned playbook costs a second of start-up.
 async function activeOf(): Promise<string> {
   const pool = new SshPool(lab.inv)
-  try { return (await activeView(pool, lab.inv.data.pairs[0])).active } finally { pool.close() }
+  try {
+    return (await activeView(pool, lab.inv.data.pairs[0])).active
+  } finally {
+    pool.close()
+  }
 }
 async function failoverInProcess(to: string) {
   const pool = new SshPool(lab.inv)
   try {
     return await runFailover(lab.inv, pool, lab.inv.data.pairs[0], { operation: 'failover', to, force: true, breakLock: true, resolve: true })
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 }
 /** Exactly one live writer, and it is the node the pair records as active. */
 async function assertConsistent(expected?: string) {
@@ -70,7 +78,10 @@ test('dry run prints the plan and changes nothing', async () => {
   assert.is(r.code, 0, r.stderr)
   const j = json(r)
   assert.ok(j.dryRun)
-  assert.ok(j.plan.some((l: string) => l.includes('ip addr add') && l.includes(vip)), j.plan.join('\n'))
+  assert.ok(
+    j.plan.some((l: string) => l.includes('ip addr add') && l.includes(vip)),
+    j.plan.join('\n'),
+  )
   assert.ok(j.plan.some((l: string) => l.includes('svc stop db')))
   await assertConsistent('node-a')
 })
@@ -83,7 +94,10 @@ test('planned switchover moves VIP and singleton; JSON has the documented fields
   assert.is(j.from, 'node-a')
   assert.is(j.to, 'node-b')
   assert.is(j.active, 'node-b')
-  assert.equal(j.steps.map((s: any) => s.name), ['lock', 'preflight', 'stop-syncs', 'fence', 'move-ip', 'start-services', 'post-check', 'record'])
+  assert.equal(
+    j.steps.map((s: any) => s.name),
+    ['lock', 'preflight', 'stop-syncs', 'fence', 'move-ip', 'start-services', 'post-check', 'record'],
+  )
   assert.ok(j.steps.every((s: any) => s.ok && typeof s.ms === 'number'))
   assert.type(j.rtoMs, 'number')
   assert.ok(j.epoch >= 1)
@@ -107,7 +121,10 @@ test('failback brings the primary up to date from the active node, then switches
   const r = await run('failback', '--yes', '--json')
   assert.is(r.code, 0, r.stdout + r.stderr)
   const j = json(r)
-  assert.equal(j.steps.map((s: any) => s.name), ['lock', 'preflight', 'sync-back', 'stop-syncs', 'fence', 'move-ip', 'start-services', 'post-check', 'record'])
+  assert.equal(
+    j.steps.map((s: any) => s.name),
+    ['lock', 'preflight', 'sync-back', 'stop-syncs', 'fence', 'move-ip', 'start-services', 'post-check', 'record'],
+  )
   assert.is(j.active, 'node-a')
   assert.is((await lab.exec('node-a', ['cat', '/srv/app/data/new.txt'])).stdout.trim(), 'written-while-b-was-active')
   await assertConsistent('node-a')
@@ -149,7 +166,10 @@ test('a target that is behind (a change it never received) is refused; --force t
   const forced = await failover('--force')
   assert.is(forced.code, 0, forced.stdout + forced.stderr)
   const warnings: string[] = json(forced).warnings
-  assert.ok(warnings.some((w) => w.startsWith('forced: --force makes node-b active without app as node-a has them')), warnings.join('\n'))
+  assert.ok(
+    warnings.some((w) => w.startsWith('forced: --force makes node-b active without app as node-a has them')),
+    warnings.join('\n'),
+  )
   assert.is((await execOn('node-b', ['test', '-e', '/srv/app/data/unsynced.txt'])).code, 1, 'what was forced: node-b serves without the change')
   await assertConsistent('node-b')
   await reset()
@@ -224,7 +244,11 @@ test('concurrent runs: one wins, the other is refused naming the lock holder', a
   }
   child!.kill('SIGSTOP')
   let second
-  try { second = await failover() } finally { child!.kill('SIGCONT') }
+  try {
+    second = await failover()
+  } finally {
+    child!.kill('SIGCONT')
+  }
   const a = await first
   assert.is(a.code, 0, a.stdout + a.stderr)
   assert.is(second.code, 3, second.stdout + second.stderr)
@@ -240,7 +264,15 @@ test('two failovers racing over a stale lock: exactly one wins every round, one 
   for (let round = 0; round < 4; round++) {
     // A lock left by a run that died on this host: its pid is provably gone.
     const dead = spawnSync('true').pid!
-    const owner = JSON.stringify({ owner: `root@${os.hostname()} pid ${dead}`, host: os.hostname(), pid: dead, operation: 'failover', at: new Date().toISOString(), expires: new Date(Date.now() + 60_000).toISOString(), id: 'dead' })
+    const owner = JSON.stringify({
+      owner: `root@${os.hostname()} pid ${dead}`,
+      host: os.hostname(),
+      pid: dead,
+      operation: 'failover',
+      at: new Date().toISOString(),
+      expires: new Date(Date.now() + 60_000).toISOString(),
+      id: 'dead',
+    })
     for (const n of nodes) await lab.exec(n, ['sh', '-c', 'mkdir -p "$1" && printf %s "$2" > "$1/owner"', 'sh', '/var/lib/hapair/demo/lock', owner])
     const to = round % 2 ? 'node-a' : 'node-b'
     const env = { HAPAIR_AUDIT_LOG: audit }
@@ -251,12 +283,16 @@ test('two failovers racing over a stale lock: exactly one wins every round, one 
     await assertConsistent(to)
   }
   const { readFileSync } = await import('node:fs')
-  const entries = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.ok && !e.noop)
+  const entries = readFileSync(audit, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.ok && !e.noop)
   assert.is(entries.length, 4)
   assert.is(new Set(entries.map((e) => e.epoch)).size, 4, 'one switchover per epoch')
 })
 
-test('killed after taking the lock: the next run takes the dead run\'s lock over and switches', async () => {
+test("killed after taking the lock: the next run takes the dead run's lock over and switches", async () => {
   const crashed = await playbook('failover', ['--inventory', file, '--yes', '--json'], { env: { HAPAIR_CRASH_AFTER_STEP: 'lock' } })
   assert.is(crashed.signal, 'SIGKILL', `expected the crash hook to fire: ${crashed.stdout}${crashed.stderr}`)
   const again = await failover()

@@ -9,10 +9,18 @@ import type { Pair } from '../../lib/inventory/schema.ts'
 import type { ActiveView } from '../../lib/active.ts'
 import os from 'node:os'
 
-const pair = (nodes: string[]): Pair => ({
-  name: 'p', primary: nodes[0], nodes: nodes.map((n, i) => ({ name: n, address: `198.51.100.${i + 11}` })),
-  sync: { items: [{ name: 'app', path: '/srv/app' }, { name: 'config', path: '/srv/config' }] },
-}) as Pair
+const pair = (nodes: string[]): Pair =>
+  ({
+    name: 'p',
+    primary: nodes[0],
+    nodes: nodes.map((n, i) => ({ name: n, address: `198.51.100.${i + 11}` })),
+    sync: {
+      items: [
+        { name: 'app', path: '/srv/app' },
+        { name: 'config', path: '/srv/config' },
+      ],
+    },
+  }) as Pair
 
 const cases: [string, Parameters<typeof chooseTarget>, string | RegExp][] = [
   ['failover goes to the other node of two', [pair(['a', 'b']), 'failover', 'a', undefined, undefined], 'b'],
@@ -21,8 +29,16 @@ const cases: [string, Parameters<typeof chooseTarget>, string | RegExp][] = [
   ['--to picks one of several', [pair(['a', 'b', 'c']), 'failover', 'a', 'c', undefined], 'c'],
   ['several candidates need --to', [pair(['a', 'b', 'c']), 'failover', 'a', undefined, undefined], /choose one with --to \(b, c\)/],
   ['unknown --to is bad input', [pair(['a', 'b']), 'failover', 'a', 'z', undefined], /no such node/],
-  ['an interrupted run is finished toward its own target', [pair(['a', 'b', 'c']), 'failover', 'a', undefined, { operation: 'failover', from: 'a', to: 'c', epoch: 3, steps: [] }], 'c'],
-  ['an explicit --to supersedes an interrupted run', [pair(['a', 'b', 'c']), 'failover', 'a', 'b', { operation: 'failover', from: 'a', to: 'c', epoch: 3, steps: [] }], 'b'],
+  [
+    'an interrupted run is finished toward its own target',
+    [pair(['a', 'b', 'c']), 'failover', 'a', undefined, { operation: 'failover', from: 'a', to: 'c', epoch: 3, steps: [] }],
+    'c',
+  ],
+  [
+    'an explicit --to supersedes an interrupted run',
+    [pair(['a', 'b', 'c']), 'failover', 'a', 'b', { operation: 'failover', from: 'a', to: 'c', epoch: 3, steps: [] }],
+    'b',
+  ],
 ]
 for (const [name, args, want] of cases) {
   test(`chooseTarget: ${name}`, () => {
@@ -65,7 +81,11 @@ test('parseRecord: truncated JSON is reported with its size, never read as absen
 test('recordProblems: a record contradicted by the VIP or the singleton, and an epoch that jumps', () => {
   const p = { ...pair(['a', 'b', 'c']), services: [{ name: 'db', singleton: true, start: 's', stop: 's', status: 's', checks: [] }] } as unknown as Pair
   const view = (states: Record<string, object>, active: string, epoch: number): ActiveView => ({
-    active, epoch, source: 'epoch', states: Object.fromEntries(Object.entries(states).map(([n, a]) => [n, { corrupt: [], bad: [], active: a as any }])), unreachable: {},
+    active,
+    epoch,
+    source: 'epoch',
+    states: Object.fromEntries(Object.entries(states).map(([n, a]) => [n, { corrupt: [], bad: [], active: a as any }])),
+    unreachable: {},
   })
   const fip = { fip: { address: '198.51.100.20' } as any, holders: ['a'] }
   const ok = view({ a: rec(3, 'a'), b: rec(3, 'a'), c: rec(2, 'a') }, 'a', 3)
@@ -82,15 +102,29 @@ test('recordProblems: a record contradicted by the VIP or the singleton, and an 
   // The address on two nodes including the recorded one is a state failover converges, not a contradiction.
   assert.equal(recordProblems(p, ok, [{ ...fip, holders: ['a', 'b'] }], { a: { db: true } }), [])
   const bad = { ...ok, states: { ...ok.states, c: { corrupt: ['active.json'], bad: [{ file: '/x/active.json', why: 'not valid JSON' }] } } }
-  assert.equal(recordProblems(p, bad, [fip], { a: { db: true } }).map((x) => [x.kind, x.node]), [['corrupt', 'c']])
+  assert.equal(
+    recordProblems(p, bad, [fip], { a: { db: true } }).map((x) => [x.kind, x.node]),
+    [['corrupt', 'c']],
+  )
 })
 
 test('lock staleness: expired, or a dead process on this host; a live or remote owner is not stale', () => {
-  const owner = (o: Partial<LockOwner>): LockOwner => ({ owner: 'u@h pid 1', host: os.hostname(), pid: 1, operation: 'failover', at: '', expires: new Date(Date.now() + 60000).toISOString(), ...o })
+  const owner = (o: Partial<LockOwner>): LockOwner => ({
+    owner: 'u@h pid 1',
+    host: os.hostname(),
+    pid: 1,
+    operation: 'failover',
+    at: '',
+    expires: new Date(Date.now() + 60000).toISOString(),
+    ...o,
+  })
   assert.ok(isStale(owner({ expires: new Date(Date.now() - 1).toISOString() })))
   assert.ok(isStale(owner({ pid: 42 }), Date.now(), () => false))
   assert.not.ok(isStale(owner({ pid: 42 }), Date.now(), () => true))
-  assert.not.ok(isStale(owner({ host: 'other-host', pid: 42 }), Date.now(), () => false), 'a pid on another host says nothing here')
+  assert.not.ok(
+    isStale(owner({ host: 'other-host', pid: 42 }), Date.now(), () => false),
+    'a pid on another host says nothing here',
+  )
 })
 
 test.run()

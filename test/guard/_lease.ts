@@ -44,17 +44,25 @@ export function startRenewer(d: LeaseFenceDriver, active: Node, epoch = 0, opts:
     }
   }
   const r: Renewer = {
-    ok: [], refused: 0, failed: [],
+    ok: [],
+    refused: 0,
+    failed: [],
     stop: async (o) => {
       stopped = true
-      if (o?.wait !== false) { await loop; await Promise.all([...inFlight]) }
+      if (o?.wait !== false) {
+        await loop
+        await Promise.all([...inFlight])
+      }
     },
   }
   const loop = (async () => {
     while (!stopped) {
       const t0 = Date.now()
       const p = once()
-      if (opts.overlap) { inFlight.add(p); p.finally(() => inFlight.delete(p)) } else await p
+      if (opts.overlap) {
+        inFlight.add(p)
+        p.finally(() => inFlight.delete(p))
+      } else await p
       const left = d.renewMs - (Date.now() - t0)
       if (left > 0 && !stopped) await sleep(left)
     }

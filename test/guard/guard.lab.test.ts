@@ -37,7 +37,10 @@ test.before(async () => {
   A = pair.nodes[0]
   vip = pair.floatingIps![0].address
 })
-test.after(async () => { pool?.close(); await lab?.down() })
+test.after(async () => {
+  pool?.close()
+  await lab?.down()
+})
 
 const guard = (n: string) => readGuardStatus(sessionRunner(pool.session(pair, n)), pair, n)
 /** The VIP on node-a and db running there, in one look into the node. */
@@ -80,7 +83,10 @@ test('a renewed lease keeps the VIP and db; not renewed, the guard gives both up
     for (;;) {
       const s = await serving()
       if (!s.vip && !vipGone) vipGone = Date.now()
-      if (!s.vip && !s.db) { gone = Date.now(); break }
+      if (!s.vip && !s.db) {
+        gone = Date.now()
+        break
+      }
       if (Date.now() > last.until + 3000) assert.unreachable(`still serving 3 s after the lease ran out: ${JSON.stringify(s)}`)
       await sleep(10)
     }
@@ -90,11 +96,21 @@ test('a renewed lease keeps the VIP and db; not renewed, the guard gives both up
       line = (await lab.exec('node-a', ['tail', '-n', '1', `${DIR}/guard.log`])).stdout.trim()
       await sleep(10)
     }
-    assert.match(line, new RegExp(`stepped-down: pair=demo node=node-a until=${last.until} epoch=0 late_ms=\\d+ took_ms=\\d+ released=${vip.replace(/\./g, '\\.')} stopped=db`), line)
+    assert.match(
+      line,
+      new RegExp(`stepped-down: pair=demo node=node-a until=${last.until} epoch=0 late_ms=\\d+ took_ms=\\d+ released=${vip.replace(/\./g, '\\.')} stopped=db`),
+      line,
+    )
     // The sampler's own reads are late on a loaded machine; the guard logs after it has checked that
     // nothing is left, on the same clock, so whichever came first bounds when it was gone.
     gone = Math.min(gone, Date.parse(line.split(' ')[0]))
-    delays.push({ vipAfterExpiry: vipGone - last.until, afterExpiry: gone - last.until, afterLastRenewal: gone - last.at, guardLate: Number(/late_ms=(\d+)/.exec(line)![1]), guardTook: Number(/took_ms=(\d+)/.exec(line)![1]) })
+    delays.push({
+      vipAfterExpiry: vipGone - last.until,
+      afterExpiry: gone - last.until,
+      afterLastRenewal: gone - last.at,
+      guardLate: Number(/late_ms=(\d+)/.exec(line)![1]),
+      guardTook: Number(/took_ms=(\d+)/.exec(line)![1]),
+    })
     await restore()
     // What safety needs: gone before any taker may act (the driver's deadline past the lease).
     const takerMay = last.until + d.graceMs
@@ -138,7 +154,13 @@ test('a killed guard is reported by guard.ts status and check(); guard.ts instal
   const st = await playbook('guard', ['status', '--inventory', lab.file, '--json'])
   assert.is(st.code, 1, st.stdout + st.stderr)
   const nodes = json(st).pairs[0].nodes
-  assert.equal(nodes.map((n: any) => [n.node, n.ok]), [['node-a', true], ['node-b', false]])
+  assert.equal(
+    nodes.map((n: any) => [n.node, n.ok]),
+    [
+      ['node-a', true],
+      ['node-b', false],
+    ],
+  )
   assert.match((await playbook('guard', ['status', '--inventory', lab.file])).stdout, /node-b\s+NOT RUNNING \(installed\)/)
   const problems = await d.check()
   assert.equal(problems.length, 1, problems.join('\n'))
@@ -154,7 +176,8 @@ test('a killed guard is reported by guard.ts status and check(); guard.ts instal
 })
 
 test('a bad inventory exits 2 and touches nothing', async () => {
-  const conf = async () => Promise.all(['node-a', 'node-b'].map(async (n) => [(await guard(n)).pid, (await lab.exec(n, ['stat', '-c', '%Y.%Z %s', `${DIR}/guard.conf`])).stdout]))
+  const conf = async () =>
+    Promise.all(['node-a', 'node-b'].map(async (n) => [(await guard(n)).pid, (await lab.exec(n, ['stat', '-c', '%Y.%Z %s', `${DIR}/guard.conf`])).stdout]))
   const before = await conf()
   const bad = lab.file.replace(/\.json$/, '.bad.json')
   const data = JSON.parse(JSON.stringify(lab.inv.data))

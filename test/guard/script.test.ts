@@ -25,8 +25,13 @@ const stateDir = path.join(tmp, `st ate'$(touch ${MARK})\`touch ${MARK}\`"x`)
 
 function pair(over: Partial<Pair> = {}): Pair {
   return {
-    name: 'demo', primary: 'node-a', stateDir,
-    nodes: [{ name: 'node-a', address: '198.51.100.11', interface: 'hpfake0' }, { name: 'node-b', address: '198.51.100.12', interface: 'hpfake0' }],
+    name: 'demo',
+    primary: 'node-a',
+    stateDir,
+    nodes: [
+      { name: 'node-a', address: '198.51.100.11', interface: 'hpfake0' },
+      { name: 'node-b', address: '198.51.100.12', interface: 'hpfake0' },
+    ],
     floatingIps: [
       { address: '198.51.100.20', prefix: 24, driver: 'linux' },
       { address: '198.51.100.21', driver: 'hcloud', hcloud: { floatingIpId: 1 } },
@@ -42,7 +47,10 @@ function pair(over: Partial<Pair> = {}): Pair {
 test('the config holds only the linux addresses and the singletons, with defaults filled in', () => {
   const c = guardConfig(pair(), pair().nodes[0])
   assert.equal(c.addresses, [{ address: '198.51.100.20', prefix: 24, iface: 'hpfake0', announcerPid: '/run/hapair/garp-198_51_100_20.pid' }])
-  assert.equal(c.singletons.map((s) => s.name), ['db'])
+  assert.equal(
+    c.singletons.map((s) => s.name),
+    ['db'],
+  )
   assert.is(c.stateDir, stateDir)
   assert.is(guardConfig({ ...pair(), stateDir: undefined }, pair().nodes[0]).stateDir, '/var/lib/hapair/demo')
 })
@@ -51,9 +59,15 @@ test('the config holds only the linux addresses and the singletons, with default
 for (const shell of ['sh', 'dash', 'bash']) {
   test(`${shell}: hostile values read back unchanged from the config, and nothing in them runs`, () => {
     const c: GuardConfig = {
-      pair: 'demo', node: 'node-a', stateDir, pollMs: 100,
+      pair: 'demo',
+      node: 'node-a',
+      stateDir,
+      pollMs: 100,
       addresses: [{ address: '198.51.100.20', prefix: 24, iface: 'hpfake0', announcerPid: `/run/x $(touch ${MARK})` }],
-      singletons: [{ name: hostileName, status: `test -f '$(touch ${MARK})'`, stop: hostileStop }, { name: 'two\nlines', status: '', stop: '`touch x`' }],
+      singletons: [
+        { name: hostileName, status: `test -f '$(touch ${MARK})'`, stop: hostileStop },
+        { name: 'two\nlines', status: '', stop: '`touch x`' },
+      ],
     }
     const file = path.join(tmp, `conf-${shell}`)
     writeFileSync(file, configText(c))
@@ -61,19 +75,47 @@ for (const shell of ['sh', 'dash', 'bash']) {
 . "$1"; printf 'V\\0%s\\0' "$GUARD_PAIR" "$GUARD_NODE" "$GUARD_STATE_DIR" "$GUARD_POLL"; guard_addresses; guard_singletons`
     const out = execFileSync(shell, ['-c', dump, 'sh', file]).toString('utf8').split('\0').slice(0, -1)
     assert.equal(out, [
-      'V', 'demo', 'V', 'node-a', 'V', stateDir, 'V', '0.100',
-      'A', '198.51.100.20', 'A', '24', 'A', 'hpfake0', 'A', `/run/x $(touch ${MARK})`,
-      'S', hostileName, 'S', `test -f '$(touch ${MARK})'`, 'S', hostileStop,
-      'S', 'two\nlines', 'S', '', 'S', '`touch x`',
+      'V',
+      'demo',
+      'V',
+      'node-a',
+      'V',
+      stateDir,
+      'V',
+      '0.100',
+      'A',
+      '198.51.100.20',
+      'A',
+      '24',
+      'A',
+      'hpfake0',
+      'A',
+      `/run/x $(touch ${MARK})`,
+      'S',
+      hostileName,
+      'S',
+      `test -f '$(touch ${MARK})'`,
+      'S',
+      hostileStop,
+      'S',
+      'two\nlines',
+      'S',
+      '',
+      'S',
+      '`touch x`',
     ])
     assert.not.ok(existsSync(MARK), 'reading the config ran a command')
   })
 }
 
 test('the lease and ledger parsers take only what the scripts write', () => {
-  assert.equal([...parseLedger('node-a 1700000000000 3 armed\ngarbage\nnode-b 12 0 disarmed\nnode-c x 1 armed\n')], [
-    ['node-a', { until: 1700000000000, epoch: 3, state: 'armed' }], ['node-b', { until: 12, epoch: 0, state: 'disarmed' }],
-  ])
+  assert.equal(
+    [...parseLedger('node-a 1700000000000 3 armed\ngarbage\nnode-b 12 0 disarmed\nnode-c x 1 armed\n')],
+    [
+      ['node-a', { until: 1700000000000, epoch: 3, state: 'armed' }],
+      ['node-b', { until: 12, epoch: 0, state: 'disarmed' }],
+    ],
+  )
   assert.equal(parseLease('1700000000000 4\n'), { until: 1700000000000, epoch: 4 })
   assert.is(parseLease('soon 4'), undefined)
 })
@@ -82,20 +124,27 @@ test('the lease and ledger parsers take only what the scripts write', () => {
 
 const bin = path.join(tmp, 'bin')
 mkdirSync(bin, { recursive: true })
-writeFileSync(path.join(bin, 'ip'), `#!/bin/sh
+writeFileSync(
+  path.join(bin, 'ip'),
+  `#!/bin/sh
 printf '%s\\n' "$*" >> "$FAKE_IP_LOG"
 case "$1 $2" in
   "-o addr") [ -f "$FAKE_IP_HELD" ] && echo "2: hpfake0    inet 198.51.100.20/24 scope global hpfake0"; exit 0 ;;
   "addr del") [ -f "$FAKE_IP_HELD" ] || { echo "RTNETLINK answers: Cannot assign requested address" >&2; exit 2; }; rm -f "$FAKE_IP_HELD"; exit 0 ;;
 esac
 exit 1
-`)
+`,
+)
 chmodSync(path.join(bin, 'ip'), 0o755)
 
 mkdirSync(stateDir, { recursive: true })
 const files = {
-  script: path.join(stateDir, 'guard.sh'), config: path.join(stateDir, 'guard.conf'),
-  held: path.join(tmp, 'held'), ipLog: path.join(tmp, 'ip.log'), running: path.join(tmp, 'running'), svcLog: path.join(tmp, 'svc.log'),
+  script: path.join(stateDir, 'guard.sh'),
+  config: path.join(stateDir, 'guard.conf'),
+  held: path.join(tmp, 'held'),
+  ipLog: path.join(tmp, 'ip.log'),
+  running: path.join(tmp, 'running'),
+  svcLog: path.join(tmp, 'svc.log'),
 }
 const lease = path.join(stateDir, 'lease')
 const stateFile = path.join(stateDir, 'guard.state')
@@ -121,7 +170,14 @@ function startGuard(p: Pair = pair()) {
   guard.stdout!.on('data', (d) => (out += d))
   guard.stderr!.on('data', (d) => (out += d))
 }
-test.after(() => { if (guard?.pid) try { process.kill(guard.pid, 'SIGKILL') } catch { /* gone */ } })
+test.after(() => {
+  if (guard?.pid)
+    try {
+      process.kill(guard.pid, 'SIGKILL')
+    } catch {
+      /* gone */
+    }
+})
 
 test('guard: no lease file is disarmed: it gives up nothing', async () => {
   rmSync(lease, { force: true })
@@ -147,7 +203,10 @@ test('guard: a fresh lease is armed; when it runs out the address goes and the s
   assert.ok(gone - u < 600, `stepped down ${gone - u} ms after the deadline`)
   assert.match(read(files.ipLog), /^addr del 198\.51\.100\.20\/24 dev hpfake0$/m)
   assert.is(read(files.svcLog), `it's "stopped" sub tick\n`)
-  assert.match(read(path.join(stateDir, 'guard.log')), new RegExp(`stepped-down: pair=demo node=node-a until=${u} epoch=7 late_ms=\\d+ took_ms=\\d+ released=198\\.51\\.100\\.20 stopped=db`))
+  assert.match(
+    read(path.join(stateDir, 'guard.log')),
+    new RegExp(`stepped-down: pair=demo node=node-a until=${u} epoch=7 late_ms=\\d+ took_ms=\\d+ released=198\\.51\\.100\\.20 stopped=db`),
+  )
   assert.match(out, /stepped-down: /)
   // The same run-out lease never acts twice: the node may be made active again by hand.
   writeFileSync(files.held, '')
@@ -176,7 +235,8 @@ test('guard with a watchdog: petted while armed and after a step-down; not once 
     return p
   }
   // A step-down that completes: the node is safe, petting goes on.
-  writeFileSync(files.held, ''); writeFileSync(files.running, '')
+  writeFileSync(files.held, '')
+  writeFileSync(files.running, '')
   let u = Date.now() + 500
   writeFileSync(lease, `${u} 8\n`)
   startGuard(withDog(hostileStop))
@@ -188,7 +248,8 @@ test('guard with a watchdog: petted while armed and after a step-down; not once 
   // A singleton that will not stop: the guard cannot make the node safe, so it stops petting and
   // leaves the node to the watchdog's reset.
   process.kill(guard!.pid!, 'SIGKILL')
-  writeFileSync(files.held, ''); writeFileSync(files.running, '')
+  writeFileSync(files.held, '')
+  writeFileSync(files.running, '')
   u = Date.now() + 500
   writeFileSync(lease, `${u} 9\n`)
   startGuard(withDog('false'))
@@ -209,7 +270,11 @@ test('guard with a watchdog: petted while armed and after a step-down; not once 
 })
 
 const sh = (script: string) => {
-  try { return { code: 0, out: execFileSync('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] }).toString() } } catch (e: any) { return { code: e.status as number, out: String(e.stdout) } }
+  try {
+    return { code: 0, out: execFileSync('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] }).toString() }
+  } catch (e: any) {
+    return { code: e.status as number, out: String(e.stdout) }
+  }
 }
 
 test('ledger (run here, in the hostile state dir): only ever raised, per active node; refused while the pair is locked', () => {
@@ -223,7 +288,9 @@ test('ledger (run here, in the hostile state dir): only ever raised, per active 
   try {
     const r = sh(ledgerWriteScript(p, 'node-a', 3000, 4, 'armed'))
     assert.is(r.code, LEDGER_EXIT.locked)
-  } finally { rmSync(path.join(stateDir, 'lock'), { recursive: true }) }
+  } finally {
+    rmSync(path.join(stateDir, 'lock'), { recursive: true })
+  }
   const l = parseLedger(sh(ledgerReadScript(p)).out)
   assert.equal(l.get('node-a'), { until: 2000, epoch: 3, state: 'armed' })
   assert.equal(l.get('node-b'), { until: 5, epoch: 1, state: 'armed' })
@@ -235,7 +302,10 @@ test('lease write: refused (exit 11) where no guard runs; the status script sees
   assert.is(sh(leaseWriteScript(p, Date.now() + 60_000, 9, true)).code, 0)
   assert.match(read(lease), /^\d+ 9\n$/)
   const st = parseGuardStatus('node-a', sh(guardStatusScript(p)).out)
-  assert.equal({ installed: st.installed, running: st.running, pid: st.pid, armed: st.armed, epoch: st.leaseEpoch }, { installed: true, running: true, pid: guard!.pid, armed: true, epoch: 9 })
+  assert.equal(
+    { installed: st.installed, running: st.running, pid: st.pid, armed: st.armed, epoch: st.leaseEpoch },
+    { installed: true, running: true, pid: guard!.pid, armed: true, epoch: 9 },
+  )
   assert.ok(st.remainingMs! > 50_000 && st.remainingMs! <= 60_000, String(st.remainingMs))
   assert.match(st.lastStepDown ?? '', /stepped-down: pair=demo/)
   process.kill(guard!.pid!, 'SIGKILL')
@@ -263,11 +333,17 @@ test('install: the start scripts parse in sh, with and without systemd; the laun
 })
 
 test('status parsing: armed, run out and stepped down', () => {
-  const s = parseGuardStatus('node-a', 'now=1000\ninstalled=1\npid=42\nmanager=setsid\nlease=900 3\nstate=stepped-down 900 3 950\nstepdown=2026 stepped-down: x\n')
+  const s = parseGuardStatus(
+    'node-a',
+    'now=1000\ninstalled=1\npid=42\nmanager=setsid\nlease=900 3\nstate=stepped-down 900 3 950\nstepdown=2026 stepped-down: x\n',
+  )
   assert.equal({ running: s.running, pid: s.pid, armed: s.armed, remainingMs: s.remainingMs }, { running: true, pid: 42, armed: true, remainingMs: -100 })
   assert.ok(steppedDownForLease(s))
   assert.not.ok(steppedDownForLease(parseGuardStatus('node-a', 'now=1000\nlease=1900 3\nstate=armed 1900 3 950\n')))
-  assert.not.ok(steppedDownForLease(parseGuardStatus('node-a', 'now=1000\nlease=900 4\nstate=stepped-down 900 3 950\n')), 'a newer lease is not the one given up for')
+  assert.not.ok(
+    steppedDownForLease(parseGuardStatus('node-a', 'now=1000\nlease=900 4\nstate=stepped-down 900 3 950\n')),
+    'a newer lease is not the one given up for',
+  )
   const d = parseGuardStatus('node-b', 'now=1\nmanager=setsid\n')
   assert.equal({ running: d.running, installed: d.installed, armed: d.armed }, { running: false, installed: false, armed: false })
 })

@@ -4,4 +4,7 @@
 import { afterStepHooks } from '../../lib/failover/run.ts'
 
 const at = process.env.HAPAIR_CRASH_AFTER_STEP
-if (at) afterStepHooks.push((step) => { if (step === at) process.kill(process.pid, 'SIGKILL') })
+if (at)
+  afterStepHooks.push((step) => {
+    if (step === at) process.kill(process.pid, 'SIGKILL')
+  })

@@ -3,8 +3,15 @@
 // the lab hand out keys that sshd loads and whose fingerprints ssh-keygen -lf agrees with.
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto'
 
-const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b }
-const str = (b: Buffer | string) => { const x = Buffer.isBuffer(b) ? b : Buffer.from(b); return Buffer.concat([u32(x.length), x]) }
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(n)
+  return b
+}
+const str = (b: Buffer | string) => {
+  const x = Buffer.isBuffer(b) ? b : Buffer.from(b)
+  return Buffer.concat([u32(x.length), x])
+}
 
 export interface Ed25519Pair {
   /** "-----BEGIN OPENSSH PRIVATE KEY-----" … (unencrypted openssh-key-v1), newline-terminated. */
@@ -26,7 +33,10 @@ export function ed25519Pair(comment = ''): Ed25519Pair {
   const pad = (8 - (priv.length % 8)) % 8
   priv = Buffer.concat([priv, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))])
   const body = Buffer.concat([Buffer.from('openssh-key-v1\0'), str('none'), str('none'), str(''), u32(1), str(blob), str(priv)])
-  const b64 = body.toString('base64').match(/.{1,70}/g)!.join('\n')
+  const b64 = body
+    .toString('base64')
+    .match(/.{1,70}/g)!
+    .join('\n')
   return {
     privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}\n-----END OPENSSH PRIVATE KEY-----\n`,
     publicKeyOpenssh: `ssh-ed25519 ${blob.toString('base64')}\n`,

@@ -4,10 +4,22 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-export interface Req { method: string; path: string; body: any; auth?: string }
-export interface Reply { status: number; body?: unknown; headers?: Record<string, string> }
+export interface Req {
+  method: string
+  path: string
+  body: any
+  auth?: string
+}
+export interface Reply {
+  status: number
+  body?: unknown
+  headers?: Record<string, string>
+}
 /** A canned answer served instead of the real one to the next matching request; a body function sees the request. */
-export interface Injected extends Reply { when?: (r: Req) => boolean; body?: unknown | ((r: Req) => unknown) }
+export interface Injected extends Reply {
+  when?: (r: Req) => boolean
+  body?: unknown | ((r: Req) => unknown)
+}
 
 export interface FakeAction {
   id: number
@@ -35,7 +47,10 @@ export abstract class FakeApi {
   readonly rate = { limit: 3600, remaining: 3600 }
   private server?: http.Server
 
-  constructor(readonly token: string, readonly prefix: string) {}
+  constructor(
+    readonly token: string,
+    readonly prefix: string,
+  ) {}
 
   protected abstract route(r: Req): Reply
   /** The provider's error body. */
@@ -44,15 +59,25 @@ export abstract class FakeApi {
   protected abstract busy(resource: string): Reply
   abstract actionBody(a: FakeAction): unknown
 
-  inject(...r: Injected[]): this { this.injected.push(...r); return this }
+  inject(...r: Injected[]): this {
+    this.injected.push(...r)
+    return this
+  }
   /** Drops injected answers no request used, so they never reach the next test. */
-  clearInjected(): this { this.injected.length = 0; return this }
+  clearInjected(): this {
+    this.injected.length = 0
+    return this
+  }
 
   /** The next n requests get 429 with the provider's rate-limit headers; the limit lifts in resetInSec. */
   rateLimit(n: number, resetInSec = 1): this {
     const reset = String(Math.floor(Date.now() / 1000) + resetInSec)
     for (let i = 0; i < n; i++) {
-      this.inject({ status: 429, body: this.errorBody(this.rateLimitCode, 'API rate limit exceeded'), headers: { 'RateLimit-Remaining': '0', 'RateLimit-Reset': reset } })
+      this.inject({
+        status: 429,
+        body: this.errorBody(this.rateLimitCode, 'API rate limit exceeded'),
+        headers: { 'RateLimit-Remaining': '0', 'RateLimit-Reset': reset },
+      })
     }
     return this
   }
@@ -72,11 +97,22 @@ export abstract class FakeApi {
   }
 
   private finish(a: FakeAction): void {
-    if (this.failActions > 0) { this.failActions--; a.state = 'error'; return }
+    if (this.failActions > 0) {
+      this.failActions--
+      a.state = 'error'
+      return
+    }
     const done = a.effect()
     if (done instanceof Promise) {
       a.pollsLeft = Infinity
-      done.then(() => { a.state = 'success' }, () => { a.state = 'error' })
+      done.then(
+        () => {
+          a.state = 'success'
+        },
+        () => {
+          a.state = 'error'
+        },
+      )
     } else a.state = 'success'
   }
 
@@ -98,7 +134,8 @@ export abstract class FakeApi {
       const [x] = this.injected.splice(i, 1)
       return { ...x, body: typeof x.body === 'function' ? x.body(r) : x.body }
     }
-    if (this.rate.remaining <= 0) return { ...this.error(429, this.rateLimitCode, 'API rate limit exceeded'), headers: { 'RateLimit-Reset': String(Math.floor(Date.now() / 1000) + 1) } }
+    if (this.rate.remaining <= 0)
+      return { ...this.error(429, this.rateLimitCode, 'API rate limit exceeded'), headers: { 'RateLimit-Reset': String(Math.floor(Date.now() / 1000) + 1) } }
     if (!r.path.startsWith(this.prefix + '/')) return this.error(404, 'not_found', 'no such path')
     return this.route({ ...r, path: r.path.slice(this.prefix.length) })
   }
@@ -110,11 +147,19 @@ export abstract class FakeApi {
       req.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8')
         let body: any
-        try { body = text ? JSON.parse(text) : undefined } catch { body = { unparsable: text } }
+        try {
+          body = text ? JSON.parse(text) : undefined
+        } catch {
+          body = { unparsable: text }
+        }
         const r: Req = { method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0], body, auth: req.headers.authorization }
         this.requests.push(r)
         let reply: Reply
-        try { reply = this.handle(r) } catch (e) { reply = this.error(500, 'service_error', String(e)) }
+        try {
+          reply = this.handle(r)
+        } catch (e) {
+          reply = this.error(500, 'service_error', String(e))
+        }
         if (reply.status !== 429) this.rate.remaining = Math.max(0, this.rate.remaining - 1)
         const headers: Record<string, string> = {
           'content-type': 'application/json',
@@ -133,6 +178,9 @@ export abstract class FakeApi {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => { this.server?.closeAllConnections?.(); this.server ? this.server.close(() => resolve()) : resolve() })
+    await new Promise<void>((resolve) => {
+      this.server?.closeAllConnections?.()
+      this.server ? this.server.close(() => resolve()) : resolve()
+    })
   }
 }

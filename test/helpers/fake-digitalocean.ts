@@ -8,8 +8,16 @@
 // ("... already has a pending event") while an action runs, 429 too_many_requests.
 import { FakeApi, type FakeAction, type Reply, type Req } from './fake-api.ts'
 
-export interface FakeDroplet { id: number; name: string; status: 'new' | 'active' | 'off' }
-export interface FakeReservedIp { ip: string; droplet: number | null; region: string }
+export interface FakeDroplet {
+  id: number
+  name: string
+  status: 'new' | 'active' | 'off'
+}
+export interface FakeReservedIp {
+  ip: string
+  droplet: number | null
+  region: string
+}
 
 export class FakeDigitalOcean extends FakeApi {
   readonly reservedIps = new Map<string, FakeReservedIp>()
@@ -32,16 +40,26 @@ export class FakeDigitalOcean extends FakeApi {
     return this
   }
 
-  errorBody(code: string, message: string) { return { id: code, message, request_id: 'a3b2c1d0-fake' } }
+  errorBody(code: string, message: string) {
+    return { id: code, message, request_id: 'a3b2c1d0-fake' }
+  }
   protected busy(resource: string): Reply {
-    return { status: 422, body: this.errorBody('unprocessable_entity', `${resource.startsWith('droplet') ? 'Droplet' : 'Reserved IP'} already has a pending event.`) }
+    return {
+      status: 422,
+      body: this.errorBody('unprocessable_entity', `${resource.startsWith('droplet') ? 'Droplet' : 'Reserved IP'} already has a pending event.`),
+    }
   }
   actionBody(a: FakeAction) {
     const [type, id] = a.resource.split('/')
     return {
-      id: a.id, type: a.kind, status: a.state === 'running' ? 'in-progress' : a.state === 'success' ? 'completed' : 'errored',
-      started_at: new Date().toISOString(), completed_at: a.state === 'running' ? null : new Date().toISOString(),
-      resource_id: type === 'droplet' ? Number(id) : 0, resource_type: type, region_slug: 'fra1',
+      id: a.id,
+      type: a.kind,
+      status: a.state === 'running' ? 'in-progress' : a.state === 'success' ? 'completed' : 'errored',
+      started_at: new Date().toISOString(),
+      completed_at: a.state === 'running' ? null : new Date().toISOString(),
+      resource_id: type === 'droplet' ? Number(id) : 0,
+      resource_type: type,
+      region_slug: 'fra1',
     }
   }
 
@@ -59,7 +77,18 @@ export class FakeDigitalOcean extends FakeApi {
     if ((m = /^\/reserved_ips\/([^/]+)$/.exec(r.path)) && r.method === 'GET') {
       const f = this.reservedIps.get(decodeURIComponent(m[1]))
       if (!f) return this.error(404, 'not_found', 'The resource you were accessing could not be found.')
-      return { status: 200, body: { reserved_ip: { ip: f.ip, droplet: f.droplet == null ? null : this.dropletBody(f.droplet), region: { slug: f.region }, locked: false, project_id: 'p-1' } } }
+      return {
+        status: 200,
+        body: {
+          reserved_ip: {
+            ip: f.ip,
+            droplet: f.droplet == null ? null : this.dropletBody(f.droplet),
+            region: { slug: f.region },
+            locked: false,
+            project_id: 'p-1',
+          },
+        },
+      }
     }
     if ((m = /^\/reserved_ips\/([^/]+)\/actions$/.exec(r.path)) && r.method === 'POST') {
       const f = this.reservedIps.get(decodeURIComponent(m[1]))
@@ -67,9 +96,18 @@ export class FakeDigitalOcean extends FakeApi {
       if (r.body?.type === 'assign') {
         const d = r.body.droplet_id
         if (typeof d !== 'number' || !this.droplets.has(d)) return this.error(422, 'unprocessable_entity', 'Droplet_id is invalid')
-        return this.action(this.startAction('assign_ip', `reserved_ip/${f.ip}`, () => { f.droplet = d }))
+        return this.action(
+          this.startAction('assign_ip', `reserved_ip/${f.ip}`, () => {
+            f.droplet = d
+          }),
+        )
       }
-      if (r.body?.type === 'unassign') return this.action(this.startAction('unassign_ip', `reserved_ip/${f.ip}`, () => { f.droplet = null }))
+      if (r.body?.type === 'unassign')
+        return this.action(
+          this.startAction('unassign_ip', `reserved_ip/${f.ip}`, () => {
+            f.droplet = null
+          }),
+        )
       return this.error(422, 'unprocessable_entity', 'type is not a valid action type')
     }
     if (((m = /^\/reserved_ips\/[^/]+\/actions\/(\d+)$/.exec(r.path)) || (m = /^\/actions\/(\d+)$/.exec(r.path))) && r.method === 'GET') {
@@ -77,17 +115,21 @@ export class FakeDigitalOcean extends FakeApi {
       return a ? { status: 200, body: { action: this.actionBody(a) } } : this.error(404, 'not_found', 'The resource you were accessing could not be found.')
     }
     if ((m = /^\/droplets\/(\d+)$/.exec(r.path)) && r.method === 'GET') {
-      return this.droplets.has(Number(m[1])) ? { status: 200, body: { droplet: this.dropletBody(Number(m[1])) } } : this.error(404, 'not_found', 'The resource you were accessing could not be found.')
+      return this.droplets.has(Number(m[1]))
+        ? { status: 200, body: { droplet: this.dropletBody(Number(m[1])) } }
+        : this.error(404, 'not_found', 'The resource you were accessing could not be found.')
     }
     if ((m = /^\/droplets\/(\d+)\/actions$/.exec(r.path)) && r.method === 'POST') {
       const d = this.droplets.get(Number(m[1]))
       if (!d) return this.error(404, 'not_found', 'The resource you were accessing could not be found.')
       const type = r.body?.type
       if (type !== 'power_off' && type !== 'power_on') return this.error(422, 'unprocessable_entity', 'type is not a valid action type')
-      return this.action(this.startAction(type, `droplet/${d.id}`, async () => {
-        if (type === 'power_off') await this.onPowerOff?.(d.id)
-        d.status = type === 'power_off' ? 'off' : 'active'
-      }))
+      return this.action(
+        this.startAction(type, `droplet/${d.id}`, async () => {
+          if (type === 'power_off') await this.onPowerOff?.(d.id)
+          d.status = type === 'power_off' ? 'off' : 'active'
+        }),
+      )
     }
     return this.error(404, 'not_found', `no route for ${r.method} ${r.path}`)
   }

@@ -11,21 +11,37 @@ function threadCpuMs() {
     const s = readFileSync('/proc/thread-self/stat', 'utf8')
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
     return (Number(f[11]) + Number(f[12])) * 10
-  } catch { return NaN }
+  } catch {
+    return NaN
+  }
 }
 
 const buf = Buffer.alloc(1 << 16)
 /** pread from 0 (a /proc seq file starts over); '' on any error. */
 function preadAll(fd) {
-  try { return buf.latin1Slice(0, readSync(fd, buf, 0, buf.length, 0)) } catch { return '' }
+  try {
+    return buf.latin1Slice(0, readSync(fd, buf, 0, buf.length, 0))
+  } catch {
+    return ''
+  }
 }
 /** Small files by open/read/close; existsSync first, as a throw per sample costs more than the read. */
 function readSmall(file) {
   if (!existsSync(file)) return ''
   let fd
-  try { fd = openSync(file, 'r'); return preadAll(fd) } catch { return '' } finally { if (fd !== undefined) closeSync(fd) }
+  try {
+    fd = openSync(file, 'r')
+    return preadAll(fd)
+  } catch {
+    return ''
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
-const readPid = (file) => { const n = Number(readSmall(file).trim()); return Number.isInteger(n) && n > 0 ? n : undefined }
+const readPid = (file) => {
+  const n = Number(readSmall(file).trim())
+  return Number.isInteger(n) && n > 0 ? n : undefined
+}
 
 function sample(cfg) {
   const t0 = performance.now()
@@ -40,9 +56,18 @@ function sample(cfg) {
     if (id === nsIds.get(n.name)) return
     nsIds.set(n.name, id)
     const fd = tries.get(n.name)
-    if (fd !== undefined) { closeSync(fd); tries.delete(n.name) }
+    if (fd !== undefined) {
+      closeSync(fd)
+      tries.delete(n.name)
+    }
   }
-  const inNs = (pid, n) => { try { return nsId(n) !== undefined && readlinkSync(`/proc/${pid}/ns/net`) === nsId(n) } catch { return false } }
+  const inNs = (pid, n) => {
+    try {
+      return nsId(n) !== undefined && readlinkSync(`/proc/${pid}/ns/net`) === nsId(n)
+    } catch {
+      return false
+    }
+  }
 
   // One fd per node on its namespace's fib_trie, opened through the holder once: the fd holds
   // the namespace itself (a power cut and the holder's death do not blind it), and each sample
@@ -55,13 +80,23 @@ function sample(cfg) {
     if (!nsId(n)) return undefined
     const pid = readPid(n.holderPidFile)
     if (!pid || !inNs(pid, n)) return undefined
-    try { fd = openSync(`/proc/${pid}/net/fib_trie`, 'r') } catch { return undefined }
+    try {
+      fd = openSync(`/proc/${pid}/net/fib_trie`, 'r')
+    } catch {
+      return undefined
+    }
     // The pid may have died between the check and the open: only a fd of the right namespace counts.
-    if (!inNs(pid, n)) { closeSync(fd); return undefined }
+    if (!inNs(pid, n)) {
+      closeSync(fd)
+      return undefined
+    }
     tries.set(n.name, fd)
     return fd
   }
-  const closeAll = () => { for (const fd of tries.values()) closeSync(fd); tries.clear() }
+  const closeAll = () => {
+    for (const fd of tries.values()) closeSync(fd)
+    tries.clear()
+  }
 
   /** Floating addresses the node's kernel answers for: "|-- A" followed by "/32 host LOCAL" in its fib_trie. */
   function heldFloating(n) {
@@ -116,9 +151,17 @@ function sample(cfg) {
     for (const what of seen) {
       const v = open.get(what)
       if (v) v.samples++
-      else { const nv = { atMs, what, samples: 1 }; open.set(what, nv); violations.push(nv) }
+      else {
+        const nv = { atMs, what, samples: 1 }
+        open.set(what, nv)
+        violations.push(nv)
+      }
     }
-    for (const [what, v] of open) if (!seen.has(what)) { v.untilMs = atMs; open.delete(what) }
+    for (const [what, v] of open)
+      if (!seen.has(what)) {
+        v.untilMs = atMs
+        open.delete(what)
+      }
     const took = performance.now() - now
     busyMs += took
     maxSampleMs = Math.max(maxSampleMs, took)
@@ -133,9 +176,13 @@ function sample(cfg) {
     closeAll()
     parentPort.postMessage({
       report: {
-        samples, violations, maxGapMs: Math.round(maxGapMs * 10) / 10, maxSampleMs: Math.round(maxSampleMs * 100) / 100,
+        samples,
+        violations,
+        maxGapMs: Math.round(maxGapMs * 10) / 10,
+        maxSampleMs: Math.round(maxSampleMs * 100) / 100,
         meanSampleMs: Math.round((busyMs / samples) * 1000) / 1000,
-        durationMs: Math.round(performance.now() - t0), cpuMs: threadCpuMs() - cpu0,
+        durationMs: Math.round(performance.now() - t0),
+        cpuMs: threadCpuMs() - cpu0,
       },
     })
     parentPort.close()

@@ -52,7 +52,10 @@ export function startInvariant(lab: TestLab, opts: { intervalMs?: number } = {})
     intervalMs: opts.intervalMs ?? 10,
     floating: [...new Set(plan.floating.map((f) => f.address))],
     nodes: plan.nodes.map((n) => ({
-      name: n.name, pair: n.pair, nsFile: `/run/netns/${n.ns}`, holderPidFile: nodePaths(n).holderPid,
+      name: n.name,
+      pair: n.pair,
+      nsFile: `/run/netns/${n.ns}`,
+      holderPidFile: nodePaths(n).holderPid,
       singletons: n.services.filter((s) => s.singleton).map((s) => ({ name: s.name, pidFile: path.join(nodePaths(n).labDir, 'run', `${s.name}.pid`) })),
     })),
   }
@@ -68,7 +71,11 @@ export function startInvariant(lab: TestLab, opts: { intervalMs?: number } = {})
       if (m.ready) resolve()
       if (m.report) onReport?.(m.report)
     })
-    worker.on('error', (e) => { failed = e; reject(e); onFail?.(e) })
+    worker.on('error', (e) => {
+      failed = e
+      reject(e)
+      onFail?.(e)
+    })
     worker.on('exit', (code) => {
       const e = new Error(`invariant sampler exited (code ${code}) before reporting`)
       reject(e)
@@ -82,7 +89,11 @@ export function startInvariant(lab: TestLab, opts: { intervalMs?: number } = {})
     stop() {
       if (failed) return Promise.reject(failed)
       stopped ??= new Promise<InvariantReport>((resolve, reject) => {
-        onReport = (r) => { onFail = undefined; resolve(r); void worker.terminate() }
+        onReport = (r) => {
+          onFail = undefined
+          resolve(r)
+          void worker.terminate()
+        }
         onFail = reject
         worker.postMessage('stop')
       })

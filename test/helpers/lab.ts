@@ -47,7 +47,11 @@ const slotPath = (k: number) => path.join(SLOT_DIR, String(k))
 
 /** Process start time (clock ticks since boot): tells a live owner from a recycled pid. */
 function startTime(pid: number): string | undefined {
-  try { return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19] } catch { return undefined }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19]
+  } catch {
+    return undefined
+  }
 }
 const ME = `${process.pid} ${startTime(process.pid)}`
 
@@ -59,7 +63,11 @@ function ownerAlive(owner: string): boolean {
 /** Renames first (atomic, one winner), deletes after: never deletes a slot someone just claimed. */
 function discard(p: string): boolean {
   const trash = path.join(SLOT_DIR, `.trash-${process.pid}-${rand()}`)
-  try { renameSync(p, trash) } catch { return false }
+  try {
+    renameSync(p, trash)
+  } catch {
+    return false
+  }
   rmSync(trash, { recursive: true, force: true })
   return true
 }
@@ -84,12 +92,18 @@ export function tryClaim(k: number, file: string, reclaim = true): boolean {
   try {
     owner = readFileSync(path.join(slotPath(k), 'owner'), 'utf8')
     oldFile = readFileSync(path.join(slotPath(k), 'inventory'), 'utf8').trim()
-  } catch { return false }
+  } catch {
+    return false
+  }
   if (ownerAlive(owner)) return false
   if (!discard(slotPath(k))) return false
   // Its owner died without `down`: remove its lab while we still know its inventory.
   if (existsSync(oldFile)) {
-    spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'playbooks/lab.ts'), 'down', '--inventory', oldFile], { cwd: root, stdio: 'ignore', timeout: 60_000 })
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'playbooks/lab.ts'), 'down', '--inventory', oldFile], {
+      cwd: root,
+      stdio: 'ignore',
+      timeout: 60_000,
+    })
     if (path.basename(path.dirname(oldFile)).startsWith('hapair-lab-')) rmSync(path.dirname(oldFile), { recursive: true, force: true })
   }
   return tryClaim(k, file, false)
@@ -98,7 +112,9 @@ export function tryClaim(k: number, file: string, reclaim = true): boolean {
 export function releaseSlot(k: number): void {
   try {
     if (readFileSync(path.join(slotPath(k), 'owner'), 'utf8').trim() === ME) discard(slotPath(k))
-  } catch { /* already released */ }
+  } catch {
+    /* already released */
+  }
 }
 
 async function claimSlot(file: string, timeoutMs = 120_000): Promise<number> {
@@ -107,7 +123,11 @@ async function claimSlot(file: string, timeoutMs = 120_000): Promise<number> {
     let mine = 0
     for (let k = 1; k <= SLOTS; k++) {
       if (tryClaim(k, file)) return k
-      try { if (readFileSync(path.join(slotPath(k), 'owner'), 'utf8').trim() === ME) mine++ } catch { /* free again */ }
+      try {
+        if (readFileSync(path.join(slotPath(k), 'owner'), 'utf8').trim() === ME) mine++
+      } catch {
+        /* free again */
+      }
     }
     if (mine === SLOTS) throw new Error(`all ${SLOTS} lab slots are held by this process: start labs in test.before and down() them in test.after`)
     if (Date.now() > end) throw new Error(`no free lab slot in ${SLOT_DIR} after ${timeoutMs / 1000} s (other test runs hold all ${SLOTS})`)
@@ -122,14 +142,19 @@ let netInstalled = false
 function installSafetyNet(): void {
   if (netInstalled) return
   netInstalled = true
-  process.on('exit', () => { for (const stop of [...live.values()]) stop() })
+  process.on('exit', () => {
+    for (const stop of [...live.values()]) stop()
+  })
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143))
 }
 
 /** The lab's fake db: a singleton whose TCP check answers with its node's name (lib/lab/server.mjs). */
 export const FAKE_DB = {
-  name: 'db', singleton: true,
-  start: '/var/lib/lab/bin/svc start db', stop: '/var/lib/lab/bin/svc stop db', status: '/var/lib/lab/bin/svc status db',
+  name: 'db',
+  singleton: true,
+  start: '/var/lib/lab/bin/svc start db',
+  stop: '/var/lib/lab/bin/svc stop db',
+  status: '/var/lib/lab/bin/svc status db',
   checks: [
     { protocol: 'tcp', port: 5432, send: 'ping\n', expect: '{node}', timeoutMs: 2000 },
     { protocol: 'command', command: '/var/lib/lab/bin/svc status db' },
@@ -142,14 +167,28 @@ export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hapair-lab-'))
   const file = path.join(dir, 'lab.json')
   let slot: number
-  try { slot = await claimSlot(file) } catch (e) { rmSync(dir, { recursive: true, force: true }); throw e }
+  try {
+    slot = await claimSlot(file)
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true })
+    throw e
+  }
 
   let done = false
-  const forget = () => { done = true; live.delete(file); rmSync(dir, { recursive: true, force: true }); releaseSlot(slot) }
+  const forget = () => {
+    done = true
+    live.delete(file)
+    rmSync(dir, { recursive: true, force: true })
+    releaseSlot(slot)
+  }
   installSafetyNet()
   live.set(file, () => {
     if (done) return
-    spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'playbooks/lab.ts'), 'down', '--inventory', file], { cwd: root, stdio: 'ignore', timeout: 60_000 })
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'playbooks/lab.ts'), 'down', '--inventory', file], {
+      cwd: root,
+      stdio: 'ignore',
+      timeout: 60_000,
+    })
     forget()
   })
 
@@ -173,35 +212,61 @@ export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void
   const tryExec = (node: string, argv: string[]): Promise<ProcResult> =>
     labExec(inv, node, argv).catch((e) => ({ code: -1, stdout: '', stderr: (e as Error).message }))
   return {
-    inv, file, slot,
+    inv,
+    file,
+    slot,
     exec: (node, argv, o) => labExec(inv, node, argv, o),
     async holders(address) {
       const out: string[] = []
-      for (const { nodes } of inv.data.pairs) for (const n of nodes) {
-        // The lab refuses to exec on a powered-off node: it holds no address.
-        const r = await labExec(inv, n.name, ['ip', '-o', 'addr', 'show', 'dev', n.interface ?? 'eth0']).catch(() => undefined)
-        if (r?.code === 0 && holdsAddress(r.stdout, address)) out.push(n.name)
-      }
+      for (const { nodes } of inv.data.pairs)
+        for (const n of nodes) {
+          // The lab refuses to exec on a powered-off node: it holds no address.
+          const r = await labExec(inv, n.name, ['ip', '-o', 'addr', 'show', 'dev', n.interface ?? 'eth0']).catch(() => undefined)
+          if (r?.code === 0 && holdsAddress(r.stdout, address)) out.push(n.name)
+        }
       return out
     },
     tryExec: (node, argv) => tryExec(node, argv),
     async runningOn(name) {
       const out: string[] = []
-      for (const { nodes } of inv.data.pairs) for (const n of nodes) {
-        if ((await tryExec(n.name, ['/var/lib/lab/bin/svc', 'status', name])).code === 0) out.push(n.name)
-      }
+      for (const { nodes } of inv.data.pairs)
+        for (const n of nodes) {
+          if ((await tryExec(n.name, ['/var/lib/lab/bin/svc', 'status', name])).code === 0) out.push(n.name)
+        }
       return out
     },
     sshArgs(node) {
       const { pair, node: n } = nodeByName(inv, node)
       const s = sshSettings(inv, pair, n)
-      return ['-F', '/dev/null', '-i', s.keyFile!, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${s.knownHostsFile}`,
-        '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes',
-        '-o', `ConnectTimeout=${Math.ceil(s.connectTimeoutMs / 1000)}`, '-p', String(s.port), `${s.user}@${n.address}`]
+      return [
+        '-F',
+        '/dev/null',
+        '-i',
+        s.keyFile!,
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        `UserKnownHostsFile=${s.knownHostsFile}`,
+        '-o',
+        'GlobalKnownHostsFile=/dev/null',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        `ConnectTimeout=${Math.ceil(s.connectTimeoutMs / 1000)}`,
+        '-p',
+        String(s.port),
+        `${s.user}@${n.address}`,
+      ]
     },
     async down() {
       if (done) return
-      try { await labDown(inv) } finally { forget() }
+      try {
+        await labDown(inv)
+      } finally {
+        forget()
+      }
     },
   }
 }
@@ -215,7 +280,10 @@ export function httpBody(host: string, port = 8080, timeoutMs = 1500): Promise<s
       res.on('data', (d) => (b += d))
       res.on('end', () => resolve(b))
     })
-    req.on('timeout', () => { req.destroy(); resolve('timeout') })
+    req.on('timeout', () => {
+      req.destroy()
+      resolve('timeout')
+    })
     req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'))
   })
 }

@@ -15,13 +15,21 @@ export interface Sentinel {
 export async function startSentinel(hosts: string[] = ['127.0.0.2', '127.0.0.3']): Promise<Sentinel> {
   const servers: Server[] = []
   const s: Sentinel = {
-    port: 0, hosts, contacts: 0,
+    port: 0,
+    hosts,
+    contacts: 0,
     close: () => Promise.all(servers.map((x) => new Promise<void>((r) => x.close(() => r())))).then(() => {}),
   }
   for (const host of hosts) {
-    const server = createServer((c) => { s.contacts++; c.destroy() })
+    const server = createServer((c) => {
+      s.contacts++
+      c.destroy()
+    })
     servers.push(server)
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(s.port, host, () => resolve()) })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(s.port, host, () => resolve())
+    })
     s.port = (server.address() as { port: number }).port
   }
   return s

@@ -22,7 +22,11 @@ export interface WatcherProcess {
 export function startWatcher(inventory: string, opts: { env?: Record<string, string>; args?: string[] } = {}): WatcherProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', HAPAIR_AUDIT_LOG: AUDIT_LOG, ...opts.env }
   delete env.FORCE_COLOR
-  const child = spawn(process.execPath, ['--import', 'tsx', ...crashHook(env), path.join('playbooks', 'watch.ts'), '--inventory', inventory, '--json', ...(opts.args ?? [])], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', ...crashHook(env), path.join('playbooks', 'watch.ts'), '--inventory', inventory, '--json', ...(opts.args ?? [])],
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   const events: any[] = []
   let err = ''
   let buf = ''
@@ -33,27 +37,59 @@ export function startWatcher(inventory: string, opts: { env?: Record<string, str
     while ((i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i)
       buf = buf.slice(i + 1)
-      try { events.push(JSON.parse(line)) } catch { err += `(not JSON) ${line}\n` }
+      try {
+        events.push(JSON.parse(line))
+      } catch {
+        err += `(not JSON) ${line}\n`
+      }
     }
     for (const w of waiters) w()
   })
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (err.length < 100_000) err += d })
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => { for (const w of waiters) w(); resolve(code) }))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    if (err.length < 100_000) err += d
+  })
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      for (const w of waiters) w()
+      resolve(code)
+    }),
+  )
   let closed = false
-  void exited.then(() => { closed = true })
+  void exited.then(() => {
+    closed = true
+  })
   return {
-    child, events, exited,
+    child,
+    events,
+    exited,
     stderr: () => err,
     count: (name, from = 0) => events.slice(from).filter((e) => e.event === name).length,
     waitFor(pred, timeoutMs, from = 0) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const hit = events.slice(from).find(pred)
-          if (hit) { done(); resolve(hit); return }
-          if (closed) { done(); reject(new Error(`watcher exited before the event; events: ${events.map((e) => e.event).join(', ')}; stderr: ${err.slice(-2000)}`)) }
+          if (hit) {
+            done()
+            resolve(hit)
+            return
+          }
+          if (closed) {
+            done()
+            reject(new Error(`watcher exited before the event; events: ${events.map((e) => e.event).join(', ')}; stderr: ${err.slice(-2000)}`))
+          }
         }
-        const timer = setTimeout(() => { done(); reject(new Error(`no such event within ${timeoutMs} ms; events: ${JSON.stringify(events.slice(from).map(({ at: _a, ms: _m, pair: _p, ...e }) => e)).slice(0, 6000)}; stderr: ${err.slice(-2000)}`)) }, timeoutMs)
-        const done = () => { clearTimeout(timer); waiters.delete(check) }
+        const timer = setTimeout(() => {
+          done()
+          reject(
+            new Error(
+              `no such event within ${timeoutMs} ms; events: ${JSON.stringify(events.slice(from).map(({ at: _a, ms: _m, pair: _p, ...e }) => e)).slice(0, 6000)}; stderr: ${err.slice(-2000)}`,
+            ),
+          )
+        }, timeoutMs)
+        const done = () => {
+          clearTimeout(timer)
+          waiters.delete(check)
+        }
         waiters.add(check)
         check()
       })

@@ -28,22 +28,44 @@ export function properties(schema: unknown): { at: string; schema: Record<string
   return out
 }
 
-const undescribed = (doc: unknown) => properties(doc).filter((p) => typeof p.schema.description !== 'string' || !p.schema.description.trim()).map((p) => p.at)
+const undescribed = (doc: unknown) =>
+  properties(doc)
+    .filter((p) => typeof p.schema.description !== 'string' || !p.schema.description.trim())
+    .map((p) => p.at)
 
-test('the walk finds the schema\'s properties, nested ones and those inside arrays', () => {
+test("the walk finds the schema's properties, nested ones and those inside arrays", () => {
   const all = properties(committed).map((p) => p.at)
-  for (const at of ['/version', '/pairs[]/nodes[]/ssh/port', '/pairs[]/sync/items[]/maxDelete/count', '/pairs[]/services[]/checks[]/expectStatus', '/pairs[]/provision/servicePorts[]/sources'])
+  for (const at of [
+    '/version',
+    '/pairs[]/nodes[]/ssh/port',
+    '/pairs[]/sync/items[]/maxDelete/count',
+    '/pairs[]/services[]/checks[]/expectStatus',
+    '/pairs[]/provision/servicePorts[]/sources',
+  ])
     assert.ok(all.includes(at), `walk missed ${at}`)
   assert.ok(all.length > 150, `only ${all.length} properties found`)
 })
 
 test('the walk reports a property without a description', () => {
-  assert.equal(undescribed({ type: 'object', properties: { a: { type: 'string', description: 'x' }, b: { type: 'array', description: 'y', items: { type: 'object', properties: { c: { type: 'integer' } } } } } }), ['/b[]/c'])
+  assert.equal(
+    undescribed({
+      type: 'object',
+      properties: {
+        a: { type: 'string', description: 'x' },
+        b: { type: 'array', description: 'y', items: { type: 'object', properties: { c: { type: 'integer' } } } },
+      },
+    }),
+    ['/b[]/c'],
+  )
 })
 
 test('every property of schemas/inventory.schema.json has a description', () => {
   const missing = undescribed(committed)
-  assert.equal(missing, [], `${missing.length} properties without a description (add one in lib/inventory/schema.ts, then npm run schema):\n  ${missing.join('\n  ')}`)
+  assert.equal(
+    missing,
+    [],
+    `${missing.length} properties without a description (add one in lib/inventory/schema.ts, then npm run schema):\n  ${missing.join('\n  ')}`,
+  )
 })
 
 test('and so does what lib/inventory/schema.ts generates now', () => {

@@ -18,12 +18,18 @@ const REL = 'test/fixtures/hostile'
 const tmp = mkdtempSync(path.join(tmpdir(), 'hapair-hostile-'))
 const STACK = /^\s+at .+:\d+:\d+\)?$/m
 
-interface Expect { lines: { path: string; has: string }[]; not: string[] }
+interface Expect {
+  lines: { path: string; has: string }[]
+  not: string[]
+}
 
 function parseExpect(text: string): Expect {
   const e: Expect = { lines: [], not: [] }
   for (const l of text.split('\n').filter(Boolean)) {
-    if (l.startsWith('!not: ')) { e.not.push(l.slice(6)); continue }
+    if (l.startsWith('!not: ')) {
+      e.not.push(l.slice(6))
+      continue
+    }
     const i = l.indexOf(': ')
     e.lines.push({ path: l.slice(0, i), has: l.slice(i + 2) })
   }
@@ -39,16 +45,24 @@ function check(file: string, want: Expect, r: { code: number | null; out: string
   for (const l of lines) assert.ok(l.startsWith(`${file}: `), `line not located in ${file}: ${l}`)
   for (const w of want.lines) {
     const prefix = `${file}: ${w.path}: `
-    assert.ok(lines.some((l) => l.startsWith(prefix) && l.includes(w.has)), `expected "${prefix}…${w.has}…" among:\n${lines.join('\n')}`)
+    assert.ok(
+      lines.some((l) => l.startsWith(prefix) && l.includes(w.has)),
+      `expected "${prefix}…${w.has}…" among:\n${lines.join('\n')}`,
+    )
   }
   for (const secret of want.not) assert.not.ok(r.err.includes(secret), `output quotes the file's content "${secret}":\n${r.err}`)
 }
 
-const inProcess = (file: string) => { const r = validateFiles([file]); return { code: r.code, out: r.out.join('\n'), err: r.err.join('\n') } }
+const inProcess = (file: string) => {
+  const r = validateFiles([file])
+  return { code: r.code, out: r.out.join('\n'), err: r.err.join('\n') }
+}
 
 // ---- the corpus in git -----------------------------------------------------------------------
 
-const corpus = readdirSync(DIR).filter((f) => /\.(json|ya?ml)$/.test(f)).sort()
+const corpus = readdirSync(DIR)
+  .filter((f) => /\.(json|ya?ml)$/.test(f))
+  .sort()
 
 test('the corpus holds every case of the issue and each file has its .expect', () => {
   assert.ok(corpus.length >= 20, `only ${corpus.length} files`)
@@ -69,25 +83,91 @@ const SECRET = 'hunter2-S3CR3T-do-not-print'
 const made: { name: string; make: () => string; want: Expect }[] = [
   {
     name: 'a FIFO does not hang validate',
-    make: () => { const f = path.join(tmp, 'fifo.json'); execFileSync('mkfifo', [f]); return f },
+    make: () => {
+      const f = path.join(tmp, 'fifo.json')
+      execFileSync('mkfifo', [f])
+      return f
+    },
     want: { lines: [], not: [] },
   },
-  { name: 'a symlink to /dev/zero', make: () => { const f = path.join(tmp, 'zero.json'); symlinkSync('/dev/zero', f); return f }, want: { lines: [], not: [] } },
+  {
+    name: 'a symlink to /dev/zero',
+    make: () => {
+      const f = path.join(tmp, 'zero.json')
+      symlinkSync('/dev/zero', f)
+      return f
+    },
+    want: { lines: [], not: [] },
+  },
   { name: 'a directory', make: () => tmp, want: { lines: [], not: [] } },
-  { name: 'a file over the size limit', make: () => { const f = path.join(tmp, 'huge.json'); writeFileSync(f, '{'); truncateSync(f, 9 << 20); return f }, want: { lines: [], not: [] } },
+  {
+    name: 'a file over the size limit',
+    make: () => {
+      const f = path.join(tmp, 'huge.json')
+      writeFileSync(f, '{')
+      truncateSync(f, 9 << 20)
+      return f
+    },
+    want: { lines: [], not: [] },
+  },
   {
     name: 'a symlink to a secret file (JSON name)',
-    make: () => { const s = path.join(tmp, 'shadow'); writeFileSync(s, `root:${SECRET}:19800:0:99999:7:::\n`, { mode: 0o600 }); const f = path.join(tmp, 'secret.json'); symlinkSync(s, f); return f },
+    make: () => {
+      const s = path.join(tmp, 'shadow')
+      writeFileSync(s, `root:${SECRET}:19800:0:99999:7:::\n`, { mode: 0o600 })
+      const f = path.join(tmp, 'secret.json')
+      symlinkSync(s, f)
+      return f
+    },
     want: { lines: [{ path: '(root)', has: 'not valid JSON' }], not: [SECRET, 'root:'] },
   },
   {
     name: 'a symlink to a secret file (YAML name)',
-    make: () => { const f = path.join(tmp, 'secret.yaml'); symlinkSync(path.join(tmp, 'shadow'), f); return f },
+    make: () => {
+      const f = path.join(tmp, 'secret.yaml')
+      symlinkSync(path.join(tmp, 'shadow'), f)
+      return f
+    },
     want: { lines: [{ path: '(root)', has: 'not an hapair inventory' }], not: [SECRET, 'root:'] },
   },
-  { name: 'JSON nested 100 000 deep', make: () => { const f = path.join(tmp, 'deep.json'); writeFileSync(f, '['.repeat(100_000)); return f }, want: { lines: [{ path: '(root)', has: 'not valid JSON' }], not: [] } },
-  { name: 'YAML nested 20 000 deep', make: () => { const f = path.join(tmp, 'deep.yaml'); writeFileSync(f, '['.repeat(20_000) + ']'.repeat(20_000)); return f }, want: { lines: [{ path: '(root)', has: 'not valid YAML' }], not: [] } },
-  { name: 'a YAML alias bomb', make: () => { const f = path.join(tmp, 'bomb.yaml'); writeFileSync(f, 'a: &a [x, x, x, x, x, x, x, x, x]\n' + Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill('*' + String.fromCharCode(97 + i)).join(', ')}]`).join('\n') + '\n'); return f }, want: { lines: [{ path: '(root)', has: 'not valid YAML' }], not: [] } },
+  {
+    name: 'JSON nested 100 000 deep',
+    make: () => {
+      const f = path.join(tmp, 'deep.json')
+      writeFileSync(f, '['.repeat(100_000))
+      return f
+    },
+    want: { lines: [{ path: '(root)', has: 'not valid JSON' }], not: [] },
+  },
+  {
+    name: 'YAML nested 20 000 deep',
+    make: () => {
+      const f = path.join(tmp, 'deep.yaml')
+      writeFileSync(f, '['.repeat(20_000) + ']'.repeat(20_000))
+      return f
+    },
+    want: { lines: [{ path: '(root)', has: 'not valid YAML' }], not: [] },
+  },
+  {
+    name: 'a YAML alias bomb',
+    make: () => {
+      const f = path.join(tmp, 'bomb.yaml')
+      writeFileSync(
+        f,
+        'a: &a [x, x, x, x, x, x, x, x, x]\n' +
+          Array.from(
+            { length: 8 },
+            (_, i) =>
+              `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9)
+                .fill('*' + String.fromCharCode(97 + i))
+                .join(', ')}]`,
+          ).join('\n') +
+          '\n',
+      )
+      return f
+    },
+    want: { lines: [{ path: '(root)', has: 'not valid YAML' }], not: [] },
+  },
 ]
 const FILE_LEVEL = /: cannot read inventory: (not a regular file \((a named pipe \(FIFO\)|a character device|a directory)\)|too large)/
 
@@ -106,7 +186,11 @@ test('through playbooks/validate.ts: a FIFO, duplicate keys, a secret behind a s
   const fifo = path.join(tmp, 'fifo2.json')
   execFileSync('mkfifo', [fifo])
   const files = [fifo, `${REL}/duplicate-primary.json`, path.join(tmp, 'secret.json'), `${REL}/invalid-utf8.json`]
-  const r = await playbook('validate', files.flatMap((f) => ['--inventory', f]), { timeoutMs: 30_000 })
+  const r = await playbook(
+    'validate',
+    files.flatMap((f) => ['--inventory', f]),
+    { timeoutMs: 30_000 },
+  )
   assert.is(r.signal, null, 'validate hung (killed by the timeout)')
   assert.is(r.code, 2, r.stderr)
   assert.match(r.stderr, new RegExp(`^${fifo}: cannot read inventory: not a regular file \\(a named pipe \\(FIFO\\)\\)$`, 'm'))

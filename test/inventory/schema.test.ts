@@ -17,7 +17,10 @@ const committed = JSON.parse(readFileSync(SCHEMA, 'utf8')) as Record<string, any
 
 test('the precompiled validator is what lib/inventory/generate.ts makes from the schema', () => {
   const fresh = generatedFiles()['schemas/inventory.validate.mjs']
-  assert.ok(readFileSync(path.join(root, 'schemas/inventory.validate.mjs'), 'utf8') === fresh, 'schemas/inventory.validate.mjs is out of date: run npm run schema')
+  assert.ok(
+    readFileSync(path.join(root, 'schemas/inventory.validate.mjs'), 'utf8') === fresh,
+    'schemas/inventory.validate.mjs is out of date: run npm run schema',
+  )
 })
 
 test('schemas/inventory.schema.json is what lib/inventory/schema.ts generates', () => {
@@ -63,7 +66,9 @@ test('unions of literals are written as enums (one readable error, not one per b
 
 // Other engineers add example inventories to inventory/ over time: every one of them is checked.
 const INV_DIR = path.join(root, 'inventory')
-const inventories = readdirSync(INV_DIR).filter((f) => /\.(json|ya?ml)$/i.test(f)).sort()
+const inventories = readdirSync(INV_DIR)
+  .filter((f) => /\.(json|ya?ml)$/i.test(f))
+  .sort()
 
 test('inventory/ holds at least lab.json', () => {
   assert.ok(inventories.includes('lab.json'), `found: ${inventories.join(', ')}`)

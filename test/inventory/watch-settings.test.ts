@@ -12,7 +12,12 @@ const base = () => JSON.parse(readFileSync('inventory/lab.json', 'utf8'))
 function problems(edit: (j: any) => void): string {
   const j = base()
   edit(j)
-  try { parseInventory(JSON.stringify(j), 'inv.json'); return '' } catch (e) { return (e as Error).message }
+  try {
+    parseInventory(JSON.stringify(j), 'inv.json')
+    return ''
+  } catch (e) {
+    return (e as Error).message
+  }
 }
 
 test('defaults, then inventory defaults, then the pair block', () => {
@@ -34,13 +39,46 @@ test('lease defaults and overrides', () => {
 })
 
 test('timer rules name the JSON path', () => {
-  assert.match(problems((j) => { j.pairs[0].watch = { intervalMs: 100, deadAfterMs: 150 } }), 'pairs/0/watch/deadAfterMs: must be at least 3 probe intervals')
-  assert.match(problems((j) => { j.defaults.watch = { hungAfterMs: 100 } }), 'defaults/watch/hungAfterMs')
-  assert.match(problems((j) => { j.pairs[0].fencing = { driver: 'lease', lease: { leaseMs: 500, renewMs: 300 } } }), 'pairs/0/fencing/lease/renewMs: must be at most a third of leaseMs')
-  assert.match(problems((j) => { j.pairs[0].fencing = { driver: 'lab', lease: { leaseMs: 500 } } }), 'pairs/0/fencing/lease: only allowed with driver "lease"')
-  assert.match(problems((j) => { j.pairs[0].watch = { onServiceFailure: 'reboot' } }), 'pairs/0/watch/onServiceFailure')
-  assert.match(problems((j) => { j.pairs[0].watch = { hooks: { webhook: 'not a url' } } }), 'pairs/0/watch/hooks/webhook')
-  assert.is(problems(() => undefined), '')
+  assert.match(
+    problems((j) => {
+      j.pairs[0].watch = { intervalMs: 100, deadAfterMs: 150 }
+    }),
+    'pairs/0/watch/deadAfterMs: must be at least 3 probe intervals',
+  )
+  assert.match(
+    problems((j) => {
+      j.defaults.watch = { hungAfterMs: 100 }
+    }),
+    'defaults/watch/hungAfterMs',
+  )
+  assert.match(
+    problems((j) => {
+      j.pairs[0].fencing = { driver: 'lease', lease: { leaseMs: 500, renewMs: 300 } }
+    }),
+    'pairs/0/fencing/lease/renewMs: must be at most a third of leaseMs',
+  )
+  assert.match(
+    problems((j) => {
+      j.pairs[0].fencing = { driver: 'lab', lease: { leaseMs: 500 } }
+    }),
+    'pairs/0/fencing/lease: only allowed with driver "lease"',
+  )
+  assert.match(
+    problems((j) => {
+      j.pairs[0].watch = { onServiceFailure: 'reboot' }
+    }),
+    'pairs/0/watch/onServiceFailure',
+  )
+  assert.match(
+    problems((j) => {
+      j.pairs[0].watch = { hooks: { webhook: 'not a url' } }
+    }),
+    'pairs/0/watch/hooks/webhook',
+  )
+  assert.is(
+    problems(() => undefined),
+    '',
+  )
 })
 
 test('watch.ts with a bad watch block exits 2 and asks no node', async () => {

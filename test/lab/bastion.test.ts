@@ -21,10 +21,15 @@ const plan = (j = withBastion()) => labPlan(parseInventory(JSON.stringify(j), pa
 
 test('planned after the nodes: its own namespace, the next cable, port 22, no pair and no services', () => {
   const p = plan()
-  assert.equal(p.nodes.map((n) => n.port), [nodePort('demo', 0), nodePort('demo', 1)], 'the nodes keep their cables')
-  assert.equal(p.bastions.map((b) => [b.name, b.ns, b.port, b.address, b.sshPort, b.pair, b.services]), [
-    ['bastion', 'hp-demo-bastion', nodePort('demo', 2), '198.51.100.4', 22, '', []],
-  ])
+  assert.equal(
+    p.nodes.map((n) => n.port),
+    [nodePort('demo', 0), nodePort('demo', 1)],
+    'the nodes keep their cables',
+  )
+  assert.equal(
+    p.bastions.map((b) => [b.name, b.ns, b.port, b.address, b.sshPort, b.pair, b.services]),
+    [['bastion', 'hp-demo-bastion', nodePort('demo', 2), '198.51.100.4', 22, '', []]],
+  )
   assert.is(p.bastions[0].root, path.join(p.stateDir, 'bastions', 'bastion'))
   assert.ok(stateFromPlan(p, '/x/lab.json', false).namespaces.includes('hp-demo-bastion'), 'state.json lists it, so down removes it')
 })

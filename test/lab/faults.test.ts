@@ -37,10 +37,16 @@ async function inEchos(node: string): Promise<number> {
 }
 const sshTrue = (node: string) => sh('ssh', ['-o', 'ConnectTimeout=1', ...lab.sshArgs(node), 'true'])
 
-test.before(async () => { lab = await startTestLab() })
-test.after(async () => { await lab?.down() })
+test.before(async () => {
+  lab = await startTestLab()
+})
+test.after(async () => {
+  await lab?.down()
+})
 // Each test starts from a healthy lab, whatever the one before left behind.
-test.after.each(async () => { if (lab && nsExists(labPlan(lab.inv).bridgeNs)) await labHealAll(lab.inv) })
+test.after.each(async () => {
+  if (lab && nsExists(labPlan(lab.inv).bridgeNs)) await labHealAll(lab.inv)
+})
 
 test('partition controller <-> node-a: the controller loses node-a, node-b still reaches it', async () => {
   assert.match(await labPartition(lab.inv, 'controller', 'node-a'), /controller <-> node-a/)
@@ -49,7 +55,10 @@ test('partition controller <-> node-a: the controller loses node-a, node-b still
   assert.is(await pings('node-b', addr('node-a')), 2)
   assert.is(await pings('controller', addr('node-b')), 2)
   const s = await labStatus(lab.inv)
-  assert.equal(s.faults.partitions.map(({ a, b, oneWay }) => [a, b, oneWay]), [['controller', 'node-a', false]])
+  assert.equal(
+    s.faults.partitions.map(({ a, b, oneWay }) => [a, b, oneWay]),
+    [['controller', 'node-a', false]],
+  )
   assert.ok(s.faults.partitions[0].dropped! >= 2, 'the counters saw the dropped frames')
   assert.match(formatLabStatus(s), /faults: partition controller <-> node-a/)
   await labHealAll(lab.inv)
@@ -66,7 +75,7 @@ test('partition node-a node-b: they lose each other (the floating IP too), the c
   assert.is(await pings('controller', vip()), 2)
 })
 
-test('one-way partition node-a -> node-b: node-a cannot reach node-b, node-b\'s packets still reach node-a', async () => {
+test("one-way partition node-a -> node-b: node-a cannot reach node-b, node-b's packets still reach node-a", async () => {
   // Warm both neighbour caches: a one-way cut drops ARP replies too, and a node that cannot
   // resolve its peer sends nothing for the peer to count.
   assert.is(await pings('node-b', addr('node-a'), 1), 1)
@@ -74,11 +83,14 @@ test('one-way partition node-a -> node-b: node-a cannot reach node-b, node-b\'s 
   const [a0, b0] = [await inEchos('node-a'), await inEchos('node-b')]
   assert.is(await pings('node-b', addr('node-a'), 3), 0, 'the replies come back the cut way')
   assert.is(await pings('node-a', addr('node-b'), 3), 0)
-  assert.ok((await inEchos('node-a')) - a0 >= 3, 'node-b\'s echo requests arrived at node-a')
-  assert.is((await inEchos('node-b')) - b0, 0, 'none of node-a\'s arrived at node-b')
+  assert.ok((await inEchos('node-a')) - a0 >= 3, "node-b's echo requests arrived at node-a")
+  assert.is((await inEchos('node-b')) - b0, 0, "none of node-a's arrived at node-b")
   assert.is(await pings('controller', addr('node-a')), 2)
   const s = await labStatus(lab.inv)
-  assert.equal(s.faults.partitions.map(({ a, b, oneWay }) => [a, b, oneWay]), [['node-a', 'node-b', true]])
+  assert.equal(
+    s.faults.partitions.map(({ a, b, oneWay }) => [a, b, oneWay]),
+    [['node-a', 'node-b', true]],
+  )
 })
 
 test('loss 100 drops everything, loss 30 a share of it, loss 0 restores the link', async () => {
@@ -90,7 +102,10 @@ test('loss 100 drops everything, loss 30 a share of it, loss 0 restores the link
   const lost = (200 - got) / 200
   assert.ok(lost > 0.25 && lost < 0.75, `lost ${(lost * 100).toFixed(1)}% of 200 echoes`)
   const s = await labStatus(lab.inv)
-  assert.equal(s.faults.loss.map(({ host, pct }) => [host, pct]), [['node-a', 30]])
+  assert.equal(
+    s.faults.loss.map(({ host, pct }) => [host, pct]),
+    [['node-a', 30]],
+  )
   assert.ok(s.faults.loss[0].dropped > 40, `counted ${s.faults.loss[0].dropped} drops`)
   await labLoss(lab.inv, 'node-a', 0)
   assert.is(await pings('controller', addr('node-a'), 20, '0.005'), 20)
@@ -121,7 +136,10 @@ test('heal with no node clears every fault at once (from the CLI)', async () => 
   assert.is(await httpBody(addr('node-b'), 8080), 'node-b')
   const s = await labStatus(lab.inv)
   assert.equal(s.faults, { partitions: [], loss: [], paused: [] })
-  assert.equal(s.nodes.map((n) => n.link), ['up', 'up'])
+  assert.equal(
+    s.nodes.map((n) => n.link),
+    ['up', 'up'],
+  )
 })
 
 test('CLI: partition --one-way works; unknown hosts and bad percents exit 2', async () => {
@@ -137,7 +155,13 @@ test('CLI: partition --one-way works; unknown hosts and bad percents exit 2', as
     cli('fault', 'loss', 'node-a', '10', '--one-way'),
   ])
   assert.match(st.stdout, /faults: partition controller -> node-b/)
-  for (const [r, re] of [[badNode, /no node named "node-q"/], [badHost, /no host named "node-q"/], [badPct, /0\.\.100/], [noPct, /usage: lab fault loss NODE PCT/], [stray, /--one-way/]] as const) {
+  for (const [r, re] of [
+    [badNode, /no node named "node-q"/],
+    [badHost, /no host named "node-q"/],
+    [badPct, /0\.\.100/],
+    [noPct, /usage: lab fault loss NODE PCT/],
+    [stray, /--one-way/],
+  ] as const) {
     assert.is(r.code, 2, r.stderr)
     assert.match(r.stderr, re)
   }
@@ -165,10 +189,10 @@ test('invariant sampler: nothing on a healthy lab; a planted VIP and a second (p
   assert.is((await lab.exec('node-b', [SVC, 'stop', 'db'])).code, 0)
   await sleep(50)
   const r = await inv.stop()
-  assert.equal(r.violations.map((v) => v.what), [
-    `floating IP ${vip()} held by node-a, node-b`,
-    'singleton db of pair demo running on node-a, node-b',
-  ])
+  assert.equal(
+    r.violations.map((v) => v.what),
+    [`floating IP ${vip()} held by node-a, node-b`, 'singleton db of pair demo running on node-a, node-b'],
+  )
   for (const v of r.violations) assert.ok(v.untilMs !== undefined && v.samples >= 3, JSON.stringify(v))
   const db = r.violations[1]
   assert.ok(db.untilMs! - db.atMs >= 200, `a stopped db still runs: ${JSON.stringify(db)}`)
@@ -183,8 +207,14 @@ test('down removes a paused lab: stopped processes die, the nft table goes with 
   const pids = plan.nodes.flatMap((n) => nsPids(n.ns))
   assert.ok(pids.length >= 6)
   await lab.down()
-  assert.equal(listNamespaces().filter((n) => n.startsWith(`hp-${plan.lab}-`)), [])
-  assert.equal(pids.filter((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z ')), [])
+  assert.equal(
+    listNamespaces().filter((n) => n.startsWith(`hp-${plan.lab}-`)),
+    [],
+  )
+  assert.equal(
+    pids.filter((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z ')),
+    [],
+  )
 })
 
 test.run()

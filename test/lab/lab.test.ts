@@ -17,7 +17,11 @@ import { SLOT_DIR, startTestLab, type TestLab } from '../helpers/lab.ts'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 let lab: TestLab
 
-interface Out { code: number; stdout: string; stderr: string }
+interface Out {
+  code: number
+  stdout: string
+  stderr: string
+}
 function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Out> {
   return new Promise((resolve, reject) => {
     const c = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -40,17 +44,26 @@ function tcpAsk(host: string, port: number, line: string): Promise<string> {
 }
 /** uvu 0.5 has no assert.rejects. */
 async function rejects(p: Promise<unknown>, check: RegExp | ((e: unknown) => boolean)): Promise<void> {
-  try { await p } catch (e) {
+  try {
+    await p
+  } catch (e) {
     assert.ok(check instanceof RegExp ? check.test(String((e as Error).message)) : check(e), `unexpected error: ${(e as Error).message}`)
     return
   }
   assert.unreachable('expected a rejection')
 }
 const playbook = (args: string[], zx = false) =>
-  sh(zx ? 'npx' : process.execPath, zx ? ['zx', 'playbooks/lab.ts', ...args] : ['--import', 'tsx', 'playbooks/lab.ts', ...args], { cwd: root, env: { ...process.env, npm_config_loglevel: 'error' } })
+  sh(zx ? 'npx' : process.execPath, zx ? ['zx', 'playbooks/lab.ts', ...args] : ['--import', 'tsx', 'playbooks/lab.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, npm_config_loglevel: 'error' },
+  })
 
-test.before(async () => { lab = await startTestLab() })
-test.after(async () => { await lab?.down() })
+test.before(async () => {
+  lab = await startTestLab()
+})
+test.after(async () => {
+  await lab?.down()
+})
 
 test('the controller reaches every node over ssh, host keys pinned', async () => {
   for (const n of ['node-a', 'node-b']) {
@@ -71,7 +84,16 @@ test('a wrong pin is refused', async () => {
 })
 
 test('nodes reach each other with their own keys and pins; rsync works over it', async () => {
-  const opts = ['-i', '/var/lib/hapair/ssh/id_ed25519', '-o', 'UserKnownHostsFile=/var/lib/hapair/ssh/known_hosts', '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes']
+  const opts = [
+    '-i',
+    '/var/lib/hapair/ssh/id_ed25519',
+    '-o',
+    'UserKnownHostsFile=/var/lib/hapair/ssh/known_hosts',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+  ]
   const r = await lab.exec('node-a', ['ssh', ...opts, `root@${addr('node-b')}`, 'hostname'])
   assert.is(r.code, 0, r.stderr)
   assert.is(r.stdout, 'node-b\n')
@@ -83,14 +105,19 @@ test('each node has its own /srv and /var/lib, seeded alike', async () => {
   assert.is((await lab.exec('node-a', ['sh', '-c', 'echo a >/srv/app/only-on-a'])).code, 0)
   assert.is((await lab.exec('node-b', ['test', '-e', '/srv/app/only-on-a'])).code, 1)
   await lab.exec('node-a', ['rm', '/srv/app/only-on-a'])
-  const facts = 'stat -c %a /var/lib/app/secret.key; sha256sum </var/lib/app/secret.key; cat /var/lib/app/software-version /var/lib/app/data-version; ls /srv/app/data; cat /srv/config/app.conf'
+  const facts =
+    'stat -c %a /var/lib/app/secret.key; sha256sum </var/lib/app/secret.key; cat /var/lib/app/software-version /var/lib/app/data-version; ls /srv/app/data; cat /srv/config/app.conf'
   const [a, b] = await Promise.all(['node-a', 'node-b'].map((n) => lab.exec(n, ['sh', '-c', facts])))
   assert.is(a.code, 0, a.stderr)
   assert.is(a.stdout, b.stdout)
   assert.match(a.stdout, /^600\n/)
   for (const n of ['node-a', 'node-b']) {
     assert.is((await lab.exec(n, ['cat', '/srv/app/local/node.txt'])).stdout.split(':')[0], n)
-    const bk = await lab.exec(n, ['sh', '-c', 'cd /var/backups/app && sha256sum -c --quiet SHA256SUMS && for f in app-*.tar.gz; do tar -tzf "$f" | cmp - "$f.list"; done && ls /var/lib/app/archive | wc -l && cat /var/log/app/error.log'])
+    const bk = await lab.exec(n, [
+      'sh',
+      '-c',
+      'cd /var/backups/app && sha256sum -c --quiet SHA256SUMS && for f in app-*.tar.gz; do tar -tzf "$f" | cmp - "$f.list"; done && ls /var/lib/app/archive | wc -l && cat /var/log/app/error.log',
+    ])
     assert.is(bk.code, 0, bk.stderr)
     assert.match(bk.stdout, /^1\n.*INFO/)
   }
@@ -110,11 +137,17 @@ test('the floating IP is on the primary', async () => {
   assert.is(await body(vip()), 'node-a')
   assert.is(await tcpAsk(vip(), 5432, 'ping\n'), 'db node-a\n')
   const s = await labStatus(lab.inv)
-  assert.equal(s.floatingIps.map((f) => f.holders), [['node-a']])
-  assert.equal(s.nodes.map((n) => [n.name, n.power, n.link, n.sshd, n.services]), [
-    ['node-a', 'on', 'up', true, { web: true, db: true }],
-    ['node-b', 'on', 'up', true, { web: true, db: false }],
-  ])
+  assert.equal(
+    s.floatingIps.map((f) => f.holders),
+    [['node-a']],
+  )
+  assert.equal(
+    s.nodes.map((n) => [n.name, n.power, n.link, n.sshd, n.services]),
+    [
+      ['node-a', 'on', 'up', true, { web: true, db: true }],
+      ['node-b', 'on', 'up', true, { web: true, db: false }],
+    ],
+  )
 })
 
 test('exec passes exit codes and stdin through', async () => {
@@ -137,7 +170,13 @@ test('isolate cuts the cable, heal restores it', async () => {
 test('kill powers the primary off; start brings sshd and web back, not db or the VIP', async () => {
   await labFault(lab.inv, 'kill', 'node-a')
   assert.equal(nsPids(ns('node-a')), [])
-  for (const [h, p] of [[addr('node-a'), 22], [addr('node-a'), 8080], [vip(), 8080], [vip(), 5432]] as const) assert.not.ok(await tcpOpen(h, p, 300), `${h}:${p}`)
+  for (const [h, p] of [
+    [addr('node-a'), 22],
+    [addr('node-a'), 8080],
+    [vip(), 8080],
+    [vip(), 5432],
+  ] as const)
+    assert.not.ok(await tcpOpen(h, p, 300), `${h}:${p}`)
   let s = await labStatus(lab.inv)
   assert.equal([s.nodes[0].power, s.nodes[0].iface, s.nodes[0].addresses, s.floatingIps[0].holders], ['off', 'down', [], []])
   await rejects(lab.exec('node-a', ['true']), /powered off/)
@@ -160,9 +199,14 @@ test('a second lab on an overlapping subnet is refused and builds nothing', asyn
     writeFileSync(path.join(dir, 'lab.json'), JSON.stringify(json))
     const other = loadInventory(path.join(dir, 'lab.json'))
     await rejects(labUp(other), (e: unknown) => e instanceof RefusedError && /overlaps/.test((e as Error).message))
-    assert.equal(listNamespaces().filter((n) => n.startsWith(`hp-${json.lab.name}-`)), [])
+    assert.equal(
+      listNamespaces().filter((n) => n.startsWith(`hp-${json.lab.name}-`)),
+      [],
+    )
     assert.is((await sh('ip', ['link', 'show', rootVeth(json.lab.name)])).code, 1)
-  } finally { rmSync(dir, { recursive: true, force: true }) }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test('up on a running lab rebuilds it (idempotent)', async () => {
@@ -179,7 +223,10 @@ test('playbook: exec exit code, unknown node, status --json, not root', async ()
     playbook(['exec', 'node-a', '--inventory', lab.file, '--', 'sh', '-c', 'exit 7'], true),
     playbook(['exec', 'node-q', '--inventory', lab.file, '--', 'true']),
     playbook(['status', '--json', '--inventory', lab.file]),
-    sh('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', 'playbooks/lab.ts', 'status'], { cwd: root, env: { ...process.env, HOME: tmp, TMPDIR: tmp } }),
+    sh('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', 'playbooks/lab.ts', 'status'], {
+      cwd: root,
+      env: { ...process.env, HOME: tmp, TMPDIR: tmp },
+    }),
   ]).finally(() => rmSync(tmp, { recursive: true, force: true }))
   assert.is(seven.code, 7, seven.stderr)
   assert.is(unknown.code, 2)
@@ -195,9 +242,15 @@ test('down leaves nothing behind', async () => {
   const pids = plan.nodes.flatMap((n) => nsPids(n.ns))
   assert.ok(pids.length >= 7)
   await lab.down()
-  assert.equal(listNamespaces().filter((n) => n.startsWith(`hp-${plan.lab}-`)), [])
+  assert.equal(
+    listNamespaces().filter((n) => n.startsWith(`hp-${plan.lab}-`)),
+    [],
+  )
   assert.is((await sh('ip', ['link', 'show', plan.rootVeth])).code, 1)
-  assert.equal(pids.filter((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z ')), [])
+  assert.equal(
+    pids.filter((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z ')),
+    [],
+  )
   assert.not.ok(existsSync(plan.stateDir))
   assert.not.ok(existsSync(path.dirname(lab.file)))
   assert.not.ok(existsSync(path.join(SLOT_DIR, String(lab.slot))))

@@ -9,7 +9,18 @@ import { fileURLToPath } from 'node:url'
 import { InputError } from '../../lib/errors.ts'
 import { loadInventory, parseInventory } from '../../lib/inventory/load.ts'
 import {
-  bridgeNs, cidrOverlap, isLabNamespace, labPlan, MAX_IFNAME, nodeNs, nodePort, parseCidr, relocateInventory, rootVeth, shortId, intToIp,
+  bridgeNs,
+  cidrOverlap,
+  isLabNamespace,
+  labPlan,
+  MAX_IFNAME,
+  nodeNs,
+  nodePort,
+  parseCidr,
+  relocateInventory,
+  rootVeth,
+  shortId,
+  intToIp,
 } from '../../lib/lab/plan.ts'
 import { missingToolsMessage } from '../../lib/lab/tools.ts'
 import { svcScript } from '../../lib/lab/services.ts'
@@ -38,15 +49,24 @@ test('plan of the demo inventory', () => {
   assert.is(p.lab, 'demo')
   assert.is(p.subnet, '198.51.100.0/27')
   assert.is(p.prefix, 27)
-  assert.equal(p.nodes.map((n) => [n.name, n.ns, n.address, n.iface, n.primary, n.sshPort]), [
-    ['node-a', 'hp-demo-node-a', '198.51.100.11', 'eth0', true, 22],
-    ['node-b', 'hp-demo-node-b', '198.51.100.12', 'eth0', false, 22],
-  ])
+  assert.equal(
+    p.nodes.map((n) => [n.name, n.ns, n.address, n.iface, n.primary, n.sshPort]),
+    [
+      ['node-a', 'hp-demo-node-a', '198.51.100.11', 'eth0', true, 22],
+      ['node-b', 'hp-demo-node-b', '198.51.100.12', 'eth0', false, 22],
+    ],
+  )
   assert.equal(p.floating, [{ name: 'vip', pair: 'demo', address: '198.51.100.20', prefix: 24, holder: 'node-a', iface: 'eth0' }])
   assert.is(p.stateDir, path.join(root, 'inventory/.lab/demo'))
   assert.is(p.keyFile, path.join(p.stateDir, 'controller_ed25519'))
   assert.equal(p.warnings, [], 'lab.json ssh paths point into the state dir')
-  assert.equal(p.nodes[0].services.map((s) => [s.name, s.singleton, s.http, s.tcp]), [['web', false, [8080], []], ['db', true, [], [5432]]])
+  assert.equal(
+    p.nodes[0].services.map((s) => [s.name, s.singleton, s.http, s.tcp]),
+    [
+      ['web', false, [8080], []],
+      ['db', true, [], [5432]],
+    ],
+  )
   for (const n of [p.rootVeth, p.bridgePeer, ...p.nodes.map((x) => x.port)]) assert.ok(n.length <= MAX_IFNAME, n)
 })
 
@@ -54,7 +74,10 @@ test('plan refuses an inventory without a lab block, and a VIP on an interface t
   const j = demoJson()
   delete j.lab
   delete j.pairs[0].fencing // fencing "lab" without a lab block is the validator's refusal, tested there
-  assert.throws(() => labPlan(parseInventory(JSON.stringify(j), '/x/inv.json')), (e: unknown) => e instanceof InputError && /no "lab" block/.test((e as Error).message))
+  assert.throws(
+    () => labPlan(parseInventory(JSON.stringify(j), '/x/inv.json')),
+    (e: unknown) => e instanceof InputError && /no "lab" block/.test((e as Error).message),
+  )
   const k = demoJson()
   k.pairs[0].floatingIps[0].interface = 'eth1'
   assert.throws(() => labPlan(parseInventory(JSON.stringify(k), '/x/inv.json')), /interface eth1/)
@@ -77,7 +100,12 @@ test('cidr parsing and overlap (table)', () => {
     ['127.0.0.0/8', '198.51.100.0/27', false],
   ]
   for (const [a, b, want] of rows) assert.is(cidrOverlap(a, b), want, `${a} vs ${b}`)
-  for (const bad of ['198.51.100/24', '198.51.100.0/33', '300.1.1.1', 'x']) assert.throws(() => parseCidr(bad), (e: unknown) => e instanceof InputError, bad)
+  for (const bad of ['198.51.100/24', '198.51.100.0/33', '300.1.1.1', 'x'])
+    assert.throws(
+      () => parseCidr(bad),
+      (e: unknown) => e instanceof InputError,
+      bad,
+    )
 })
 
 test('relocation into slot k moves every address, the lab name and its paths', () => {
@@ -87,12 +115,18 @@ test('relocation into slot k moves every address, the lab name and its paths', (
     assert.is(r.lab.name, `t${k}`)
     assert.is(r.lab.subnet, `198.51.100.${b}/27`)
     assert.is(r.lab.controller, `198.51.100.${b + 1}`)
-    assert.equal(r.pairs[0].nodes.map((n: any) => n.address), [`198.51.100.${b + 11}`, `198.51.100.${b + 12}`])
+    assert.equal(
+      r.pairs[0].nodes.map((n: any) => n.address),
+      [`198.51.100.${b + 11}`, `198.51.100.${b + 12}`],
+    )
     assert.is(r.pairs[0].floatingIps[0].address, `198.51.100.${b + 20}`)
     assert.is(r.pairs[0].floatingIps[0].prefix, 24)
     assert.is(r.pairs[0].networks[0].cidr, `198.51.100.${b}/27`)
     assert.is(r.pairs[0].networks[0].gateway, `198.51.100.${b + 1}`)
-    assert.equal(r.pairs[0].preconditions.endpoints.map((e: any) => e.host), [`198.51.100.${b + 1}`, `198.51.100.${b + 20}`])
+    assert.equal(
+      r.pairs[0].preconditions.endpoints.map((e: any) => e.host),
+      [`198.51.100.${b + 1}`, `198.51.100.${b + 20}`],
+    )
     assert.is(r.defaults.ssh.keyFile, `.lab/t${k}/controller_ed25519`)
     assert.is(r.defaults.ssh.knownHostsFile, `.lab/t${k}/known_hosts`)
     assert.is(r.pairs[0].name, 'demo', 'only the lab is renamed')
@@ -136,7 +170,9 @@ test('missing tools: one line with the apt-get command', () => {
     const msg = missingToolsMessage(['sshd', 'arping', 'nsenter', 'unshare'], [empty])!
     assert.is(msg, 'lab needs sshd, arping, nsenter, unshare: apt-get install -y openssh-server arping util-linux')
     assert.not.match(msg, /\n/)
-  } finally { rmSync(empty, { recursive: true }) }
+  } finally {
+    rmSync(empty, { recursive: true })
+  }
   assert.is(missingToolsMessage(['sh'], ['/bin', '/usr/bin']), undefined)
 })
 

@@ -13,13 +13,22 @@ import { AUDIT_LOG } from '../helpers/playbook.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 let lab: TestLab
-test.before(async () => { lab = await startTestLab() })
-test.after(async () => { await lab?.down() })
+test.before(async () => {
+  lab = await startTestLab()
+})
+test.after(async () => {
+  await lab?.down()
+})
 
 const pair = () => lab.inv.data.pairs[0]
 async function activeOf(): Promise<{ active: string; epoch: number }> {
   const pool = new SshPool(lab.inv)
-  try { const v = await activeView(pool, pair()); return { active: v.active, epoch: v.epoch } } finally { pool.close() }
+  try {
+    const v = await activeView(pool, pair())
+    return { active: v.active, epoch: v.epoch }
+  } finally {
+    pool.close()
+  }
 }
 
 /** Runs a playbook whose stdout reader closes after the first chunk, like `| head -1`. */
@@ -30,11 +39,17 @@ function withHeadOne(args: string[]): Promise<{ code: number | null; signal: str
     const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let first = ''
     let stderr = ''
-    child.stdout.once('data', (d) => { first = String(d).split('\n')[0]; child.stdout.destroy() })
+    child.stdout.once('data', (d) => {
+      first = String(d).split('\n')[0]
+      child.stdout.destroy()
+    })
     child.stderr.on('data', (d) => (stderr += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), 90_000)
     child.on('error', reject)
-    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, first, stderr }) })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, first, stderr })
+    })
   })
 }
 
@@ -61,7 +76,9 @@ test.after.each(async () => {
       const r = await runFailover(lab.inv, pool, pair(), { operation: 'failover', to: 'node-a', force: true, breakLock: true, resolve: true })
       assert.ok(r.ok, r.error)
     }
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 })
 
 test.run()

@@ -15,19 +15,42 @@ let contacts = 0
 let port = 0
 
 async function listen(host: string, p: number): Promise<number> {
-  const s = createServer((c) => { contacts++; c.destroy() })
+  const s = createServer((c) => {
+    contacts++
+    c.destroy()
+  })
   servers.push(s)
-  await new Promise<void>((resolve, reject) => { s.once('error', reject); s.listen(p, host, () => resolve()) })
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject)
+    s.listen(p, host, () => resolve())
+  })
   return (s.address() as { port: number }).port
 }
 
 function inventory(name: string, ssh: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
   const f = path.join(dir, `${name}.json`)
-  writeFileSync(f, JSON.stringify({
-    version: 1,
-    defaults: { ssh: { port, knownHostsFile: 'known_hosts', connectTimeoutMs: 2000, ...ssh } },
-    pairs: [{ name: 'web', primary: 'node-a', nodes: [{ name: 'node-a', address: '127.0.0.1' }, { name: 'node-b', address: '127.0.0.2' }], ...extra }],
-  }, null, 2))
+  writeFileSync(
+    f,
+    JSON.stringify(
+      {
+        version: 1,
+        defaults: { ssh: { port, knownHostsFile: 'known_hosts', connectTimeoutMs: 2000, ...ssh } },
+        pairs: [
+          {
+            name: 'web',
+            primary: 'node-a',
+            nodes: [
+              { name: 'node-a', address: '127.0.0.1' },
+              { name: 'node-b', address: '127.0.0.2' },
+            ],
+            ...extra,
+          },
+        ],
+      },
+      null,
+      2,
+    ),
+  )
   return f
 }
 

@@ -31,7 +31,12 @@ async function nodeFile(node: string): Promise<string> {
 }
 /** Every file pin may write, as bytes (and the controller's inode): "nothing written" is checked on all of them. */
 async function snapshot() {
-  return { controller: readFileSync(controllerKh(), 'utf8'), ino: statSync(controllerKh()).ino, nodeA: await nodeFile('node-a'), nodeB: await nodeFile('node-b') }
+  return {
+    controller: readFileSync(controllerKh(), 'utf8'),
+    ino: statSync(controllerKh()).ino,
+    nodeA: await nodeFile('node-a'),
+    nodeB: await nodeFile('node-b'),
+  }
 }
 /** What the operator reads on node-b's console. */
 async function consoleFingerprint(hostKey: string): Promise<string> {
@@ -45,7 +50,9 @@ let hostKey = ''
 test.before(async () => {
   lab = await startTestLab()
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 test('bad input exits 2 and touches nothing: invalid inventory, unknown node, malformed or missing fingerprint', async () => {
   const before = await snapshot()
@@ -103,7 +110,13 @@ test('--dry-run with the right fingerprint: lists the files it would update, wri
   const before = await snapshot()
   const r = await hostkeys('pin', 'node-b', '--fingerprint', newFp, '--dry-run', '--json')
   assert.is(r.code, 0, out(r))
-  assert.equal(json(r).files.map((f: any) => [f.where, f.state]), [['controller', 'would update'], ['node-a', 'would update']])
+  assert.equal(
+    json(r).files.map((f: any) => [f.where, f.state]),
+    [
+      ['controller', 'would update'],
+      ['node-a', 'would update'],
+    ],
+  )
   assert.equal(await snapshot(), before)
 })
 
@@ -121,13 +134,23 @@ test('pin with the fingerprint read on the console: exit 0, both files pin the n
   // node-a: the legacy address line for node-b gives way to the alias the sync hop looks up; the rest stays.
   const nodeOld = oldLine(before.nodeA)
   assert.is(await nodeFile('node-a'), before.nodeA.replace(nodeOld, `${alias()} ${pub}`))
-  assert.is(await nodeFile('node-b'), before.nodeB, 'node-b\'s own file is not one of the files pin writes')
+  assert.is(await nodeFile('node-b'), before.nodeB, "node-b's own file is not one of the files pin writes")
   const a = auditEntries().slice(audited)
-  assert.equal(a.map((e) => [e.operation, e.node, e.fingerprint, e.ok]), [['hostkeys-pin', 'node-b', newFp, true]])
+  assert.equal(
+    a.map((e) => [e.operation, e.node, e.fingerprint, e.ok]),
+    [['hostkeys-pin', 'node-b', newFp, true]],
+  )
 
   // node-b answers again; the pair stays degraded only for the sync the failed run still owes it.
   const st = await playbook('status', ['--inventory', lab.file, '--json'])
-  assert.equal(json(st).pairs[0].nodes.map((n: any) => [n.name, n.reachable]), [['node-a', true], ['node-b', true]], out(st))
+  assert.equal(
+    json(st).pairs[0].nodes.map((n: any) => [n.name, n.reachable]),
+    [
+      ['node-a', true],
+      ['node-b', true],
+    ],
+    out(st),
+  )
   await lab.exec('node-a', ['sh', '-c', 'echo after-rebuild > /srv/app/after-rebuild'])
   const sy = await playbook('sync', ['--inventory', lab.file])
   assert.is(sy.code, 0, out(sy))
@@ -146,14 +169,17 @@ test('pinning the pinned key again: "already pinned", no file touched', async ()
   assert.match((await hostkeys('pin', 'node-b', '--fingerprint', newFp)).stdout, 'already pinned; nothing changed')
 })
 
-test('show node-b: the new fingerprint, in the controller\'s file and in node-a\'s as the controller\'s key', async () => {
+test("show node-b: the new fingerprint, in the controller's file and in node-a's as the controller's key", async () => {
   const r = await hostkeys('show', 'node-b', '--json')
   assert.is(r.code, 0, out(r))
   const files = json(r).pairs[0].files
-  assert.equal(files.map((f: any) => [f.where, f.pins.map((p: any) => [p.node, p.lines.map((l: any) => [l.fingerprint, l.field, l.controller])])]), [
-    ['controller', [['node-b', [[newFp, addr('node-b'), undefined]]]]],
-    ['node-a', [['node-b', [[newFp, alias(), true]]]]],
-  ])
+  assert.equal(
+    files.map((f: any) => [f.where, f.pins.map((p: any) => [p.node, p.lines.map((l: any) => [l.fingerprint, l.field, l.controller])])]),
+    [
+      ['controller', [['node-b', [[newFp, addr('node-b'), undefined]]]]],
+      ['node-a', [['node-b', [[newFp, alias(), true]]]]],
+    ],
+  )
   const t = await hostkeys('show')
   assert.is(t.code, 0, out(t))
   assert.match(t.stdout, `node-b: ssh-ed25519 ${newFp}`)
@@ -167,7 +193,13 @@ test('a peer that cannot be reached: the controller is updated, node-a is report
     const r = await hostkeys('pin', 'node-b', '--fingerprint', fp, '--json')
     assert.is(r.code, 1, out(r))
     const files = json(r).files
-    assert.equal(files.map((f: any) => [f.where, f.state]), [['controller', 'updated'], ['node-a', 'not updated']])
+    assert.equal(
+      files.map((f: any) => [f.where, f.state]),
+      [
+        ['controller', 'updated'],
+        ['node-a', 'not updated'],
+      ],
+    )
     assert.match(files[1].reason, /node-a .*unreachable/)
     assert.match(readFileSync(controllerKh(), 'utf8'), keyOf(readFileSync(`${hostKey}.pub`, 'utf8')))
     const t = await hostkeys('pin', 'node-b', '--fingerprint', fp)
@@ -178,7 +210,13 @@ test('a peer that cannot be reached: the controller is updated, node-a is report
   }
   const r = await hostkeys('pin', 'node-b', '--fingerprint', fp, '--json')
   assert.is(r.code, 0, out(r))
-  assert.equal(json(r).files.map((f: any) => [f.where, f.state]), [['controller', 'already pinned'], ['node-a', 'updated']])
+  assert.equal(
+    json(r).files.map((f: any) => [f.where, f.state]),
+    [
+      ['controller', 'already pinned'],
+      ['node-a', 'updated'],
+    ],
+  )
   assert.match(await nodeFile('node-a'), `${alias()} ${keyOf(readFileSync(`${hostKey}.pub`, 'utf8'))}`)
 })
 

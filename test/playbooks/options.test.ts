@@ -7,11 +7,20 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { playbook } from '../helpers/playbook.ts'
 
-const names = readdirSync('playbooks').filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, ''))
+const names = readdirSync('playbooks')
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.replace(/\.ts$/, ''))
 // Modes with a parser of their own.
 const modes: { name: string; args: string[] }[] = [...names.map((name) => ({ name, args: [] })), { name: 'sync', args: ['--follow'] }]
 
-const docs = [readFileSync('README.md', 'utf8'), ...(existsSync('docs') ? readdirSync('docs', { recursive: true }).filter((f) => String(f).endsWith('.md')).map((f) => readFileSync(path.join('docs', String(f)), 'utf8')) : [])].join('\n')
+const docs = [
+  readFileSync('README.md', 'utf8'),
+  ...(existsSync('docs')
+    ? readdirSync('docs', { recursive: true })
+        .filter((f) => String(f).endsWith('.md'))
+        .map((f) => readFileSync(path.join('docs', String(f)), 'utf8'))
+    : []),
+].join('\n')
 
 /** Markdown split at every heading: [heading, body]; code blocks are not headings. */
 function sections(md: string): { heading: string; body: string }[] {
@@ -36,9 +45,16 @@ function synopsis(name: string, mode: string[]): string {
   let fence = false
   let open = false
   for (const line of docs.split('\n')) {
-    if (/^\s*```/.test(line)) { fence = !fence; open = false; continue }
+    if (/^\s*```/.test(line)) {
+      fence = !fence
+      open = false
+      continue
+    }
     if (!fence) continue
-    if (open && (/^\s{6,}\[/.test(line) || /\\$/.test(out[out.length - 1]))) { out[out.length - 1] += ' ' + line; continue }
+    if (open && (/^\s{6,}\[/.test(line) || /\\$/.test(out[out.length - 1]))) {
+      out[out.length - 1] += ' ' + line
+      continue
+    }
     open = line.includes(`playbooks/${name}.ts`)
     if (open) out.push(line)
   }
@@ -66,7 +82,14 @@ async function accepted(name: string, args: string[]): Promise<string[]> {
 async function pooled<T, R>(xs: T[], fn: (x: T) => Promise<R>, n = 2): Promise<R[]> {
   const out: R[] = new Array(xs.length)
   let next = 0
-  await Promise.all(Array.from({ length: n }, async () => { while (next < xs.length) { const i = next++; out[i] = await fn(xs[i]) } }))
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < xs.length) {
+        const i = next++
+        out[i] = await fn(xs[i])
+      }
+    }),
+  )
   return out
 }
 const found = pooled(modes, async (m) => {
@@ -81,8 +104,10 @@ test('every playbook answers --help with exit 0 and its usage', async () => {
   }
 })
 
-test('every option a parser accepts is in that playbook\'s --help', async () => {
-  const missing = (await found).flatMap((m) => m.options.filter((o) => !word(o).test(m.help)).map((o) => `${m.name} ${m.args.join(' ')}: ${o}`.replace(/ +:/, ':')))
+test("every option a parser accepts is in that playbook's --help", async () => {
+  const missing = (await found).flatMap((m) =>
+    m.options.filter((o) => !word(o).test(m.help)).map((o) => `${m.name} ${m.args.join(' ')}: ${o}`.replace(/ +:/, ':')),
+  )
   assert.equal(missing, [])
 })
 
@@ -91,16 +116,18 @@ test('the README introduces --inventory and --help once, for every playbook', ()
   assert.match(shared, word('--help'))
 })
 
-test('every long option a parser accepts is on the README\'s command line for that playbook', async () => {
+test("every long option a parser accepts is on the README's command line for that playbook", async () => {
   const missing = (await found).flatMap((m) => {
     const lines = synopsis(m.name, m.args)
     if (!lines.trim()) return [`${m.name}${m.args.length ? ' ' + m.args.join(' ') : ''}: no command line at all`]
-    return m.options.filter((o) => o.startsWith('--') && !word(o).test(shared) && !word(o).test(lines)).map((o) => `${m.name}${m.args.length ? ' ' + m.args.join(' ') : ''}: ${o}`)
+    return m.options
+      .filter((o) => o.startsWith('--') && !word(o).test(shared) && !word(o).test(lines))
+      .map((o) => `${m.name}${m.args.length ? ' ' + m.args.join(' ') : ''}: ${o}`)
   })
   assert.equal(missing, [])
 })
 
-test('every short alias is explained in the README\'s section on that playbook', async () => {
+test("every short alias is explained in the README's section on that playbook", async () => {
   const missing = (await found).flatMap((m) => m.options.filter((o) => /^-[a-z]$/.test(o) && !word(o).test(docsOf(m.name))).map((o) => `${m.name}: ${o}`))
   assert.equal(missing, [])
 })

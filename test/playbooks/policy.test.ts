@@ -22,11 +22,16 @@ function copy(text = labText, ext = 'json'): string {
 }
 /** Lines that differ between two texts of the same length in lines. */
 function changed(a: string, b: string): string[] {
-  const x = a.split('\n'), y = b.split('\n')
+  const x = a.split('\n'),
+    y = b.split('\n')
   assert.is(y.length, x.length, 'no line added or removed')
   return y.filter((l, i) => l !== x[i])
 }
-const noTemps = () => assert.equal(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [])
+const noTemps = () =>
+  assert.equal(
+    readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+  )
 
 test('get: explicit and default policies', () => {
   const inv = loadInventory(copy(labText.replace('"policy": "always", ', '')))
@@ -34,17 +39,39 @@ test('get: explicit and default policies', () => {
   assert.equal([policyAt(inv, 'demo', 'config').policy, policyAt(inv, 'demo', 'config').explicit], ['equal', false])
 })
 
-test('set (JSON): exactly the one value changes; everything else is the author\'s text', () => {
+test("set (JSON): exactly the one value changes; everything else is the author's text", () => {
   const f = copy()
   const r = setPolicy(f, 'demo', 'app', 'downgrade')
   assert.equal([r.before, r.policy, r.changed], ['equal', 'downgrade', true])
-  assert.equal(changed(labText, readFileSync(f, 'utf8')), [labText.split('\n').find((l) => l.includes('"policy": "equal"'))!.replace('"equal"', '"downgrade"')])
+  assert.equal(changed(labText, readFileSync(f, 'utf8')), [
+    labText
+      .split('\n')
+      .find((l) => l.includes('"policy": "equal"'))!
+      .replace('"equal"', '"downgrade"'),
+  ])
   assert.is(loadInventory(f).data.pairs[0].sync!.items[0].policy, 'downgrade')
   noTemps()
 })
 
-test('set (JSON): an absent policy is added beside its neighbours, in the file\'s indentation', () => {
-  const text = JSON.stringify({ version: 1, pairs: [{ name: 'p', primary: 'a', nodes: [{ name: 'a', address: '192.0.2.1' }, { name: 'b', address: '192.0.2.2' }], sync: { items: [{ name: 'x', path: '/srv/x' }] } }] }, null, '\t')
+test("set (JSON): an absent policy is added beside its neighbours, in the file's indentation", () => {
+  const text = JSON.stringify(
+    {
+      version: 1,
+      pairs: [
+        {
+          name: 'p',
+          primary: 'a',
+          nodes: [
+            { name: 'a', address: '192.0.2.1' },
+            { name: 'b', address: '192.0.2.2' },
+          ],
+          sync: { items: [{ name: 'x', path: '/srv/x' }] },
+        },
+      ],
+    },
+    null,
+    '\t',
+  )
   const f = copy(text)
   setPolicy(f, 'p', 'x', 'upgrade')
   const after = readFileSync(f, 'utf8')
@@ -53,16 +80,24 @@ test('set (JSON): an absent policy is added beside its neighbours, in the file\'
 })
 
 test('set (YAML): comments and layout stay; one line changes', () => {
-  const yaml = YAML.stringify(JSON.parse(labText)).replace('pairs:\n', '# the lab pair, edited by hand\npairs:\n').replace(/( +)policy: always\n/, '$1policy: always # config may cross versions\n')
+  const yaml = YAML.stringify(JSON.parse(labText))
+    .replace('pairs:\n', '# the lab pair, edited by hand\npairs:\n')
+    .replace(/( +)policy: always\n/, '$1policy: always # config may cross versions\n')
   const f = copy(yaml, 'yaml')
   setPolicy(f, 'demo', 'config', 'equal')
   const diff = changed(yaml, readFileSync(f, 'utf8'))
-  assert.equal(diff.map((l) => l.trim()), ['policy: equal # config may cross versions'])
+  assert.equal(
+    diff.map((l) => l.trim()),
+    ['policy: equal # config may cross versions'],
+  )
   assert.match(readFileSync(f, 'utf8'), '# the lab pair, edited by hand')
 })
 
 test('set (YAML): an absent policy is added to the item', () => {
-  const f = copy('version: 1\npairs:\n  - name: p\n    primary: a\n    nodes: [{ name: a, address: 192.0.2.1 }, { name: b, address: 192.0.2.2 }]\n    sync:\n      items:\n        - name: x # the only item\n          path: /srv/x\n', 'yml')
+  const f = copy(
+    'version: 1\npairs:\n  - name: p\n    primary: a\n    nodes: [{ name: a, address: 192.0.2.1 }, { name: b, address: 192.0.2.2 }]\n    sync:\n      items:\n        - name: x # the only item\n          path: /srv/x\n',
+    'yml',
+  )
   setPolicy(f, 'p', 'x', 'always')
   const after = readFileSync(f, 'utf8')
   assert.match(after, '- name: x # the only item')
@@ -96,21 +131,28 @@ const refusals: [string, string | undefined, string, string, string | undefined,
   ['unknown item', undefined, 'demo', 'nope', 'always', /no sync item "nope" \(items: app, config\)/],
   ['inventory already invalid', labText.replace('"primary": "node-a"', '"primary": "node-z"'), 'demo', 'app', 'always', /invalid inventory/],
 ]
-for (const [what, text, pair, item, policy, want] of refusals) test(`set refuses (${what}) and writes nothing`, () => {
-  const f = copy(text)
-  const before = readFileSync(f, 'utf8')
-  try { setPolicy(f, pair, item, policy); assert.unreachable() } catch (e) {
-    assert.instance(e, InputError)
-    assert.match((e as Error).message, want)
-  }
-  assert.is(readFileSync(f, 'utf8'), before)
-  noTemps()
-})
+for (const [what, text, pair, item, policy, want] of refusals)
+  test(`set refuses (${what}) and writes nothing`, () => {
+    const f = copy(text)
+    const before = readFileSync(f, 'utf8')
+    try {
+      setPolicy(f, pair, item, policy)
+      assert.unreachable()
+    } catch (e) {
+      assert.instance(e, InputError)
+      assert.match((e as Error).message, want)
+    }
+    assert.is(readFileSync(f, 'utf8'), before)
+    noTemps()
+  })
 
 test('editText is pure and aims at the right item', () => {
   const out = editText(labText, 'x.json', ['pairs', 0, 'sync', 'items', 1, 'policy'], 'upgrade')
   const j = JSON.parse(out)
-  assert.equal(j.pairs[0].sync.items.map((i: any) => i.policy), ['equal', 'upgrade'])
+  assert.equal(
+    j.pairs[0].sync.items.map((i: any) => i.policy),
+    ['equal', 'upgrade'],
+  )
 })
 
 test('CLI: get, set, get again; --json', async () => {
@@ -126,7 +168,12 @@ test('CLI: get, set, get again; --json', async () => {
 
 test('CLI: bad requests exit 2 with the usage', async () => {
   const f = copy()
-  for (const args of [['set', 'demo', 'app', 'nope'], ['get', 'demo'], ['frobnicate', 'demo', 'app'], ['set', 'demo', 'app', 'always', 'extra']]) {
+  for (const args of [
+    ['set', 'demo', 'app', 'nope'],
+    ['get', 'demo'],
+    ['frobnicate', 'demo', 'app'],
+    ['set', 'demo', 'app', 'always', 'extra'],
+  ]) {
     const r = await playbook('policy', [...args, '--inventory', f])
     assert.is(r.code, 2, args.join(' '))
     assert.ok(r.stderr.trim().length > 0)
@@ -137,14 +184,21 @@ test('CLI: bad requests exit 2 with the usage', async () => {
 // chattr +i: even root cannot replace the file. The refusal is one line naming the path, exit 2.
 test('set on an immutable inventory: one line with the path, exit 2, nothing written, no temporary file left', async () => {
   const f = copy()
-  try { execFileSync('chattr', ['+i', f]) } catch { console.log('  (skipped: chattr +i not supported here)'); return }
+  try {
+    execFileSync('chattr', ['+i', f])
+  } catch {
+    console.log('  (skipped: chattr +i not supported here)')
+    return
+  }
   try {
     const r = await playbook('policy', ['set', 'demo', 'app', 'always', '--inventory', f])
     assert.is(r.code, 2, r.stderr)
     assert.equal(r.stderr.trim().split('\n'), [`${f}: cannot replace the inventory: operation not permitted (EPERM); the inventory was not changed`])
     assert.is(readFileSync(f, 'utf8'), labText)
     noTemps()
-  } finally { execFileSync('chattr', ['-i', f]) }
+  } finally {
+    execFileSync('chattr', ['-i', f])
+  }
 })
 
 test('set on an inventory in an immutable directory: the temporary file is refused, one line', () => {
@@ -152,14 +206,23 @@ test('set on an inventory in an immutable directory: the temporary file is refus
   mkdirSync(sub)
   const f = path.join(sub, 'inv.json')
   writeFileSync(f, labText)
-  try { execFileSync('chattr', ['+i', sub]) } catch { return }
+  try {
+    execFileSync('chattr', ['+i', sub])
+  } catch {
+    return
+  }
   try {
     setPolicy(f, 'demo', 'app', 'always')
     assert.unreachable('accepted')
   } catch (e) {
     assert.instance(e, InputError)
-    assert.match((e as Error).message, /^.*locked\/\.inv\.json\.\d+\.[0-9a-f]+\.tmp: cannot create a temporary file beside it: operation not permitted \(EPERM\)/)
-  } finally { execFileSync('chattr', ['-i', sub]) }
+    assert.match(
+      (e as Error).message,
+      /^.*locked\/\.inv\.json\.\d+\.[0-9a-f]+\.tmp: cannot create a temporary file beside it: operation not permitted \(EPERM\)/,
+    )
+  } finally {
+    execFileSync('chattr', ['-i', sub])
+  }
   assert.is(readFileSync(f, 'utf8'), labText)
 })
 

@@ -27,7 +27,9 @@ test.before(async () => {
     },
   })
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 /** The lab's inventory, edited, next to it (relative paths resolve from its directory). */
 function variant(name: string, edit: (j: any) => void): string {
@@ -52,29 +54,47 @@ function assertNodeAFull(demo: any) {
   assert.is(a.reachable, true, JSON.stringify(demo))
   assert.equal(a.services, { web: true, db: true })
   assert.is(demo.active, 'node-a')
-  assert.equal(demo.floatingIps.map((f: any) => f.holders), [['node-a']], 'the VIP is seen on node-a')
+  assert.equal(
+    demo.floatingIps.map((f: any) => f.holders),
+    [['node-a']],
+    'the VIP is seen on node-a',
+  )
 }
 
-test('lab fencing can read every node\'s power state (check before acting)', async () => {
+test("lab fencing can read every node's power state (check before acting)", async () => {
   const pool = new SshPool(lab.inv)
   try {
     for (const pair of lab.inv.data.pairs) assert.equal(await new LabFenceDriver({ inv: lab.inv, pair, pool }).check(), [])
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
 })
 
 test('healthy: both pairs healthy, exit 0', async () => {
   const { r, out } = await status(lab.file)
   assert.is(r.code, 0, r.stdout + r.stderr)
-  assert.equal(out.pairs.map((p: any) => [p.name, p.degraded]), [['demo', false], ['second', false]])
+  assert.equal(
+    out.pairs.map((p: any) => [p.name, p.degraded]),
+    [
+      ['demo', false],
+      ['second', false],
+    ],
+  )
 })
 
 test('a host-key mismatch on node-b: node-a and the other pair are still reported in full; exit 1', async () => {
   // node-b's pin now carries node-a's key: exactly what a rebuilt or impersonated node looks like.
   const kh = readFileSync(pinFile(), 'utf8').split('\n')
-  const aKey = kh.find((l) => l.startsWith(addr('node-a') + ' '))!.split(' ').slice(1).join(' ')
+  const aKey = kh
+    .find((l) => l.startsWith(addr('node-a') + ' '))!
+    .split(' ')
+    .slice(1)
+    .join(' ')
   const swapped = path.join(path.dirname(lab.file), 'known_hosts.node-b-swapped')
   writeFileSync(swapped, kh.map((l) => (l.startsWith(addr('node-b') + ' ') ? `${addr('node-b')} ${aKey}` : l)).join('\n'))
-  const file = variant('mismatch.json', (j) => { j.defaults.ssh.knownHostsFile = swapped })
+  const file = variant('mismatch.json', (j) => {
+    j.defaults.ssh.knownHostsFile = swapped
+  })
 
   const { r, out } = await status(file)
   assert.is(r.code, 1, r.stdout + r.stderr)
@@ -85,18 +105,31 @@ test('a host-key mismatch on node-b: node-a and the other pair are still reporte
   assert.is(b.reachable, false)
   assert.match(b.error, /HOST KEY MISMATCH/)
   assert.equal(b.services, { web: null, db: null })
-  assert.ok(demo.degradedReasons.some((x: string) => /node-b/.test(x) && /HOST KEY MISMATCH/.test(x)), demo.degradedReasons.join('\n'))
+  assert.ok(
+    demo.degradedReasons.some((x: string) => /node-b/.test(x) && /HOST KEY MISMATCH/.test(x)),
+    demo.degradedReasons.join('\n'),
+  )
   const second = pairOf(out, 'second')
   assert.is(second.degraded, false, second.degradedReasons.join('\n'))
-  assert.equal(second.nodes.map((n: any) => [n.name, n.reachable]), [['node-c', true], ['node-d', true]])
+  assert.equal(
+    second.nodes.map((n: any) => [n.name, n.reachable]),
+    [
+      ['node-c', true],
+      ['node-d', true],
+    ],
+  )
 })
 
 test('a pair that cannot be observed (its provider has no token): the other pair is still reported in full; exit 1', async () => {
   // Nothing is sent to any API: no token is found, and the API address is a closed loopback port anyway.
   const file = variant('second-broken.json', (j) => {
     const p = j.pairs.find((x: any) => x.name === 'second')
-    p.nodes.forEach((n: any, i: number) => { n.hcloud = { serverId: 300 + i } })
-    p.floatingIps = [{ name: 'vip2', address: p.floatingIps[0].address, driver: 'hcloud', interface: 'eth0', hcloud: { floatingIpId: 7, apiUrl: 'http://127.0.0.1:9/v1' } }]
+    p.nodes.forEach((n: any, i: number) => {
+      n.hcloud = { serverId: 300 + i }
+    })
+    p.floatingIps = [
+      { name: 'vip2', address: p.floatingIps[0].address, driver: 'hcloud', interface: 'eth0', hcloud: { floatingIpId: 7, apiUrl: 'http://127.0.0.1:9/v1' } },
+    ]
   })
   const { r, out } = await status(file, { HCLOUD_TOKEN: '' })
   assert.is(r.code, 1, r.stdout + r.stderr)
@@ -106,7 +139,10 @@ test('a pair that cannot be observed (its provider has no token): the other pair
   assert.is(demo.degraded, false, demo.degradedReasons.join('\n'))
   const second = pairOf(out, 'second')
   assert.is(second.degraded, true)
-  assert.ok(second.degradedReasons.some((x: string) => /no API token/.test(x)), second.degradedReasons.join('\n'))
+  assert.ok(
+    second.degradedReasons.some((x: string) => /no API token/.test(x)),
+    second.degradedReasons.join('\n'),
+  )
 })
 
 test.run()

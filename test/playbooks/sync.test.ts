@@ -38,18 +38,31 @@ function inventory(name: string, edit: (j: any) => void): string {
 /** Writes the inventory once the sentinel's port is known (test.before). */
 const later: (() => void)[] = []
 function lazyInventory(name: string, edit: (j: any) => void): string {
-  later.push(() => inventory(name, (j) => { j.defaults.ssh.port = sentinel.port; edit(j) }))
+  later.push(() =>
+    inventory(name, (j) => {
+      j.defaults.ssh.port = sentinel.port
+      edit(j)
+    }),
+  )
   return path.join(dir, name)
 }
 test.before(async () => {
   sentinel = await startSentinel(['127.0.0.2', '127.0.0.3'])
   for (const w of later) w()
 })
-test.after(async () => { await sentinel?.close() })
+test.after(async () => {
+  await sentinel?.close()
+})
 const good = lazyInventory('good.json', () => {})
-const noItems = lazyInventory('no-items.json', (j) => { j.pairs[0].sync.items = [] })
-const noPins = lazyInventory('no-pins.json', (j) => { delete j.pairs[0].sync.nodeKnownHostsFile })
-const spacedKey = lazyInventory('spaced.json', (j) => { j.pairs[0].sync.nodeKeyFile = '/var/lib/my keys/id' })
+const noItems = lazyInventory('no-items.json', (j) => {
+  j.pairs[0].sync.items = []
+})
+const noPins = lazyInventory('no-pins.json', (j) => {
+  delete j.pairs[0].sync.nodeKnownHostsFile
+})
+const spacedKey = lazyInventory('spaced.json', (j) => {
+  j.pairs[0].sync.nodeKeyFile = '/var/lib/my keys/id'
+})
 
 // Through the real process: the exit code and one readable line, no stack trace.
 const viaProcess: [string, string[], RegExp][] = [
@@ -58,14 +71,15 @@ const viaProcess: [string, string[], RegExp][] = [
   ['unknown item', ['--inventory', good, '--item', 'app,nope'], /no sync item "nope" \(items: app, config\)/],
   ['missing inventory', ['--inventory', path.join(dir, 'nope.json')], /cannot read inventory: no such file/],
 ]
-for (const [name, args, want] of viaProcess) test(`exit 2: ${name}`, async () => {
-  const before = sentinel.contacts
-  const r = await playbook('sync', args, { timeoutMs: 20000 })
-  assert.is(r.code, 2, `${r.stdout}\n${r.stderr}`)
-  assert.match(r.stderr, want)
-  assert.not.match(r.stderr, /internal error|at .*\.ts:\d+/, 'no stack trace')
-  assert.is(sentinel.contacts, before, 'no node was contacted')
-})
+for (const [name, args, want] of viaProcess)
+  test(`exit 2: ${name}`, async () => {
+    const before = sentinel.contacts
+    const r = await playbook('sync', args, { timeoutMs: 20000 })
+    assert.is(r.code, 2, `${r.stdout}\n${r.stderr}`)
+    assert.match(r.stderr, want)
+    assert.not.match(r.stderr, /internal error|at .*\.ts:\d+/, 'no stack trace')
+    assert.is(sentinel.contacts, before, 'no node was contacted')
+  })
 
 test('control: the same playbook with good input does contact the nodes (the sentinel sees it)', async () => {
   const before = sentinel.contacts
@@ -87,20 +101,23 @@ const inProcess: [string, string, SyncOptions, RegExp][] = [
   ['no node known_hosts for the hop', noPins, {}, /nodeKnownHostsFile is required for rsync items/],
   ['key path rsync -e cannot carry', spacedKey, {}, /nodeKeyFile must not contain spaces/],
 ]
-for (const [name, file, opts, want] of inProcess) test(`bad input: ${name}`, async () => {
-  const inv = loadInventory(file)
-  const pool = new SshPool(inv)
-  const before = sentinel.contacts
-  try {
-    await runSync(inv, inv.data.pairs[0], pool, opts)
-    assert.unreachable('should have thrown')
-  } catch (e) {
-    assert.instance(e, InputError)
-    assert.is((e as InputError).exitCode, 2)
-    assert.match((e as Error).message, want)
-  } finally { pool.close() }
-  assert.is(sentinel.contacts, before, 'no node was asked')
-})
+for (const [name, file, opts, want] of inProcess)
+  test(`bad input: ${name}`, async () => {
+    const inv = loadInventory(file)
+    const pool = new SshPool(inv)
+    const before = sentinel.contacts
+    try {
+      await runSync(inv, inv.data.pairs[0], pool, opts)
+      assert.unreachable('should have thrown')
+    } catch (e) {
+      assert.instance(e, InputError)
+      assert.is((e as InputError).exitCode, 2)
+      assert.match((e as Error).message, want)
+    } finally {
+      pool.close()
+    }
+    assert.is(sentinel.contacts, before, 'no node was asked')
+  })
 
 test('control: runSync with good options asks the nodes (the sentinel sees it)', async () => {
   const inv = loadInventory(good)
@@ -108,7 +125,9 @@ test('control: runSync with good options asks the nodes (the sentinel sees it)',
   const before = sentinel.contacts
   try {
     await runSync(inv, inv.data.pairs[0], pool, {}).catch(() => {}) // it fails: the sentinel speaks no SSH
-  } finally { pool.close() }
+  } finally {
+    pool.close()
+  }
   assert.ok(sentinel.contacts > before, 'no contact seen')
 })
 

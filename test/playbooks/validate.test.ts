@@ -7,15 +7,24 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const FIX = 'test/fixtures/inventories'
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
     const { HAPAIR_INVENTORY: _, ...base } = process.env
-    execFile(process.execPath, ['--import', 'tsx', 'playbooks/validate.ts', ...args], { cwd: root, env: { ...base, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0
-      resolve({ code, stdout, stderr })
-    })
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'playbooks/validate.ts', ...args],
+      { cwd: root, env: { ...base, ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0
+        resolve({ code, stdout, stderr })
+      },
+    )
   })
 }
 
@@ -25,12 +34,31 @@ const noStack = (r: Run) => {
   assert.not.match(r.stderr, /internal error/, r.stderr)
 }
 
-interface Case { name: string; args: string[]; env?: NodeJS.ProcessEnv; code: number; stdout?: RegExp[]; stderr?: RegExp[]; stderrLines?: number }
+interface Case {
+  name: string
+  args: string[]
+  env?: NodeJS.ProcessEnv
+  code: number
+  stdout?: RegExp[]
+  stderr?: RegExp[]
+  stderrLines?: number
+}
 const cases: Case[] = [
   { name: 'lab inventory is valid', args: ['--inventory', 'inventory/lab.json'], code: 0, stdout: [/^ok: inventory\/lab\.json \(1 pair, 2 nodes\)$/m] },
-  { name: 'several pairs are counted', args: ['--inventory', `${FIX}/multi-pair.json`], code: 0, stdout: [/^ok: test\/fixtures\/inventories\/multi-pair\.json \(3 pairs, 7 nodes\)$/m] },
+  {
+    name: 'several pairs are counted',
+    args: ['--inventory', `${FIX}/multi-pair.json`],
+    code: 0,
+    stdout: [/^ok: test\/fixtures\/inventories\/multi-pair\.json \(3 pairs, 7 nodes\)$/m],
+  },
   { name: 'YAML inventory is valid', args: ['-i', `${FIX}/minimal.yaml`], code: 0, stdout: [/^ok: .*minimal\.yaml \(1 pair, 2 nodes\)$/m] },
-  { name: 'no --inventory: $HAPAIR_INVENTORY', args: [], env: { HAPAIR_INVENTORY: `${FIX}/hcloud.json` }, code: 0, stdout: [/^ok: .*hcloud\.json \(1 pair, 2 nodes\)$/m] },
+  {
+    name: 'no --inventory: $HAPAIR_INVENTORY',
+    args: [],
+    env: { HAPAIR_INVENTORY: `${FIX}/hcloud.json` },
+    code: 0,
+    stdout: [/^ok: .*hcloud\.json \(1 pair, 2 nodes\)$/m],
+  },
   { name: 'no --inventory and no $HAPAIR_INVENTORY: the lab inventory', args: [], code: 0, stdout: [/^ok: inventory\/lab\.json /m] },
   {
     name: 'invalid inventory: every problem, located, one line each',
@@ -45,9 +73,27 @@ const cases: Case[] = [
     ],
     stderrLines: 5,
   },
-  { name: 'not JSON', args: ['--inventory', `${FIX}/not-json.json`], code: 2, stderr: [/^test\/fixtures\/inventories\/not-json\.json: \(root\): not valid JSON: /m], stderrLines: 1 },
-  { name: 'YAML syntax error', args: ['--inventory', `${FIX}/broken.yaml`], code: 2, stderr: [/^test\/fixtures\/inventories\/broken\.yaml: \(root\): not valid YAML: .* at line 5, column 5$/m], stderrLines: 1 },
-  { name: 'missing file', args: ['--inventory', 'no/such/inventory.json'], code: 2, stderr: [/^no\/such\/inventory\.json: cannot read inventory: no such file$/m], stderrLines: 1 },
+  {
+    name: 'not JSON',
+    args: ['--inventory', `${FIX}/not-json.json`],
+    code: 2,
+    stderr: [/^test\/fixtures\/inventories\/not-json\.json: \(root\): not valid JSON: /m],
+    stderrLines: 1,
+  },
+  {
+    name: 'YAML syntax error',
+    args: ['--inventory', `${FIX}/broken.yaml`],
+    code: 2,
+    stderr: [/^test\/fixtures\/inventories\/broken\.yaml: \(root\): not valid YAML: .* at line 5, column 5$/m],
+    stderrLines: 1,
+  },
+  {
+    name: 'missing file',
+    args: ['--inventory', 'no/such/inventory.json'],
+    code: 2,
+    stderr: [/^no\/such\/inventory\.json: cannot read inventory: no such file$/m],
+    stderrLines: 1,
+  },
   { name: 'unknown flag', args: ['--inventroy', 'inventory/lab.json'], code: 2, stderr: [/unknown option: --inventroy/, /^usage: /m] },
   { name: '--inventory without a file', args: ['--inventory'], code: 2, stderr: [/--inventory needs a file name/] },
   { name: 'a stray argument', args: ['inventory/lab.json'], code: 2, stderr: [/unexpected argument: inventory\/lab\.json/] },
@@ -78,8 +124,12 @@ for (const c of cases) {
 
 test('runs the same through npx zx', async () => {
   const r = await new Promise<Run>((resolve) => {
-    execFile('npx', ['--no-install', 'zx', 'playbooks/validate.ts', '--inventory', `${FIX}/invalid-many.json`], { cwd: root, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }))
+    execFile(
+      'npx',
+      ['--no-install', 'zx', 'playbooks/validate.ts', '--inventory', `${FIX}/invalid-many.json`],
+      { cwd: root, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    )
   })
   assert.is(r.code, 2, r.stderr)
   assert.match(r.stderr, /invalid-many\.json: pairs\/0\/primary: /)

@@ -15,7 +15,9 @@ import { SshPool } from '../../lib/ssh.ts'
 import { startTestLab, type TestLab } from '../helpers/lab.ts'
 import { json, playbook } from '../helpers/playbook.ts'
 
-const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (t: string) => { name: string; metrics: { value: string; labels: Record<string, string> }[] }[]
+const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (
+  t: string,
+) => { name: string; metrics: { value: string; labels: Record<string, string> }[] }[]
 
 let lab: TestLab
 let pool: SshPool
@@ -30,7 +32,10 @@ test.before(async () => {
   // active node's mtimes over, so give both nodes the same ones.
   for (const n of ['node-a', 'node-b']) await sh(n, 'find /srv/app /srv/config -exec touch -h -d @1714600000 {} +')
 })
-test.after(async () => { pool?.close(); await lab?.down() })
+test.after(async () => {
+  pool?.close()
+  await lab?.down()
+})
 
 async function sh(node: string, script: string): Promise<string> {
   const r = await lab.exec(node, ['sh', '-c', script])
@@ -46,7 +51,11 @@ const one = (rs: CheckResult[], node: string, check: string) => {
 /** Exactly this node fails this check; every other result passes. */
 function onlyFails(rs: CheckResult[], node: string, check: string, detail: RegExp) {
   const bad = rs.filter((r) => !r.ok)
-  assert.equal(bad.map((r) => `${r.node}/${r.check}`), [`${node}/${check}`], JSON.stringify(bad))
+  assert.equal(
+    bad.map((r) => `${r.node}/${r.check}`),
+    [`${node}/${check}`],
+    JSON.stringify(bad),
+  )
   assert.match(bad[0].detail, detail)
 }
 
@@ -80,14 +89,22 @@ test('a healthy, synced lab passes every check on both nodes (exit 0), with JSON
 
 test('sync drift: a changed file on the secondary fails node-b, naming the file', async () => {
   await sh('node-b', 'echo "4,Mallory" >> /srv/app/data/customers.csv')
-  onlyFails(await verify(['sync-drift']), 'node-b', 'sync-drift', /^app: 1 entry differs from node-a \(active\): data\/customers\.csv \(size \d+ vs \d+\); run the sync playbook from node-a$/)
+  onlyFails(
+    await verify(['sync-drift']),
+    'node-b',
+    'sync-drift',
+    /^app: 1 entry differs from node-a \(active\): data\/customers\.csv \(size \d+ vs \d+\); run the sync playbook from node-a$/,
+  )
   await sh('node-b', "sed -i '$d' /srv/app/data/customers.csv && touch -d @1714600000 /srv/app/data/customers.csv")
   assert.ok((await verify(['sync-drift'])).every((r) => r.ok))
 })
 
 test('sync drift: same size, mtime restored: fast mode misses it, --deep catches it', async () => {
   await sh('node-b', "sed -i 's/Grace/GRACE/' /srv/app/data/customers.csv && touch -d @1714600000 /srv/app/data/customers.csv")
-  assert.ok((await verify(['sync-drift'])).every((r) => r.ok), 'fast mode compares size and mtime only')
+  assert.ok(
+    (await verify(['sync-drift'])).every((r) => r.ok),
+    'fast mode compares size and mtime only',
+  )
   onlyFails(await verify(['sync-drift'], { deep: true }), 'node-b', 'sync-drift', /data\/customers\.csv \(content\)/)
   await sh('node-b', "sed -i 's/GRACE/Grace/' /srv/app/data/customers.csv && touch -d @1714600000 /srv/app/data/customers.csv")
   assert.ok((await verify(['sync-drift'], { deep: true })).every((r) => r.ok))
@@ -101,7 +118,12 @@ test('sync drift: protected paths differ by design and are not reported; extra f
 
 test('backups: a stale backup fails the node it is on, with its finish time', async () => {
   await sh('node-b', 'touch -d "3 days ago" /var/backups/app/*.tar.gz')
-  onlyFails(await verify(['backups']), 'node-b', 'backups', /^app: newest app-\S+\.tar\.gz finished \S+Z \(3\.0 days ago\), older than 26 h: the backup job has not run/)
+  onlyFails(
+    await verify(['backups']),
+    'node-b',
+    'backups',
+    /^app: newest app-\S+\.tar\.gz finished \S+Z \(3\.0 days ago\), older than 26 h: the backup job has not run/,
+  )
   await sh('node-b', 'touch /var/backups/app/*.tar.gz')
 })
 
@@ -113,8 +135,16 @@ test('archiving: no new file within maxAgeMinutes fails', async () => {
 
 test('error log: a new ERROR line fails once, with the line; the next run starts after it', async () => {
   await verify(['error-log']) // reads up to now
-  await sh('node-b', 'echo "$(date -u +%FT%TZ) ERROR replication slot lost" >> /var/log/app/error.log; echo "x ERROR (expected) test" >> /var/log/app/error.log')
-  onlyFails(await verify(['error-log']), 'node-b', 'error-log', /^app: 1 line since \S+ match: "\S+ ERROR replication slot lost"; read \/var\/log\/app\/error\.log on node-b/)
+  await sh(
+    'node-b',
+    'echo "$(date -u +%FT%TZ) ERROR replication slot lost" >> /var/log/app/error.log; echo "x ERROR (expected) test" >> /var/log/app/error.log',
+  )
+  onlyFails(
+    await verify(['error-log']),
+    'node-b',
+    'error-log',
+    /^app: 1 line since \S+ match: "\S+ ERROR replication slot lost"; read \/var\/log\/app\/error\.log on node-b/,
+  )
   assert.ok((await verify(['error-log'])).every((r) => r.ok))
   const offsets = JSON.parse(await sh('node-b', `cat /var/lib/hapair/${pair.name}/log-offsets.json`))
   assert.is(offsets.logs.app.offset, Number(await sh('node-b', 'stat -c %s /var/log/app/error.log')))
@@ -132,14 +162,22 @@ test('identical files: a differing shared secret fails the secondary without pri
   const rs = await verify(['identical-files'])
   onlyFails(rs, 'node-b', 'identical-files', /^\/var\/lib\/app\/secret\.key: differs from node-a \(active\): copy it from there$/)
   const digest = (await sh('node-a', 'sha256sum /var/lib/app/secret.key')).slice(0, 16)
-  for (const r of rs) { assert.not.match(r.detail, secret); assert.not.match(r.detail, digest) }
+  for (const r of rs) {
+    assert.not.match(r.detail, secret)
+    assert.not.match(r.detail, digest)
+  }
   await lab.exec('node-b', ['sh', '-c', 'cat > /var/lib/app/secret.key'], { input: secret + '\n' })
   assert.ok((await verify(['identical-files'])).every((r) => r.ok))
 })
 
 test('floating IP on both nodes fails the one that should not hold it; on none fails the active node', async () => {
   await sh('node-b', `ip addr add ${vip}/24 dev eth0`)
-  onlyFails(await verify(['floating-ip']), 'node-b', 'floating-ip', new RegExp(`^holds ${vip.replace(/\./g, '\\.')}, but the active node is node-a .*release it here$`))
+  onlyFails(
+    await verify(['floating-ip']),
+    'node-b',
+    'floating-ip',
+    new RegExp(`^holds ${vip.replace(/\./g, '\\.')}, but the active node is node-a .*release it here$`),
+  )
   await sh('node-b', `ip addr del ${vip}/24 dev eth0`)
   await sh('node-a', `ip addr del ${vip}/24 dev eth0`)
   onlyFails(await verify(['floating-ip']), 'node-a', 'floating-ip', /is not here on the active node \(held by no node\)/)
@@ -160,7 +198,10 @@ test('singletons: a service that stops answering through the floating IP fails t
 })
 
 test('latency: a lossy path from node-b to the database fails node-b, naming the endpoint and its limit', async () => {
-  assert.ok((await verify(['latency'])).every((r) => r.ok), 'fast before')
+  assert.ok(
+    (await verify(['latency'])).every((r) => r.ok),
+    'fast before',
+  )
   // This kernel has no netem, so the delay is made the way a lossy link makes it: every other
   // SYN node-b sends to the database is dropped (nftables in node-b's namespace), and each
   // connect waits for TCP's one-second retransmission. The gateway is pinged and stays fast.
@@ -179,7 +220,10 @@ test('latency: a lossy path from node-b to the database fails node-b, naming the
   } finally {
     await lab.exec('node-b', ['nft', 'delete', 'table', 'inet', TABLE])
   }
-  assert.ok((await verify(['latency'])).every((r) => r.ok), 'fast again')
+  assert.ok(
+    (await verify(['latency'])).every((r) => r.ok),
+    'fast again',
+  )
 })
 
 test('records: a forged record on the passive node fails there, naming the jump and the contradiction', async () => {
@@ -203,11 +247,17 @@ test('an isolated node fails every check as unreachable; the other node is still
     const out = json(r)
     const b = out.checks.filter((c: CheckResult) => c.node === 'node-b')
     assert.is(b.length, 12)
-    for (const c of b) { assert.is(c.ok, false); assert.match(c.detail, /^unreachable: node-b/) }
+    for (const c of b) {
+      assert.is(c.ok, false)
+      assert.match(c.detail, /^unreachable: node-b/)
+    }
     const a = out.checks.filter((c: CheckResult) => c.node === 'node-a')
     assert.is(a.length, 12)
     assert.match(one(a, 'node-a', 'links').detail, /^cannot reach peer node-b/)
-    assert.equal(a.filter((c: CheckResult) => !c.ok).map((c: CheckResult) => c.check), ['links'])
+    assert.equal(
+      a.filter((c: CheckResult) => !c.ok).map((c: CheckResult) => c.check),
+      ['links'],
+    )
     const rec = JSON.parse(await sh('node-a', `cat /var/lib/hapair/${pair.name}/verify.json`))
     assert.is(rec.ok, false)
     assert.ok(rec.failed.includes('node-b/paths'))

@@ -26,11 +26,19 @@ const inv = (name: string, mutate: (j: any) => void = () => {}) => {
   return file
 }
 test.before(async () => {
-  sentinel = net.createServer((s) => { touched++; s.destroy() }).listen(0, '0.0.0.0')
+  sentinel = net
+    .createServer((s) => {
+      touched++
+      s.destroy()
+    })
+    .listen(0, '0.0.0.0')
   await new Promise((r) => sentinel.once('listening', r))
   writeFileSync(path.join(dir, 'known_hosts'), '')
 })
-test.after(() => { sentinel.close(); rmSync(dir, { recursive: true, force: true }) })
+test.after(() => {
+  sentinel.close()
+  rmSync(dir, { recursive: true, force: true })
+})
 
 const STACK = /^\s+at .+:\d+:\d+\)?$/m
 function badInput(r: PlaybookRun, re: RegExp) {
@@ -41,17 +49,57 @@ function badInput(r: PlaybookRun, re: RegExp) {
 }
 
 const cases: [string, 'verify' | 'backup-verify', () => string[], RegExp][] = [
-  ['unknown check name', 'verify', () => ['--inventory', inv('a.json'), '--check', 'links,lnks'], /^unknown check: lnks \(checks: links, latency, clock-skew, paths, identical-files, sync-drift, records, floating-ip, singletons, pg-primary, pg-lag, pg-slots, pg-timeline, pg-rewind, backups, archiving, error-log\)/],
+  [
+    'unknown check name',
+    'verify',
+    () => ['--inventory', inv('a.json'), '--check', 'links,lnks'],
+    /^unknown check: lnks \(checks: links, latency, clock-skew, paths, identical-files, sync-drift, records, floating-ip, singletons, pg-primary, pg-lag, pg-slots, pg-timeline, pg-rewind, backups, archiving, error-log\)/,
+  ],
   ['unknown check name as a bare word', 'verify', () => ['--inventory', inv('a.json'), 'paths', 'sync'], /^unknown check: sync/],
   ['unknown option', 'verify', () => ['--inventory', inv('a.json'), '--deeep'], /^unknown option: --deeep/],
   ['missing inventory', 'verify', () => ['--inventory', path.join(dir, 'absent.json')], /cannot read inventory: no such file/],
-  ['invalid inventory', 'verify', () => ['--inventory', inv('bad.json', (j) => { j.pairs[0].backups[0].maxAgeHours = -1 })], /invalid inventory/],
+  [
+    'invalid inventory',
+    'verify',
+    () => [
+      '--inventory',
+      inv('bad.json', (j) => {
+        j.pairs[0].backups[0].maxAgeHours = -1
+      }),
+    ],
+    /invalid inventory/,
+  ],
   ['unknown pair', 'verify', () => ['--inventory', inv('a.json'), '--pair', 'nope'], /no pair named "nope"/],
-  ['error-log pattern that is not a regular expression', 'verify', () => ['--inventory', inv('re.json', (j) => { j.pairs[0].errorLogs[0].patterns.push('(unclosed') })], /errorLogs\/0\/patterns\/3: invalid regular expression/],
-  ['JUnit file in a directory that does not exist', 'verify', () => ['--inventory', inv('a.json'), '--junit', path.join(dir, 'no', 'j.xml')], /^--junit .*: directory .* is not writable \(ENOENT\)/],
+  [
+    'error-log pattern that is not a regular expression',
+    'verify',
+    () => [
+      '--inventory',
+      inv('re.json', (j) => {
+        j.pairs[0].errorLogs[0].patterns.push('(unclosed')
+      }),
+    ],
+    /errorLogs\/0\/patterns\/3: invalid regular expression/,
+  ],
+  [
+    'JUnit file in a directory that does not exist',
+    'verify',
+    () => ['--inventory', inv('a.json'), '--junit', path.join(dir, 'no', 'j.xml')],
+    /^--junit .*: directory .* is not writable \(ENOENT\)/,
+  ],
   ['metrics without a file name', 'verify', () => ['--inventory', inv('a.json'), '--metrics='], /^--metrics needs a file name/],
   ['backup-verify: unknown backup', 'backup-verify', () => ['--inventory', inv('a.json'), '--check', 'db'], /^unknown backup: db \(declared: app\)/],
-  ['backup-verify: nothing declared', 'backup-verify', () => ['--inventory', inv('nob.json', (j) => { delete j.pairs[0].backups })], /no backups declared in demo: nothing to verify/],
+  [
+    'backup-verify: nothing declared',
+    'backup-verify',
+    () => [
+      '--inventory',
+      inv('nob.json', (j) => {
+        delete j.pairs[0].backups
+      }),
+    ],
+    /no backups declared in demo: nothing to verify/,
+  ],
   ['backup-verify: unknown option', 'backup-verify', () => ['--inventory', inv('a.json'), '--deep'], /^unknown option: --deep/],
 ]
 for (const [name, pb, args, re] of cases) {
@@ -64,7 +112,10 @@ for (const [name, pb, args, re] of cases) {
 test('--help lists every check and the exit codes (exit 0)', async () => {
   const r = await playbook('verify', ['--help'])
   assert.is(r.code, 0)
-  assert.match(r.stdout, /checks: links, latency, clock-skew, paths, identical-files, sync-drift, records, floating-ip, singletons, pg-primary, pg-lag, pg-slots, pg-timeline, pg-rewind, backups, archiving, error-log/)
+  assert.match(
+    r.stdout,
+    /checks: links, latency, clock-skew, paths, identical-files, sync-drift, records, floating-ip, singletons, pg-primary, pg-lag, pg-slots, pg-timeline, pg-rewind, backups, archiving, error-log/,
+  )
   assert.match(r.stdout, /exit 0: .*; 1: .*; 2: bad input/)
 })
 
@@ -73,7 +124,10 @@ test('good input contacts the nodes; nodes that do not speak SSH fail as unreach
   const r = await playbook('verify', ['--inventory', inv('a.json'), '--check', 'paths', '--json'])
   assert.is(r.code, 1, r.stderr)
   const out = JSON.parse(r.stdout)
-  assert.equal(out.checks.map((c: any) => `${c.node}/${c.check}/${c.ok}`), ['node-a/paths/false', 'node-b/paths/false'])
+  assert.equal(
+    out.checks.map((c: any) => `${c.node}/${c.check}/${c.ok}`),
+    ['node-a/paths/false', 'node-b/paths/false'],
+  )
   assert.match(out.checks[0].detail, /^unreachable: node-a \(127\.0\.0\.2\)/)
   assert.ok(touched > 0)
 })

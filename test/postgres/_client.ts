@@ -3,7 +3,10 @@
 // controls itself (no pool, no retries behind its back). Used by test/postgres and bench/postgres.
 import net from 'node:net'
 
-export interface QueryResult { rows: string[][]; command: string }
+export interface QueryResult {
+  rows: string[][]
+  command: string
+}
 
 export class PgConn {
   private sock: net.Socket
@@ -14,8 +17,14 @@ export class PgConn {
 
   private constructor(sock: net.Socket) {
     this.sock = sock
-    sock.on('data', (d) => { this.buf = Buffer.concat([this.buf, d]); this.parse() })
-    const fail = (e: Error) => { this.dead ??= e; for (const w of this.waiters.splice(0)) w(this.dead) }
+    sock.on('data', (d) => {
+      this.buf = Buffer.concat([this.buf, d])
+      this.parse()
+    })
+    const fail = (e: Error) => {
+      this.dead ??= e
+      for (const w of this.waiters.splice(0)) w(this.dead)
+    }
     sock.on('error', fail)
     sock.on('close', () => fail(new Error('connection closed')))
   }
@@ -24,9 +33,18 @@ export class PgConn {
     const sock = net.connect({ host: o.host, port: o.port ?? 5432 })
     sock.setNoDelay(true)
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => { sock.destroy(); reject(new Error('connect timeout')) }, o.timeoutMs ?? 1000)
-      sock.once('connect', () => { clearTimeout(t); resolve() })
-      sock.once('error', (e) => { clearTimeout(t); reject(e) })
+      const t = setTimeout(() => {
+        sock.destroy()
+        reject(new Error('connect timeout'))
+      }, o.timeoutMs ?? 1000)
+      sock.once('connect', () => {
+        clearTimeout(t)
+        resolve()
+      })
+      sock.once('error', (e) => {
+        clearTimeout(t)
+        reject(e)
+      })
     })
     const c = new PgConn(sock)
     const params = Buffer.from(`user\0${o.user}\0database\0${o.database}\0application_name\0hapair-test\0\0`)
@@ -36,8 +54,14 @@ export class PgConn {
     sock.write(Buffer.concat([head, params]))
     for (;;) {
       const m = await c.next(o.timeoutMs ?? 2000)
-      if (m.type === 'E') { c.close(); throw new Error(errorText(m.body)) }
-      if (m.type === 'R' && m.body.readInt32BE(0) !== 0) { c.close(); throw new Error(`authentication method ${m.body.readInt32BE(0)} not supported (trust only)`) }
+      if (m.type === 'E') {
+        c.close()
+        throw new Error(errorText(m.body))
+      }
+      if (m.type === 'R' && m.body.readInt32BE(0) !== 0) {
+        c.close()
+        throw new Error(`authentication method ${m.body.readInt32BE(0)} not supported (trust only)`)
+      }
       if (m.type === 'Z') return c
     }
   }
@@ -49,7 +73,8 @@ export class PgConn {
       const m = { type: String.fromCharCode(this.buf[0]), body: this.buf.subarray(5, 1 + len) }
       this.buf = this.buf.subarray(1 + len)
       const w = this.waiters.shift()
-      if (w) w(m); else this.queue.push(m)
+      if (w) w(m)
+      else this.queue.push(m)
     }
   }
 
@@ -58,8 +83,15 @@ export class PgConn {
     if (q) return Promise.resolve(q)
     if (this.dead) return Promise.reject(this.dead)
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => { this.waiters = this.waiters.filter((x) => x !== w); reject(new Error('query timeout')) }, timeoutMs)
-      const w = (m: { type: string; body: Buffer } | Error) => { clearTimeout(t); if (m instanceof Error) reject(m); else resolve(m) }
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w)
+        reject(new Error('query timeout'))
+      }, timeoutMs)
+      const w = (m: { type: string; body: Buffer } | Error) => {
+        clearTimeout(t)
+        if (m instanceof Error) reject(m)
+        else resolve(m)
+      }
       this.waiters.push(w)
     })
   }
@@ -75,14 +107,19 @@ export class PgConn {
     let command = ''
     let error: string | undefined
     for (;;) {
-      const m = await this.next(timeoutMs).catch((e) => { this.close(); throw e })
+      const m = await this.next(timeoutMs).catch((e) => {
+        this.close()
+        throw e
+      })
       if (m.type === 'D') {
         const n = m.body.readInt16BE(0)
         const row: string[] = []
         let off = 2
         for (let i = 0; i < n; i++) {
-          const l = m.body.readInt32BE(off); off += 4
-          row.push(l < 0 ? '' : m.body.subarray(off, off + l).toString('utf8')); off += Math.max(0, l)
+          const l = m.body.readInt32BE(off)
+          off += 4
+          row.push(l < 0 ? '' : m.body.subarray(off, off + l).toString('utf8'))
+          off += Math.max(0, l)
         }
         rows.push(row)
       } else if (m.type === 'C') command = m.body.subarray(0, m.body.length - 1).toString()
@@ -94,7 +131,9 @@ export class PgConn {
     }
   }
 
-  close() { this.sock.destroy() }
+  close() {
+    this.sock.destroy()
+  }
 }
 
 function errorText(b: Buffer): string {
@@ -141,19 +180,29 @@ export class Writer {
         } catch (e) {
           this.errors++
           // A server error is a refusal (read-only standby, shutting down): the row is not there. A lost answer is unknown.
-          if (!/^(ERROR|FATAL|PANIC) /.test((e as Error).message)) { this.unknown.push(n); c.close(); c = undefined }
-          else if (/^(FATAL|PANIC) /.test((e as Error).message)) { c.close(); c = undefined }
+          if (!/^(ERROR|FATAL|PANIC) /.test((e as Error).message)) {
+            this.unknown.push(n)
+            c.close()
+            c = undefined
+          } else if (/^(FATAL|PANIC) /.test((e as Error).message)) {
+            c.close()
+            c = undefined
+          }
         }
       } catch {
         this.errors++
-        c?.close(); c = undefined
+        c?.close()
+        c = undefined
       }
       await new Promise((r) => setTimeout(r, this.o.pauseMs ?? 5))
     }
     c?.close()
   }
 
-  async stop(): Promise<void> { this.stopped = true; await this.loop }
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.loop
+  }
 
   /** The longest time between two acknowledged commits within [from, to]: the write unavailability. */
   gap(from: number, to: number): number {

@@ -3,7 +3,11 @@ import { startTestLab, type TestLab } from '../helpers/lab.ts'
 import { labPgService } from '../../lib/lab/postgres.ts'
 import type { Service } from '../../lib/inventory/schema.ts'
 
-export async function startPgLab(mode: 'sync' | 'async' = 'sync', extra: Partial<Service['postgresql']> = {}, more?: (inventoryJson: any) => void): Promise<TestLab> {
+export async function startPgLab(
+  mode: 'sync' | 'async' = 'sync',
+  extra: Partial<Service['postgresql']> = {},
+  more?: (inventoryJson: any) => void,
+): Promise<TestLab> {
   return startTestLab({
     postgres: true,
     mutate: (j) => {

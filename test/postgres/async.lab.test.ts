@@ -20,9 +20,16 @@ let lab: TestLab
 const MAX_LAG = 16 * 1024 * 1024
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 test.before(async () => {
-  try { lab = await startPgLab('async', { maxLagBytes: MAX_LAG }) } catch (e) { console.error('test setup failed:', e); throw e }
+  try {
+    lab = await startPgLab('async', { maxLagBytes: MAX_LAG })
+  } catch (e) {
+    console.error('test setup failed:', e)
+    throw e
+  }
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 test("async, the primary's link cut: promoted within maxLagBytes, the possible loss named in bytes", async () => {
   const vip = vipOf(lab)
@@ -34,7 +41,9 @@ test("async, the primary's link cut: promoted within maxLagBytes, the possible l
     await labFault(lab.inv, 'isolate', 'node-a')
     r = await failover(lab, 'node-b')
     await sleep(300)
-  } finally { await w.stop() }
+  } finally {
+    await w.stop()
+  }
   assert.ok(r.ok, `${r.error} ${JSON.stringify(r.steps)}`)
   const said = r.warnings.find((x) => /asynchronous replication: commits after/.test(x))
   assert.ok(said, `names the possible loss: ${r.warnings}`)
@@ -58,13 +67,19 @@ test("async, the primary's server died and then its link: the loss cannot be mea
   while ((await states(lab))['node-a']?.receiver?.status === 'streaming' && Date.now() < end) await sleep(100)
   await labFault(lab.inv, 'isolate', 'node-b')
   // RefusedError is exit 3 in a playbook.
-  const refusal = await failover(lab, 'node-a').then((r) => assert.unreachable(`not refused: ${JSON.stringify(r.steps)}`), (e) => e)
+  const refusal = await failover(lab, 'node-a').then(
+    (r) => assert.unreachable(`not refused: ${JSON.stringify(r.steps)}`),
+    (e) => e,
+  )
   assert.instance(refusal, RefusedError, refusal?.message)
   assert.match(refusal.message, /WAL receiver stopped/)
   assert.is((await states(lab))['node-a']?.role, 'standby', 'nothing was promoted')
   const forced = await failover(lab, 'node-a', { force: true })
   assert.ok(forced.ok, forced.error)
-  assert.ok(forced.warnings.some((x) => /acknowledged commits of node-b may be missing/.test(x)), JSON.stringify(forced.warnings))
+  assert.ok(
+    forced.warnings.some((x) => /acknowledged commits of node-b may be missing/.test(x)),
+    JSON.stringify(forced.warnings),
+  )
   assert.is((await states(lab))['node-a']?.role, 'primary')
   // The records: node-a learnt epoch 1 when it rejoined (first test), so this takeover is epoch 2.
   assert.match(forced.steps.find((x) => x.name === 'record')?.detail ?? '', /^epoch 2: node-a active/)

@@ -13,7 +13,9 @@ test.before(async () => {
   lab = await startPgLab('async', { maxLagBytes: 65536 })
   await sql(vipOf(lab), 'create table t (n int, pad text)')
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 const psqlOn = (node: string, q: string) => lab.exec(node, ['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-h', '/var/run/postgresql', '-c', q])
 

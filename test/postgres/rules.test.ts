@@ -45,11 +45,15 @@ test('pg_controldata: a clean primary shutdown, its checkpoint and timeline', ()
 })
 
 test('probe output: standby, primary, down, and a server that does not answer SQL', () => {
-  const standby = parseProbe(`json {"recovery":true,"flush":null,"walfile":null,"receive":"0/C26120","replay":"0/C26120","paused":false,"receiver":{"status":"streaming","host":"198.51.100.11","tli":2,"latestEnd":"0/C26120","age":0.5},"replicas":[],"slots":[],"ckptTli":1,"walLogHints":"on","checksums":"off","syncNames":""}\n--control\n${CONTROL}`)
+  const standby = parseProbe(
+    `json {"recovery":true,"flush":null,"walfile":null,"receive":"0/C26120","replay":"0/C26120","paused":false,"receiver":{"status":"streaming","host":"198.51.100.11","tli":2,"latestEnd":"0/C26120","age":0.5},"replicas":[],"slots":[],"ckptTli":1,"walLogHints":"on","checksums":"off","syncNames":""}\n--control\n${CONTROL}`,
+  )
   assert.is(standby.role, 'standby')
   assert.is(standby.timeline, 2)
   assert.is(standby.receiver?.status, 'streaming')
-  const primary = parseProbe(`json {"recovery":false,"flush":"0/C30000","walfile":"0000000300000000000000C3","receive":null,"replay":null,"paused":null,"receiver":null,"replicas":[{"name":"node-b","state":"streaming","sync":"sync","flush":"0/C30000","replay":"0/C30000","addr":"198.51.100.12"}],"slots":[{"name":"hapair_node_b","active":true,"restart":"0/C20000"}],"ckptTli":3,"walLogHints":"on","checksums":"off","syncNames":"FIRST 1 (\\"node-b\\")"}\n--control\n${CONTROL}`)
+  const primary = parseProbe(
+    `json {"recovery":false,"flush":"0/C30000","walfile":"0000000300000000000000C3","receive":null,"replay":null,"paused":null,"receiver":null,"replicas":[{"name":"node-b","state":"streaming","sync":"sync","flush":"0/C30000","replay":"0/C30000","addr":"198.51.100.12"}],"slots":[{"name":"hapair_node_b","active":true,"restart":"0/C20000"}],"ckptTli":3,"walLogHints":"on","checksums":"off","syncNames":"FIRST 1 (\\"node-b\\")"}\n--control\n${CONTROL}`,
+  )
   assert.is(primary.role, 'primary')
   assert.is(primary.timeline, 3)
   assert.is(primary.replicas[0].sync, 'sync')
@@ -77,7 +81,10 @@ test('preflight rules, old primary up: streaming and within maxLagBytes, else re
   const primary = S({ role: 'primary', flush: '0/2100' })
   assert.equal(pgTargetRules(pg, 'b', { a: primary, b: streamingB }, 'a').problems, [])
   assert.match(pgTargetRules(pg, 'b', { a: S({ role: 'primary', flush: '0/3000' }), b: streamingB }, 'a').problems.join(), /lags a by 4096 bytes/)
-  assert.match(pgTargetRules(pg, 'b', { a: primary, b: S({ ...streamingB, receiver: { ...streamingB.receiver!, status: 'waiting' } }) }, 'a').problems.join(), /not streaming/)
+  assert.match(
+    pgTargetRules(pg, 'b', { a: primary, b: S({ ...streamingB, receiver: { ...streamingB.receiver!, status: 'waiting' } }) }, 'a').problems.join(),
+    /not streaming/,
+  )
   assert.match(pgTargetRules(pg, 'b', { a: primary, b: S({ ...streamingB, receiver: undefined }) }, 'a').problems.join(), /not streaming .*not running/)
   assert.match(pgTargetRules(pg, 'b', { a: primary, b: { ...streamingB, replayPaused: true } }, 'a').problems.join(), /replay paused/)
   assert.match(pgTargetRules(pg, 'b', { a: primary, b: S({ role: 'down', running: false }) }, 'a').problems.join(), /not running/)
@@ -88,7 +95,10 @@ test('preflight rules, old primary unreachable: sync promotes the standby with t
   assert.equal(pgTargetRules(sync, 'b', { b: streamingB }, 'a').problems, [])
   assert.match(pgTargetRules(sync, 'b', { b: streamingB, c: S({ receive: '0/3000' }) }, 'a').problems.join(), /c \(0\/3000\) received more/)
   assert.equal(pgTargetRules(pg, 'b', { b: streamingB }, 'a').problems, [])
-  assert.match(pgTargetRules(pg, 'b', { b: { ...streamingB, receiver: { ...streamingB.receiver!, latestEnd: '0/3000' } } }, 'a').problems.join(), /lacks 4096 bytes/)
+  assert.match(
+    pgTargetRules(pg, 'b', { b: { ...streamingB, receiver: { ...streamingB.receiver!, latestEnd: '0/3000' } } }, 'a').problems.join(),
+    /lacks 4096 bytes/,
+  )
   assert.match(pgTargetRules(pg, 'b', { b: S({ receive: '0/2000', replay: '0/2000' }) }, 'a').problems.join(), /cannot be measured/)
 })
 
@@ -104,20 +114,66 @@ function withDb(fn: (db: any, pair: any) => void) {
   const inv = structuredClone(lab)
   const pair = inv.pairs[0]
   pair.services = pair.services.map((s: any) => (s.name === 'db' ? labPgService('sync') : s))
-  fn(pair.services.find((s: any) => s.name === 'db'), pair)
+  fn(
+    pair.services.find((s: any) => s.name === 'db'),
+    pair,
+  )
   return inventoryProblems(inv).map((p) => `${p.path}: ${p.message}`)
 }
 
 test('inventory: a postgresql service validates, and its rules are enforced', () => {
-  assert.equal(withDb(() => {}), [])
-  assert.match(withDb((db) => { db.singleton = false }).join('\n'), /services\/1\/singleton: a postgresql service must be "singleton": true/)
-  assert.match(withDb((db) => { db.postgresql.dataDir = 'var/lib/pg' }).join('\n'), /postgresql\/dataDir: must be an absolute path/)
-  assert.match(withDb((db) => { db.postgresql.dataDir = '/var/lib' }).join('\n'), /dataDir: must be the cluster's own directory/)
-  assert.match(withDb((db) => { db.postgresql.dataDir = '/srv/app/pg' }).join('\n'), /dataDir: overlaps sync item "app"/)
-  assert.match(withDb((db) => { db.postgresql.passwordFile = '/var/lib/postgresql/15/lab/pass' }).join('\n'), /passwordFile: must be outside the data directory/)
-  assert.match(withDb((db) => { db.postgresql.mode = 'semi' }).join('\n'), /mode: must be one of "sync", "async"/)
-  assert.match(withDb((db) => { db.postgresql.maxLagBytes = -1 }).join('\n'), /maxLagBytes/)
-  assert.match(withDb((db, pair) => { pair.services.push({ ...structuredClone(db), name: 'db2' }) }).join('\n'), /services\/2\/postgresql: a pair holds one PostgreSQL cluster/)
+  assert.equal(
+    withDb(() => {}),
+    [],
+  )
+  assert.match(
+    withDb((db) => {
+      db.singleton = false
+    }).join('\n'),
+    /services\/1\/singleton: a postgresql service must be "singleton": true/,
+  )
+  assert.match(
+    withDb((db) => {
+      db.postgresql.dataDir = 'var/lib/pg'
+    }).join('\n'),
+    /postgresql\/dataDir: must be an absolute path/,
+  )
+  assert.match(
+    withDb((db) => {
+      db.postgresql.dataDir = '/var/lib'
+    }).join('\n'),
+    /dataDir: must be the cluster's own directory/,
+  )
+  assert.match(
+    withDb((db) => {
+      db.postgresql.dataDir = '/srv/app/pg'
+    }).join('\n'),
+    /dataDir: overlaps sync item "app"/,
+  )
+  assert.match(
+    withDb((db) => {
+      db.postgresql.passwordFile = '/var/lib/postgresql/15/lab/pass'
+    }).join('\n'),
+    /passwordFile: must be outside the data directory/,
+  )
+  assert.match(
+    withDb((db) => {
+      db.postgresql.mode = 'semi'
+    }).join('\n'),
+    /mode: must be one of "sync", "async"/,
+  )
+  assert.match(
+    withDb((db) => {
+      db.postgresql.maxLagBytes = -1
+    }).join('\n'),
+    /maxLagBytes/,
+  )
+  assert.match(
+    withDb((db, pair) => {
+      pair.services.push({ ...structuredClone(db), name: 'db2' })
+    }).join('\n'),
+    /services\/2\/postgresql: a pair holds one PostgreSQL cluster/,
+  )
 })
 
 test.run()

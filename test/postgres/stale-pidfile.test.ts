@@ -13,7 +13,10 @@ import { DROP_STALE_PIDFILE } from '../../lib/postgres/exec.ts'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hapair-pidfile-'))
 const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
-test.after(() => { parent.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }) })
+test.after(() => {
+  parent.kill('SIGKILL')
+  rmSync(dir, { recursive: true, force: true })
+})
 const zombie = new Promise<number>((resolve) => parent.stdout!.once('data', (d) => resolve(Number(String(d).trim()))))
 
 function run(pid: string): { code: number | null; kept: boolean } {
@@ -25,7 +28,17 @@ function run(pid: string): { code: number | null; kept: boolean } {
 test('a zombie postmaster: its lock file is removed, the snippet says so', async () => {
   const pid = await zombie
   // Wait until it is a zombie: exited, not reaped.
-  for (let i = 0; i < 100 && !/^Z/.test(spawnSync('ps', ['-o', 'stat=', '-p', String(pid)]).stdout.toString().trim()); i++) await new Promise((r) => setTimeout(r, 20))
+  for (
+    let i = 0;
+    i < 100 &&
+    !/^Z/.test(
+      spawnSync('ps', ['-o', 'stat=', '-p', String(pid)])
+        .stdout.toString()
+        .trim(),
+    );
+    i++
+  )
+    await new Promise((r) => setTimeout(r, 20))
   assert.match(spawnSync('ps', ['-o', 'stat=', '-p', String(pid)]).stdout.toString(), /^Z/)
   assert.equal(run(String(pid)), { code: 1, kept: false })
 })

@@ -14,7 +14,9 @@ test.before(async () => {
   lab = await startPgLab('sync')
   await sql(vipOf(lab), 'create table t (n int primary key, at timestamptz default clock_timestamp())')
 })
-test.after(async () => { await lab?.down() })
+test.after(async () => {
+  await lab?.down()
+})
 
 test(`planned switchover and back, ${ROUNDS} times, under writes: nothing acknowledged lost`, async () => {
   const vip = vipOf(lab)
@@ -23,7 +25,10 @@ test(`planned switchover and back, ${ROUNDS} times, under writes: nothing acknow
   try {
     await new Promise((r) => setTimeout(r, 300))
     for (let i = 0; i < ROUNDS; i++) {
-      for (const [to, from] of [['node-b', 'node-a'], ['node-a', 'node-b']]) {
+      for (const [to, from] of [
+        ['node-b', 'node-a'],
+        ['node-a', 'node-b'],
+      ]) {
         const before = w.acked.length
         const t0 = Date.now()
         const r = await failover(lab, to)
@@ -37,10 +42,14 @@ test(`planned switchover and back, ${ROUNDS} times, under writes: nothing acknow
         void from
       }
     }
-  } finally { await w.stop() }
+  } finally {
+    await w.stop()
+  }
   const lost = await missing(vip, 't', w.acked)
   assert.equal(lost, [], `acknowledged rows missing: ${lost.slice(0, 10)}`)
-  console.log(`  pg planned: ${gaps.length} switchovers, write unavailability median ${median(gaps)} ms, max ${Math.max(...gaps)} ms; ${w.acked.length} rows acknowledged, ${lost.length} lost, ${w.unknown.length} unknown`)
+  console.log(
+    `  pg planned: ${gaps.length} switchovers, write unavailability median ${median(gaps)} ms, max ${Math.max(...gaps)} ms; ${w.acked.length} rows acknowledged, ${lost.length} lost, ${w.unknown.length} unknown`,
+  )
 })
 
 test.run()

@@ -18,10 +18,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 // uvu reports a failed before hook only as 0 passed: say why.
 test.before(async () => {
   try {
-    lab = await startPgLab('sync', {}, (j) => { j.pairs[0].watch = { holdDownMs: 1000, maxTakeoversPerHour: 100 } })
-  } catch (e) { console.error('test setup failed:', e); throw e }
+    lab = await startPgLab('sync', {}, (j) => {
+      j.pairs[0].watch = { holdDownMs: 1000, maxTakeoversPerHour: 100 }
+    })
+  } catch (e) {
+    console.error('test setup failed:', e)
+    throw e
+  }
 })
-test.after(async () => { await w?.stop(); await lab?.down() })
+test.after(async () => {
+  await w?.stop()
+  await lab?.down()
+})
 
 async function unplanned(fault: 'kill' | 'isolate', from: string, to: string, table: string) {
   const vip = vipOf(lab)
@@ -37,13 +45,17 @@ async function unplanned(fault: 'kill' | 'isolate', from: string, to: string, ta
     done = await w!.waitFor((e) => e.event === 'takeover-done' || e.event === 'takeover-failed', 15_000, mark)
     await sleep(500)
     gap = writer.gap(t0, Date.now() - 500)
-  } finally { await writer.stop() }
+  } finally {
+    await writer.stop()
+  }
   assert.is(done.event, 'takeover-done', JSON.stringify(done))
   assert.is(done.to, to)
   const lost = await missing(vip, table, writer.acked)
   assert.equal(lost, [], `acknowledged rows lost: ${lost.slice(0, 10)}`)
   assert.ok(writer.acked.length > 0)
-  console.log(`  pg ${fault === 'kill' ? 'power off' : 'link cut'} under the watcher: write unavailability ${gap} ms, ${writer.acked.length} acknowledged, 0 lost`)
+  console.log(
+    `  pg ${fault === 'kill' ? 'power off' : 'link cut'} under the watcher: write unavailability ${gap} ms, ${writer.acked.length} acknowledged, 0 lost`,
+  )
   assert.is((await states(lab))[to]?.role, 'primary')
 }
 
@@ -64,7 +76,10 @@ test('the watcher starts on a healthy pair: nothing to rejoin, nothing changed',
   await w.waitFor((e) => e.event === 'started', 30_000)
   const ev = await w.waitFor((e) => e.event === 'pg-rejoined' || e.event === 'pg-rejoin-failed', 30_000)
   assert.is(ev.event, 'pg-rejoined', JSON.stringify(ev))
-  assert.ok(ev.detail.every((l: string) => /already streams/.test(l)), JSON.stringify(ev.detail))
+  assert.ok(
+    ev.detail.every((l: string) => /already streams/.test(l)),
+    JSON.stringify(ev.detail),
+  )
   await sleep(1000)
 })
 

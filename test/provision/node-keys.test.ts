@@ -17,7 +17,7 @@ import { InputError } from '../../lib/errors.ts'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hapair-node-keys-'))
 
-test('test keys are OpenSSH\'s own format: ssh-keygen derives the same public key and fingerprint', () => {
+test("test keys are OpenSSH's own format: ssh-keygen derives the same public key and fingerprint", () => {
   const k = ed25519Pair('c')
   const file = path.join(dir, 'id')
   writeFileSync(file, k.privateKeyOpenssh, { mode: 0o600 })
@@ -29,16 +29,25 @@ test('test keys are OpenSSH\'s own format: ssh-keygen derives the same public ke
 
 test('parsePublicKey: only ssh-ed25519 public key lines', () => {
   for (const bad of ['', 'ssh-rsa AAAAB3NzaC1yc2E=', '-----BEGIN OPENSSH PRIVATE KEY-----', `ssh-ed25519 ${Buffer.from('x'.repeat(51)).toString('base64')}`]) {
-    assert.throws(() => parsePublicKey(bad, 'where'), (e: Error) => e instanceof InputError && e.message.startsWith('where: '), bad)
+    assert.throws(
+      () => parsePublicKey(bad, 'where'),
+      (e: Error) => e instanceof InputError && e.message.startsWith('where: '),
+      bad,
+    )
   }
 })
 
-test('a node\'s known_hosts pins its peers under the hop\'s alias: the sync\'s own pin check calls it pinned', () => {
+test("a node's known_hosts pins its peers under the hop's alias: the sync's own pin check calls it pinned", () => {
   const peer = ed25519Pair()
   const text = nodeKnownHostsText('web', [{ name: 'web-2', hostPublicKey: peer.publicKeyOpenssh }])
   assert.is(text, `hapair-web@web-2 ${peer.publicKeyOpenssh.trim()}\n`)
   const blob = parsePublicKey(peer.publicKeyOpenssh, 'p').blob
-  const v = comparePins(text, [{ type: 'ssh-ed25519', blob }], { name: 'web-2', address: '203.0.113.12', port: 22, alias: 'hapair-web@web-2' }, { file: '/etc/hapair/known_hosts', source: 'web-1', others: [] })
+  const v = comparePins(
+    text,
+    [{ type: 'ssh-ed25519', blob }],
+    { name: 'web-2', address: '203.0.113.12', port: 22, alias: 'hapair-web@web-2' },
+    { file: '/etc/hapair/known_hosts', source: 'web-1', others: [] },
+  )
   assert.equal(v, { state: 'pinned' })
 })
 
@@ -55,11 +64,14 @@ writeFileSync(wrapper, SYNC_RECEIVE_SCRIPT)
 chmodSync(wrapper, 0o755)
 // What sshd does with a forced command: the client's command in SSH_ORIGINAL_COMMAND, the forced one run by the shell.
 const fakeSsh = path.join(dir, 'ssh')
-writeFileSync(fakeSsh, `#!/bin/sh
+writeFileSync(
+  fakeSsh,
+  `#!/bin/sh
 while [ $# -gt 0 ]; do case "$1" in -F|-i|-o|-p|-l) shift 2 ;; -*) shift ;; *) break ;; esac; done
 shift
 SSH_ORIGINAL_COMMAND="$*" exec sh ${wrapper}
-`)
+`,
+)
 chmodSync(fakeSsh, 0o755)
 
 const tree = (name: string) => {
@@ -79,7 +91,15 @@ const run = (argv: string[], input?: string) => spawnSync(argv[0], argv.slice(1)
 
 function options(src: string, extra: Partial<RsyncOptions> = {}): RsyncOptions {
   const item: SyncItem = { name: 'site', path: src, mirror: true }
-  return { item, protect: [], target: { user: 'root', address: 'peer', port: 22, hostKeyAlias: 'hapair-web@peer' }, keyFile: '/etc/hapair/sync_ed25519', knownHostsFile: '/etc/hapair/known_hosts', ioTimeoutSec: 10, ...extra }
+  return {
+    item,
+    protect: [],
+    target: { user: 'root', address: 'peer', port: 22, hostKeyAlias: 'hapair-web@peer' },
+    keyFile: '/etc/hapair/sync_ed25519',
+    knownHostsFile: '/etc/hapair/known_hosts',
+    ioTimeoutSec: 10,
+    ...extra,
+  }
 }
 
 test('the forced command lets every hop hapair runs through: sync (mirror, held deletes), the delete pass, a follow batch', () => {
@@ -110,7 +130,13 @@ test('the forced command refuses a pull (--sender), an rsync without -s, and any
   const plain = run(['rsync', '-a', '-e', fakeSsh, src + '/', `root@peer:${dst}/`])
   assert.is.not(plain.status, 0)
   assert.match(plain.stderr, /hapair sync key: refused/)
-  for (const cmd of [['cat', '/etc/passwd'], ['rsync', '--server', '-s', '.', '/tmp'], ['rsync --server -slogDtpre.iLsfxCIvu; id'], ['rsync', '--server', '--daemon', '.'], []]) {
+  for (const cmd of [
+    ['cat', '/etc/passwd'],
+    ['rsync', '--server', '-s', '.', '/tmp'],
+    ['rsync --server -slogDtpre.iLsfxCIvu; id'],
+    ['rsync', '--server', '--daemon', '.'],
+    [],
+  ]) {
     const r = run([fakeSsh, 'peer', ...cmd])
     assert.is(r.status, 1, `${cmd.join(' ')}: ${r.stdout}`)
     assert.is(r.stdout, '')

@@ -16,8 +16,12 @@ import { startTestLab, type TestLab } from '../helpers/lab.ts'
 import { playbook } from '../helpers/playbook.ts'
 
 let lab: TestLab
-test.before(async () => { lab = await startTestLab() })
-test.after(async () => { await lab?.down() })
+test.before(async () => {
+  lab = await startTestLab()
+})
+test.after(async () => {
+  await lab?.down()
+})
 
 const status = () => playbook('status', ['--inventory', lab.file, '--json'])
 const keyPart = (line: string) => line.trim().split(/\s+/).slice(0, 2).join(' ')
@@ -38,13 +42,25 @@ test('a node on a generated host key is pinned from the stack output, for the co
   // The stack's output: each node's public host key and its fingerprint (node-a's is the one it has).
   const aPub = readFileSync(`${labHostKeyFile(lab.inv, a.name)}.pub`, 'utf8')
   const key = (line: string) => ({ publicKey: keyPart(line), fingerprint: fp(line) })
-  const output = { pairs: { [pair.name]: { provider: 'hcloud', nodes: { [a.name]: { id: 1, ipv4: a.address, hostKey: key(aPub) }, [b.name]: { id: 2, ipv4: b.address, hostKey: key(generated.publicKeyOpenssh) } }, floatingIps: [] } } }
+  const output = {
+    pairs: {
+      [pair.name]: {
+        provider: 'hcloud',
+        nodes: { [a.name]: { id: 1, ipv4: a.address, hostKey: key(aPub) }, [b.name]: { id: 2, ipv4: b.address, hostKey: key(generated.publicKeyOpenssh) } },
+        floatingIps: [],
+      },
+    },
+  }
   const r = importStack(lab.inv, parseStackOutputs(JSON.stringify(output), 'stack.json'), 'stack.json', lab.file)
   assert.is(r.knownHosts.length, 1)
   const controller = sshSettings(lab.inv, pair, b).knownHostsFile!
   assert.is(r.knownHosts[0].file, controller)
   for (const k of r.knownHosts) if (k.changed) writeFileAtomic(k.file, k.text, k.before)
-  assert.ok(readFileSync(controller, 'utf8').split('\n').includes(`${b.address} ${keyPart(generated.publicKeyOpenssh)}`))
+  assert.ok(
+    readFileSync(controller, 'utf8')
+      .split('\n')
+      .includes(`${b.address} ${keyPart(generated.publicKeyOpenssh)}`),
+  )
   assert.equal(r.knownHosts[0].pins.find((p) => p.node === b.name)?.fingerprint, generated.fingerprint)
 
   // What cloud-init writes at first boot on node-a: node-b under the hop's alias.

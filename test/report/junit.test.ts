@@ -4,7 +4,8 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { formatJunit, xmlEscape } from '../../lib/report/junit.ts'
 import { sample } from './fixtures.ts'
 
-const parse = (xml: string) => new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (n) => ['testsuite', 'testcase'].includes(n) }).parse(xml)
+const parse = (xml: string) =>
+  new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (n) => ['testsuite', 'testcase'].includes(n) }).parse(xml)
 
 test('junit: well-formed XML, one suite per pair, one testcase per check', () => {
   const xml = formatJunit(sample, { timestamp: new Date('2024-05-02T00:23:41Z') })
@@ -13,7 +14,10 @@ test('junit: well-formed XML, one suite per pair, one testcase per check', () =>
   assert.is(doc.testsuites.tests, '5')
   assert.is(doc.testsuites.failures, '2')
   const suites = doc.testsuites.testsuite
-  assert.equal(suites.map((s: any) => s.name), ['hapair verify: demo', 'hapair verify: other'])
+  assert.equal(
+    suites.map((s: any) => s.name),
+    ['hapair verify: demo', 'hapair verify: other'],
+  )
   assert.is(suites[0].timestamp, '2024-05-02T00:23:41')
   assert.is(suites[0].testcase.length, 4)
   const failed = suites[0].testcase.find((c: any) => c.failure)

@@ -13,7 +13,10 @@ const T = now.getTime() / 1000
 
 test('metrics: every family has HELP and TYPE gauge, one sample per check', () => {
   const fams = parsePrometheus(formatMetrics(sample, { playbook: 'verify', now }))
-  assert.equal(fams.map((f) => f.name), Object.values(METRICS).map((m) => m.name))
+  assert.equal(
+    fams.map((f) => f.name),
+    Object.values(METRICS).map((m) => m.name),
+  )
   for (const f of fams) assert.is(f.type, 'GAUGE')
   const ok = fams.find((f) => f.name === 'hapair_check_ok')!
   assert.is(ok.metrics.length, 5)
@@ -22,28 +25,62 @@ test('metrics: every family has HELP and TYPE gauge, one sample per check', () =
   assert.is(dur.metrics[3].value, '0.211')
   // Run-level series are per pair too: one run's verdict for each pair it covered.
   const run = fams.find((f) => f.name === 'hapair_run_ok')!
-  assert.equal(run.metrics, [{ value: '0', labels: { playbook: 'verify', pair: 'demo' } }, { value: '0', labels: { playbook: 'verify', pair: 'other' } }])
+  assert.equal(run.metrics, [
+    { value: '0', labels: { playbook: 'verify', pair: 'demo' } },
+    { value: '0', labels: { playbook: 'verify', pair: 'other' } },
+  ])
 })
 
 test('metrics: a pair whose every check passed has run_ok 1 while another pair fails', () => {
-  const fams = parsePrometheus(formatMetrics(sample.filter((r) => r.pair === 'other' || r.ok), { playbook: 'verify', now }))
+  const fams = parsePrometheus(
+    formatMetrics(
+      sample.filter((r) => r.pair === 'other' || r.ok),
+      { playbook: 'verify', now },
+    ),
+  )
   const run = fams.find((f) => f.name === 'hapair_run_ok')!.metrics
-  assert.equal(run.map((m) => [m.labels!.pair, m.value]), [['demo', '1'], ['other', '0']])
+  assert.equal(
+    run.map((m) => [m.labels!.pair, m.value]),
+    [
+      ['demo', '1'],
+      ['other', '0'],
+    ],
+  )
 })
 
 test('metrics: a pair the run covered but that produced no result still reports its run', () => {
-  const fams = parsePrometheus(formatMetrics(sample.filter((r) => r.pair === 'demo'), { playbook: 'backup-verify', now, pairs: ['demo', 'empty'] }))
+  const fams = parsePrometheus(
+    formatMetrics(
+      sample.filter((r) => r.pair === 'demo'),
+      { playbook: 'backup-verify', now, pairs: ['demo', 'empty'] },
+    ),
+  )
   const at = fams.find((f) => f.name === 'hapair_run_timestamp_seconds')!.metrics
-  assert.equal(at.map((m) => m.labels), [{ playbook: 'backup-verify', pair: 'demo' }, { playbook: 'backup-verify', pair: 'empty' }])
-  assert.equal(fams.find((f) => f.name === 'hapair_run_ok')!.metrics.map((m) => m.value), ['0', '1'])
+  assert.equal(
+    at.map((m) => m.labels),
+    [
+      { playbook: 'backup-verify', pair: 'demo' },
+      { playbook: 'backup-verify', pair: 'empty' },
+    ],
+  )
+  assert.equal(
+    fams.find((f) => f.name === 'hapair_run_ok')!.metrics.map((m) => m.value),
+    ['0', '1'],
+  )
 })
 
 // node_exporter's textfile collector merges every *.prom file of its directory and drops the
 // whole scrape's textfile metrics when one series (name and label values) appears twice.
 test('metrics: per-pair files of both playbooks share no series, so node_exporter can read them together', () => {
-  const files = ['demo', 'other'].flatMap((pair) => ['verify', 'backup-verify'].map((playbook) =>
-    // backup-verify names its steps BACKUP:STEP, never a verify check's name.
-    formatMetrics(sample.filter((r) => r.pair === pair).map((r) => (playbook === 'verify' ? r : { ...r, check: `app:${r.check}` })), { playbook, now, pairs: [pair] })))
+  const files = ['demo', 'other'].flatMap((pair) =>
+    ['verify', 'backup-verify'].map((playbook) =>
+      // backup-verify names its steps BACKUP:STEP, never a verify check's name.
+      formatMetrics(
+        sample.filter((r) => r.pair === pair).map((r) => (playbook === 'verify' ? r : { ...r, check: `app:${r.check}` })),
+        { playbook, now, pairs: [pair] },
+      ),
+    ),
+  )
   const seen = new Set<string>()
   for (const f of files) {
     for (const fam of parsePrometheus(f)) {
@@ -83,7 +120,9 @@ test('escapeLabel: backslash, quote and newline', () => {
 })
 
 test('parseLastSuccess ignores other metrics, comments and garbage', () => {
-  const back = parseLastSuccess('# HELP x\nhapair_check_ok{pair="a",node="b",check="c"} 1\nnonsense\nhapair_check_last_success_timestamp_seconds{pair="a",node="b",check="c"} NaNx\n')
+  const back = parseLastSuccess(
+    '# HELP x\nhapair_check_ok{pair="a",node="b",check="c"} 1\nnonsense\nhapair_check_last_success_timestamp_seconds{pair="a",node="b",check="c"} NaNx\n',
+  )
   assert.is(back.size, 0)
 })
 

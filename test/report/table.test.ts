@@ -6,9 +6,10 @@ import { sample } from './fixtures.ts'
 test('groups by pair in first-seen order, failures first, order kept inside each group', () => {
   const g = groupForTable(sample)
   assert.equal([...g.keys()], ['demo', 'other'])
-  assert.equal(g.get('demo')!.map((r) => `${r.node}/${r.check}/${r.ok}`), [
-    'node-b/sync-drift/false', 'node-a/links/true', 'node-b/links/true', 'node-a/sync-drift/true',
-  ])
+  assert.equal(
+    g.get('demo')!.map((r) => `${r.node}/${r.check}/${r.ok}`),
+    ['node-b/sync-drift/false', 'node-a/links/true', 'node-b/links/true', 'node-a/sync-drift/true'],
+  )
 })
 
 test('table: header per pair with counts, FAIL rows first with their detail, summary last', () => {

@@ -20,12 +20,18 @@ test('writeFileAtomic replaces the file whole and leaves no temp file', () => {
 })
 
 test('writeFileAtomic into a missing directory fails with exit 1 (the checks have run by then) and leaves nothing', () => {
-  assert.throws(() => writeFileAtomic(path.join(dir, 'nope', 'x.xml'), 'x'), (e: unknown) => e instanceof HapairError && e.exitCode === 1 && /no such directory/.test((e as Error).message))
+  assert.throws(
+    () => writeFileAtomic(path.join(dir, 'nope', 'x.xml'), 'x'),
+    (e: unknown) => e instanceof HapairError && e.exitCode === 1 && /no such directory/.test((e as Error).message),
+  )
   assert.equal(readdirSync(dir), ['m.prom'])
 })
 
 test('checkReportTargets refuses unwritable destinations before anything runs', () => {
-  assert.throws(() => checkReportTargets({ playbook: 'verify', junit: path.join(dir, 'missing', 'j.xml') }), (e: unknown) => e instanceof InputError)
+  assert.throws(
+    () => checkReportTargets({ playbook: 'verify', junit: path.join(dir, 'missing', 'j.xml') }),
+    (e: unknown) => e instanceof InputError,
+  )
   assert.throws(() => checkReportTargets({ playbook: 'verify', metrics: '' }), /needs a file name/)
   checkReportTargets({ playbook: 'verify', junit: path.join(dir, 'j.xml'), metrics: path.join(dir, 'm.prom') })
 })
@@ -34,7 +40,11 @@ test('emitReports writes JUnit and metrics, carries last success over, returns t
   const junit = path.join(dir, 'j.xml')
   const metrics = path.join(dir, 'm2.prom')
   const first = new Date('2024-05-01T00:00:00Z')
-  emitReports(sample.map((r) => ({ ...r, ok: true })), { playbook: 'verify', metrics }, first)
+  emitReports(
+    sample.map((r) => ({ ...r, ok: true })),
+    { playbook: 'verify', metrics },
+    first,
+  )
   const out = emitReports(sample, { playbook: 'verify', junit, metrics, json: true }, new Date('2024-05-02T00:00:00Z'))
   assert.is(JSON.parse(out).ok, false)
   assert.match(readIfExists(junit), /<testsuites/)

@@ -40,7 +40,8 @@ async function sshViolations(c: HaPair, worldAllowed: boolean): Promise<string[]
   const out: string[] = []
   for (const r of (await value(c.firewall.inboundRules)) ?? []) {
     const src = r.sourceAddresses ?? []
-    if (r.protocol === 'tcp' && r.portRange === '22' && src.some(isWorld) && !worldAllowed) out.push(`${await urnOf(c.firewall)}: SSH open to ${src.filter(isWorld).join(', ')}`)
+    if (r.protocol === 'tcp' && r.portRange === '22' && src.some(isWorld) && !worldAllowed)
+      out.push(`${await urnOf(c.firewall)}: SSH open to ${src.filter(isWorld).join(', ')}`)
   }
   if (!((await value(c.firewall.outboundRules)) ?? []).length) out.push(`${await urnOf(c.firewall)}: no outbound rules: DigitalOcean would block all egress`)
   return out
@@ -52,10 +53,17 @@ test('example-digitalocean: droplets per node in one region, covered by the fire
   check(await dropletViolations(api, 2, 'fra1'))
 })
 
-test('example-digitalocean: reserved IP assigned to the primary\'s droplet, and left alone after a failover', async () => {
+test("example-digitalocean: reserved IP assigned to the primary's droplet, and left alone after a failover", async () => {
   const fx = exampleCopy('example-digitalocean.json')
   const seen = new Map<string, string[]>()
-  const [api] = digitaloceanStack(provisionPlan(fx.inv, 'digitalocean'), { transformations: [(a) => { seen.set(a.name, (a.opts.ignoreChanges ?? []) as string[]); return undefined }] }).components
+  const [api] = digitaloceanStack(provisionPlan(fx.inv, 'digitalocean'), {
+    transformations: [
+      (a) => {
+        seen.set(a.name, (a.opts.ignoreChanges ?? []) as string[])
+        return undefined
+      },
+    ],
+  }).components
   check(await primaryViolations(api, 'api-1'))
   assert.equal(seen.get('api-vip'), ['dropletId'])
   assert.equal(seen.get('api-api-1'), ['userData', 'sshKeys', 'image'])
@@ -67,9 +75,16 @@ test('example-digitalocean: no SSH open to the world; peers by tag; egress allow
   check(await sshViolations(api, false))
   const rules = (await value(api.firewall.inboundRules))!
   const tag = await value(api.tag.name)
-  assert.ok(rules.some((r) => r.portRange === '22' && r.sourceTags?.includes(tag)), 'peer SSH by tag')
+  assert.ok(
+    rules.some((r) => r.portRange === '22' && r.sourceTags?.includes(tag)),
+    'peer SSH by tag',
+  )
   assert.equal(rules.find((r) => r.portRange === '8080')?.sourceAddresses, ['0.0.0.0/0', '::/0'])
-  const world = build(fx.edit((d) => { d.pairs[0].provision.adminNetworks = ['0.0.0.0/0', '::/0'] })).components[0]
+  const world = build(
+    fx.edit((d) => {
+      d.pairs[0].provision.adminNetworks = ['0.0.0.0/0', '::/0']
+    }),
+  ).components[0]
   const v = await sshViolations(world, false)
   assert.ok(v.length === 1 && /digitalocean:index\/firewall:Firewall::api-fw: SSH open to 0\.0\.0\.0\/0, ::\/0/.test(v[0]), v.join('\n'))
 })
@@ -107,9 +122,27 @@ test('outputs feed import-stack into an inventory that validates, with digitaloc
 })
 
 const bad: { name: string; edit: (d: any) => void; message: RegExp }[] = [
-  { name: 'droplets in two regions', edit: (d) => { d.pairs[0].nodes[1].provision = { location: 'ams3' } }, message: /pairs\/0\/provision: all droplets must be in one region.*fra1, ams3/ },
-  { name: 'reserved IPv6 asked for', edit: (d) => { d.pairs[0].provision.floatingIpv6 = true }, message: /pairs\/0\/provision\/floatingIpv6: not supported with provider "digitalocean"/ },
-  { name: 'schema error', edit: (d) => { d.pairs = '{' }, message: /pairs: must be array/ },
+  {
+    name: 'droplets in two regions',
+    edit: (d) => {
+      d.pairs[0].nodes[1].provision = { location: 'ams3' }
+    },
+    message: /pairs\/0\/provision: all droplets must be in one region.*fra1, ams3/,
+  },
+  {
+    name: 'reserved IPv6 asked for',
+    edit: (d) => {
+      d.pairs[0].provision.floatingIpv6 = true
+    },
+    message: /pairs\/0\/provision\/floatingIpv6: not supported with provider "digitalocean"/,
+  },
+  {
+    name: 'schema error',
+    edit: (d) => {
+      d.pairs = '{'
+    },
+    message: /pairs: must be array/,
+  },
 ]
 for (const c of bad) {
   test(`a bad inventory fails the stack before any resource is declared: ${c.name}`, () => {

@@ -28,7 +28,9 @@ export function exampleCopy(name: 'example-hcloud.json' | 'example-digitalocean.
   const file = path.join(dir, name)
   cpSync(path.join(root, 'inventory', name), file)
   return {
-    dir, file, inv: loadInventory(file),
+    dir,
+    file,
+    inv: loadInventory(file),
     write(fn) {
       const d = JSON.parse(readFileSync(file, 'utf8'))
       fn(d)
@@ -36,6 +38,8 @@ export function exampleCopy(name: 'example-hcloud.json' | 'example-digitalocean.
       writeFileSync(f, JSON.stringify(d, null, 2))
       return f
     },
-    edit(fn) { return loadInventory(this.write(fn)) },
+    edit(fn) {
+      return loadInventory(this.write(fn))
+    },
   }
 }

@@ -70,12 +70,18 @@ test('example-hcloud: two servers per pair in one spread placement group', async
   for (const c of components) check(await spreadViolations(c, 2))
 })
 
-test('example-hcloud: floating IPs (v4, and v6 where asked) assigned to the primary\'s server', async () => {
+test("example-hcloud: floating IPs (v4, and v6 where asked) assigned to the primary's server", async () => {
   const fx = exampleCopy('example-hcloud.json')
   const { components } = build(fx.inv)
   const [web, db] = components
-  assert.equal(web.floatingIps.map((f) => f.plan.family), ['ipv4', 'ipv6'])
-  assert.equal(db.floatingIps.map((f) => f.plan.family), ['ipv4'])
+  assert.equal(
+    web.floatingIps.map((f) => f.plan.family),
+    ['ipv4', 'ipv6'],
+  )
+  assert.equal(
+    db.floatingIps.map((f) => f.plan.family),
+    ['ipv4'],
+  )
   check(await primaryViolations(web, 'web-1'))
   check(await primaryViolations(db, 'db-1'))
 })
@@ -91,38 +97,55 @@ test('example-hcloud: no SSH open to the world; service ports as declared', asyn
   assert.equal(web.find((r) => r.port === '443')?.sourceIps, ['0.0.0.0/0', '::/0'], 'a service port without sources is public')
 })
 
-test('pulumi up leaves a failed-over address and the servers\' first-boot data alone (ignoreChanges)', async () => {
+test("pulumi up leaves a failed-over address and the servers' first-boot data alone (ignoreChanges)", async () => {
   const fx = exampleCopy('example-hcloud.json')
   const seen: { type: string; name: string; ignore: string[] }[] = []
   // Transformations run as each resource is constructed, so the list is complete on return: no wait.
-  const record: pulumi.ResourceTransformation = (a) => { seen.push({ type: a.type, name: a.name, ignore: (a.opts.ignoreChanges ?? []) as string[] }); return undefined }
+  const record: pulumi.ResourceTransformation = (a) => {
+    seen.push({ type: a.type, name: a.name, ignore: (a.opts.ignoreChanges ?? []) as string[] })
+    return undefined
+  }
   hcloudStack(provisionPlan(fx.inv, 'hcloud'), { transformations: [record] })
   const of = (type: string) => seen.filter((x) => x.type === type)
   // Expected from the inventory, not from the stack: one server per node, one assignment per floating IP.
   const pairs = fx.inv.data.pairs.filter((p) => p.provision?.provider === 'hcloud')
   const servers = of('hcloud:index/server:Server')
   const assignments = of('hcloud:index/floatingIpAssignment:FloatingIpAssignment')
-  assert.is(servers.length, pairs.reduce((n, p) => n + p.nodes.length, 0), servers.map((x) => x.name).join(', '))
-  assert.is(assignments.length, pairs.reduce((n, p) => n + (p.provision!.floatingIpv6 ? 2 : 1), 0), assignments.map((x) => x.name).join(', '))
+  assert.is(
+    servers.length,
+    pairs.reduce((n, p) => n + p.nodes.length, 0),
+    servers.map((x) => x.name).join(', '),
+  )
+  assert.is(
+    assignments.length,
+    pairs.reduce((n, p) => n + (p.provision!.floatingIpv6 ? 2 : 1), 0),
+    assignments.map((x) => x.name).join(', '),
+  )
   // A failover moves the address through the API: `pulumi up` must not move it back.
   for (const a of assignments) assert.ok(a.ignore.includes('serverId'), `${a.name} ignores ${JSON.stringify(a.ignore)}`)
   // hcloud rebuilds a server when its user data, keys or image change: that would wipe the pair's data.
-  for (const x of servers) for (const prop of ['userData', 'sshKeys', 'image']) assert.ok(x.ignore.includes(prop), `${x.name} ignores ${JSON.stringify(x.ignore)}, not ${prop}`)
+  for (const x of servers)
+    for (const prop of ['userData', 'sshKeys', 'image']) assert.ok(x.ignore.includes(prop), `${x.name} ignores ${JSON.stringify(x.ignore)}, not ${prop}`)
   // And nothing else is frozen: firewall rules and the rest follow the inventory on every `pulumi up`.
   const frozen = seen.filter((x) => x.ignore.length && !servers.includes(x) && !assignments.includes(x))
-  assert.equal(frozen.map((x) => `${x.type}::${x.name}`), [])
+  assert.equal(
+    frozen.map((x) => `${x.type}::${x.name}`),
+    [],
+  )
 })
 
 test('the SSH policy can fail: world-open admin networks are flagged unless the inventory asked for them', async () => {
   const fx = exampleCopy('example-hcloud.json')
-  const inv = fx.edit((d) => { d.pairs[0].provision.adminNetworks = ['0.0.0.0/0'] })
+  const inv = fx.edit((d) => {
+    d.pairs[0].provision.adminNetworks = ['0.0.0.0/0']
+  })
   const { components } = build(inv)
   const v = await sshViolations(components[0], '22', false)
   assert.ok(v.length > 0 && /urn:pulumi:test::hapair-test::hapair:hcloud:HaPair\$hcloud:index\/firewall:Firewall::web-fw/.test(v[0]), v.join('\n'))
   check(await sshViolations(components[0], '22', inv.data.pairs[0].provision!.adminNetworks.some(isWorld)))
 })
 
-test('peers may reach each other\'s SSH (sync), by their own addresses only', async () => {
+test("peers may reach each other's SSH (sync), by their own addresses only", async () => {
   const fx = exampleCopy('example-hcloud.json')
   const [web] = build(fx.inv).components
   const rules = (await value(web.firewall.rules))!
@@ -132,7 +155,7 @@ test('peers may reach each other\'s SSH (sync), by their own addresses only', as
   assert.not.ok(ssh.sourceIps!.some(isWorld))
 })
 
-test('cloud-init: the primary\'s kernel takes the floating IPs, the secondary holds none, both get rsync', async () => {
+test("cloud-init: the primary's kernel takes the floating IPs, the secondary holds none, both get rsync", async () => {
   const fx = exampleCopy('example-hcloud.json')
   const [web] = build(fx.inv).components
   const [ud1, ud2] = await Promise.all([value(web.servers['web-1'].userData), value(web.servers['web-2'].userData)])
@@ -146,7 +169,9 @@ test('cloud-init: the primary\'s kernel takes the floating IPs, the secondary ho
 
 test('outputs feed import-stack into an inventory that validates, with hcloud drivers and fencing', async () => {
   const fx = exampleCopy('example-hcloud.json')
-  const inv = fx.edit((d) => { for (const p of d.pairs) p.provision.tokenFile = 'secrets/hcloud.token' })
+  const inv = fx.edit((d) => {
+    for (const p of d.pairs) p.provision.tokenFile = 'secrets/hcloud.token'
+  })
   const stack = build(inv)
   const outputs = { pairs: await value(stack.pairs) }
   const r = importStack(inv, JSON.parse(JSON.stringify(outputs)), 'stack.json')
@@ -154,7 +179,13 @@ test('outputs feed import-stack into an inventory that validates, with hcloud dr
   const s1 = await value(stack.components[0].servers['web-1'].id)
   assert.is(web.nodes[0].hcloud?.serverId, Number(s1))
   assert.is(web.nodes[0].address, await value(stack.components[0].servers['web-1'].ipv4Address))
-  assert.equal(web.floatingIps!.map((f) => [f.name, f.driver, f.prefix]), [['vip', 'hcloud', undefined], ['vip6', 'hcloud', 64]])
+  assert.equal(
+    web.floatingIps!.map((f) => [f.name, f.driver, f.prefix]),
+    [
+      ['vip', 'hcloud', undefined],
+      ['vip6', 'hcloud', 64],
+    ],
+  )
   assert.is(web.fencing?.driver, 'hcloud')
   assert.equal(db.fencing, { driver: 'hcloud', hcloud: { tokenFile: 'secrets/hcloud.token' } }, 'provision.tokenFile reaches the drivers')
   assert.is(db.floatingIps![0].hcloud?.tokenFile, 'secrets/hcloud.token')
@@ -171,23 +202,58 @@ test('outputs feed import-stack into an inventory that validates, with hcloud dr
     if (saved === undefined) delete process.env.HCLOUD_TOKEN
     else process.env.HCLOUD_TOKEN = saved
   }
-  assert.ok(r.changes.some((c) => /web\/web-1: hcloud.serverId \(none\) -> \d+/.test(c)), r.changes.join('\n'))
+  assert.ok(
+    r.changes.some((c) => /web\/web-1: hcloud.serverId \(none\) -> \d+/.test(c)),
+    r.changes.join('\n'),
+  )
 })
 
-test('the stack reads the inventory from config ha-hcloud:inventory through the playbooks\' loader', async () => {
+test("the stack reads the inventory from config ha-hcloud:inventory through the playbooks' loader", async () => {
   const fx = exampleCopy('example-hcloud.json')
   setConfig('ha-hcloud:inventory', fx.file)
   const { inv, plans } = stackInput('ha-hcloud', 'hcloud')
   assert.is(inv.file, fx.file)
-  assert.equal(plans.map((p) => p.pair.name), ['web', 'db'])
-  assert.equal(plans[1].nodes.map((n) => n.serverType), ['cpx31', 'cpx31'], 'node-level serverType wins')
+  assert.equal(
+    plans.map((p) => p.pair.name),
+    ['web', 'db'],
+  )
+  assert.equal(
+    plans[1].nodes.map((n) => n.serverType),
+    ['cpx31', 'cpx31'],
+    'node-level serverType wins',
+  )
 })
 
 const bad: { name: string; edit: (d: any) => void; message: RegExp }[] = [
-  { name: 'schema error', edit: (d) => { d.pairs[0].provision.serverType = 7 }, message: /edited-\w+\.json: pairs\/0\/provision\/serverType: must be string/ },
-  { name: 'semantic error', edit: (d) => { delete d.pairs[0].provision.sshPublicKeyFile }, message: /pairs\/0\/provision: needs "sshPublicKey" or "sshPublicKeyFile"/ },
-  { name: 'unreadable key file', edit: (d) => { d.pairs[0].provision.sshPublicKeyFile = 'keys/missing.pub' }, message: /pairs\/0\/provision\/sshPublicKeyFile: cannot read .*missing\.pub: no such file/ },
-  { name: 'no pair for this provider', edit: (d) => { for (const p of d.pairs) p.provision.provider = 'digitalocean'; for (const p of d.pairs) delete p.provision.floatingIpv6 }, message: /no pair has a provision block with provider "hcloud" \(found: web \(digitalocean\), db \(digitalocean\)\)/ },
+  {
+    name: 'schema error',
+    edit: (d) => {
+      d.pairs[0].provision.serverType = 7
+    },
+    message: /edited-\w+\.json: pairs\/0\/provision\/serverType: must be string/,
+  },
+  {
+    name: 'semantic error',
+    edit: (d) => {
+      delete d.pairs[0].provision.sshPublicKeyFile
+    },
+    message: /pairs\/0\/provision: needs "sshPublicKey" or "sshPublicKeyFile"/,
+  },
+  {
+    name: 'unreadable key file',
+    edit: (d) => {
+      d.pairs[0].provision.sshPublicKeyFile = 'keys/missing.pub'
+    },
+    message: /pairs\/0\/provision\/sshPublicKeyFile: cannot read .*missing\.pub: no such file/,
+  },
+  {
+    name: 'no pair for this provider',
+    edit: (d) => {
+      for (const p of d.pairs) p.provision.provider = 'digitalocean'
+      for (const p of d.pairs) delete p.provision.floatingIpv6
+    },
+    message: /no pair has a provision block with provider "hcloud" \(found: web \(digitalocean\), db \(digitalocean\)\)/,
+  },
 ]
 
 for (const c of bad) {
@@ -200,7 +266,9 @@ for (const c of bad) {
       const { plans } = stackInput('ha-hcloud', 'hcloud')
       build({} as never) // not reached
       void plans
-    } catch (e) { err = e as Error }
+    } catch (e) {
+      err = e as Error
+    }
     assert.ok(err, 'the stack should fail')
     assert.is(err!.constructor.name, 'RunError', 'Pulumi prints a RunError without a stack trace')
     assert.match(err!.message, c.message)

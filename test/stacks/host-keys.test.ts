@@ -28,7 +28,10 @@ import { runSync } from '../../lib/sync/index.ts'
 import type { SshPool } from '../../lib/ssh.ts'
 
 type Provider = 'hcloud' | 'digitalocean'
-interface Built { pairs: pulumi.Output<Record<string, any>>; components: { keys: Record<string, NodeKeys>; userData: (node: string) => pulumi.Output<string | undefined> }[] }
+interface Built {
+  pairs: pulumi.Output<Record<string, any>>
+  components: { keys: Record<string, NodeKeys>; userData: (node: string) => pulumi.Output<string | undefined> }[]
+}
 
 function build(provider: Provider, fx: Fixture): Built {
   if (provider === 'hcloud') {
@@ -43,7 +46,10 @@ const trimmed = async (o: pulumi.Output<string>) => (await value(o)).trim()
 
 /** ssh-keygen's own reading of a public key line: the fingerprint check does not trust our code. */
 function sshKeygenFingerprints(file: string): string[] {
-  return execFileSync('ssh-keygen', ['-l', '-f', file], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(' ')[1])
+  return execFileSync('ssh-keygen', ['-l', '-f', file], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ')[1])
 }
 
 for (const provider of ['hcloud', 'digitalocean'] as const) {
@@ -54,7 +60,10 @@ for (const provider of ['hcloud', 'digitalocean'] as const) {
     const pairs = fx.inv.data.pairs.filter((p) => p.provision?.provider === provider)
     assert.is(stack.components.length, pairs.length)
     for (const [i, c] of stack.components.entries()) {
-      assert.equal(Object.keys(c.keys), pairs[i].nodes.map((n) => n.name))
+      assert.equal(
+        Object.keys(c.keys),
+        pairs[i].nodes.map((n) => n.name),
+      )
       for (const k of Object.values(c.keys).flatMap((x) => [x.host, x.sync])) {
         assert.ok(await pulumi.isSecret(k.privateKeyOpenssh), 'private key is a secret')
         assert.not.ok(await pulumi.isSecret(k.publicKeyOpenssh))
@@ -62,9 +71,16 @@ for (const provider of ['hcloud', 'digitalocean'] as const) {
     }
     await value(stack.pairs)
     const keys = declared.slice(before).filter((d) => d.type === 'tls:index/privateKey:PrivateKey')
-    assert.is(keys.length, pairs.reduce((n, p) => n + 2 * p.nodes.length, 0))
+    assert.is(
+      keys.length,
+      pairs.reduce((n, p) => n + 2 * p.nodes.length, 0),
+    )
     assert.ok(keys.every((k) => k.inputs.algorithm === 'ED25519'))
-    const fps = await Promise.all(stack.components.flatMap((c) => Object.values(c.keys).flatMap((x) => [value(x.host.publicKeyFingerprintSha256), value(x.sync.publicKeyFingerprintSha256)])))
+    const fps = await Promise.all(
+      stack.components.flatMap((c) =>
+        Object.values(c.keys).flatMap((x) => [value(x.host.publicKeyFingerprintSha256), value(x.sync.publicKeyFingerprintSha256)]),
+      ),
+    )
     assert.is(new Set(fps).size, fps.length, 'no two keys alike')
   })
 
@@ -88,10 +104,17 @@ for (const provider of ['hcloud', 'digitalocean'] as const) {
       const peers = pair.nodes.filter((n) => n !== node)
       const pins = await Promise.all(peers.map(async (p) => `${hostKeyAlias(pair, p)} ${await trimmed(c.keys[p.name].host.publicKeyOpenssh)}\n`))
       assert.is(file(NODE_KNOWN_HOSTS_FILE).content, pins.join(''))
-      const auth = await Promise.all(peers.map(async (p) => `restrict,command="${SYNC_RECEIVE}" ${await trimmed(c.keys[p.name].sync.publicKeyOpenssh)} hapair-sync:${pair.name}@${p.name}\n`))
+      const auth = await Promise.all(
+        peers.map(
+          async (p) => `restrict,command="${SYNC_RECEIVE}" ${await trimmed(c.keys[p.name].sync.publicKeyOpenssh)} hapair-sync:${pair.name}@${p.name}\n`,
+        ),
+      )
       assert.is(file(AUTHORIZED_SYNC_KEYS).content, auth.join(''))
       assert.match(file(SYNC_RECEIVE).content, /exec \/usr\/bin\/rsync --server "\$flags"/)
-      assert.ok(doc.runcmd.some((r: string[]) => r[0] === 'sh' && r[2].includes(`cat ${AUTHORIZED_SYNC_KEYS} >> "$h/.ssh/authorized_keys"`)), 'authorized for the login user after cloud-init wrote its keys')
+      assert.ok(
+        doc.runcmd.some((r: string[]) => r[0] === 'sh' && r[2].includes(`cat ${AUTHORIZED_SYNC_KEYS} >> "$h/.ssh/authorized_keys"`)),
+        'authorized for the login user after cloud-init wrote its keys',
+      )
       // The node's own sync key is not authorized on itself, nor is any peer's private key in its data.
       assert.not.ok(file(AUTHORIZED_SYNC_KEYS).content.includes(await trimmed(own.sync.publicKeyOpenssh)))
       for (const p of peers) assert.not.ok((await value(ud))!.includes(await value(c.keys[p.name].sync.privateKeyOpenssh)))
@@ -135,12 +158,23 @@ for (const provider of ['hcloud', 'digitalocean'] as const) {
     const report = JSON.parse(r.stdout)
     const inv = loadInventory(fx.file)
     const knownHosts = path.join(fx.dir, 'keys/known_hosts')
-    assert.equal(report.knownHosts.map((k: any) => [k.file, k.written]), [[knownHosts, true]])
+    assert.equal(
+      report.knownHosts.map((k: any) => [k.file, k.written]),
+      [[knownHosts, true]],
+    )
     // One line per node, in the order of the inventory, each the stack's key: ssh-keygen reads the same fingerprints.
     const nodes = inv.data.pairs.filter((p) => outputs.pairs[p.name]).flatMap((p) => p.nodes.map((n) => ({ p, n })))
-    const want = await Promise.all(nodes.map(({ p, n }) => value(stack.components[Object.keys(outputs.pairs).indexOf(p.name)].keys[n.name].host.publicKeyFingerprintSha256)))
+    const want = await Promise.all(
+      nodes.map(({ p, n }) => value(stack.components[Object.keys(outputs.pairs).indexOf(p.name)].keys[n.name].host.publicKeyFingerprintSha256)),
+    )
     assert.equal(sshKeygenFingerprints(knownHosts), want)
-    assert.equal(readFileSync(knownHosts, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]), nodes.map(({ n }) => n.address))
+    assert.equal(
+      readFileSync(knownHosts, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ')[0]),
+      nodes.map(({ n }) => n.address),
+    )
     for (const { p, n } of nodes) {
       const o = outputs.pairs[p.name].nodes[n.name]
       const verdict = checkHostKey(readKnownHosts(knownHosts, [n.address], 22), Buffer.from(o.hostKey!.publicKey.split(' ')[1], 'base64'))
@@ -164,7 +198,10 @@ for (const provider of ['hcloud', 'digitalocean'] as const) {
     const again = await playbook('import-stack', ['--stack-output', file, '--inventory', fx.file, '--out', fx.file, '--json'])
     assert.is(again.code, 0, again.stderr)
     assert.equal(JSON.parse(again.stdout).changes, [])
-    assert.equal(JSON.parse(again.stdout).knownHosts.map((k: any) => k.written), [false])
+    assert.equal(
+      JSON.parse(again.stdout).knownHosts.map((k: any) => k.written),
+      [false],
+    )
   })
 }
 
@@ -174,17 +211,41 @@ test('sync on an imported example gets past its input checks (no exit 2): it goe
   const imported = importStack(fx.inv, outputs, 'stack.json').inventory
   const asked: string[] = []
   // No network here: every node is unreachable, which is a failure of the run (exit 1), not of its input.
-  const pool = { session: (_p: unknown, n: { name: string; address: string } | string) => {
-    const node = typeof n === 'string' ? { name: n, address: '?' } : n
-    return { name: node.name, run: async () => { asked.push(node.name); throw new RemoteError('unreachable (test)', { node: node.name, host: node.address, unreachable: true }) } }
-  } } as unknown as SshPool
-  const bare = importStack(fx.inv, { pairs: { web: { ...outputs.pairs.web, nodes: Object.fromEntries(Object.entries(outputs.pairs.web.nodes).map(([k, v]) => [k, { id: v.id, ipv4: v.ipv4 }])) } } } as StackOutputs, 's').inventory
+  const pool = {
+    session: (_p: unknown, n: { name: string; address: string } | string) => {
+      const node = typeof n === 'string' ? { name: n, address: '?' } : n
+      return {
+        name: node.name,
+        run: async () => {
+          asked.push(node.name)
+          throw new RemoteError('unreachable (test)', { node: node.name, host: node.address, unreachable: true })
+        },
+      }
+    },
+  } as unknown as SshPool
+  const bare = importStack(
+    fx.inv,
+    {
+      pairs: {
+        web: { ...outputs.pairs.web, nodes: Object.fromEntries(Object.entries(outputs.pairs.web.nodes).map(([k, v]) => [k, { id: v.id, ipv4: v.ipv4 }])) },
+      },
+    } as StackOutputs,
+    's',
+  ).inventory
   let before: unknown
-  try { await runSync(bare, bare.data.pairs[0], pool) } catch (e) { before = e }
+  try {
+    await runSync(bare, bare.data.pairs[0], pool)
+  } catch (e) {
+    before = e
+  }
   assert.instance(before, InputError, 'without the generated keys: sync.nodeKnownHostsFile is required (exit 2)')
   assert.match((before as Error).message, /sync\.nodeKnownHostsFile is required for rsync items/)
   let err: unknown
-  try { await runSync(imported, imported.data.pairs[0], pool) } catch (e) { err = e }
+  try {
+    await runSync(imported, imported.data.pairs[0], pool)
+  } catch (e) {
+    err = e
+  }
   assert.ok(err, 'fails: no node answers')
   assert.not.instance(err, InputError, (err as Error).message)
   assert.is((err as { exitCode: number }).exitCode, 1, (err as Error).message)
@@ -192,7 +253,7 @@ test('sync on an imported example gets past its input checks (no exit 2): it goe
   assert.ok(asked.length > 0)
 })
 
-test('import-stack keeps other hosts\' lines and replaces a stale key for the same address; without --out it writes nothing', async () => {
+test("import-stack keeps other hosts' lines and replaces a stale key for the same address; without --out it writes nothing", async () => {
   const fx = exampleCopy('example-hcloud.json')
   const { file, outputs } = await stackOutput('hcloud', fx)
   const web1 = outputs.pairs.web.nodes['web-1']
@@ -202,7 +263,10 @@ test('import-stack keeps other hosts\' lines and replaces a stale key for the sa
   writeFileSync(knownHosts, `${other}\n${stale}\n`)
   const dry = await playbook('import-stack', ['--stack-output', file, '--inventory', fx.file, '--json'])
   assert.is(dry.code, 0, dry.stderr)
-  assert.equal(JSON.parse(dry.stdout).knownHosts.map((k: any) => [k.changed, k.written]), [[true, false]])
+  assert.equal(
+    JSON.parse(dry.stdout).knownHosts.map((k: any) => [k.changed, k.written]),
+    [[true, false]],
+  )
   assert.is(readFileSync(knownHosts, 'utf8'), `${other}\n${stale}\n`, 'a dry run writes nothing')
   const r = await playbook('import-stack', ['--stack-output', file, '--inventory', fx.file, '--out', fx.file])
   assert.is(r.code, 0, r.stderr)
@@ -210,7 +274,10 @@ test('import-stack keeps other hosts\' lines and replaces a stale key for the sa
   assert.is(lines[0], other)
   assert.is(lines[1], `${web1.ipv4} ${web1.hostKey!.publicKey}`, 'the stale key is replaced where it was')
   assert.is(lines.length, 1 + Object.values(outputs.pairs).reduce((n, p) => n + Object.keys(p.nodes).length, 0))
-  assert.match(r.stderr, new RegExp(`web/web-1: host key ${web1.hostKey!.fingerprint.replace(/[+/]/g, '\\$&')} pinned for ${web1.ipv4.replace(/\./g, '\\.')} in keys/known_hosts`))
+  assert.match(
+    r.stderr,
+    new RegExp(`web/web-1: host key ${web1.hostKey!.fingerprint.replace(/[+/]/g, '\\$&')} pinned for ${web1.ipv4.replace(/\./g, '\\.')} in keys/known_hosts`),
+  )
 })
 
 test('a generated key the controller marks @revoked is refused (exit 3), nothing written', async () => {
@@ -230,7 +297,9 @@ test('a generated key the controller marks @revoked is refused (exit 3), nothing
 test('no controller known_hosts in the inventory: exit 2 naming the JSON path, nothing written', async () => {
   const fx = exampleCopy('example-hcloud.json')
   const { file } = await stackOutput('hcloud', fx)
-  const edited = fx.write((d) => { delete d.defaults.ssh.knownHostsFile })
+  const edited = fx.write((d) => {
+    delete d.defaults.ssh.knownHostsFile
+  })
   const before = readFileSync(edited, 'utf8')
   const r = await playbook('import-stack', ['--stack-output', file, '--inventory', edited, '--out', edited])
   assert.is(r.code, 2, r.stderr)
@@ -267,11 +336,22 @@ test('a stack output whose fingerprint is not its key\'s, or whose "public key" 
 
 test('outputs of a stack from before generated host keys still import, with a warning to pin by hand', () => {
   const fx = exampleCopy('example-hcloud.json')
-  const old = { pairs: { db: { provider: 'hcloud', nodes: { 'db-1': { id: 3, ipv4: '203.0.113.21' }, 'db-2': { id: 4, ipv4: '203.0.113.22' } }, floatingIps: [{ name: 'vip', id: 7, address: '198.51.100.20', family: 'ipv4' }] } } }
+  const old = {
+    pairs: {
+      db: {
+        provider: 'hcloud',
+        nodes: { 'db-1': { id: 3, ipv4: '203.0.113.21' }, 'db-2': { id: 4, ipv4: '203.0.113.22' } },
+        floatingIps: [{ name: 'vip', id: 7, address: '198.51.100.20', family: 'ipv4' }],
+      },
+    },
+  }
   const r = importStack(fx.inv, parseStackOutputs(JSON.stringify(old), 's'), 's')
   assert.equal(r.knownHosts, [])
   assert.equal(r.inventory.data.pairs[1].sync?.nodeKnownHostsFile, undefined)
-  assert.ok(r.warnings.some((w) => /db: no generated host key in the stack output for db-1, db-2 .*hostkeys\.ts pin/.test(w)), r.warnings.join('\n'))
+  assert.ok(
+    r.warnings.some((w) => /db: no generated host key in the stack output for db-1, db-2 .*hostkeys\.ts pin/.test(w)),
+    r.warnings.join('\n'),
+  )
 })
 
 test.run()

@@ -17,7 +17,10 @@ const hcloudOutput = {
     web: {
       provider: 'hcloud',
       nodes: { 'web-1': { id: 51001, ipv4: '203.0.113.11', ipv6: '2001:db8:11::1' }, 'web-2': { id: 51002, ipv4: '203.0.113.12', ipv6: '2001:db8:12::1' } },
-      floatingIps: [{ name: 'vip', id: 7001, address: '198.51.100.10', family: 'ipv4' }, { name: 'vip6', id: 7002, address: '2001:db8:f0::1', family: 'ipv6' }],
+      floatingIps: [
+        { name: 'vip', id: 7001, address: '198.51.100.10', family: 'ipv4' },
+        { name: 'vip6', id: 7002, address: '2001:db8:f0::1', family: 'ipv6' },
+      ],
     },
     db: {
       provider: 'hcloud',
@@ -36,7 +39,13 @@ test('CLI: reads the stack output from stdin, writes the resolved inventory: it 
   assert.match(r.stderr, /next: npx zx playbooks\/validate\.ts --inventory /)
   const inv = loadInventory(out)
   const web = inv.data.pairs[0]
-  assert.equal(web.nodes.map((n) => [n.address, n.hcloud?.serverId]), [['203.0.113.11', 51001], ['203.0.113.12', 51002]])
+  assert.equal(
+    web.nodes.map((n) => [n.address, n.hcloud?.serverId]),
+    [
+      ['203.0.113.11', 51001],
+      ['203.0.113.12', 51002],
+    ],
+  )
   assert.equal(web.floatingIps, [
     { name: 'vip', address: '198.51.100.10', driver: 'hcloud', hcloud: { floatingIpId: 7001 } },
     { name: 'vip6', address: '2001:db8:f0::1', driver: 'hcloud', prefix: 64, hcloud: { floatingIpId: 7002 } },
@@ -59,12 +68,29 @@ test('a re-import of the same outputs changes nothing', () => {
 const badCases: { name: string; output: unknown; out?: () => string; message: RegExp }[] = [
   { name: 'not JSON', output: '{"pairs":', message: /stack\.json: \(root\): not valid JSON/ },
   { name: 'wrong shape, located', output: { pairs: { web: { provider: 'aws', nodes: {}, floatingIps: [] } } }, message: /stack\.json: pairs\/web\/provider: / },
-  { name: 'bad address', output: { pairs: { web: { ...hcloudOutput.pairs.web, nodes: { ...hcloudOutput.pairs.web.nodes, 'web-2': { id: 5, ipv4: 'nope' } } } } }, message: /pairs\/web\/nodes\/web-2\/ipv4: not an IPv4 address/ },
-  { name: 'a node missing', output: { pairs: { web: { ...hcloudOutput.pairs.web, nodes: { 'web-1': hcloudOutput.pairs.web.nodes['web-1'] } } } }, message: /pairs\/web\/nodes: no output for node web-2 of pair web/ },
+  {
+    name: 'bad address',
+    output: { pairs: { web: { ...hcloudOutput.pairs.web, nodes: { ...hcloudOutput.pairs.web.nodes, 'web-2': { id: 5, ipv4: 'nope' } } } } },
+    message: /pairs\/web\/nodes\/web-2\/ipv4: not an IPv4 address/,
+  },
+  {
+    name: 'a node missing',
+    output: { pairs: { web: { ...hcloudOutput.pairs.web, nodes: { 'web-1': hcloudOutput.pairs.web.nodes['web-1'] } } } },
+    message: /pairs\/web\/nodes: no output for node web-2 of pair web/,
+  },
   { name: 'unknown pair', output: { pairs: { mail: hcloudOutput.pairs.web } }, message: /pairs\/mail: the inventory .* has no pair "mail"/ },
-  { name: 'provider mismatch', output: { pairs: { web: { ...hcloudOutput.pairs.web, provider: 'digitalocean' } } }, message: /provider is "digitalocean" but the inventory's pair web has provision.provider "hcloud"/ },
+  {
+    name: 'provider mismatch',
+    output: { pairs: { web: { ...hcloudOutput.pairs.web, provider: 'digitalocean' } } },
+    message: /provider is "digitalocean" but the inventory's pair web has provision.provider "hcloud"/,
+  },
   { name: 'no pairs', output: { pairs: {} }, message: /the stack has no pairs/ },
-  { name: '--out in another directory', output: hcloudOutput, out: () => path.join(mkdtempSync(path.join(tmpdir(), 'hapair-other-')), 'x.json'), message: /must be in the inventory's directory/ },
+  {
+    name: '--out in another directory',
+    output: hcloudOutput,
+    out: () => path.join(mkdtempSync(path.join(tmpdir(), 'hapair-other-')), 'x.json'),
+    message: /must be in the inventory's directory/,
+  },
 ]
 for (const c of badCases) {
   test(`bad stack output: ${c.name}: InputError (exit 2), located`, () => {
@@ -82,11 +108,16 @@ for (const c of badCases) {
 test('CLI: a bad stack output exits 2 and writes nothing', async () => {
   const fx = exampleCopy('example-hcloud.json')
   const before = readFileSync(fx.file, 'utf8')
-  const r = await playbook('import-stack', ['--stack-output', '-', '--inventory', fx.file, '--out', fx.file], { input: JSON.stringify({ pairs: { web: { ...hcloudOutput.pairs.web, provider: 'digitalocean' } } }) })
+  const r = await playbook('import-stack', ['--stack-output', '-', '--inventory', fx.file, '--out', fx.file], {
+    input: JSON.stringify({ pairs: { web: { ...hcloudOutput.pairs.web, provider: 'digitalocean' } } }),
+  })
   assert.is(r.code, 2, r.stderr)
   assert.match(r.stderr, /\(stdin\): pairs\/web: provider is "digitalocean"/)
   assert.is(readFileSync(fx.file, 'utf8'), before)
-  assert.not.ok(readdirSync(fx.dir).some((f) => f.includes('.tmp-')), 'no temporary file left')
+  assert.not.ok(
+    readdirSync(fx.dir).some((f) => f.includes('.tmp-')),
+    'no temporary file left',
+  )
 })
 
 test('re-import keeps what the operator added: interface, credentials, linux addresses; drops floating IPs the stack no longer has', () => {
@@ -108,12 +139,14 @@ test('re-import keeps what the operator added: interface, credentials, linux add
   ])
   assert.equal(web.fencing, { driver: 'hcloud', hcloud: { tokenFile: 'secrets/hcloud.token' } })
   assert.ok(r.changes.includes('web: floating IP vip6 removed (not in the stack any more)'), r.changes.join('\n'))
-  assert.ok(r.warnings.includes('db: not in this stack\'s outputs: left unchanged'), r.warnings.join('\n'))
+  assert.ok(r.warnings.includes("db: not in this stack's outputs: left unchanged"), r.warnings.join('\n'))
 })
 
 test('fencing "none" is kept, with a warning', () => {
   const fx = exampleCopy('example-hcloud.json')
-  const inv = fx.edit((d) => { d.pairs[0].fencing = { driver: 'none' } })
+  const inv = fx.edit((d) => {
+    d.pairs[0].fencing = { driver: 'none' }
+  })
   const r = importStack(inv, parseStackOutputs(JSON.stringify(hcloudOutput), 's'), 's')
   assert.equal(r.inventory.data.pairs[0].fencing, { driver: 'none' })
   assert.ok(r.warnings.some((w) => /web: fencing is "none"/.test(w)))

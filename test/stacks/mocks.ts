@@ -6,7 +6,14 @@ import * as pulumi from '@pulumi/pulumi'
 import { specialSecretSig, specialSigKey } from '@pulumi/pulumi/runtime/rpc.js'
 import { ed25519Pair } from '../helpers/ed25519.ts'
 
-export interface Declared { type: string; name: string; id: string; inputs: Record<string, any>; custom: boolean; provider?: string }
+export interface Declared {
+  type: string
+  name: string
+  id: string
+  inputs: Record<string, any>
+  custom: boolean
+  provider?: string
+}
 
 export const declared: Declared[] = []
 /** Every resource's state by id, so one resource's computed outputs can follow another's. */
@@ -14,7 +21,12 @@ const states = new Map<string, Record<string, any>>()
 let seq = 0
 
 /** SSH keys already in the (mocked) provider project: what getSshKey finds. Tests add to it. */
-export interface ProjectSshKey { id: number; name: string; fingerprint: string; publicKey: string }
+export interface ProjectSshKey {
+  id: number
+  name: string
+  fingerprint: string
+  publicKey: string
+}
 export const projectSshKeys: ProjectSshKey[] = []
 /** Every invoke (data source lookup) the programs made. */
 export const invoked: { token: string; inputs: Record<string, any> }[] = []
@@ -58,8 +70,12 @@ function computed(type: string, inputs: Record<string, any>, n: number): Record<
       const k = ed25519Pair()
       // The provider declares these additionalSecretOutputs; the mock monitor ignores that option, so the mock marks them itself.
       return {
-        privateKeyOpenssh: secret(k.privateKeyOpenssh), privateKeyPem: secret('(mock: not generated)'), privateKeyPemPkcs8: secret('(mock: not generated)'),
-        publicKeyOpenssh: k.publicKeyOpenssh, publicKeyFingerprintSha256: k.fingerprint, publicKeyPem: '(mock: not generated)',
+        privateKeyOpenssh: secret(k.privateKeyOpenssh),
+        privateKeyPem: secret('(mock: not generated)'),
+        privateKeyPemPkcs8: secret('(mock: not generated)'),
+        publicKeyOpenssh: k.publicKeyOpenssh,
+        publicKeyFingerprintSha256: k.fingerprint,
+        publicKeyPem: '(mock: not generated)',
       }
     }
     default:
@@ -67,30 +83,43 @@ function computed(type: string, inputs: Record<string, any>, n: number): Record<
   }
 }
 
-pulumi.runtime.setMocks({
-  newResource(args) {
-    const n = ++seq
-    const id = String(10_000 + n)
-    declared.push({ type: args.type, name: args.name, id, inputs: args.inputs, custom: args.custom !== false, provider: args.provider })
-    const state = { ...args.inputs, ...computed(args.type, args.inputs, n) }
-    states.set(id, state)
-    return { id, state }
+pulumi.runtime.setMocks(
+  {
+    newResource(args) {
+      const n = ++seq
+      const id = String(10_000 + n)
+      declared.push({ type: args.type, name: args.name, id, inputs: args.inputs, custom: args.custom !== false, provider: args.provider })
+      const state = { ...args.inputs, ...computed(args.type, args.inputs, n) }
+      states.set(id, state)
+      return { id, state }
+    },
+    call(args) {
+      invoked.push({ token: args.token, inputs: args.inputs })
+      if (args.token === 'hcloud:index/getSshKey:getSshKey' || args.token === 'digitalocean:index/getSshKey:getSshKey') {
+        const { id, name, fingerprint } = args.inputs
+        const k = projectSshKeys.find(
+          (x) => (id === undefined || x.id === id) && (name === undefined || x.name === name) && (fingerprint === undefined || x.fingerprint === fingerprint),
+        )
+        // The providers fail the lookup (and so the preview) when nothing matches.
+        if (!k) throw new Error(`no SSH key found for ${JSON.stringify(args.inputs)}`)
+        return { ...k, labels: {} }
+      }
+      return args.inputs
+    },
   },
-  call(args) {
-    invoked.push({ token: args.token, inputs: args.inputs })
-    if (args.token === 'hcloud:index/getSshKey:getSshKey' || args.token === 'digitalocean:index/getSshKey:getSshKey') {
-      const { id, name, fingerprint } = args.inputs
-      const k = projectSshKeys.find((x) => (id === undefined || x.id === id) && (name === undefined || x.name === name) && (fingerprint === undefined || x.fingerprint === fingerprint))
-      // The providers fail the lookup (and so the preview) when nothing matches.
-      if (!k) throw new Error(`no SSH key found for ${JSON.stringify(args.inputs)}`)
-      return { ...k, labels: {} }
-    }
-    return args.inputs
-  },
-}, 'hapair-test', 'test', false)
+  'hapair-test',
+  'test',
+  false,
+)
 
 /** The resolved value of an Output (all are known under mocks outside preview). */
-export const value = <T>(o: pulumi.Input<T>): Promise<T> => new Promise((resolve) => pulumi.output(o).apply((v) => { resolve(v as T); return v }))
+export const value = <T>(o: pulumi.Input<T>): Promise<T> =>
+  new Promise((resolve) =>
+    pulumi.output(o).apply((v) => {
+      resolve(v as T)
+      return v
+    }),
+  )
 
 /** The URN, for policy failure messages. */
 export const urnOf = (r: pulumi.Resource): Promise<string> => value(r.urn)

@@ -5,7 +5,12 @@ import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
-export interface FollowEventLine { at: string; pair: string; event: string; [k: string]: any }
+export interface FollowEventLine {
+  at: string
+  pair: string
+  event: string
+  [k: string]: any
+}
 
 export interface FollowChild {
   proc: ChildProcess
@@ -19,7 +24,11 @@ export interface FollowChild {
 }
 
 export function startFollowChild(inventory: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): FollowChild {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'playbooks/sync.ts', '--follow', '--inventory', inventory, ...extra], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'playbooks/sync.ts', '--follow', '--inventory', inventory, ...extra], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   const events: FollowEventLine[] = []
   let out = ''
   let err = ''
@@ -30,24 +39,53 @@ export function startFollowChild(inventory: string, extra: string[] = [], env: N
     while ((nl = out.indexOf('\n')) >= 0) {
       const line = out.slice(0, nl)
       out = out.slice(nl + 1)
-      try { events.push(JSON.parse(line)) } catch { err += `(not an event) ${line}\n` }
+      try {
+        events.push(JSON.parse(line))
+      } catch {
+        err += `(not an event) ${line}\n`
+      }
       if (process.env.FOLLOW_DEBUG) console.error('event:', line.slice(0, 400))
     }
     for (const w of [...waiters]) w()
   })
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString('utf8'); if (process.env.FOLLOW_DEBUG) process.stderr.write(d) })
-  const exited = new Promise<number | null>((r) => proc.once('exit', (c) => { for (const w of [...waiters]) w(); r(c) }))
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString('utf8')
+    if (process.env.FOLLOW_DEBUG) process.stderr.write(d)
+  })
+  const exited = new Promise<number | null>((r) =>
+    proc.once('exit', (c) => {
+      for (const w of [...waiters]) w()
+      r(c)
+    }),
+  )
   return {
-    proc, events, stderr: () => err,
+    proc,
+    events,
+    stderr: () => err,
     waitFor(pred, ms = 30_000, from = 0) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const e = events.slice(from).find(pred)
-          if (e) { done(); resolve(e); return }
-          if (proc.exitCode !== null) { done(); reject(new Error(`the follower exited (${proc.exitCode}) before the event; stderr: ${err.slice(-2000)}; events: ${JSON.stringify(events.slice(-5))}`)) }
+          if (e) {
+            done()
+            resolve(e)
+            return
+          }
+          if (proc.exitCode !== null) {
+            done()
+            reject(
+              new Error(`the follower exited (${proc.exitCode}) before the event; stderr: ${err.slice(-2000)}; events: ${JSON.stringify(events.slice(-5))}`),
+            )
+          }
         }
-        const timer = setTimeout(() => { done(); reject(new Error(`timed out after ${ms} ms waiting for an event; last events: ${JSON.stringify(events.slice(-8))}; stderr: ${err.slice(-1500)}`)) }, ms)
-        const done = () => { clearTimeout(timer); waiters.delete(check) }
+        const timer = setTimeout(() => {
+          done()
+          reject(new Error(`timed out after ${ms} ms waiting for an event; last events: ${JSON.stringify(events.slice(-8))}; stderr: ${err.slice(-1500)}`))
+        }, ms)
+        const done = () => {
+          clearTimeout(timer)
+          waiters.delete(check)
+        }
         waiters.add(check)
         check()
       })

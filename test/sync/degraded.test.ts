@@ -4,8 +4,19 @@ import { mergeDegraded, mergeSyncTimes } from '../../lib/sync/degraded.ts'
 import type { ItemResult, Outcome } from '../../lib/sync/types.ts'
 
 const r = (item: string, target: string, outcome: Outcome, extra: Partial<ItemResult> = {}): ItemResult => ({
-  item, target, outcome, transport: 'rsync', priority: 0, files: 0, sent: 0, deleted: 0, unchanged: 0, bytes: 0,
-  startedAt: `2030-01-01T00:00:0${item.length}Z`, ms: 1, ...extra,
+  item,
+  target,
+  outcome,
+  transport: 'rsync',
+  priority: 0,
+  files: 0,
+  sent: 0,
+  deleted: 0,
+  unchanged: 0,
+  bytes: 0,
+  startedAt: `2030-01-01T00:00:0${item.length}Z`,
+  ms: 1,
+  ...extra,
 })
 const NOW = '2030-01-01T12:00:00.000Z'
 
@@ -14,7 +25,11 @@ test('a clean run leaves no mark', () => {
 })
 
 test('an unreachable target: its items are pending, the reason names it, since is now', () => {
-  const m = mergeDegraded(undefined, [r('cfg', 'b', 'ok'), r('app', 'c', 'pending', { link: true, reason: 'c unreachable' }), r('cfg', 'c', 'pending', { reason: 'c unreachable' })], NOW)
+  const m = mergeDegraded(
+    undefined,
+    [r('cfg', 'b', 'ok'), r('app', 'c', 'pending', { link: true, reason: 'c unreachable' }), r('cfg', 'c', 'pending', { reason: 'c unreachable' })],
+    NOW,
+  )
   assert.equal(m, { since: NOW, reason: 'c: c unreachable', pending: { c: ['app', 'cfg'] } })
 })
 

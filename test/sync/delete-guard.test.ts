@@ -13,10 +13,9 @@ import type { MaxDelete, Pair, SyncItem } from '../../lib/inventory/schema.ts'
 import { deleteLimit, describeRefusal, judgeRemovals, MAX_DELETE_DEFAULT, overLimit, settleHeldDeletes, type Pass } from '../../lib/sync/delete-guard.ts'
 import { deleteArgv, parseHeldDeletes, parseNonDirCounts, rsyncArgv, withoutHeldNoise, type RsyncOptions } from '../../lib/sync/rsync.ts'
 
-const pair = (maxDelete?: MaxDelete): Pair =>
-  ({ name: 'p', primary: 'a', nodes: [], sync: { items: [], ...(maxDelete ? { maxDelete } : {}) } })
+const pair = (maxDelete?: MaxDelete): Pair => ({ name: 'p', primary: 'a', nodes: [], sync: { items: [], ...(maxDelete ? { maxDelete } : {}) } })
 
-test('deleteLimit: the item\'s value, else the pair-wide one, else the defaults, field by field', () => {
+test("deleteLimit: the item's value, else the pair-wide one, else the defaults, field by field", () => {
   const item: SyncItem = { name: 'i', path: '/srv/i', mirror: true }
   assert.equal(deleteLimit(pair(), item), { ...MAX_DELETE_DEFAULT })
   assert.equal(deleteLimit(pair({ count: 5 }), item), { count: 5, share: 0.2 })
@@ -35,13 +34,22 @@ const limits: [number, number, { count: number; share: number }, boolean][] = [
   [20, 100, { count: 1000, share: 0.2 }, false],
   [21, 100, { count: 1000, share: 0.2 }, true],
 ]
-for (const [files, held, l, over] of limits) test(`overLimit: ${files} of ${held} files, ${JSON.stringify(l)} -> ${over ? 'refused' : 'allowed'}`, () => {
-  assert.is(overLimit(files, held, l) !== undefined, over)
-})
+for (const [files, held, l, over] of limits)
+  test(`overLimit: ${files} of ${held} files, ${JSON.stringify(l)} -> ${over ? 'refused' : 'allowed'}`, () => {
+    assert.is(overLimit(files, held, l) !== undefined, over)
+  })
 
 test('judgeRemovals (sftp): counts files, not directories; names the paths sorted, directories with "/"', () => {
   const dst = new Map(['a', 'b', 'd', 'd/x', 'keep'].map((rel) => [rel, { type: rel === 'd' ? 'dir' : 'file' }]))
-  const r = judgeRemovals([{ rel: 'd/x', type: 'file' }, { rel: 'd', type: 'dir' }, { rel: 'b', type: 'file' }], dst, { count: 1, share: 1 })!
+  const r = judgeRemovals(
+    [
+      { rel: 'd/x', type: 'file' },
+      { rel: 'd', type: 'dir' },
+      { rel: 'b', type: 'file' },
+    ],
+    dst,
+    { count: 1, share: 1 },
+  )!
   assert.equal([r.count, r.held, r.total, r.paths], [2, 4, 3, ['b', 'd/', 'd/x']])
   assert.match(describeRefusal(r), /^refused to delete 2 of the 4 files the target holds \(limit maxDelete.count 1\): b, d\/, d\/x; nothing was deleted/)
   assert.is(judgeRemovals([{ rel: 'b', type: 'file' }], dst, { count: 1, share: 1 }), undefined)
@@ -50,9 +58,29 @@ test('judgeRemovals (sftp): counts files, not directories; names the paths sorte
 
 // ---- the inventory fields ---------------------------------------------------------------------
 
-const inv = (sync: Record<string, unknown>) => JSON.stringify({ version: 1, pairs: [{ name: 'p', primary: 'a', nodes: [{ name: 'a', address: '198.51.100.11' }, { name: 'b', address: '198.51.100.12' }], sync }] })
+const inv = (sync: Record<string, unknown>) =>
+  JSON.stringify({
+    version: 1,
+    pairs: [
+      {
+        name: 'p',
+        primary: 'a',
+        nodes: [
+          { name: 'a', address: '198.51.100.11' },
+          { name: 'b', address: '198.51.100.12' },
+        ],
+        sync,
+      },
+    ],
+  })
 const problems = (text: string) => {
-  try { parseInventory(text, 'x.json'); return [] } catch (e) { if (e instanceof InputError) return e.problems; throw e }
+  try {
+    parseInventory(text, 'x.json')
+    return []
+  } catch (e) {
+    if (e instanceof InputError) return e.problems
+    throw e
+  }
 }
 const item = (extra: Record<string, unknown> = {}) => ({ name: 'app', path: '/srv/app', mirror: true, ...extra })
 const fields: [string, string, string | undefined][] = [
@@ -63,13 +91,22 @@ const fields: [string, string, string | undefined][] = [
   ['a share above 1', inv({ items: [item()], maxDelete: { share: 1.5 } }), 'pairs/0/sync/maxDelete/share'],
   ['a share below 0', inv({ items: [item({ maxDelete: { share: -0.1 } })] }), 'pairs/0/sync/items/0/maxDelete/share'],
   ['an unknown key', inv({ items: [item({ maxDelete: { files: 3 } })] }), 'pairs/0/sync/items/0/maxDelete/files'],
-  ['a limit on an item that never deletes', inv({ items: [item({ mirror: false, maxDelete: { count: 3 } })] }), 'pairs/0/sync/items/0/maxDelete: only applies to mirror items'],
+  [
+    'a limit on an item that never deletes',
+    inv({ items: [item({ mirror: false, maxDelete: { count: 3 } })] }),
+    'pairs/0/sync/items/0/maxDelete: only applies to mirror items',
+  ],
 ]
-for (const [name, text, want] of fields) test(`inventory maxDelete: ${name}`, () => {
-  const got = problems(text)
-  if (!want) assert.equal(got, [])
-  else assert.ok(got.some((l) => l.includes(want)), `want "${want}" among ${JSON.stringify(got)}`)
-})
+for (const [name, text, want] of fields)
+  test(`inventory maxDelete: ${name}`, () => {
+    const got = problems(text)
+    if (!want) assert.equal(got, [])
+    else
+      assert.ok(
+        got.some((l) => l.includes(want)),
+        `want "${want}" among ${JSON.stringify(got)}`,
+      )
+  })
 
 // ---- real rsync ------------------------------------------------------------------------------
 
@@ -91,16 +128,22 @@ function run(argv: string[]): Promise<Pass> {
 let n = 0
 /** A source with `keep` files, a target that also holds `extra` files the source lacks, protected and excluded files. */
 function trees(keep: number, extra: number): RsyncOptions {
-  const src = path.join(root, `src${++n}`), dst = path.join(root, `dst${n}`)
+  const src = path.join(root, `src${++n}`),
+    dst = path.join(root, `dst${n}`)
   for (const d of [src, dst]) mkdirSync(path.join(d, 'sub'), { recursive: true })
   for (let i = 0; i < keep; i++) for (const d of [src, dst]) writeFileSync(path.join(d, `k${i}`), `k${i}`)
   writeFileSync(path.join(src, 'new'), 'new on the source')
   if (extra) mkdirSync(path.join(dst, 'gone', 'deep'), { recursive: true })
   for (let i = 0; i < extra; i++) writeFileSync(path.join(dst, i % 2 ? `gone/deep/x${i}` : `x${i}`), 'only on the target')
-  writeFileSync(path.join(dst, '.rhosts'), 'protected'); writeFileSync(path.join(dst, 'scratch.tmp'), 'excluded')
+  writeFileSync(path.join(dst, '.rhosts'), 'protected')
+  writeFileSync(path.join(dst, 'scratch.tmp'), 'excluded')
   return {
-    item: { name: 'i', path: src, mirror: true, exclude: ['*.tmp'] }, protect: ['.rhosts'],
-    target: { user: 'u', address: 'h', port: 22, hostKeyAlias: 'hapair-p@h' }, knownHostsFile: '/dev/null', ioTimeoutSec: 30, holdDeletes: true,
+    item: { name: 'i', path: src, mirror: true, exclude: ['*.tmp'] },
+    protect: ['.rhosts'],
+    target: { user: 'u', address: 'h', port: 22, hostKeyAlias: 'hapair-p@h' },
+    knownHostsFile: '/dev/null',
+    ioTimeoutSec: 30,
+    holdDeletes: true,
     dst,
   } as RsyncOptions & { dst: string }
 }
@@ -121,7 +164,15 @@ test('nothing to delete: no second pass at all', async () => {
   const o = trees(3, 0)
   const calls: string[][] = []
   const r = await toDst(o)(rsyncArgv(o))
-  const s = await settleHeldDeletes(async (a) => { calls.push(a); return toDst(o)(a) }, o, r, { count: 0, share: 0 })
+  const s = await settleHeldDeletes(
+    async (a) => {
+      calls.push(a)
+      return toDst(o)(a)
+    },
+    o,
+    r,
+    { count: 0, share: 0 },
+  )
   assert.equal([s.verdict.ok, s.deleted, s.refused, calls.length], [true, 0, undefined, 0])
 })
 
@@ -129,10 +180,18 @@ test('within the limit: one deletion-only pass deletes what the source lacks, ne
   const o = trees(50, 6) as RsyncOptions & { dst: string }
   const r = await toDst(o)(rsyncArgv(o))
   const calls: string[][] = []
-  const s = await settleHeldDeletes(async (a) => { calls.push(a); return toDst(o)(a) }, o, r, { count: 1000, share: 0.2 })
+  const s = await settleHeldDeletes(
+    async (a) => {
+      calls.push(a)
+      return toDst(o)(a)
+    },
+    o,
+    r,
+    { count: 1000, share: 0.2 },
+  )
   assert.ok(s.verdict.ok, s.verdict.reason)
   assert.is(s.refused, undefined)
-  assert.is(calls.length, 1, 'no dry run when rsync\'s count is already within the limit')
+  assert.is(calls.length, 1, "no dry run when rsync's count is already within the limit")
   assert.ok(calls[0].includes('--existing') && calls[0].includes('--ignore-existing') && calls[0].includes('--delete'))
   assert.not.ok(existsSync(path.join(o.dst, 'x0')) || existsSync(path.join(o.dst, 'gone')))
   assert.ok(existsSync(path.join(o.dst, '.rhosts')) && existsSync(path.join(o.dst, 'scratch.tmp')), 'protected and excluded stay')
@@ -154,15 +213,24 @@ test('over the limit: nothing deleted, refused with the exact file count and the
   assert.ok(existsSync(path.join(o.dst, 'new')), 'the transfer itself went through')
 })
 
-test('rsync\'s count over the limit but the exact file count within it: the dry run decides, then deletes', async () => {
+test("rsync's count over the limit but the exact file count within it: the dry run decides, then deletes", async () => {
   const o = trees(0, 0) as RsyncOptions & { dst: string }
   // Two files in a three-deep directory: rsync counts 4 (nested directories too), the files are 2.
   mkdirSync(path.join(o.dst, 'a/b/c'), { recursive: true })
-  writeFileSync(path.join(o.dst, 'a/b/c/1'), ''); writeFileSync(path.join(o.dst, 'a/b/c/2'), '')
+  writeFileSync(path.join(o.dst, 'a/b/c/1'), '')
+  writeFileSync(path.join(o.dst, 'a/b/c/2'), '')
   const r = await toDst(o)(rsyncArgv(o))
   assert.ok(parseHeldDeletes(r.stderr) > 2, r.stderr)
   const calls: string[][] = []
-  const s = await settleHeldDeletes(async (a) => { calls.push(a); return toDst(o)(a) }, o, r, { count: 2, share: 1 })
+  const s = await settleHeldDeletes(
+    async (a) => {
+      calls.push(a)
+      return toDst(o)(a)
+    },
+    o,
+    r,
+    { count: 2, share: 1 },
+  )
   assert.equal([s.refused, calls.length, calls[0].includes('--dry-run')], [undefined, 2, true])
   assert.not.ok(existsSync(path.join(o.dst, 'a')))
 })

@@ -19,38 +19,80 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function sync(o: SyncOptions = {}) {
   const pool = new SshPool(lab.inv)
-  try { return await runSync(lab.inv, pair(), pool, o) } finally { pool.close() }
+  try {
+    return await runSync(lab.inv, pair(), pool, o)
+  } finally {
+    pool.close()
+  }
 }
 async function refusedWith(p: Promise<unknown>, want: RegExp, cls: Function = RefusedError) {
-  try { await p; assert.unreachable('should refuse') } catch (e) {
+  try {
+    await p
+    assert.unreachable('should refuse')
+  } catch (e) {
     assert.instance(e, cls, String(e))
     assert.is((e as RefusedError).exitCode, 3)
     assert.match((e as Error).message, want)
   }
 }
-const owner = (expires: number) => JSON.stringify({ owner: 'ops@ctl pid 1', host: 'elsewhere', pid: 1, operation: 'failover', at: '2030-01-01T11:59:00Z', expires: new Date(expires).toISOString() })
+const owner = (expires: number) =>
+  JSON.stringify({
+    owner: 'ops@ctl pid 1',
+    host: 'elsewhere',
+    pid: 1,
+    operation: 'failover',
+    at: '2030-01-01T11:59:00Z',
+    expires: new Date(expires).toISOString(),
+  })
 async function plant(nodes: string[], ownerText: string, journal?: string) {
-  for (const n of nodes) await on(lab, n, ['sh', '-c', 'mkdir -p "$1" && printf %s "$2" > "$1/owner" && if [ -n "$3" ]; then printf %s "$3" > "$1/journal"; fi', 'sh', lockDir(pair()), ownerText, journal ?? ''])
+  for (const n of nodes)
+    await on(lab, n, [
+      'sh',
+      '-c',
+      'mkdir -p "$1" && printf %s "$2" > "$1/owner" && if [ -n "$3" ]; then printf %s "$3" > "$1/journal"; fi',
+      'sh',
+      lockDir(pair()),
+      ownerText,
+      journal ?? '',
+    ])
 }
-const unlock = async () => { for (const n of ['node-a', 'node-b']) await on(lab, n, ['rm', '-rf', lockDir(pair())]) }
+const unlock = async () => {
+  for (const n of ['node-a', 'node-b']) await on(lab, n, ['rm', '-rf', lockDir(pair())])
+}
 const shape = (node: string) => on(lab, node, ['tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'latency', '400ms'])
 const unshape = (node: string) => lab.exec(node, ['tc', 'qdisc', 'del', 'dev', 'eth0', 'root'])
 const exists = async (node: string, p: string) => (await lab.exec(node, ['test', '-e', p])).code === 0
 
-test.before(loud(async () => {
-  lab = await startTestLab({ mutate: (j) => { j.pairs[0].sync.items.push({ name: 'low', path: '/srv/low', priority: 1, transport: 'rsync', policy: 'always' }) } })
-  await script(lab, 'node-a', 'mkdir -p /srv/app /srv/config /srv/low; echo old > /srv/low/x; head -c 2500000 /dev/urandom > /srv/app/big.bin; echo v1 > /srv/config/fenced.conf')
-  const first = await sync()
-  assert.is(first.exitCode, 0, JSON.stringify(first.results))
-}))
+test.before(
+  loud(async () => {
+    lab = await startTestLab({
+      mutate: (j) => {
+        j.pairs[0].sync.items.push({ name: 'low', path: '/srv/low', priority: 1, transport: 'rsync', policy: 'always' })
+      },
+    })
+    await script(
+      lab,
+      'node-a',
+      'mkdir -p /srv/app /srv/config /srv/low; echo old > /srv/low/x; head -c 2500000 /dev/urandom > /srv/app/big.bin; echo v1 > /srv/config/fenced.conf',
+    )
+    const first = await sync()
+    assert.is(first.exitCode, 0, JSON.stringify(first.results))
+  }),
+)
 test.after(async () => {
-  if (lab) { await unshape('node-a'); await lab.down() }
+  if (lab) {
+    await unshape('node-a')
+    await lab.down()
+  }
 })
 
 test('refuses while an interrupted failover left its lock and journal, naming the command that finishes it', async () => {
   const j = JSON.stringify({ operation: 'failover', from: 'node-a', to: 'node-b', epoch: 2, steps: ['lock', 'fence'] })
   await plant(['node-a', 'node-b'], owner(Date.now() - 3600_000), j)
-  await refusedWith(sync(), /unfinished failover from node-a to node-b \(epoch 2; lock on node-[ab] left by ops@ctl pid 1 .*finish it first with `npx zx playbooks\/failover.ts --pair demo --yes`/)
+  await refusedWith(
+    sync(),
+    /unfinished failover from node-a to node-b \(epoch 2; lock on node-[ab] left by ops@ctl pid 1 .*finish it first with `npx zx playbooks\/failover.ts --pair demo --yes`/,
+  )
   await unlock()
 })
 
@@ -64,7 +106,12 @@ test('refuses under a live lock, a stale lock without a journal, and a bad journ
   await plant(['node-a'], owner(Date.now() - 1000), '{"operation":"failover","from":"node-a","to":"node-b","epoch":"9e99","steps":[]}')
   await refusedWith(sync(), /journal on node-a is unusable \(epoch "9e99" is not a positive integer\)/)
   await unlock()
-  for (const n of ['node-a', 'node-b']) assert.equal((await lab.exec(n, ['sh', '-c', 'ls -A "$1" 2>/dev/null; exit 0', 'sh', leasesDir(pair())])).stdout, '', `${n}: a refused sync leaves no lease`)
+  for (const n of ['node-a', 'node-b'])
+    assert.equal(
+      (await lab.exec(n, ['sh', '-c', 'ls -A "$1" 2>/dev/null; exit 0', 'sh', leasesDir(pair())])).stdout,
+      '',
+      `${n}: a refused sync leaves no lease`,
+    )
 })
 
 test('a lock appearing on the source mid-run stops the sync before its next item; nothing is recorded', async () => {
@@ -78,7 +125,10 @@ test('a lock appearing on the source mid-run stops the sync before its next item
     await sleep(1500)
     await plant(['node-a'], owner(Date.now() + 60_000))
     await refusedWith(run, /stopped: a failover took the pair \(its lock appeared on node-a\); nothing was recorded/, SyncStopped)
-  } finally { await unshape('node-a'); await unlock() }
+  } finally {
+    await unshape('node-a')
+    await unlock()
+  }
   assert.is((await lab.exec('node-a', ['cat', `${stateDir(pair())}/sync.json`])).stdout, syncBefore, 'no sync record written')
   assert.not.ok(await exists('node-b', '/srv/low/after-lock'), 'the item after the lock was not sent')
 })
@@ -97,7 +147,9 @@ test('stopSyncs kills a running slow rsync; a file written on the target afterwa
     run.catch(() => {})
     for (let i = 0; i < 100 && !pid; i++) {
       await sleep(100)
-      pid = (await lab.exec('node-a', ['sh', '-c', 'for f in "$1"/*/pid.*; do [ -f "$f" ] && { cat "$f"; break; }; done; exit 0', 'sh', leasesDir(pair())])).stdout.trim()
+      pid = (
+        await lab.exec('node-a', ['sh', '-c', 'for f in "$1"/*/pid.*; do [ -f "$f" ] && { cat "$f"; break; }; done; exit 0', 'sh', leasesDir(pair())])
+      ).stdout.trim()
     }
     assert.ok(pid, 'the running rsync recorded its pid in the lease')
     await sleep(500)
@@ -115,7 +167,11 @@ test('stopSyncs kills a running slow rsync; a file written on the target afterwa
     const size = (await lab.exec('node-b', ['stat', '-c', '%s', '/srv/app/big.bin'])).stdout.trim()
     assert.is.not(size, '3000000', 'the killed transfer did not complete the new big.bin')
     assert.is(await stopSyncs(pool, pair(), ['node-a', 'node-b']), 'no sync running')
-  } finally { await lock?.release(); await unshape('node-a'); pool.close() }
+  } finally {
+    await lock?.release()
+    await unshape('node-a')
+    pool.close()
+  }
 })
 
 test('a failover started while a slow sync runs stops it; a write on the new active node survives', async () => {
@@ -124,7 +180,9 @@ test('a failover started while a slow sync runs stops it; a write on the new act
   try {
     const run = playbook('sync', ['--inventory', lab.file, '--item', 'app', '--json'])
     for (let i = 0; i < 100; i++) {
-      const pid = (await lab.exec('node-a', ['sh', '-c', 'for f in "$1"/*/pid.*; do [ -f "$f" ] && { cat "$f"; break; }; done; exit 0', 'sh', leasesDir(pair())])).stdout.trim()
+      const pid = (
+        await lab.exec('node-a', ['sh', '-c', 'for f in "$1"/*/pid.*; do [ -f "$f" ] && { cat "$f"; break; }; done; exit 0', 'sh', leasesDir(pair())])
+      ).stdout.trim()
       if (pid) break
       await sleep(100)
     }
@@ -138,7 +196,9 @@ test('a failover started while a slow sync runs stops it; a write on the new act
     assert.is(done.code, 3, done.stdout + done.stderr)
     await sleep(2000)
     assert.is((await lab.exec('node-b', ['cat', '/srv/app/big.bin'])).stdout, 'written on node-b after the failover\n', 'the old primary never overwrote it')
-  } finally { await unshape('node-a') }
+  } finally {
+    await unshape('node-a')
+  }
   const back = await playbook('failover', ['--inventory', lab.file, '--yes', '--to', 'node-a', '--force'])
   assert.is(back.code, 0, back.stdout + back.stderr)
 })

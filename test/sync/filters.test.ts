@@ -5,7 +5,7 @@ import { excludeMatcher, itemInsideProtected, protectedIn, protectedMatcher, rsy
 
 const pair = (protectedPaths: string[]): Pair => ({ name: 'p', primary: 'a', nodes: [], sync: { items: [], protected: protectedPaths } })
 
-test('protectedIn: the item\'s own and the pair-wide paths inside it, relative, deduplicated', () => {
+test("protectedIn: the item's own and the pair-wide paths inside it, relative, deduplicated", () => {
   const p = pair(['/srv/app/.rhosts', '/.rhosts', '/srv/other/x', '/srv/app/local/'])
   const item = { name: 'app', path: '/srv/app/', protect: ['/srv/app/local', '/srv/app//deep/./x'] }
   assert.equal(protectedIn(p, item), ['.rhosts', 'deep/x', 'local'])
@@ -47,9 +47,10 @@ const cases: [string[], string, boolean, boolean][] = [
   [['a+b(c).$'], 'a+b(c).$', false, true],
   [[], 'anything', false, false],
 ]
-for (const [pats, rel, isDir, want] of cases) test(`excludeMatcher ${JSON.stringify(pats)} ${rel}${isDir ? '/' : ''} -> ${want}`, () => {
-  assert.is(excludeMatcher(pats)(rel, isDir), want)
-})
+for (const [pats, rel, isDir, want] of cases)
+  test(`excludeMatcher ${JSON.stringify(pats)} ${rel}${isDir ? '/' : ''} -> ${want}`, () => {
+    assert.is(excludeMatcher(pats)(rel, isDir), want)
+  })
 
 test('protectedMatcher: the path and everything under it, not its namesakes', () => {
   const m = protectedMatcher(['local', '.rhosts'])

@@ -17,20 +17,37 @@ async function until(what: string, fn: () => Promise<boolean>, ms = 15000, every
     await new Promise((r) => setTimeout(r, every))
   }
 }
-const count = async (node: string, dir: string) => Number((await lab.exec(node, ['sh', '-c', 'find "$1" -type f 2>/dev/null | wc -l', 'sh', dir])).stdout.trim())
+const count = async (node: string, dir: string) =>
+  Number((await lab.exec(node, ['sh', '-c', 'find "$1" -type f 2>/dev/null | wc -l', 'sh', dir])).stdout.trim())
 /** The app item's watcher on node-a: its pid, found by its network namespace and its path. */
-const appWatcher = async () => (await lab.exec('node-a', ['sh', '-c', 'for p in $(pgrep -x inotifywait); do [ "$(readlink /proc/$p/ns/net)" = "$(readlink /proc/self/ns/net)" ] && tr "\\0" " " < /proc/$p/cmdline | grep -q -- "-- /srv/app" && echo $p; done; true'])).stdout.trim()
+const appWatcher = async () =>
+  (
+    await lab.exec('node-a', [
+      'sh',
+      '-c',
+      'for p in $(pgrep -x inotifywait); do [ "$(readlink /proc/$p/ns/net)" = "$(readlink /proc/self/ns/net)" ] && tr "\\0" " " < /proc/$p/cmdline | grep -q -- "-- /srv/app" && echo $p; done; true',
+    ])
+  ).stdout.trim()
 
-test.before(loud(async () => {
-  lab = await startTestLab()
-  f = startFollowChild(lab.file, ['--item', 'app', '--timeout', '3', '--batch-ms', '100', '--full-every', '8'])
-  await f.waitFor((e) => e.event === 'following', 60_000)
-}))
-test.after(async () => { await f?.kill(); await lab?.down() })
+test.before(
+  loud(async () => {
+    lab = await startTestLab()
+    f = startFollowChild(lab.file, ['--item', 'app', '--timeout', '3', '--batch-ms', '100', '--full-every', '8'])
+    await f.waitFor((e) => e.event === 'following', 60_000)
+  }),
+)
+test.after(async () => {
+  await f?.kill()
+  await lab?.down()
+})
 
 test('a file replaced continuously (write a temporary copy, rename it over) is never seen half-written on the standby', async () => {
   // Each version is 200 lines "v<k> <line>"; whole means 200 lines of one version.
-  const writer = script(lab, 'node-a', 'k=0; end=$(( $(date +%s) + 6 )); while [ $(date +%s) -lt $end ]; do k=$((k+1)); seq 1 200 | sed "s/^/v$k /" > /srv/app/.cont.tmp; mv /srv/app/.cont.tmp /srv/app/cont.txt; done; echo $k')
+  const writer = script(
+    lab,
+    'node-a',
+    'k=0; end=$(( $(date +%s) + 6 )); while [ $(date +%s) -lt $end ]; do k=$((k+1)); seq 1 200 | sed "s/^/v$k /" > /srv/app/.cont.tmp; mv /srv/app/.cont.tmp /srv/app/cont.txt; done; echo $k',
+  )
   const seen = new Set<string>()
   let reads = 0
   const end = Date.now() + 6500
@@ -61,7 +78,15 @@ test('an inotify queue overflow the watcher does not report: the periodic full p
   const from = f!.events.length
   await lab.exec('node-a', ['kill', '-STOP', pid])
   try {
-    await lab.exec('node-a', [process.execPath, '-e', `const fs = require('fs'); fs.mkdirSync('/srv/app/ovf', { recursive: true }); for (let i = 0; i < ${files}; i++) fs.writeFileSync('/srv/app/ovf/f' + i, String(i))`], { timeoutMs: 120_000 })
+    await lab.exec(
+      'node-a',
+      [
+        process.execPath,
+        '-e',
+        `const fs = require('fs'); fs.mkdirSync('/srv/app/ovf', { recursive: true }); for (let i = 0; i < ${files}; i++) fs.writeFileSync('/srv/app/ovf/f' + i, String(i))`,
+      ],
+      { timeoutMs: 120_000 },
+    )
   } finally {
     await lab.exec('node-a', ['kill', '-CONT', pid])
   }

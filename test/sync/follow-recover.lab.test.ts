@@ -13,8 +13,12 @@ import { readOn, script } from './_lab.ts'
 
 let lab: TestLab
 const DIR = '/var/lib/hapair/demo'
-test.before(async () => { lab = await startTestLab() })
-test.after(async () => { await lab?.down() })
+test.before(async () => {
+  lab = await startTestLab()
+})
+test.after(async () => {
+  await lab?.down()
+})
 
 const failback = (...args: string[]) => playbook('failback', ['--inventory', lab.file, ...args])
 
@@ -29,16 +33,37 @@ async function strand(): Promise<void> {
   try {
     const r = await runFailover(lab.inv, pool, pair, { operation: 'failover', to: 'node-b', force: true })
     assert.ok(r.ok, r.error)
-    await script(lab, 'node-b', 'mkdir -p /srv/app/inflight && echo "node-b, older" > /srv/app/inflight/one.txt && echo "still here" > /srv/app/inflight/gone.txt && rm -f /srv/app/inflight/only-a.txt')
-    await script(lab, 'node-a', 'mkdir -p /srv/app/inflight && echo "node-a, newest" > /srv/app/inflight/one.txt && echo "node-a only" > /srv/app/inflight/only-a.txt && rm -f /srv/app/inflight/gone.txt')
+    await script(
+      lab,
+      'node-b',
+      'mkdir -p /srv/app/inflight && echo "node-b, older" > /srv/app/inflight/one.txt && echo "still here" > /srv/app/inflight/gone.txt && rm -f /srv/app/inflight/only-a.txt',
+    )
+    await script(
+      lab,
+      'node-a',
+      'mkdir -p /srv/app/inflight && echo "node-a, newest" > /srv/app/inflight/one.txt && echo "node-a only" > /srv/app/inflight/only-a.txt && rm -f /srv/app/inflight/gone.txt',
+    )
     const since = new Date().toISOString()
     const paths: InflightRecord['paths'] = [
       { item: 'app', path: '/srv/app/inflight/one.txt', change: 'changed', since },
       { item: 'app', path: '/srv/app/inflight/only-a.txt', change: 'changed', since },
       { item: 'app', path: '/srv/app/inflight/gone.txt', change: 'gone', since },
     ]
-    await writeInflight(pool.session(pair, 'node-b'), pair, { version: 1, pair: 'demo', source: 'node-a', epoch: r.epoch - 1, node: 'node-b', at: since, by: 'test', count: paths.length, incomplete: [], paths })
-  } finally { pool.close() }
+    await writeInflight(pool.session(pair, 'node-b'), pair, {
+      version: 1,
+      pair: 'demo',
+      source: 'node-a',
+      epoch: r.epoch - 1,
+      node: 'node-b',
+      at: since,
+      by: 'test',
+      count: paths.length,
+      incomplete: [],
+      paths,
+    })
+  } finally {
+    pool.close()
+  }
 }
 
 test('without --inflight: refused (exit 3) naming the paths and the choice; nothing changes', async () => {
@@ -65,12 +90,15 @@ test('bad --inflight: exit 2 before anything is asked', async () => {
   assert.match(f.stderr, /--inflight is for failback/)
 })
 
-test('--inflight recover: node-a\'s versions reach node-b first, so the sync-back keeps them; what they replaced is kept; the list is archived', async () => {
+test("--inflight recover: node-a's versions reach node-b first, so the sync-back keeps them; what they replaced is kept; the list is archived", async () => {
   const r = await failback('--yes', '--json', '--inflight', 'recover')
   assert.is(r.code, 0, r.stdout + r.stderr)
   const j = json(r)
   assert.is(j.active, 'node-a')
-  assert.match(j.steps.find((s: any) => s.name === 'sync-back').detail, /recovered 2 in-flight file\(s\) from node-a .*1 deletion\(s\) not repeated.*in-flight list kept as node-b:/)
+  assert.match(
+    j.steps.find((s: any) => s.name === 'sync-back').detail,
+    /recovered 2 in-flight file\(s\) from node-a .*1 deletion\(s\) not repeated.*in-flight list kept as node-b:/,
+  )
   for (const n of ['node-a', 'node-b']) {
     assert.is(await readOn(lab, n, '/srv/app/inflight/one.txt'), 'node-a, newest\n', n)
     assert.is(await readOn(lab, n, '/srv/app/inflight/only-a.txt'), 'node-a only\n', n)
@@ -83,7 +111,7 @@ test('--inflight recover: node-a\'s versions reach node-b first, so the sync-bac
   assert.match(await script(lab, 'node-b', `ls ${DIR}`), /inflight-recovered-.*\.json/)
 })
 
-test('--inflight discard: node-b\'s versions win everywhere', async () => {
+test("--inflight discard: node-b's versions win everywhere", async () => {
   await strand()
   const r = await failback('--yes', '--json', '--inflight', 'discard')
   assert.is(r.code, 0, r.stdout + r.stderr)

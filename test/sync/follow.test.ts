@@ -10,10 +10,17 @@ import { filesFrom, followArgv } from '../../lib/sync/follow/ship.ts'
 import { FloodGauge } from '../../lib/sync/follow/watch.ts'
 import type { Pair } from '../../lib/inventory/schema.ts'
 
-const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (t: string) => { name: string; type: string; metrics: { value: string; labels: Record<string, string> }[] }[]
+const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (
+  t: string,
+) => { name: string; type: string; metrics: { value: string; labels: Record<string, string> }[] }[]
 
 const pair = {
-  name: 'p', primary: 'a', nodes: [{ name: 'a', address: '198.51.100.11' }, { name: 'b', address: '198.51.100.12' }],
+  name: 'p',
+  primary: 'a',
+  nodes: [
+    { name: 'a', address: '198.51.100.11' },
+    { name: 'b', address: '198.51.100.12' },
+  ],
   sync: { items: [{ name: 'app', path: '/srv/app', mirror: true, protect: ['/srv/app/local'] }], nodeKnownHostsFile: '/k' },
 } as unknown as Pair
 
@@ -26,7 +33,10 @@ test('records: split on NUL across chunks, names with newlines and non-UTF-8 byt
   const e = parseEvent(got[1], '/srv/app')
   assert.ok(e && e.kind === 'change')
   if (e?.kind === 'change') assert.equal(Buffer.from(e.rel, 'latin1'), Buffer.from([0x78, 0xff]))
-  assert.equal(s.push(Buffer.from('TO|/srv/app/y\0')).map((r) => parseEvent(r, '/srv/app')), [{ kind: 'change', rel: 'y', change: 'changed', dir: false }])
+  assert.equal(
+    s.push(Buffer.from('TO|/srv/app/y\0')).map((r) => parseEvent(r, '/srv/app')),
+    [{ kind: 'change', rel: 'y', change: 'changed', dir: false }],
+  )
   assert.is(display(asBytes('ünï')), 'ünï')
 })
 
@@ -58,7 +68,10 @@ test('in-flight: a batch confirms only what did not change again while it ran', 
   assert.is(batch.size, 2)
   t.note('app', 'x', 'changed', false, 1300) // changed again while the batch was on its way
   assert.is(t.confirm(batch, 'app'), 1)
-  assert.equal(t.entries('b').map((e) => e.rel), ['x'])
+  assert.equal(
+    t.entries('b').map((e) => e.rel),
+    ['x'],
+  )
   assert.is(t.entries('b')[0].since, 1000, 'the oldest unconfirmed change counts for the lag')
   assert.is(t.lagSeconds('b', 3000), 2)
   assert.is(t.count('c'), 2, 'each target has its own list')
@@ -73,7 +86,16 @@ test('in-flight: a file created and not yet closed waits for its close, up to ho
   t.note('app', 'big', 'changed', false, 600)
   assert.is(t.take('b', 600).size, 1, 'closed: ships at once')
   t.note('app', 'link', 'open', false, 0)
-  assert.is(t.take('b', 1000).byItem.get('app')!.map((e) => e.rel).sort().join(), 'big,link', 'a symlink never closes: it ships after the hold')
+  assert.is(
+    t
+      .take('b', 1000)
+      .byItem.get('app')!
+      .map((e) => e.rel)
+      .sort()
+      .join(),
+    'big,link',
+    'a symlink never closes: it ships after the hold',
+  )
 })
 
 test('in-flight: an overflow gives the list up for a full pass, which confirms what it covered', () => {
@@ -99,7 +121,10 @@ test('in-flight record: what a target lacks, shaped for the node and for status'
   t.note('app', 'gone', 'gone', false, Date.parse('2024-05-01T00:00:01Z'))
   const rec = inflightRecord(pair, t, { source: 'a', epoch: 3, node: 'b', now: Date.parse('2024-05-01T00:00:02Z'), by: 'me' })
   assert.is(rec.count, 2)
-  assert.equal(rec.paths.map((p) => p.path), ['/srv/app/x', '/srv/app/gone'])
+  assert.equal(
+    rec.paths.map((p) => p.path),
+    ['/srv/app/x', '/srv/app/gone'],
+  )
   assert.is(checkInflight(rec, pair), undefined)
   assert.ok(checkInflight({ ...rec, source: 'zz' }, pair))
   assert.match(describeInflight(pair, rec, 'b')!, /2 path\(s\) changed on a had not reached b when it took over: \/srv\/app\/x, \/srv\/app\/gone/)
@@ -109,9 +134,27 @@ test('in-flight record: what a target lacks, shaped for the node and for status'
 
 test('batch rsync: every rule of a full sync, paths on stdin, deletions only for mirror items', () => {
   const item = pair.sync!.items[0]
-  const base = { item, protect: ['local'], target: { user: 'root', address: '198.51.100.12', port: 22, hostKeyAlias: 'hapair-p@b' }, knownHostsFile: '/k', ioTimeoutSec: 5 }
+  const base = {
+    item,
+    protect: ['local'],
+    target: { user: 'root', address: '198.51.100.12', port: 22, hostKeyAlias: 'hapair-p@b' },
+    knownHostsFile: '/k',
+    ioTimeoutSec: 5,
+  }
   const m = followArgv({ ...base, deletes: true })
-  for (const w of ['--files-from=-', '--from0', '-r', '-s', '--delete-missing-args', '--filter=P /local', '--filter=- /local', '--filter=P /.~tmp~', '--partial-dir=/srv/app/.~tmp~', '--timeout=5']) assert.ok(m.includes(w), w)
+  for (const w of [
+    '--files-from=-',
+    '--from0',
+    '-r',
+    '-s',
+    '--delete-missing-args',
+    '--filter=P /local',
+    '--filter=- /local',
+    '--filter=P /.~tmp~',
+    '--partial-dir=/srv/app/.~tmp~',
+    '--timeout=5',
+  ])
+    assert.ok(m.includes(w), w)
   assert.not.ok(m.includes('--inplace'))
   assert.not.ok(m.includes('--delete'), 'no sweeping --delete: only the listed paths')
   assert.equal(m.slice(-3), ['--', '/srv/app/', 'root@198.51.100.12:/srv/app/'])
@@ -123,7 +166,15 @@ test('batch rsync: every rule of a full sync, paths on stdin, deletions only for
 })
 
 test('metrics: valid Prometheus text with lag, pending and bytes per target', () => {
-  const text = renderMetrics([{ pair: 'p', source: 'a', events: 7, overflows: 1, targets: [{ target: 'b', lagSeconds: 0.25, pendingPaths: 3, up: false, bytesShipped: 1234, filesShipped: 2, filesDeleted: 1, batches: 4, fullPasses: 1 }] }])
+  const text = renderMetrics([
+    {
+      pair: 'p',
+      source: 'a',
+      events: 7,
+      overflows: 1,
+      targets: [{ target: 'b', lagSeconds: 0.25, pendingPaths: 3, up: false, bytesShipped: 1234, filesShipped: 2, filesDeleted: 1, batches: 4, fullPasses: 1 }],
+    },
+  ])
   const fam = Object.fromEntries(parsePrometheus(text).map((f: any) => [f.name, f]))
   assert.is(fam.hapair_follow_lag_seconds.metrics[0].value, '0.25')
   assert.equal(fam.hapair_follow_lag_seconds.metrics[0].labels, { pair: 'p', source: 'a', target: 'b' })
@@ -133,7 +184,7 @@ test('metrics: valid Prometheus text with lag, pending and bytes per target', ()
   assert.is(fam.hapair_follow_overflows_total.metrics[0].value, '1')
 })
 
-test('flood gauge: a queue\'s worth of events in one window counts as an overflow, once', () => {
+test("flood gauge: a queue's worth of events in one window counts as an overflow, once", () => {
   const g = new FloodGauge(1000, 0.9)
   g.queue = 1000
   assert.is(g.add(500, 0), undefined)

@@ -22,15 +22,25 @@ const BIG = 3 * MB
 
 async function sync(o: SyncOptions = {}) {
   const pool = new SshPool(lab.inv)
-  try { return await runSync(lab.inv, lab.inv.data.pairs[0], pool, { ioTimeoutSec: 3, ...o }) } finally { pool.close() }
+  try {
+    return await runSync(lab.inv, lab.inv.data.pairs[0], pool, { ioTimeoutSec: 3, ...o })
+  } finally {
+    pool.close()
+  }
 }
 const address = (n: string) => lab.inv.data.pairs[0].nodes.find((x) => x.name === n)!.address
 /** Slows node-a's traffic to one node only (8 Mbit/s), so a transfer lasts long enough to be interrupted. */
-const slow = (to: string) => script(lab, 'node-a', `set -e
+const slow = (to: string) =>
+  script(
+    lab,
+    'node-a',
+    `set -e
   tc qdisc add dev eth0 root handle 1: htb default 10 r2q 100000
   tc class add dev eth0 parent 1: classid 1:10 htb rate 10gbit
   tc class add dev eth0 parent 1: classid 1:20 htb rate 8mbit ceil 8mbit
-  tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst "$1/32" flowid 1:20`, address(to))
+  tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst "$1/32" flowid 1:20`,
+    address(to),
+  )
 const unslow = () => lab.exec('node-a', ['tc', 'qdisc', 'del', 'dev', 'eth0', 'root'])
 const size = async (node: string, file: string) => {
   const r = await lab.exec(node, ['stat', '-c', '%s', file])
@@ -51,11 +61,20 @@ const incoming = async (node: string) => {
 /** What an interrupted transfer keeps for the next run to resume from. */
 const held = (node: string) => size(node, '/srv/app/.~tmp~/big.bin')
 
-test.before(loud(async () => {
-  lab = await startTestLab({ mutate: (j) => { j.pairs[0].nodes.push({ name: 'node-c', address: '198.51.100.13', interface: 'eth0' }) } })
-  await script(lab, 'node-a', `head -c ${BIG} /dev/urandom > /srv/app/big.bin; echo one > /srv/config/extra.conf`)
-}))
-test.after(async () => { await unslow().catch(() => {}); await lab?.down() })
+test.before(
+  loud(async () => {
+    lab = await startTestLab({
+      mutate: (j) => {
+        j.pairs[0].nodes.push({ name: 'node-c', address: '198.51.100.13', interface: 'eth0' })
+      },
+    })
+    await script(lab, 'node-a', `head -c ${BIG} /dev/urandom > /srv/app/big.bin; echo one > /srv/config/extra.conf`)
+  }),
+)
+test.after(async () => {
+  await unslow().catch(() => {})
+  await lab?.down()
+})
 
 test('the target is cut off mid-transfer: the other target syncs, exit 4, the mark names what is held', async () => {
   await slow('node-b')
@@ -84,14 +103,22 @@ test('while cut off: new changes are held too, status shows the mark (playbook: 
   const r = await playbook('sync', ['--inventory', lab.file, '--json', '--timeout', '3'])
   assert.is(r.code, 4, r.stderr)
   const rep = json(r)
-  assert.equal(rep.results.map((x: any) => `${x.item}>${x.target}:${x.outcome}`), ['config>node-b:pending', 'config>node-c:ok', 'app>node-b:pending', 'app>node-c:ok'])
+  assert.equal(
+    rep.results.map((x: any) => `${x.item}>${x.target}:${x.outcome}`),
+    ['config>node-b:pending', 'config>node-c:ok', 'app>node-b:pending', 'app>node-c:ok'],
+  )
   assert.equal(rep.degraded.pending, { 'node-b': ['app', 'config'] })
   const pool = new SshPool(lab.inv)
   try {
     const st = await pairStatus(lab.inv, lab.inv.data.pairs[0], pool)
     assert.ok(st.degraded)
-    assert.ok(st.degradedReasons.some((x) => x.startsWith(`sync pending since ${rep.degraded.since}`)), st.degradedReasons.join('\n'))
-  } finally { pool.close() }
+    assert.ok(
+      st.degradedReasons.some((x) => x.startsWith(`sync pending since ${rep.degraded.since}`)),
+      st.degradedReasons.join('\n'),
+    )
+  } finally {
+    pool.close()
+  }
 })
 
 test('the link is back: the next sync delivers everything held, resumes the cut file, and clears the mark', async () => {
@@ -123,8 +150,13 @@ test('a file rewritten while it is being sent: never visible half-written, and t
   await until('the transfer to start', async () => (await incoming('node-b')) > 256 * 1024)
   await on(lab, 'node-a', ['sh', '-c', `head -c ${MB} /dev/urandom | dd of=/srv/app/big.bin bs=1M seek=2 conv=notrunc status=none`])
   let done = false
-  const rep = run.finally(() => { done = true })
-  while (!done) { seen.add(await size('node-b', '/srv/app/big.bin')); await new Promise((r) => setTimeout(r, 20)) }
+  const rep = run.finally(() => {
+    done = true
+  })
+  while (!done) {
+    seen.add(await size('node-b', '/srv/app/big.bin'))
+    await new Promise((r) => setTimeout(r, 20))
+  }
   const first = await rep
   await unslow()
   assert.is(first.exitCode, 0, JSON.stringify(first.results))
@@ -139,7 +171,13 @@ test('direction guard: data only leaves the active node', async () => {
   assert.is(r.code, 3)
   assert.match(r.stderr, 'refusing to sync from node-b: the active node is node-a')
   for (const o of [{ to: 'node-a' }, { bootstrap: 'node-a' }]) {
-    try { await sync(o); assert.unreachable(JSON.stringify(o)) } catch (e) { assert.instance(e, RefusedError, JSON.stringify(o)); assert.is((e as RefusedError).exitCode, 3) }
+    try {
+      await sync(o)
+      assert.unreachable(JSON.stringify(o))
+    } catch (e) {
+      assert.instance(e, RefusedError, JSON.stringify(o))
+      assert.is((e as RefusedError).exitCode, 3)
+    }
   }
   // After a real failover to node-b, node-b is the source and node-a a target.
   const pair = lab.inv.data.pairs[0]
@@ -153,10 +191,27 @@ test('direction guard: data only leaves the active node', async () => {
     assert.equal(rep.targets, ['node-a', 'node-c'])
     assert.is(rep.exitCode, 0, JSON.stringify(rep.results))
     assert.is(await readOn(lab, 'node-a', '/srv/app/from-b.txt'), 'written on node-b after failover\n')
-    try { await sync({ from: 'node-a' }); assert.unreachable() } catch (e) { assert.instance(e, RefusedError); assert.match((e as Error).message, `epoch ${fo.epoch}`) }
+    try {
+      await sync({ from: 'node-a' })
+      assert.unreachable()
+    } catch (e) {
+      assert.instance(e, RefusedError)
+      assert.match((e as Error).message, `epoch ${fo.epoch}`)
+    }
     // A record naming a node the inventory does not know is never believed: no guessing.
-    await writeNodeState(pool.session(pair, 'node-b'), pair, 'active', { epoch: fo.epoch + 1, active: 'node-z', since: new Date().toISOString(), by: 'test' } as any)
-    try { await sync(); assert.unreachable() } catch (e) { assert.instance(e, RefusedError); assert.match((e as Error).message, /active\.json is unusable: active must name a node of pair demo/) }
+    await writeNodeState(pool.session(pair, 'node-b'), pair, 'active', {
+      epoch: fo.epoch + 1,
+      active: 'node-z',
+      since: new Date().toISOString(),
+      by: 'test',
+    } as any)
+    try {
+      await sync()
+      assert.unreachable()
+    } catch (e) {
+      assert.instance(e, RefusedError)
+      assert.match((e as Error).message, /active\.json is unusable: active must name a node of pair demo/)
+    }
   } finally {
     const back = await runFailover(lab.inv, pool, pair, { operation: 'failover', to: 'node-a', force: true, resolve: true, breakLock: true })
     assert.ok(back.ok, back.error)
@@ -165,22 +220,42 @@ test('direction guard: data only leaves the active node', async () => {
 })
 
 test('a failover holding the pair lock stops the sync (exit 3)', async () => {
-  const owner = { owner: 'ops@elsewhere pid 1', host: 'elsewhere', pid: 1, operation: 'failover', at: new Date().toISOString(), expires: new Date(Date.now() + 60000).toISOString() }
+  const owner = {
+    owner: 'ops@elsewhere pid 1',
+    host: 'elsewhere',
+    pid: 1,
+    operation: 'failover',
+    at: new Date().toISOString(),
+    expires: new Date(Date.now() + 60000).toISOString(),
+  }
   await script(lab, 'node-b', 'mkdir -p /var/lib/hapair/demo/lock && printf "%s" "$1" > /var/lib/hapair/demo/lock/owner', JSON.stringify(owner))
   try {
-    try { await sync(); assert.unreachable() } catch (e) { assert.instance(e, RefusedError); assert.match((e as Error).message, 'locked by ops@elsewhere pid 1 (failover') }
-  } finally { await script(lab, 'node-b', 'rm -rf /var/lib/hapair/demo/lock') }
+    try {
+      await sync()
+      assert.unreachable()
+    } catch (e) {
+      assert.instance(e, RefusedError)
+      assert.match((e as Error).message, 'locked by ops@elsewhere pid 1 (failover')
+    }
+  } finally {
+    await script(lab, 'node-b', 'rm -rf /var/lib/hapair/demo/lock')
+  }
 })
 
 test('the active node unreachable: nothing can be synced, exit 1, no mark written anywhere', async () => {
   await labFault(lab.inv, 'isolate', 'node-a')
   try {
-    try { await sync(); assert.unreachable() } catch (e) {
+    try {
+      await sync()
+      assert.unreachable()
+    } catch (e) {
       assert.instance(e, RemoteError)
       assert.is((e as RemoteError).exitCode, 1)
       assert.match((e as Error).message, 'the active node cannot be reached')
     }
-  } finally { await labFault(lab.inv, 'heal', 'node-a') }
+  } finally {
+    await labFault(lab.inv, 'heal', 'node-a')
+  }
   for (const n of ['node-b', 'node-c']) assert.is((await lab.exec(n, ['test', '-e', '/var/lib/hapair/demo/degraded.json'])).code, 1)
 })
 

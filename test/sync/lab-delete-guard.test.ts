@@ -13,25 +13,43 @@ let lab: TestLab
 
 async function sync(o: SyncOptions = {}) {
   const pool = new SshPool(lab.inv)
-  try { return await runSync(lab.inv, lab.inv.data.pairs[0], pool, { to: 'node-b', ...o }) } finally { pool.close() }
+  try {
+    return await runSync(lab.inv, lab.inv.data.pairs[0], pool, { to: 'node-b', ...o })
+  } finally {
+    pool.close()
+  }
 }
 const count = async (node: string, dir: string) => Number((await script(lab, node, 'find "$1" -type f | wc -l', dir)).trim())
 
-test.before(loud(async () => {
-  lab = await startTestLab({
-    mutate: (j) => { j.pairs[0].sync.items.push({ name: 'sapp', path: '/srv/sapp', transport: 'sftp', policy: 'always', mirror: true, protect: ['/srv/sapp/local'] }) },
-  })
-  for (const n of ['node-a', 'node-b']) await script(lab, n, 'mkdir -p /srv/sapp/local; echo "$1" > /srv/sapp/local/node.txt', n)
-  await script(lab, 'node-a', 'for i in $(seq 1 40); do echo $i > /srv/app/base$i; echo $i > /srv/sapp/base$i; done')
-  const first = await sync({ items: ['app', 'sapp'] })
-  assert.is(first.exitCode, 0, JSON.stringify(first.results))
-}))
-test.after(async () => { await lab?.down() })
+test.before(
+  loud(async () => {
+    lab = await startTestLab({
+      mutate: (j) => {
+        j.pairs[0].sync.items.push({ name: 'sapp', path: '/srv/sapp', transport: 'sftp', policy: 'always', mirror: true, protect: ['/srv/sapp/local'] })
+      },
+    })
+    for (const n of ['node-a', 'node-b']) await script(lab, n, 'mkdir -p /srv/sapp/local; echo "$1" > /srv/sapp/local/node.txt', n)
+    await script(lab, 'node-a', 'for i in $(seq 1 40); do echo $i > /srv/app/base$i; echo $i > /srv/sapp/base$i; done')
+    const first = await sync({ items: ['app', 'sapp'] })
+    assert.is(first.exitCode, 0, JSON.stringify(first.results))
+  }),
+)
+test.after(async () => {
+  await lab?.down()
+})
 
-for (const [item, dir] of [['app', '/srv/app'], ['sapp', '/srv/sapp']] as const) {
+for (const [item, dir] of [
+  ['app', '/srv/app'],
+  ['sapp', '/srv/sapp'],
+] as const) {
   test(`${item}: the target's newer 300 files are not deleted by a plain sync (exit 3, paths listed), and are by --force`, async () => {
     // What node-b holds that the source does not: written there while it was active.
-    await script(lab, 'node-b', 'mkdir -p "$1/written-on-b"; for i in $(seq 1 300); do echo "$i" > "$1/written-on-b/f$i"; done; echo b > "$1/local/b-only"', dir)
+    await script(
+      lab,
+      'node-b',
+      'mkdir -p "$1/written-on-b"; for i in $(seq 1 300); do echo "$i" > "$1/written-on-b/f$i"; done; echo b > "$1/local/b-only"',
+      dir,
+    )
     const held = await count('node-b', dir)
     const rep = await sync({ items: [item] })
     assert.is(rep.exitCode, EXIT.refused, JSON.stringify(rep.results))
@@ -39,7 +57,10 @@ for (const [item, dir] of [['app', '/srv/app'], ['sapp', '/srv/sapp']] as const)
     assert.is(r.outcome, 'refused')
     assert.is(r.refused!.count, 300)
     assert.is(r.refused!.paths.length, 20)
-    assert.ok(r.refused!.paths.every((p) => p.startsWith('written-on-b/')), r.refused!.paths.join(', '))
+    assert.ok(
+      r.refused!.paths.every((p) => p.startsWith('written-on-b/')),
+      r.refused!.paths.join(', '),
+    )
     assert.match(r.reason!, /refused to delete 300 of the \d+ files/)
     assert.is(await count('node-b', dir), held, 'nothing deleted')
 

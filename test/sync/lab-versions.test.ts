@@ -16,7 +16,11 @@ const ALL = [...POLICY_ITEMS, 'sw']
 async function sync(o: SyncOptions = {}) {
   const inv = loadInventory(lab.file) // re-read: the policy playbook edits the file
   const pool = new SshPool(inv)
-  try { return await runSync(inv, inv.data.pairs[0], pool, o) } finally { pool.close() }
+  try {
+    return await runSync(inv, inv.data.pairs[0], pool, o)
+  } finally {
+    pool.close()
+  }
 }
 const setVersion = (node: string, v: string) => script(lab, node, 'printf "%s\\n" "$1" > /var/lib/app/data-version', v)
 const present = async (node: string) => {
@@ -25,21 +29,31 @@ const present = async (node: string) => {
 }
 const resetB = () => script(lab, 'node-b', 'cd /srv && rm -rf "$@"', ...ALL)
 
-test.before(loud(async () => {
-  lab = await startTestLab({
-    mutate: (j) => {
-      const p = j.pairs[0]
-      p.nodes.push({ name: 'node-c', address: '198.51.100.13', interface: 'eth0' })
-      const version = { file: '/var/lib/app/data-version' }
-      p.sync.items = [
-        ...POLICY_ITEMS.map((name, i) => ({ name, path: `/srv/${name}`, priority: 10 - i, policy: { eq: 'equal', up: 'upgrade', down: 'downgrade', al: 'always' }[name], version })),
-        { name: 'sw', path: '/srv/sw', priority: 1, transport: 'sftp' }, // no data version: judged by the software version
-      ]
-    },
-  })
-  await script(lab, 'node-a', 'cd /srv && for d in "$@"; do mkdir -p "$d"; echo "$d from node-a" > "$d/v"; done', ...ALL)
-}))
-test.after(async () => { await lab?.down() })
+test.before(
+  loud(async () => {
+    lab = await startTestLab({
+      mutate: (j) => {
+        const p = j.pairs[0]
+        p.nodes.push({ name: 'node-c', address: '198.51.100.13', interface: 'eth0' })
+        const version = { file: '/var/lib/app/data-version' }
+        p.sync.items = [
+          ...POLICY_ITEMS.map((name, i) => ({
+            name,
+            path: `/srv/${name}`,
+            priority: 10 - i,
+            policy: { eq: 'equal', up: 'upgrade', down: 'downgrade', al: 'always' }[name],
+            version,
+          })),
+          { name: 'sw', path: '/srv/sw', priority: 1, transport: 'sftp' }, // no data version: judged by the software version
+        ]
+      },
+    })
+    await script(lab, 'node-a', 'cd /srv && for d in "$@"; do mkdir -p "$d"; echo "$d from node-a" > "$d/v"; done', ...ALL)
+  }),
+)
+test.after(async () => {
+  await lab?.down()
+})
 
 // source data version, target data version, items that arrive
 const table: [string, string, string[]][] = [
@@ -47,20 +61,21 @@ const table: [string, string, string[]][] = [
   ['2', '1', ['down', 'al', 'sw']], // the target is older: only downgrade (and always)
   ['1', '1', ALL],
 ]
-for (const [sv, tv, want] of table) test(`source data version ${sv}, target ${tv}: ${want.join(', ')} sync; the others say why not`, async () => {
-  await resetB()
-  await setVersion('node-a', sv)
-  await setVersion('node-b', tv)
-  const rep = await sync({ to: 'node-b' })
-  assert.is(rep.exitCode, 0, 'a skip by policy is not a failure')
-  assert.equal((await present('node-b')).sort(), [...want].sort())
-  for (const r of rep.results) {
-    assert.is(r.outcome, want.includes(r.item) ? 'ok' : 'skipped', r.item)
-    if (r.outcome === 'skipped') assert.match(r.reason!, `source ${sv} is ${sv < tv ? 'lower' : 'higher'} than target ${tv}`)
-    if (r.item !== 'sw') assert.equal(r.versions, { source: sv, target: tv })
-  }
-  assert.is(rep.degraded, null, 'skipped items are not held')
-})
+for (const [sv, tv, want] of table)
+  test(`source data version ${sv}, target ${tv}: ${want.join(', ')} sync; the others say why not`, async () => {
+    await resetB()
+    await setVersion('node-a', sv)
+    await setVersion('node-b', tv)
+    const rep = await sync({ to: 'node-b' })
+    assert.is(rep.exitCode, 0, 'a skip by policy is not a failure')
+    assert.equal((await present('node-b')).sort(), [...want].sort())
+    for (const r of rep.results) {
+      assert.is(r.outcome, want.includes(r.item) ? 'ok' : 'skipped', r.item)
+      if (r.outcome === 'skipped') assert.match(r.reason!, `source ${sv} is ${sv < tv ? 'lower' : 'higher'} than target ${tv}`)
+      if (r.item !== 'sw') assert.equal(r.versions, { source: sv, target: tv })
+    }
+    assert.is(rep.degraded, null, 'skipped items are not held')
+  })
 
 test('a target without a data version: those items fail (exit 1) and point at --bootstrap; always still syncs', async () => {
   await resetB()
@@ -70,7 +85,11 @@ test('a target without a data version: those items fail (exit 1) and point at --
   assert.is(rep.exitCode, 1)
   for (const r of rep.results) {
     if (r.item === 'al' || r.item === 'sw') assert.is(r.outcome, 'ok', r.item)
-    else { assert.is(r.outcome, 'failed', r.item); assert.match(r.reason!, 'cannot read /var/lib/app/data-version'); assert.match(r.reason!, '--bootstrap') }
+    else {
+      assert.is(r.outcome, 'failed', r.item)
+      assert.match(r.reason!, 'cannot read /var/lib/app/data-version')
+      assert.match(r.reason!, '--bootstrap')
+    }
   }
   assert.equal(rep.degraded?.pending['node-b'], ['down', 'eq', 'up'])
   await setVersion('node-b', '1')
@@ -81,7 +100,10 @@ test('--bootstrap: a blank node gets every item from the running primary', async
   const rep = await sync({ bootstrap: 'node-c' })
   assert.is(rep.exitCode, 0, JSON.stringify(rep.results, null, 1))
   assert.equal(rep.targets, ['node-c'])
-  assert.equal(rep.results.map((r) => r.outcome), ALL.map(() => 'ok'))
+  assert.equal(
+    rep.results.map((r) => r.outcome),
+    ALL.map(() => 'ok'),
+  )
   for (const d of ALL) assert.is(await fingerprint(lab, 'node-c', `/srv/${d}`), await fingerprint(lab, 'node-a', `/srv/${d}`), d)
 })
 
@@ -93,7 +115,10 @@ test('the policy playbook changes what syncs: set eq to always, and it goes thro
   const set = await playbook('policy', ['set', 'demo', 'eq', 'always', '--inventory', lab.file])
   assert.is(set.code, 0, set.stderr)
   const rep = await sync({ to: 'node-b', items: ['eq'] })
-  assert.equal(rep.results.map((r) => [r.item, r.outcome]), [['eq', 'ok']])
+  assert.equal(
+    rep.results.map((r) => [r.item, r.outcome]),
+    [['eq', 'ok']],
+  )
   assert.equal(await present('node-b'), ['eq'])
 })
 

@@ -9,7 +9,9 @@ const line = (host: string, k: KnownKey) => `${host} ${k.type} ${k.blob.toString
 const alias = hostKeyAlias('web', 'node-b')
 const target = { address: '198.51.100.12', port: 22, name: 'node-b', alias }
 const scope = { file: '/var/lib/hapair/ssh/known_hosts', source: 'node-a', others: ['198.51.100.11', '[198.51.100.11]:22'] }
-const good = key(), other = key(), attacker = key()
+const good = key(),
+  other = key(),
+  attacker = key()
 const hashed = (host: string, k: KnownKey) => {
   const salt = randomBytes(20)
   return `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(host).digest('base64')} ${k.type} ${k.blob.toString('base64')}`
@@ -20,12 +22,12 @@ test('the alias is hapair\'s own and cannot collide across pairs ("@" is not all
   assert.is.not(hostKeyAlias('web-node', 'b'), hostKeyAlias('web', 'node-b'))
 })
 
-test('pinned: the alias line holds the controller\'s key; other nodes\' and legacy address lines may stand beside it', () => {
+test("pinned: the alias line holds the controller's key; other nodes' and legacy address lines may stand beside it", () => {
   const text = `# c\n${line('198.51.100.11', other)}\n${line(hostKeyAlias('web', 'node-c'), other)}\n${line('198.51.100.12', good)}\n${line(alias, good)}\n`
   assert.equal(comparePins(text, [good], target, scope), { state: 'pinned' })
 })
 
-test('missing: the controller\'s keys as alias lines (a legacy address line is not enough, the port does not matter)', () => {
+test("missing: the controller's keys as alias lines (a legacy address line is not enough, the port does not matter)", () => {
   assert.equal(comparePins(line('198.51.100.12', good), [good], target, scope), { state: 'missing', lines: [line(alias, good)] })
   assert.equal(comparePins('', [good, other], { ...target, port: 2222 }, scope), { state: 'missing', lines: [line(alias, good), line(alias, other)] })
 })
@@ -44,17 +46,18 @@ const hostile: [string, string, RegExp][] = [
   ['a @revoked line', `@revoked ${line(alias, good)}`, /@revoked line/],
   ['a host hapair never wrote', line('evil.example', attacker), /evil\.example, which hapair did not write/],
 ]
-for (const [what, bad, why] of hostile) test(`conflict: ${what}`, () => {
-  for (const text of [`${line(alias, good)}\n${bad}\n`, `${bad}\n`]) {
-    const v = comparePins(text, [good], target, scope)
-    assert.is(v.state, 'conflict', text)
-    const reason = (v as { reason: string }).reason
-    assert.match(reason, /HOST KEY MISMATCH on the hop node-a -> node-b \(198\.51\.100\.12\): in \/var\/lib\/hapair\/ssh\/known_hosts on node-a, line \d/)
-    assert.match(reason, why)
-    if (!bad.startsWith('@revoked')) assert.ok(reason.includes(fingerprint(attacker.blob)), `the foreign key's fingerprint: ${reason}`)
-    assert.ok(reason.includes(`the controller pins ${fingerprint(good.blob)} for node-b`), reason)
-  }
-})
+for (const [what, bad, why] of hostile)
+  test(`conflict: ${what}`, () => {
+    for (const text of [`${line(alias, good)}\n${bad}\n`, `${bad}\n`]) {
+      const v = comparePins(text, [good], target, scope)
+      assert.is(v.state, 'conflict', text)
+      const reason = (v as { reason: string }).reason
+      assert.match(reason, /HOST KEY MISMATCH on the hop node-a -> node-b \(198\.51\.100\.12\): in \/var\/lib\/hapair\/ssh\/known_hosts on node-a, line \d/)
+      assert.match(reason, why)
+      if (!bad.startsWith('@revoked')) assert.ok(reason.includes(fingerprint(attacker.blob)), `the foreign key's fingerprint: ${reason}`)
+      assert.ok(reason.includes(`the controller pins ${fingerprint(good.blob)} for node-b`), reason)
+    }
+  })
 
 test('conflict: a malformed line is refused, not skipped', () => {
   const v = comparePins(`${line(alias, good)}\n198.51.100.12 ssh-ed25519\n`, [good], target, scope)

@@ -4,8 +4,35 @@ import { formatReport } from '../../lib/sync/report.ts'
 import { siBytes as bytes } from '../../lib/format.ts'
 import type { ItemResult, SyncReport } from '../../lib/sync/types.ts'
 
-const r = (o: Partial<ItemResult>): ItemResult => ({ item: 'app', target: 'node-b', transport: 'rsync', priority: 0, outcome: 'ok', files: 3, sent: 1, deleted: 0, unchanged: 2, bytes: 1234, startedAt: 'T', ms: 250, ...o })
-const rep = (o: Partial<SyncReport>): SyncReport => ({ pair: 'demo', source: 'node-a', activeFrom: 'inventory', epoch: 0, targets: ['node-b'], dryRun: false, results: [], pinned: [], degraded: null, exitCode: 0, ms: 1200, ...o })
+const r = (o: Partial<ItemResult>): ItemResult => ({
+  item: 'app',
+  target: 'node-b',
+  transport: 'rsync',
+  priority: 0,
+  outcome: 'ok',
+  files: 3,
+  sent: 1,
+  deleted: 0,
+  unchanged: 2,
+  bytes: 1234,
+  startedAt: 'T',
+  ms: 250,
+  ...o,
+})
+const rep = (o: Partial<SyncReport>): SyncReport => ({
+  pair: 'demo',
+  source: 'node-a',
+  activeFrom: 'inventory',
+  epoch: 0,
+  targets: ['node-b'],
+  dryRun: false,
+  results: [],
+  pinned: [],
+  degraded: null,
+  exitCode: 0,
+  ms: 1200,
+  ...o,
+})
 
 test('bytes', () => {
   assert.equal([0, 999, 1000, 1234, 52_428_800, 3e12].map(bytes), ['0 B', '999 B', '1.00 kB', '1.23 kB', '52.4 MB', '3.00 TB'])
@@ -20,11 +47,15 @@ test('a clean run: one line per item and target, and "in sync"', () => {
 })
 
 test('skips and failures give their reason; degraded names what is held for whom', () => {
-  const text = formatReport(rep({
-    epoch: 3, activeFrom: 'epoch', exitCode: 4,
-    results: [r({ outcome: 'skipped', reason: 'policy equal needs equal versions' }), r({ target: 'node-c', outcome: 'pending', reason: 'unreachable' })],
-    degraded: { since: 'S', reason: 'x', pending: { 'node-c': ['app', 'config'] } },
-  }))
+  const text = formatReport(
+    rep({
+      epoch: 3,
+      activeFrom: 'epoch',
+      exitCode: 4,
+      results: [r({ outcome: 'skipped', reason: 'policy equal needs equal versions' }), r({ target: 'node-c', outcome: 'pending', reason: 'unreachable' })],
+      degraded: { since: 'S', reason: 'x', pending: { 'node-c': ['app', 'config'] } },
+    }),
+  )
   assert.match(text, '(active, epoch 3)')
   assert.match(text, /SKIPPED\s+policy equal needs equal versions/)
   assert.match(text, /PENDING\s+unreachable/)

@@ -26,7 +26,10 @@ const items: SyncItem[] = [
 const pair: Pair = { name: 'p', primary: 'a', nodes: [], software: { file: at('sw') }, sync: { items } }
 
 test('probeKeys: software first, then each item that declares a version', () => {
-  assert.equal(probeKeys(pair, items).map((k) => k.key), ['software', 'item:data', 'item:cmd', 'item:failing', 'item:missing', 'item:blank', 'item:hostile'])
+  assert.equal(
+    probeKeys(pair, items).map((k) => k.key),
+    ['software', 'item:data', 'item:cmd', 'item:failing', 'item:missing', 'item:blank', 'item:hostile'],
+  )
   assert.equal(probeKeys({ ...pair, software: undefined }, [items[6]]), [])
 })
 
@@ -46,7 +49,7 @@ test('the probe reads files and commands in one shell, and says why a version is
   assert.not.ok('plain' in facts.items)
 })
 
-test('the probe also returns the node\'s hop pins and the pair lock\'s owner, when there are some', () => {
+test("the probe also returns the node's hop pins and the pair lock's owner, when there are some", () => {
   writeFileSync(at('kh'), '198.51.100.12 ssh-ed25519 AAAA\n')
   writeFileSync(at('owner'), '{"owner":"ops"}')
   const keys = probeKeys(pair, [])

@@ -31,11 +31,21 @@ test.before.each(async () => {
   for (const w of watchers.splice(0)) await w.stop()
   let off = false
   await labHealAll(lab.inv)
-  for (const n of lab.inv.data.pairs[0].nodes) if (labPowerState(lab.inv, n.name) === 'off') { off = true; await labFault(lab.inv, 'start', n.name) }
+  for (const n of lab.inv.data.pairs[0].nodes)
+    if (labPowerState(lab.inv, n.name) === 'off') {
+      off = true
+      await labFault(lab.inv, 'start', n.name)
+    }
   if (off) await sleep(1000)
 })
 /** An exit with a deadline: a watcher that never gets there is a failure, not a hung suite. */
-const exitWithin = (w: WatcherProcess, ms: number) => Promise.race([w.exited, sleep(ms).then(() => { throw new Error(`watcher still running after ${ms} ms; events: ${w.events.map((e) => e.event).join(', ')}`) })])
+const exitWithin = (w: WatcherProcess, ms: number) =>
+  Promise.race([
+    w.exited,
+    sleep(ms).then(() => {
+      throw new Error(`watcher still running after ${ms} ms; events: ${w.events.map((e) => e.event).join(', ')}`)
+    }),
+  ])
 async function watcher(env: Record<string, string> = {}): Promise<WatcherProcess> {
   const w = startWatcher(lab.file, { env })
   watchers.push(w)
@@ -50,12 +60,16 @@ async function restore(old: string): Promise<void> {
 }
 /** The epoch recorded on a node (0: no record yet). */
 const epochOf = async (node: string) => {
-  const r = await lab.exec(node, ['sh', '-c', "cat /var/lib/hapair/demo/active.json 2>/dev/null || printf '{\"epoch\":0}'"])
+  const r = await lab.exec(node, ['sh', '-c', 'cat /var/lib/hapair/demo/active.json 2>/dev/null || printf \'{"epoch":0}\''])
   return JSON.parse(r.stdout).epoch as number
 }
 
 test.before(async () => {
-  lab = await startTestLab({ mutate: (j) => { j.pairs[0].watch = { holdDownMs: 1000, maxTakeoversPerHour: 100, maxRestarts: 2 } } })
+  lab = await startTestLab({
+    mutate: (j) => {
+      j.pairs[0].watch = { holdDownMs: 1000, maxTakeoversPerHour: 100, maxRestarts: 2 }
+    },
+  })
   vip = lab.inv.data.pairs[0].floatingIps![0].address
   inv = startInvariant(lab)
   await inv.ready

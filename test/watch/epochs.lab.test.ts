@@ -30,11 +30,17 @@ async function takeover(fault: 'isolate' | 'kill', from: string) {
     await labFault(lab.inv, fault, from)
     const done = await w.waitFor((e) => e.event === 'takeover-done' || e.event === 'takeover-failed', 10_000, mark)
     return { started, done }
-  } finally { await w.stop() }
+  } finally {
+    await w.stop()
+  }
 }
 
-test.before(async () => { lab = await startTestLab() })
-test.after(async () => { await lab?.down() })
+test.before(async () => {
+  lab = await startTestLab()
+})
+test.after(async () => {
+  await lab?.down()
+})
 
 test('a takeover while the newest record is on the dead node still gets a higher epoch', async () => {
   const first = await takeover('isolate', 'node-a')
@@ -79,7 +85,9 @@ test("a stale record at the watcher's epoch naming another node is not followed;
     assert.is(done.event, 'takeover-done', JSON.stringify(done))
     assert.is(done.to, 'node-b')
     assert.ok(done.epoch > now.epoch)
-  } finally { await w.stop() }
+  } finally {
+    await w.stop()
+  }
   await restore('node-a')
 })
 

@@ -7,7 +7,13 @@ import path from 'node:path'
 import { HookRunner, type WatchEvent } from '../../lib/watch/events.ts'
 import { formatEvent } from '../../lib/watch/index.ts'
 
-const ev = (event: WatchEvent['event'], extra: Record<string, unknown> = {}): WatchEvent => ({ at: new Date().toISOString(), ms: Date.now(), pair: 'demo', event, ...extra })
+const ev = (event: WatchEvent['event'], extra: Record<string, unknown> = {}): WatchEvent => ({
+  at: new Date().toISOString(),
+  ms: Date.now(),
+  pair: 'demo',
+  event,
+  ...extra,
+})
 const noSleep = () => Promise.resolve()
 
 test('command hook gets the event as JSON on stdin, one run per event, in order', async () => {
@@ -18,8 +24,14 @@ test('command hook gets the event as JSON on stdin, one run per event, in order'
   h.push(ev('confirmed', { node: 'node-a' }))
   h.push(ev('takeover-done', { to: 'node-b' }))
   await h.idle()
-  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-  assert.equal(lines.map((l) => l.event), ['confirmed', 'takeover-done'])
+  const lines = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+  assert.equal(
+    lines.map((l) => l.event),
+    ['confirmed', 'takeover-done'],
+  )
   assert.is(lines[1].to, 'node-b')
   assert.equal(fails, [])
 })
@@ -41,7 +53,9 @@ test('webhook: POSTed as JSON, retried after a 500, delivered once', async () =>
   let n = 0
   const server = http.createServer((req, res) => {
     let body = ''
-    req.on('data', (d) => { body += d })
+    req.on('data', (d) => {
+      body += d
+    })
     req.on('end', () => {
       const status = n++ === 0 ? 500 : 200
       got.push({ status, body, type: req.headers['content-type'] })
@@ -55,7 +69,10 @@ test('webhook: POSTed as JSON, retried after a 500, delivered once', async () =>
   h.push(ev('vetoed', { by: ['node-b'] }))
   await h.idle()
   server.close()
-  assert.equal(got.map((g) => g.status), [500, 200])
+  assert.equal(
+    got.map((g) => g.status),
+    [500, 200],
+  )
   assert.is(JSON.parse(got[1].body).event, 'vetoed')
   assert.is(got[1].type, 'application/json')
   assert.equal(fails, [])
@@ -63,9 +80,15 @@ test('webhook: POSTed as JSON, retried after a 500, delivered once', async () =>
 
 test('the queue is bounded: a dead alerting system cannot grow memory', async () => {
   let release!: () => void
-  const gate = new Promise<void>((r) => { release = r })
+  const gate = new Promise<void>((r) => {
+    release = r
+  })
   // The first delivery fails and waits (on the gate) before its retry; meanwhile events pile up.
-  const h = new HookRunner({ command: 'exit 1', retries: 1 }, () => undefined, () => gate)
+  const h = new HookRunner(
+    { command: 'exit 1', retries: 1 },
+    () => undefined,
+    () => gate,
+  )
   for (let i = 0; i < 150; i++) h.push(ev('suspect', { i }))
   await new Promise((r) => setTimeout(r, 300))
   assert.is(h.dropped, 49)

@@ -12,13 +12,18 @@ test('ping lines: replies, misses, the rest', () => {
   const t = newTrack(1000, 100)
   feed(t, '64 bytes from 198.51.100.11: icmp_seq=1 ttl=64 time=0.25 ms', 1010)
   feed(t, 'no answer yet for icmp_seq=2', 1030)
-  assert.equal({ reply: t.reply, line: t.line, replies: t.replies, misses: t.misses, rttMs: t.rttMs, upSince: t.upSince }, { reply: 1010, line: 1030, replies: 1, misses: 1, rttMs: 0.25, upSince: 1010 })
+  assert.equal(
+    { reply: t.reply, line: t.line, replies: t.replies, misses: t.misses, rttMs: t.rttMs, upSince: t.upSince },
+    { reply: 1010, line: 1030, replies: 1, misses: 1, rttMs: 0.25, upSince: 1010 },
+  )
 })
 
 test('heartbeat: a line per interval while the channel is open, gone at once when it closes', async () => {
   const child = spawn('bash', ['-c', HEARTBEAT_SCRIPT, 'hapair-heartbeat', '0.100'], { stdio: ['pipe', 'pipe', 'inherit'] })
   const beats: number[] = []
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { for (const l of d.split('\n')) if (l === 'beat') beats.push(Date.now()) })
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    for (const l of d.split('\n')) if (l === 'beat') beats.push(Date.now())
+  })
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)))
   await new Promise((r) => setTimeout(r, 450))
   const closed = Date.now()

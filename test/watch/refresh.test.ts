@@ -16,7 +16,14 @@ import { interruptedRun } from '../../lib/watch/resume.ts'
 import { readWatchState, splitWatchRead, watchReadScript } from '../../lib/watch/refresh.ts'
 
 const STATE = '/var/lib/hapair/demo'
-const pair = { name: 'demo', primary: 'node-a', nodes: [{ name: 'node-a', address: '198.51.100.251' }, { name: 'node-b', address: '198.51.100.252' }] } as unknown as Pair
+const pair = {
+  name: 'demo',
+  primary: 'node-a',
+  nodes: [
+    { name: 'node-a', address: '198.51.100.251' },
+    { name: 'node-b', address: '198.51.100.252' },
+  ],
+} as unknown as Pair
 let root: string
 const dirOf = (node: string) => path.join(root, node)
 
@@ -45,8 +52,12 @@ const record = (epoch: number, active: string) => JSON.stringify({ epoch, active
 const owner = (expires: string) => JSON.stringify({ owner: 'ops@gone pid 1', host: 'gone', pid: 1, operation: 'failover', at: '2030-01-01T11:58:00Z', expires })
 const journal = (epoch: number, steps: string[]) => JSON.stringify({ operation: 'failover', from: 'node-a', to: 'node-b', epoch, steps })
 
-test.before.each(() => { root = mkdtempSync(path.join(os.tmpdir(), 'hapair-refresh-')) })
-test.after.each(() => { rmSync(root, { recursive: true, force: true }) })
+test.before.each(() => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'hapair-refresh-'))
+})
+test.after.each(() => {
+  rmSync(root, { recursive: true, force: true })
+})
 
 async function both(pool: SshPool) {
   const [view, pause, left] = await Promise.all([activeView(pool, pair), readPause(pool, pair), interruptedRun(pool, pair, [], NOW)])
@@ -119,8 +130,14 @@ test('sections: all three, in order, once each; anything else is no answer', () 
   const script = watchReadScript(pair)
   assert.ok(script.indexOf('hapair-state') < script.indexOf('hapair-pause') && script.indexOf('hapair-pause') < script.indexOf('hapair-lock'))
   assert.equal(splitWatchRead('\x1dhapair-state\x1dS\x1dhapair-pause\x1dP\x1dhapair-lock\x1dL'), { state: 'S', pause: 'P', lock: 'L' })
-  for (const bad of ['', 'garbage', '\x1dhapair-state\x1dS\x1dhapair-pause\x1dP', '\x1dhapair-pause\x1dP\x1dhapair-state\x1dS\x1dhapair-lock\x1dL',
-    '\x1dhapair-state\x1dS\x1dhapair-pause\x1dP\x1dx\x1d\x1dhapair-lock\x1dL', 'x\x1dhapair-state\x1dS\x1dhapair-pause\x1dP\x1dhapair-lock\x1dL']) {
+  for (const bad of [
+    '',
+    'garbage',
+    '\x1dhapair-state\x1dS\x1dhapair-pause\x1dP',
+    '\x1dhapair-pause\x1dP\x1dhapair-state\x1dS\x1dhapair-lock\x1dL',
+    '\x1dhapair-state\x1dS\x1dhapair-pause\x1dP\x1dx\x1d\x1dhapair-lock\x1dL',
+    'x\x1dhapair-state\x1dS\x1dhapair-pause\x1dP\x1dhapair-lock\x1dL',
+  ]) {
     assert.is(splitWatchRead(bad), undefined, JSON.stringify(bad))
   }
 })

@@ -46,7 +46,11 @@ async function takeoverAfter(fault: () => Promise<unknown>, timeoutMs = 8000) {
 }
 
 test.before(async () => {
-  lab = await startTestLab({ mutate: (j) => { j.pairs[0].watch = { holdDownMs: 1000, maxTakeoversPerHour: 100 } } })
+  lab = await startTestLab({
+    mutate: (j) => {
+      j.pairs[0].watch = { holdDownMs: 1000, maxTakeoversPerHour: 100 }
+    },
+  })
   vip = lab.inv.data.pairs[0].floatingIps![0].address
   inv = startInvariant(lab)
   await inv.ready
@@ -60,7 +64,7 @@ test.after(async () => {
   await lab?.down()
 })
 
-test('the active node\'s link cut: the standby takes over, the old one is powered off', async () => {
+test("the active node's link cut: the standby takes over, the old one is powered off", async () => {
   const r = await takeoverAfter(() => labFault(lab.inv, 'isolate', 'node-a'))
   const confirmed = w.events.slice(r.mark).find((e) => e.event === 'confirmed')
   assert.is(confirmed.how, 'dead')

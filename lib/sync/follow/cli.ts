@@ -26,28 +26,46 @@ const num = (v: unknown, flag: string, min: number) => {
 }
 
 export async function followMain(): Promise<number> {
-  const args = parseArgs({ string: ['inventory', 'pair', 'item', 'timeout', 'batch-ms', 'full-every', 'metrics-port', 'metrics-host'], boolean: ['follow', 'force', 'verbose'] })
+  const args = parseArgs({
+    string: ['inventory', 'pair', 'item', 'timeout', 'batch-ms', 'full-every', 'metrics-port', 'metrics-host'],
+    boolean: ['follow', 'force', 'verbose'],
+  })
   if (args._.length) throw new InputError(`usage: unexpected argument ${JSON.stringify(String(args._[0]))}`)
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)
   const items = ([] as string[]).concat(args.item ?? [])
   const o = {
-    items, force: !!args.force,
-    batchMs: num(args['batch-ms'], '--batch-ms', 0), ioTimeoutSec: num(args.timeout, '--timeout', 1),
+    items,
+    force: !!args.force,
+    batchMs: num(args['batch-ms'], '--batch-ms', 0),
+    ioTimeoutSec: num(args.timeout, '--timeout', 1),
     fullEveryMs: args['full-every'] === undefined ? undefined : num(args['full-every'], '--full-every', 0)! * 1000,
   }
   const port = num(args['metrics-port'], '--metrics-port', 1)
   const pool = new SshPool(inv)
-  const followers: Follower[] = pairs.map((p) => startFollow(inv, p, pool, { ...o, items: pairs.length > 1 && !items.length ? undefined : items, log: args.verbose ? (l) => console.error(`${p.name}: ${l}`) : undefined }))
-  const server = port ? await serveMetrics(port, (args['metrics-host'] as string | undefined) || '127.0.0.1', () => followers.map((f) => f.numbers())) : undefined
+  const followers: Follower[] = pairs.map((p) =>
+    startFollow(inv, p, pool, {
+      ...o,
+      items: pairs.length > 1 && !items.length ? undefined : items,
+      log: args.verbose ? (l) => console.error(`${p.name}: ${l}`) : undefined,
+    }),
+  )
+  const server = port
+    ? await serveMetrics(port, (args['metrics-host'] as string | undefined) || '127.0.0.1', () => followers.map((f) => f.numbers()))
+    : undefined
   let stopping: Promise<unknown> | undefined
-  const stop = () => { stopping ??= Promise.all(followers.map((f) => f.stop())) }
+  const stop = () => {
+    stopping ??= Promise.all(followers.map((f) => f.stop()))
+  }
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
   try {
     const ends = await Promise.allSettled(followers.map((f) => f.done))
     const bad = ends.find((e): e is PromiseRejectedResult => e.status === 'rejected')
-    if (bad) { stop(); throw bad.reason }
+    if (bad) {
+      stop()
+      throw bad.reason
+    }
     return EXIT.ok
   } finally {
     await stopping

@@ -37,10 +37,11 @@ export function parseEvent(record: string, root: string): WatchEvent | undefined
   if (bar < 0) return undefined
   const names = record.slice(0, bar).split(',')
   const full = record.slice(bar + 1)
-  if (names.includes('Q_OVERFLOW')) return { kind: 'overflow', why: 'the kernel\'s inotify queue overflowed (events were dropped)' }
+  if (names.includes('Q_OVERFLOW')) return { kind: 'overflow', why: "the kernel's inotify queue overflowed (events were dropped)" }
   const base = root.endsWith('/') ? root : root + '/'
   if (names.includes('DELETE_SELF') || names.includes('MOVE_SELF') || names.includes('UNMOUNT')) {
-    if (full === base || full === root || full === base.slice(0, -1)) return { kind: 'root-gone', why: `${display(root)} was ${names.includes('UNMOUNT') ? 'unmounted' : 'removed or moved'}` }
+    if (full === base || full === root || full === base.slice(0, -1))
+      return { kind: 'root-gone', why: `${display(root)} was ${names.includes('UNMOUNT') ? 'unmounted' : 'removed or moved'}` }
     return undefined
   }
   if (!full.startsWith(base)) return undefined

@@ -66,7 +66,12 @@ export interface FollowOptions {
   log?: (line: string) => void
 }
 
-export interface FollowEvent { at: string; pair: string; event: string; [k: string]: unknown }
+export interface FollowEvent {
+  at: string
+  pair: string
+  event: string
+  [k: string]: unknown
+}
 
 type End = 'stopped' | 'failover' | 'source-lost' | 'refused'
 
@@ -75,23 +80,42 @@ const by = () => `${os.userInfo().username}@${os.hostname()} pid ${process.pid}`
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout
-  return Promise.race([p, new Promise<T>((_, rej) => { t = setTimeout(() => rej(new HapairError(`${what}: no answer in ${ms} ms`)), ms) })]).finally(() => clearTimeout(t))
+  return Promise.race([
+    p,
+    new Promise<T>((_, rej) => {
+      t = setTimeout(() => rej(new HapairError(`${what}: no answer in ${ms} ms`)), ms)
+    }),
+  ]).finally(() => clearTimeout(t))
 }
 
 /** Resolves waiters on notify(), or after their own timeout. */
 class Wake {
   private waiters = new Set<() => void>()
-  notify(): void { const w = [...this.waiters]; this.waiters.clear(); for (const f of w) f() }
+  notify(): void {
+    const w = [...this.waiters]
+    this.waiters.clear()
+    for (const f of w) f()
+  }
   wait(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const done = () => { clearTimeout(timer); this.waiters.delete(done); resolve() }
+      const done = () => {
+        clearTimeout(timer)
+        this.waiters.delete(done)
+        resolve()
+      }
       const timer = setTimeout(done, ms)
       this.waiters.add(done)
     })
   }
 }
 
-interface Counters { bytes: number; files: number; deleted: number; batches: number; fullPasses: number }
+interface Counters {
+  bytes: number
+  files: number
+  deleted: number
+  batches: number
+  fullPasses: number
+}
 
 export class Follower {
   readonly done: Promise<void>
@@ -102,7 +126,12 @@ export class Follower {
   private totals = { events: 0, overflows: 0 }
   private stopWake = new Wake()
 
-  constructor(readonly inv: LoadedInventory, readonly pair: Pair, readonly pool: SshPool, readonly o: FollowOptions = {}) {
+  constructor(
+    readonly inv: LoadedInventory,
+    readonly pair: Pair,
+    readonly pool: SshPool,
+    readonly o: FollowOptions = {},
+  ) {
     this.done = this.main()
   }
 
@@ -118,7 +147,9 @@ export class Follower {
     return c
   }
 
-  tally(kind: 'events' | 'overflows'): void { this.totals[kind]++ }
+  tally(kind: 'events' | 'overflows'): void {
+    this.totals[kind]++
+  }
 
   /** The active node being followed now, and the tracker (for tests and the lead's tools). */
   get current(): { source: string; epoch: number; tracker: InFlight; watchers: Watcher[] } | undefined {
@@ -129,13 +160,23 @@ export class Follower {
   numbers(): FollowNumbers {
     const s = this.session
     const now = Date.now()
-    const targets: TargetNumbers[] = this.pair.nodes.map((n) => n.name).filter((n) => n !== (s?.source ?? this.lastSource)).map((t) => {
-      const c = this.countersOf(t)
-      return {
-        target: t, lagSeconds: s?.tracker?.lagSeconds(t, now) ?? 0, pendingPaths: s?.tracker?.count(t) ?? 0, up: !!s?.tracker && !s.lost.has(t),
-        bytesShipped: c.bytes, filesShipped: c.files, filesDeleted: c.deleted, batches: c.batches, fullPasses: c.fullPasses,
-      }
-    })
+    const targets: TargetNumbers[] = this.pair.nodes
+      .map((n) => n.name)
+      .filter((n) => n !== (s?.source ?? this.lastSource))
+      .map((t) => {
+        const c = this.countersOf(t)
+        return {
+          target: t,
+          lagSeconds: s?.tracker?.lagSeconds(t, now) ?? 0,
+          pendingPaths: s?.tracker?.count(t) ?? 0,
+          up: !!s?.tracker && !s.lost.has(t),
+          bytesShipped: c.bytes,
+          filesShipped: c.files,
+          filesDeleted: c.deleted,
+          batches: c.batches,
+          fullPasses: c.fullPasses,
+        }
+      })
     return { pair: this.pair.name, source: s?.source ?? this.lastSource ?? '', events: this.totals.events, overflows: this.totals.overflows, targets }
   }
 
@@ -156,8 +197,14 @@ export class Follower {
         end = await s.run()
         lastRefusal = ''
       } catch (e) {
-        if (!(e instanceof HapairError)) { this.emit('error', { reason: `internal error: ${(e as Error)?.stack ?? e}` }); throw e }
-        if (e instanceof InputError) { this.emit('stopped', { reason: e.message }); throw e }
+        if (!(e instanceof HapairError)) {
+          this.emit('error', { reason: `internal error: ${(e as Error)?.stack ?? e}` })
+          throw e
+        }
+        if (e instanceof InputError) {
+          this.emit('stopped', { reason: e.message })
+          throw e
+        }
         // Said once per distinct reason, not every retry.
         if (e.message !== lastRefusal) this.emit(e instanceof RefusedError ? 'waiting' : 'error', { reason: e.message, retryMs: this.o.retryMs ?? 2000 })
         lastRefusal = e.message
@@ -174,14 +221,27 @@ export class Follower {
   /** Said at the start of a session that follows another node than the last one. */
   async takeover(from: string, to: string, epoch: number): Promise<void> {
     const rec = await readInflight(this.pool, this.pair, to).catch(() => undefined)
-    const inflight = rec && !('bad' in rec) && rec.source === from
-      ? { count: rec.count, first: rec.paths.slice(0, 10).map((p) => p.path), incomplete: rec.incomplete, at: rec.at, file: `${to}:${stateDir(this.pair)}/${INFLIGHT_FILE}` }
-      : rec && 'bad' in rec ? { error: rec.bad } : { count: 0, note: `${to} holds no in-flight list from ${from}` }
+    const inflight =
+      rec && !('bad' in rec) && rec.source === from
+        ? {
+            count: rec.count,
+            first: rec.paths.slice(0, 10).map((p) => p.path),
+            incomplete: rec.incomplete,
+            at: rec.at,
+            file: `${to}:${stateDir(this.pair)}/${INFLIGHT_FILE}`,
+          }
+        : rec && 'bad' in rec
+          ? { error: rec.bad }
+          : { count: 0, note: `${to} holds no in-flight list from ${from}` }
     this.emit('takeover', { from, to, epoch, inflight })
   }
 
-  get previousSource(): string | undefined { return this.lastSource }
-  get isStopping(): boolean { return this.stopping }
+  get previousSource(): string | undefined {
+    return this.lastSource
+  }
+  get isStopping(): boolean {
+    return this.stopping
+  }
 }
 
 /** One active node followed, from the records read at its start until it is lost, stopped or taken over. */
@@ -218,15 +278,31 @@ class Session {
   private targets: string[] = []
 
   constructor(private readonly f: Follower) {
-    this.ended = new Promise((r) => { this.resolveEnd = r })
+    this.ended = new Promise((r) => {
+      this.resolveEnd = r
+    })
   }
 
-  private get o() { return this.f.o }
-  private get pair() { return this.f.pair }
-  private get pool() { return this.f.pool }
-  private src() { return this.pool.session(this.pair, this.source) }
-  private wake(t: string) { let w = this.wakes.get(t); if (!w) this.wakes.set(t, (w = new Wake())); return w }
-  get over(): boolean { return this.endReason !== undefined }
+  private get o() {
+    return this.f.o
+  }
+  private get pair() {
+    return this.f.pair
+  }
+  private get pool() {
+    return this.f.pool
+  }
+  private src() {
+    return this.pool.session(this.pair, this.source)
+  }
+  private wake(t: string) {
+    let w = this.wakes.get(t)
+    if (!w) this.wakes.set(t, (w = new Wake()))
+    return w
+  }
+  get over(): boolean {
+    return this.endReason !== undefined
+  }
 
   end(reason: End): void {
     if (this.endReason) return
@@ -251,7 +327,12 @@ class Session {
     const view = obs.view
     this.source = view.active
     this.epoch = view.epoch
-    if (view.unreachable[this.source]) throw new RemoteError(`the active node cannot be reached, so nothing can be followed: ${view.unreachable[this.source]}`, { node: this.source, host: findNode(pair, this.source).address, unreachable: true })
+    if (view.unreachable[this.source])
+      throw new RemoteError(`the active node cannot be reached, so nothing can be followed: ${view.unreachable[this.source]}`, {
+        node: this.source,
+        host: findNode(pair, this.source).address,
+        unreachable: true,
+      })
     const prev = this.f.previousSource
     if (prev && prev !== this.source) await this.f.takeover(prev, this.source, this.epoch)
     this.targets = pair.nodes.map((n) => n.name).filter((n) => n !== this.source)
@@ -260,7 +341,12 @@ class Session {
     const { fence, seen, epochs } = await takeFence(pool, pair, [this.source, ...reachable])
     this.fence = fence
     guardLock(pair, seen)
-    if (epochs[this.source] === undefined) throw new RemoteError('could not take the sync lease on the active node', { node: this.source, host: findNode(pair, this.source).address, unreachable: true })
+    if (epochs[this.source] === undefined)
+      throw new RemoteError('could not take the sync lease on the active node', {
+        node: this.source,
+        host: findNode(pair, this.source).address,
+        unreachable: true,
+      })
     const e = epochs[this.source] === 'none' ? 0 : Number(epochs[this.source])
     if (e > this.epoch) throw new SyncStopped(`a failover took the pair (epoch ${e} appeared while the follower started)`)
     for (const t of reachable) if (epochs[t] !== undefined) this.targetFence.set(t, fence)
@@ -268,21 +354,48 @@ class Session {
 
     const tracker = new InFlight(this.targets, { holdOpenMs: this.o.holdOpenMs })
     this.tracker = tracker
-    for (const t of this.targets) { tracker.needFull(t, this.followed.map((i) => i.name)); this.allowed.set(t, new Set()) }
-    const unfollowed = selected.filter((i) => !this.followed.includes(i)).map((i) => `${i.name} (${itemInsideProtected(pair, i) ? 'inside a protected path' : `transport ${i.transport}: synced in each full pass, not followed`})`)
-    this.f.emit('start', { source: this.source, epoch: this.epoch, targets: this.targets, items: this.followed.map((i) => i.name), ...(unfollowed.length ? { notFollowed: unfollowed } : {}) })
+    for (const t of this.targets) {
+      tracker.needFull(
+        t,
+        this.followed.map((i) => i.name),
+      )
+      this.allowed.set(t, new Set())
+    }
+    const unfollowed = selected
+      .filter((i) => !this.followed.includes(i))
+      .map(
+        (i) => `${i.name} (${itemInsideProtected(pair, i) ? 'inside a protected path' : `transport ${i.transport}: synced in each full pass, not followed`})`,
+      )
+    this.f.emit('start', {
+      source: this.source,
+      epoch: this.epoch,
+      targets: this.targets,
+      items: this.followed.map((i) => i.name),
+      ...(unfollowed.length ? { notFollowed: unfollowed } : {}),
+    })
 
     // Watches first, then the catch-up pass: a change made during the pass is in both.
     await Promise.all(this.followed.map((i) => this.watch(i)))
     if (this.over) return this.endReason!
     await this.catchUp(selected)
     if (this.over) return this.endReason!
-    this.f.emit('following', { source: this.source, targets: Object.fromEntries(this.targets.map((t) => [t, this.lost.has(t) ? `lost: ${this.lost.get(t)!.reason}` : 'in sync'])) })
+    this.f.emit('following', {
+      source: this.source,
+      targets: Object.fromEntries(this.targets.map((t) => [t, this.lost.has(t) ? `lost: ${this.lost.get(t)!.reason}` : 'in sync'])),
+    })
 
     for (const t of this.targets) this.workers.push(this.worker(t))
     const every = (ms: number, fn: () => Promise<void> | void) => {
       let busy = false
-      const h = setInterval(() => { if (busy || this.over) return; busy = true; void Promise.resolve(fn()).catch(() => {}).finally(() => { busy = false }) }, ms)
+      const h = setInterval(() => {
+        if (busy || this.over) return
+        busy = true
+        void Promise.resolve(fn())
+          .catch(() => {})
+          .finally(() => {
+            busy = false
+          })
+      }, ms)
       this.timers.push(h)
     }
     every(this.o.heartbeatMs ?? 1000, () => this.heartbeat())
@@ -323,20 +436,34 @@ class Session {
       w = await startWatcher(this.src(), item, dir, { event: (e) => this.onEvent(item, e), trouble: (why) => this.overflow(item, why) })
       await withTimeout(w.ready, 120_000, `watching ${item.path}`)
     } catch (e) {
-      if (e instanceof RemoteError) { this.end('source-lost'); return }
-      if (!this.polled.has(item.name)) this.f.emit('fallback', { item: item.name, reason: (e as Error).message, action: `a full pass every ${(this.o.pollMs ?? 10_000) / 1000} s until it can be watched` })
+      if (e instanceof RemoteError) {
+        this.end('source-lost')
+        return
+      }
+      if (!this.polled.has(item.name))
+        this.f.emit('fallback', {
+          item: item.name,
+          reason: (e as Error).message,
+          action: `a full pass every ${(this.o.pollMs ?? 10_000) / 1000} s until it can be watched`,
+        })
       this.polled.add(item.name)
       return
     }
     this.polled.delete(item.name)
     this.watchers.set(item.name, w)
-    w.done.then((r) => this.watcherEnded(item, w, r.code === NO_INOTIFYWAIT ? 'inotifywait is not installed' : `exit ${r.code ?? r.signal}`), () => this.watcherEnded(item, w, undefined))
+    w.done.then(
+      (r) => this.watcherEnded(item, w, r.code === NO_INOTIFYWAIT ? 'inotifywait is not installed' : `exit ${r.code ?? r.signal}`),
+      () => this.watcherEnded(item, w, undefined),
+    )
   }
 
   private async watcherEnded(item: SyncItem, w: Watcher, how: string | undefined): Promise<void> {
     if (this.over || this.watchers.get(item.name) !== w) return
     this.watchers.delete(item.name)
-    if (how === undefined) { this.end('source-lost'); return }
+    if (how === undefined) {
+      this.end('source-lost')
+      return
+    }
     // Its lease ended (a failover) or the node is gone: either ends the session.
     if (!(await this.checkSource())) return
     this.f.emit('watcher-restart', { item: item.name, reason: `the watcher ended (${how})`, action: 'full pass' })
@@ -366,13 +493,18 @@ class Session {
     this.notifyAll()
   }
 
-  private notifyAll(): void { for (const t of this.targets) this.wake(t).notify() }
+  private notifyAll(): void {
+    for (const t of this.targets) this.wake(t).notify()
+  }
 
   // --- full passes --------------------------------------------------------------------------
 
   private async catchUp(selected: SyncItem[]): Promise<void> {
     const seq = this.tracker!.lastSeq
-    const rep = await this.full(selected.map((i) => i.name), undefined)
+    const rep = await this.full(
+      selected.map((i) => i.name),
+      undefined,
+    )
     if (!rep) return
     for (const t of this.targets) {
       const mine = rep.filter((r) => r.target === t)
@@ -385,17 +517,38 @@ class Session {
     try {
       const rep = await runSync(this.f.inv, this.pair, this.pool, { items, to, ioTimeoutSec: this.o.ioTimeoutSec ?? 10, force: this.o.force, log: this.o.log })
       for (const t of to ? [to] : this.targets) this.f.countersOf(t).fullPasses++
-      if (rep.source !== this.source) { this.end('failover'); return undefined }
+      if (rep.source !== this.source) {
+        this.end('failover')
+        return undefined
+      }
       for (const r of rep.results) {
         const c = this.f.countersOf(r.target)
-        c.bytes += r.bytes; c.files += r.sent; c.deleted += r.deleted
+        c.bytes += r.bytes
+        c.files += r.sent
+        c.deleted += r.deleted
       }
-      this.f.emit('full-pass', { target: to ?? 'all', items, ms: rep.ms, exitCode: rep.exitCode, results: rep.results.map((r) => `${r.item}>${r.target}: ${r.outcome}${r.reason ? ` (${r.reason})` : ''}`) })
+      this.f.emit('full-pass', {
+        target: to ?? 'all',
+        items,
+        ms: rep.ms,
+        exitCode: rep.exitCode,
+        results: rep.results.map((r) => `${r.item}>${r.target}: ${r.outcome}${r.reason ? ` (${r.reason})` : ''}`),
+      })
       return rep.results
     } catch (e) {
-      if (e instanceof SyncStopped) { this.end('failover'); return undefined }
-      if (e instanceof RefusedError) { this.f.emit('waiting', { reason: e.message }); this.end('refused'); return undefined }
-      if (e instanceof RemoteError && e.node === this.source) { this.end('source-lost'); return undefined }
+      if (e instanceof SyncStopped) {
+        this.end('failover')
+        return undefined
+      }
+      if (e instanceof RefusedError) {
+        this.f.emit('waiting', { reason: e.message })
+        this.end('refused')
+        return undefined
+      }
+      if (e instanceof RemoteError && e.node === this.source) {
+        this.end('source-lost')
+        return undefined
+      }
       throw e
     }
   }
@@ -434,11 +587,17 @@ class Session {
     const retryMs = this.o.retryMs ?? 2000
     while (!this.over) {
       const wait = (this.retryAt.get(t) ?? 0) - Date.now()
-      if (wait > 0) { await this.wake(t).wait(wait); if (Date.now() < (this.retryAt.get(t) ?? 0)) continue }
+      if (wait > 0) {
+        await this.wake(t).wait(wait)
+        if (Date.now() < (this.retryAt.get(t) ?? 0)) continue
+      }
       if (this.over) break
       try {
         if (this.lost.has(t) || !this.targetFence.has(t)) {
-          if (!(await this.reach(t))) { this.retryAt.set(t, Date.now() + retryMs); continue }
+          if (!(await this.reach(t))) {
+            this.retryAt.set(t, Date.now() + retryMs)
+            continue
+          }
         }
         const full = tracker.fullOwed(t)
         if (full.length) {
@@ -449,7 +608,10 @@ class Session {
           continue
         }
         const first = this.accumStart.get(t)
-        if (first !== undefined && Date.now() - first < batchMs) { await sleep(batchMs - (Date.now() - first)); continue }
+        if (first !== undefined && Date.now() - first < batchMs) {
+          await sleep(batchMs - (Date.now() - first))
+          continue
+        }
         this.accumStart.delete(t)
         const batch = tracker.take(t, Date.now())
         if (batch.size === 0) {
@@ -460,8 +622,14 @@ class Session {
         await this.ship(t, batch)
         this.caughtUp(t)
       } catch (e) {
-        if (e instanceof SyncStopped) { this.end('failover'); break }
-        if (e instanceof RemoteError && e.node === this.source) { this.end('source-lost'); break }
+        if (e instanceof SyncStopped) {
+          this.end('failover')
+          break
+        }
+        if (e instanceof RemoteError && e.node === this.source) {
+          this.end('source-lost')
+          break
+        }
         if (!(e instanceof HapairError)) throw e
         this.f.emit('error', { target: t, reason: e.message })
         this.retryAt.set(t, Date.now() + retryMs)
@@ -478,14 +646,23 @@ class Session {
         if (epochs[t] === undefined) return false
         guardLock(this.pair, seen)
         const e = epochs[t] === 'none' ? 0 : Number(epochs[t])
-        if (e > this.epoch) { this.end('failover'); return false }
+        if (e > this.epoch) {
+          this.end('failover')
+          return false
+        }
         this.targetFence.set(t, fence)
       }
       await withTimeout(this.targetFence.get(t)!.check(t), 3000, `asking ${t}`)
       return true
     } catch (e) {
-      if (e instanceof SyncStopped) { this.end('failover'); return false }
-      if (e instanceof RefusedError) { this.end('refused'); return false }
+      if (e instanceof SyncStopped) {
+        this.end('failover')
+        return false
+      }
+      if (e instanceof RefusedError) {
+        this.end('refused')
+        return false
+      }
       if (!(e instanceof HapairError)) throw e
       this.markLost(t, e.message, true)
       return false
@@ -495,33 +672,61 @@ class Session {
   private async ship(t: string, batch: Batch): Promise<void> {
     const tracker = this.tracker!
     // The target must still be a target: not locked by a failover, its epoch not moved.
-    if (!(await this.reach(t))) { this.retryAt.set(t, Date.now() + (this.o.retryMs ?? 2000)); return }
+    if (!(await this.reach(t))) {
+      this.retryAt.set(t, Date.now() + (this.o.retryMs ?? 2000))
+      return
+    }
     for (const item of this.followed) {
       const entries = batch.byItem.get(item.name)
       if (!entries?.length) continue
       // Not meant to go: a version gate closed for this target, or a deletion of a non-mirror item.
-      if (!this.allowed.get(t)!.has(item.name)) { tracker.confirm(batch, item.name); continue }
+      if (!this.allowed.get(t)!.has(item.name)) {
+        tracker.confirm(batch, item.name)
+        continue
+      }
       if (!item.mirror) tracker.confirm(batch, item.name, (e) => e.change === 'gone')
       const holdDeletes = (this.refusedAt.get(`${t}\0${item.name}`) ?? 0) > Date.now() - 60_000
-      const send = entries.filter((e) => item.mirror ? !(holdDeletes && e.change === 'gone') : e.change !== 'gone')
+      const send = entries.filter((e) => (item.mirror ? !(holdDeletes && e.change === 'gone') : e.change !== 'gone'))
       if (!send.length) continue
       const r = await shipBatch({
-        inv: this.f.inv, pair: this.pair, src: this.src(), target: findNode(this.pair, t), item, protect: this.scopes.get(item.name)!.protect,
-        entries: send, ioTimeoutSec: this.o.ioTimeoutSec ?? 10, fence: this.fence!, mux: this.o.mux !== false,
+        inv: this.f.inv,
+        pair: this.pair,
+        src: this.src(),
+        target: findNode(this.pair, t),
+        item,
+        protect: this.scopes.get(item.name)!.protect,
+        entries: send,
+        ioTimeoutSec: this.o.ioTimeoutSec ?? 10,
+        fence: this.fence!,
+        mux: this.o.mux !== false,
         deletes: { limit: deleteLimit(this.pair, item), force: !!this.o.force, held: this.itemFiles.get(item.name) ?? 0 },
       })
       this.lastSourceOk = Date.now()
       if (!r.ok) {
-        if (r.link) { this.markLost(t, r.reason ?? 'the link to the target failed', true); this.retryAt.set(t, Date.now() + (this.o.retryMs ?? 2000)); return }
+        if (r.link) {
+          this.markLost(t, r.reason ?? 'the link to the target failed', true)
+          this.retryAt.set(t, Date.now() + (this.o.retryMs ?? 2000))
+          return
+        }
         this.f.emit('error', { target: t, item: item.name, reason: r.reason, paths: send.length })
         this.retryAt.set(t, Date.now() + (this.o.retryMs ?? 2000))
         return
       }
       const c = this.f.countersOf(t)
-      c.bytes += r.bytes; c.files += r.sent; c.deleted += r.deleted; c.batches++
+      c.bytes += r.bytes
+      c.files += r.sent
+      c.deleted += r.deleted
+      c.batches++
       if (r.refused) {
         this.refusedAt.set(`${t}\0${item.name}`, Date.now())
-        this.f.emit('delete-refused', { target: t, item: item.name, count: r.refused.count, limit: r.refused.limit, first: r.refused.paths.slice(0, 10), action: 'the rest of the batch was shipped; the deletions stay in flight (retried every 60 s; --force lifts the limit)' })
+        this.f.emit('delete-refused', {
+          target: t,
+          item: item.name,
+          count: r.refused.count,
+          limit: r.refused.limit,
+          first: r.refused.paths.slice(0, 10),
+          action: 'the rest of the batch was shipped; the deletions stay in flight (retried every 60 s; --force lifts the limit)',
+        })
       }
       tracker.confirm(batch, item.name, (e) => !(e.change === 'gone' && (r.refused || holdDeletes)))
       this.o.log?.(`${item.name} -> ${t}: ${send.length} path(s), ${r.sent} sent, ${r.deleted} deleted, ${r.bytes} B, ${r.ms} ms`)
@@ -535,9 +740,17 @@ class Session {
     if (this.lost.has(t)) return
     this.returning.delete(t)
     this.lost.set(t, { since: Date.now(), reason, seq: this.tracker!.lastSeq })
-    const first = this.tracker!.entries(t).slice(0, 10).map((e) => display(e.rel))
+    const first = this.tracker!.entries(t)
+      .slice(0, 10)
+      .map((e) => display(e.rel))
     const ev = { target: t, reason, pending: this.tracker!.count(t), first, fullPassOwed: this.tracker!.fullOwed(t) }
-    this.transition(t, async () => { if (record) await this.record(t, 'pending', reason) }, () => this.f.emit('degraded', ev))
+    this.transition(
+      t,
+      async () => {
+        if (record) await this.record(t, 'pending', reason)
+      },
+      () => this.f.emit('degraded', ev),
+    )
   }
 
   /**
@@ -546,7 +759,15 @@ class Session {
    */
   private transition(t: string, write: () => Promise<void>, emit: () => void): void {
     const prev = this.marks.get(t) ?? Promise.resolve()
-    this.marks.set(t, prev.then(write).catch(() => { /* record() keeps its own errors */ }).then(emit))
+    this.marks.set(
+      t,
+      prev
+        .then(write)
+        .catch(() => {
+          /* record() keeps its own errors */
+        })
+        .then(emit),
+    )
   }
 
   private returned(t: string): void {
@@ -565,7 +786,11 @@ class Session {
     if (tracker.fullOwed(t).length || tracker.entries(t).some((e) => e.seq <= r.seq)) return
     this.returning.delete(t)
     const ev = { target: t, downMs: Date.now() - r.since, pending: tracker.count(t) }
-    this.transition(t, () => this.record(t, 'ok'), () => this.f.emit('caught-up', ev))
+    this.transition(
+      t,
+      () => this.record(t, 'ok'),
+      () => this.f.emit('caught-up', ev),
+    )
   }
 
   /** The degraded mark on the source, as a full sync writes it (records.ts, degraded.ts). */
@@ -575,17 +800,37 @@ class Session {
     try {
       const st = await readNodeState(src, this.pair)
       const at = new Date().toISOString()
-      const results: ItemResult[] = this.followed.filter((i) => outcome === 'pending' || this.allowed.get(t)!.has(i.name)).map((i) => ({
-        item: i.name, target: t, transport: 'rsync', priority: i.priority ?? 0, outcome, reason, link: outcome === 'pending' || undefined,
-        files: 0, sent: 0, deleted: 0, unchanged: 0, bytes: 0, startedAt: at, ms: 0,
-      }))
-      await rec.record({ degraded: st.degraded, sync: st.sync }, results, at) as DegradedRecord | null
-    } catch { /* the next transition writes it again; status reads the in-flight list meanwhile */ } finally { rec.close() }
+      const results: ItemResult[] = this.followed
+        .filter((i) => outcome === 'pending' || this.allowed.get(t)!.has(i.name))
+        .map((i) => ({
+          item: i.name,
+          target: t,
+          transport: 'rsync',
+          priority: i.priority ?? 0,
+          outcome,
+          reason,
+          link: outcome === 'pending' || undefined,
+          files: 0,
+          sent: 0,
+          deleted: 0,
+          unchanged: 0,
+          bytes: 0,
+          startedAt: at,
+          ms: 0,
+        }))
+      ;(await rec.record({ degraded: st.degraded, sync: st.sync }, results, at)) as DegradedRecord | null
+    } catch {
+      /* the next transition writes it again; status reads the in-flight list meanwhile */
+    } finally {
+      rec.close()
+    }
   }
 
   /** Sync times for targets that keep up, so status's "oldest sync" moves while following. */
   private async recordTimes(): Promise<void> {
-    const ok = this.targets.filter((t) => !this.lost.has(t) && !this.returning.has(t) && this.tracker!.lagSeconds(t, Date.now()) < 5 && !this.tracker!.fullOwed(t).length)
+    const ok = this.targets.filter(
+      (t) => !this.lost.has(t) && !this.returning.has(t) && this.tracker!.lagSeconds(t, Date.now()) < 5 && !this.tracker!.fullOwed(t).length,
+    )
     for (const t of ok) await this.record(t, 'ok')
   }
 
@@ -613,31 +858,44 @@ class Session {
   private async writeAll(final: boolean): Promise<void> {
     const tracker = this.tracker
     if (!tracker) return
-    await Promise.all(this.targets.map(async (t) => {
-      const busy = this.writing.get(t)
-      if (busy && !final) return
-      await busy
-      const sig = `${tracker.count(t)}:${tracker.lastSeq}:${tracker.fullOwed(t).join(',')}`
-      if (!final && this.written.get(t) === sig) return
-      const p = (async () => {
-        const rec = inflightRecord(this.pair, tracker, { source: this.source, epoch: this.epoch, node: t, now: Date.now(), by: by() })
-        await writeInflight(this.pool.session(this.pair, t), this.pair, rec, final ? 3000 : 5000)
-        this.written.set(t, sig)
-      })().catch(() => { /* unreachable now: written again when it answers */ })
-      this.writing.set(t, p)
-      await p
-      if (this.writing.get(t) === p) this.writing.delete(t)
-    }))
+    await Promise.all(
+      this.targets.map(async (t) => {
+        const busy = this.writing.get(t)
+        if (busy && !final) return
+        await busy
+        const sig = `${tracker.count(t)}:${tracker.lastSeq}:${tracker.fullOwed(t).join(',')}`
+        if (!final && this.written.get(t) === sig) return
+        const p = (async () => {
+          const rec = inflightRecord(this.pair, tracker, { source: this.source, epoch: this.epoch, node: t, now: Date.now(), by: by() })
+          await writeInflight(this.pool.session(this.pair, t), this.pair, rec, final ? 3000 : 5000)
+          this.written.set(t, sig)
+        })().catch(() => {
+          /* unreachable now: written again when it answers */
+        })
+        this.writing.set(t, p)
+        await p
+        if (this.writing.get(t) === p) this.writing.delete(t)
+      }),
+    )
   }
 
   private async checkVersions(): Promise<void> {
     const reach = this.targets.filter((t) => !this.lost.has(t))
     const items = this.followed
-    const facts = await Promise.all([this.source, ...reach].map((n) => probeNode(this.pool.session(this.pair, n), this.pair, items).then((x) => x, () => undefined)))
+    const facts = await Promise.all(
+      [this.source, ...reach].map((n) =>
+        probeNode(this.pool.session(this.pair, n), this.pair, items).then(
+          (x) => x,
+          () => undefined,
+        ),
+      ),
+    )
     const [sf, ...tf] = facts
     if (!sf) return
     const r: Record<string, NodeFacts | { unreachable: string }> = {}
-    reach.forEach((t, k) => { r[t] = tf[k] ?? { unreachable: 'no answer' } })
+    reach.forEach((t, k) => {
+      r[t] = tf[k] ?? { unreachable: 'no answer' }
+    })
     for (const step of buildPlan({ pair: this.pair, items, targets: reach, source: sf, reach: r })) {
       if (step.action === 'pending') continue
       const set = this.allowed.get(step.target)!
@@ -656,9 +914,17 @@ class Session {
   /** A full pass beside the batches: whatever the watcher missed without a word arrives now. */
   private async safetyPass(selected: SyncItem[]): Promise<void> {
     const seq = this.tracker!.lastSeq
-    const rep = await this.full(selected.map((i) => i.name), undefined)
+    const rep = await this.full(
+      selected.map((i) => i.name),
+      undefined,
+    )
     if (!rep) return
-    for (const t of this.targets) this.applyFull(t, rep.filter((r) => r.target === t), seq)
+    for (const t of this.targets)
+      this.applyFull(
+        t,
+        rep.filter((r) => r.target === t),
+        seq,
+      )
   }
 
   private async poll(): Promise<void> {

@@ -61,11 +61,18 @@ export class InFlight {
   }
 
   addTarget(t: string): void {
-    if (!this.pending.has(t)) { this.pending.set(t, new Map()); this.full.set(t, new Set()) }
+    if (!this.pending.has(t)) {
+      this.pending.set(t, new Map())
+      this.full.set(t, new Set())
+    }
   }
 
-  get targets(): string[] { return [...this.pending.keys()] }
-  get lastSeq(): number { return this.seq }
+  get targets(): string[] {
+    return [...this.pending.keys()]
+  }
+  get lastSeq(): number {
+    return this.seq
+  }
 
   /** A change seen on the active node: owed to every target. */
   note(item: string, rel: string, change: Change, dir: boolean, now: number): void {
@@ -87,7 +94,9 @@ export class InFlight {
     for (const [k, e] of m) if (f.has(e.item)) m.delete(k)
   }
 
-  fullOwed(target: string): string[] { return [...(this.full.get(target) ?? [])].sort() }
+  fullOwed(target: string): string[] {
+    return [...(this.full.get(target) ?? [])].sort()
+  }
 
   /** A full pass of these items that started when lastSeq was `seq` ended well: it carried every change up to there. */
   fullDone(target: string, items: string[], seq: number): void {
@@ -119,7 +128,10 @@ export class InFlight {
     for (const e of batch.byItem.get(item) ?? []) {
       if (only && !only(e)) continue
       const now = m.get(key(e.item, e.rel))
-      if (now && now.seq <= batch.seq) { m.delete(key(e.item, e.rel)); n++ }
+      if (now && now.seq <= batch.seq) {
+        m.delete(key(e.item, e.rel))
+        n++
+      }
     }
     return n
   }
@@ -135,7 +147,9 @@ export class InFlight {
     return best
   }
 
-  count(target: string): number { return this.pending.get(target)?.size ?? 0 }
+  count(target: string): number {
+    return this.pending.get(target)?.size ?? 0
+  }
 
   /** Seconds since the oldest unconfirmed change for target (0 when nothing is owed). */
   lagSeconds(target: string, now: number): number {
@@ -174,9 +188,23 @@ export const INFLIGHT_FILE = 'inflight.json'
 export function inflightRecord(pair: Pair, tracker: InFlight, o: { source: string; epoch: number; node: string; now: number; by: string }): InflightRecord {
   const items = new Map((pair.sync?.items ?? []).map((i) => [i.name, i.path.replace(/\/+$/, '')]))
   const paths = tracker.entries(o.node).map((e) => ({
-    item: e.item, path: `${items.get(e.item) ?? ''}/${display(e.rel)}`, change: e.change, since: new Date(e.since).toISOString(),
+    item: e.item,
+    path: `${items.get(e.item) ?? ''}/${display(e.rel)}`,
+    change: e.change,
+    since: new Date(e.since).toISOString(),
   }))
-  return { version: 1, pair: pair.name, source: o.source, epoch: o.epoch, node: o.node, at: new Date(o.now).toISOString(), by: o.by, count: paths.length, incomplete: tracker.fullOwed(o.node), paths }
+  return {
+    version: 1,
+    pair: pair.name,
+    source: o.source,
+    epoch: o.epoch,
+    node: o.node,
+    at: new Date(o.now).toISOString(),
+    by: o.by,
+    count: paths.length,
+    incomplete: tracker.fullOwed(o.node),
+    paths,
+  }
 }
 
 /** Checks a record read from a node: the reason it is unusable, or undefined. */
@@ -187,7 +215,8 @@ export function checkInflight(v: unknown, pair: Pair): string | undefined {
   if (o.version !== 1) return `version must be 1 (got ${JSON.stringify(o.version)})`
   if (typeof o.source !== 'string' || !names.includes(o.source)) return `source must name a node of pair ${pair.name}`
   if (typeof o.node !== 'string' || !names.includes(o.node)) return `node must name a node of pair ${pair.name}`
-  if (!Array.isArray(o.paths) || !o.paths.every((p) => p && typeof p.path === 'string' && typeof p.item === 'string')) return 'paths must be a list of { item, path }'
+  if (!Array.isArray(o.paths) || !o.paths.every((p) => p && typeof p.path === 'string' && typeof p.item === 'string'))
+    return 'paths must be a list of { item, path }'
   if (typeof o.count !== 'number' || typeof o.at !== 'string' || Number.isNaN(Date.parse(o.at))) return 'needs count (a number) and at (a timestamp)'
   return undefined
 }
@@ -199,7 +228,8 @@ export async function writeInflight(s: NodeSession, pair: Pair, rec: InflightRec
   const tmp = `${file}.tmp.${process.pid}`
   const body = JSON.stringify(rec) + '\n'
   const size = Buffer.byteLength(body)
-  const script = sh`mkdir -p ${dir} && cat > ${tmp} && [ "$(wc -c < ${tmp})" -eq ${String(size)} ] && sync ${tmp} && mv -f ${tmp} ${file}` +
+  const script =
+    sh`mkdir -p ${dir} && cat > ${tmp} && [ "$(wc -c < ${tmp})" -eq ${String(size)} ] && sync ${tmp} && mv -f ${tmp} ${file}` +
     sh` || { rc=$?; rm -f ${tmp}; echo "writing the in-flight list failed" >&2; exit $(( rc ? rc : 1 )); }`
   await s.run({ script }, { input: body, timeoutMs })
 }
@@ -218,9 +248,13 @@ export async function readInflight(pool: SshPool, pair: Pair, node: string): Pro
   if (!r.stdout.startsWith('inflight\x1e')) return undefined
   const text = r.stdout.slice('inflight\x1e'.length)
   let v: unknown
-  try { v = JSON.parse(text) } catch (e) { return { bad: `${node}: ${file} is not valid JSON (${(e as Error).message})` } }
+  try {
+    v = JSON.parse(text)
+  } catch (e) {
+    return { bad: `${node}: ${file} is not valid JSON (${(e as Error).message})` }
+  }
   const why = checkInflight(v, pair)
-  return why ? { bad: `${node}: ${file} is unusable: ${why}` } : v as InflightRecord
+  return why ? { bad: `${node}: ${file} is unusable: ${why}` } : (v as InflightRecord)
 }
 
 /** One line for status, or undefined when nothing is owed. Pure. */
@@ -228,7 +262,10 @@ export function describeInflight(pair: Pair, rec: ReadInflight, active: string, 
   if (!rec) return undefined
   if ('bad' in rec) return rec.bad
   if (rec.count === 0 && rec.incomplete.length === 0) return undefined
-  const names = rec.paths.slice(0, first).map((p) => p.path).join(', ')
+  const names = rec.paths
+    .slice(0, first)
+    .map((p) => p.path)
+    .join(', ')
   const more = rec.count > first ? ` and ${rec.count - first} more` : ''
   const inc = rec.incomplete.length ? `; not exact for ${rec.incomplete.join(', ')} (run a full comparison)` : ''
   const list = rec.count ? `: ${names}${more}` : ''
@@ -241,8 +278,14 @@ export function describeInflight(pair: Pair, rec: ReadInflight, active: string, 
 /** Unreachable nodes are skipped: status reports them on their own line. */
 export async function readAllInflight(pool: SshPool, pair: Pair, nodes: string[]): Promise<Record<string, ReadInflight>> {
   const out: Record<string, ReadInflight> = {}
-  await Promise.all(nodes.map(async (n) => {
-    try { out[n] = await readInflight(pool, pair, n) } catch (e) { if (!(e instanceof RemoteError)) throw e }
-  }))
+  await Promise.all(
+    nodes.map(async (n) => {
+      try {
+        out[n] = await readInflight(pool, pair, n)
+      } catch (e) {
+        if (!(e instanceof RemoteError)) throw e
+      }
+    }),
+  )
   return out
 }

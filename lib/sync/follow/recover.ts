@@ -37,7 +37,12 @@ export function owedBy(rec: InflightRecord, pair: Pair): Map<string, { rel: stri
   return out
 }
 
-export interface Recovery { sent: number; skippedDeletes: number; backupDir: string; items: string[] }
+export interface Recovery {
+  sent: number
+  skippedDeletes: number
+  backupDir: string
+  items: string[]
+}
 
 /**
  * Ships `rec.source`'s versions of the listed paths to `rec.node` (the active node). The caller
@@ -51,7 +56,10 @@ export async function recoverInflight(inv: LoadedInventory, pool: SshPool, pair:
   // The hop from the old active node is pinned like any sync's (a missing pin comes from the controller's).
   const src = pool.session(pair, source.name)
   const nodeFile = pair.sync?.nodeKnownHostsFile
-  if (!nodeFile) throw new RefusedError(`refused: pair ${pair.name} has no sync.nodeKnownHostsFile, so ${source.name} cannot ship to ${target.name} over a pinned hop; nothing was synced back`)
+  if (!nodeFile)
+    throw new RefusedError(
+      `refused: pair ${pair.name} has no sync.nodeKnownHostsFile, so ${source.name} cannot ship to ${target.name} over a pinned hop; nothing was synced back`,
+    )
   await ensurePinned(src, inv, pair, target, nodeFile, (await src.run({ script: sh`cat ${nodeFile} 2>/dev/null; true` })).stdout, false)
   const { fence } = await takeFence(pool, pair, [source.name], { lockHeld: true })
   const out: Recovery = { sent: 0, skippedDeletes: 0, backupDir: `${target.name}:${backupRoot}`, items: [] }
@@ -61,12 +69,32 @@ export async function recoverInflight(inv: LoadedInventory, pool: SshPool, pair:
       const keep = paths.filter((p) => p.change !== 'gone')
       out.skippedDeletes += paths.length - keep.length
       if (!keep.length) continue
-      const entries: InflightEntry[] = keep.map((p, i) => ({ item: name, rel: Buffer.from(p.rel, 'utf8').toString('latin1'), change: p.change, dir: p.change === 'tree', seq: i, since: 0, at: 0 }))
+      const entries: InflightEntry[] = keep.map((p, i) => ({
+        item: name,
+        rel: Buffer.from(p.rel, 'utf8').toString('latin1'),
+        change: p.change,
+        dir: p.change === 'tree',
+        seq: i,
+        since: 0,
+        at: 0,
+      }))
       const r = await shipBatch({
-        inv, pair, src, target, item, protect: itemScope(pair, item).protect, entries,
-        ioTimeoutSec: 30, fence, deletes: { limit: deleteLimit(pair, item), force: false, held: 0 }, backupDir: `${backupRoot}/${name}`,
+        inv,
+        pair,
+        src,
+        target,
+        item,
+        protect: itemScope(pair, item).protect,
+        entries,
+        ioTimeoutSec: 30,
+        fence,
+        deletes: { limit: deleteLimit(pair, item), force: false, held: 0 },
+        backupDir: `${backupRoot}/${name}`,
       })
-      if (!r.ok) throw new RefusedError(`refused: recovering ${keep.length} in-flight path(s) of ${name} from ${source.name} to ${target.name} failed (${r.reason}); nothing was synced back, ${source.name} still has its versions`)
+      if (!r.ok)
+        throw new RefusedError(
+          `refused: recovering ${keep.length} in-flight path(s) of ${name} from ${source.name} to ${target.name} failed (${r.reason}); nothing was synced back, ${source.name} still has its versions`,
+        )
       out.sent += r.sent
       out.items.push(name)
     }

@@ -43,16 +43,22 @@ const slash = (p: string) => (p.endsWith('/') ? p : p + '/')
 export function followArgv(o: FollowRsyncOptions): string[] {
   const argv = [
     'rsync',
-    '-a', '-r', // --files-from turns off the recursion -a implies; a directory that appeared is sent whole
-    '-s', '-8', MODIFY_WINDOW,
+    '-a',
+    '-r', // --files-from turns off the recursion -a implies; a directory that appeared is sent whole
+    '-s',
+    '-8',
+    MODIFY_WINDOW,
     // Never --inplace: each file arrives under a hidden name and is renamed over the old one.
     `--partial-dir=${partialDir(o.item)}`,
-    '--stats', '--no-human-readable',
+    '--stats',
+    '--no-human-readable',
     `--timeout=${o.ioTimeoutSec}`,
-    '-e', hopCommand(o),
+    '-e',
+    hopCommand(o),
     ...protectRules([PARTIAL_DIR, ...o.protect]),
     ...(o.item.exclude ?? []).map((x) => `--exclude=${x}`),
-    '--files-from=-', '--from0',
+    '--files-from=-',
+    '--from0',
     // A path gone since its event is no error: for a mirror item it is a deletion request.
     ...(o.deletes ? ['--delete-missing-args', '--force'] : ['--ignore-missing-args']),
   ]
@@ -82,8 +88,15 @@ export interface ShipResult {
 const HARD_LIMIT_MS = 6 * 3600 * 1000
 
 export async function shipBatch(o: {
-  inv: LoadedInventory; pair: Pair; src: NodeSession; target: Node; item: SyncItem; protect: string[]
-  entries: InflightEntry[]; ioTimeoutSec: number; fence: Fence
+  inv: LoadedInventory
+  pair: Pair
+  src: NodeSession
+  target: Node
+  item: SyncItem
+  protect: string[]
+  entries: InflightEntry[]
+  ioTimeoutSec: number
+  fence: Fence
   /** Share one hop connection between batches (ssh ControlMaster on the source). */
   mux?: boolean
   /** Mirror deletions: the limit, whether --force lifts it, and about how many files the target holds in the item. */
@@ -93,9 +106,12 @@ export async function shipBatch(o: {
   const t0 = Date.now()
   const ssh = sshSettings(o.inv, o.pair, o.target)
   const base = {
-    item: o.item, protect: o.protect,
+    item: o.item,
+    protect: o.protect,
     target: { user: ssh.user, address: o.target.address, port: ssh.port, hostKeyAlias: hostKeyAlias(o.pair, o.target) },
-    keyFile: o.pair.sync?.nodeKeyFile, knownHostsFile: o.pair.sync!.nodeKnownHostsFile!, ioTimeoutSec: o.ioTimeoutSec,
+    keyFile: o.pair.sync?.nodeKeyFile,
+    knownHostsFile: o.pair.sync!.nodeKnownHostsFile!,
+    ioTimeoutSec: o.ioTimeoutSec,
     mux: o.mux ? muxPath(stateDir(o.pair)) : undefined,
     backupDir: o.backupDir,
   }
@@ -118,10 +134,23 @@ export async function shipBatch(o: {
     const files = paths.filter((p) => !p.endsWith('/')).length
     const held = Math.max(o.deletes.held, files)
     const why = overLimit(files, held, o.deletes.limit)
-    if (why) { refused = refusal(paths, held, why); deletes = false }
+    if (why) {
+      refused = refusal(paths, held, why)
+      deletes = false
+    }
   }
   const r = await run(followArgv({ ...base, deletes }))
   const v = classifyExit(r.code, r.stderr, r.signal)
   const s = parseStats(r.stdout)
-  return { ok: v.ok, link: v.link, reason: v.ok ? v.warning : v.reason, sent: s.transferred, deleted: s.deleted, bytes: s.literal, wireBytes: s.sent, ms: Date.now() - t0, refused }
+  return {
+    ok: v.ok,
+    link: v.link,
+    reason: v.ok ? v.warning : v.reason,
+    sent: s.transferred,
+    deleted: s.deleted,
+    bytes: s.literal,
+    wireBytes: s.sent,
+    ms: Date.now() - t0,
+    refused,
+  }
 }

@@ -44,9 +44,16 @@ export class FloodGauge {
   private start = 0
   private n = 0
   private tripped = false
-  constructor(private readonly windowMs = 1000, private readonly share = 0.9) {}
+  constructor(
+    private readonly windowMs = 1000,
+    private readonly share = 0.9,
+  ) {}
   add(events: number, now: number): string | undefined {
-    if (now - this.start > this.windowMs) { this.start = now; this.n = 0; this.tripped = false }
+    if (now - this.start > this.windowMs) {
+      this.start = now
+      this.n = 0
+      this.tripped = false
+    }
     this.n += events
     if (this.tripped || this.n < this.share * this.queue) return undefined
     this.tripped = true
@@ -65,7 +72,12 @@ export interface Watcher {
   stop(): void
 }
 
-export async function startWatcher(s: NodeSession, item: SyncItem, leaseDir: string, on: { event(e: WatchEvent): void; trouble(why: string): void }): Promise<Watcher> {
+export async function startWatcher(
+  s: NodeSession,
+  item: SyncItem,
+  leaseDir: string,
+  on: { event(e: WatchEvent): void; trouble(why: string): void },
+): Promise<Watcher> {
   const split = new RecordSplitter()
   const flood = new FloodGauge()
   const root = asBytes(item.path.replace(/\/+$/, '') || '/')
@@ -74,33 +86,64 @@ export async function startWatcher(s: NodeSession, item: SyncItem, leaseDir: str
   let ready = false
   let markReady!: () => void
   let failReady!: (e: Error) => void
-  const readyP = new Promise<void>((res, rej) => { markReady = res; failReady = rej })
-  readyP.catch(() => { /* awaited by the caller */ })
-  const stream: CommandStream = await s.stream({ script: watchScript(item, leaseDir) }, {
-    stdout: (d) => {
-      const recs = split.push(d)
-      const why = flood.add(recs.length, Date.now())
-      for (const rec of recs) { const e = parseEvent(rec, root); if (e) on.event(e) }
-      if (why) on.event({ kind: 'overflow', why })
-    },
-    stderr: (d) => {
-      err += d.toString('utf8')
-      let nl
-      while ((nl = err.indexOf('\n')) >= 0) {
-        const line = err.slice(0, nl)
-        err = err.slice(nl + 1)
-        const m = /^hapair-watch-pid (\d+)/.exec(line)
-        if (m) { pid = Number(m[1]); continue }
-        const q = /^hapair-watch-queue (\d+)/.exec(line)
-        if (q) { flood.queue = Number(q[1]); continue }
-        if (/^Watches established/.test(line)) { ready = true; markReady(); continue }
-        if (/^Setting up watches/.test(line)) continue
-        const t = watchTrouble(line)
-        if (t) { if (ready) on.trouble(t); else failReady(new Error(t)) } else if (line.trim() && !ready) failReady(new Error(line.trim()))
-      }
-    },
+  const readyP = new Promise<void>((res, rej) => {
+    markReady = res
+    failReady = rej
   })
+  readyP.catch(() => {
+    /* awaited by the caller */
+  })
+  const stream: CommandStream = await s.stream(
+    { script: watchScript(item, leaseDir) },
+    {
+      stdout: (d) => {
+        const recs = split.push(d)
+        const why = flood.add(recs.length, Date.now())
+        for (const rec of recs) {
+          const e = parseEvent(rec, root)
+          if (e) on.event(e)
+        }
+        if (why) on.event({ kind: 'overflow', why })
+      },
+      stderr: (d) => {
+        err += d.toString('utf8')
+        let nl
+        while ((nl = err.indexOf('\n')) >= 0) {
+          const line = err.slice(0, nl)
+          err = err.slice(nl + 1)
+          const m = /^hapair-watch-pid (\d+)/.exec(line)
+          if (m) {
+            pid = Number(m[1])
+            continue
+          }
+          const q = /^hapair-watch-queue (\d+)/.exec(line)
+          if (q) {
+            flood.queue = Number(q[1])
+            continue
+          }
+          if (/^Watches established/.test(line)) {
+            ready = true
+            markReady()
+            continue
+          }
+          if (/^Setting up watches/.test(line)) continue
+          const t = watchTrouble(line)
+          if (t) {
+            if (ready) on.trouble(t)
+            else failReady(new Error(t))
+          } else if (line.trim() && !ready) failReady(new Error(line.trim()))
+        }
+      },
+    },
+  )
   const done = stream.done
-  done.then((r) => { if (!ready) failReady(new Error(`the watcher ended before its watches were set up (exit ${r.code ?? r.signal})${err.trim() ? `: ${err.trim()}` : ''}`)) }, (e) => { if (!ready) failReady(e) })
+  done.then(
+    (r) => {
+      if (!ready) failReady(new Error(`the watcher ended before its watches were set up (exit ${r.code ?? r.signal})${err.trim() ? `: ${err.trim()}` : ''}`))
+    },
+    (e) => {
+      if (!ready) failReady(e)
+    },
+  )
   return { item: item.name, pid: () => pid, ready: readyP, done, stop: () => stream.end() }
 }
