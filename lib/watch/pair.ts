@@ -412,6 +412,9 @@ export class PairWatcher {
       } else if (r.ok) {
         this.takeovers.push(Date.now())
         this.holdDownUntil = Date.now() + this.cfg.holdDownMs
+        // The fenced old primary has a timeline of its own: it rejoins as a standby once it
+        // answers, even if no re-read happened to see it away (a reboot shorter than REFRESH_MS).
+        if (pgService(this.pair)) this.toRejoin.add(from)
         // What the follower (sync --follow) had not yet confirmed on the new active node.
         const left = await readInflight(this.pool, this.pair, to).catch(() => undefined)
         const inflight =
