@@ -229,6 +229,8 @@ export async function acquireLock(
   const journals: { node: string; text: string }[] = []
   const broken: string[] = []
   let timer: NodeJS.Timeout | undefined
+  // A renewal under way when the lock is released would write the owner back after the rm.
+  let renewal: Promise<void> | undefined
   let stopped = false
   let lost: string | undefined
   const stop = () => {
@@ -238,6 +240,7 @@ export async function acquireLock(
   }
   const release = async () => {
     stop()
+    await renewal
     await Promise.all(
       held.map((n) =>
         pool
@@ -301,9 +304,12 @@ export async function acquireLock(
     if (stopped) return
     timer = setTimeout(
       () => {
-        renew()
+        renewal = renew()
           .catch(() => undefined)
-          .finally(schedule)
+          .finally(() => {
+            renewal = undefined
+            schedule()
+          })
       },
       Math.max(100, Math.floor(ms / 3)),
     )
@@ -336,6 +342,7 @@ export async function acquireLock(
     release,
     async keep() {
       stop()
+      await renewal
     },
   }
 }

@@ -153,6 +153,22 @@ test('a held lock renews itself past its expiry, and stays exclusive', async () 
   }
 })
 
+test('a release while a renewal is under way leaves no lock behind', async () => {
+  // Renewals every 100 ms (expiry 300 ms): releases at staggered moments land in the middle of
+  // some of them. A renewal that finished after the release's rm wrote the owner back.
+  const pool = new SshPool(lab.inv)
+  try {
+    for (let i = 0; i < 12; i++) {
+      const held = await acquireLock(pool, pair(), 'failover', { expiryMs: 300 })
+      await new Promise((r) => setTimeout(r, 100 + i * 9))
+      await held.release()
+      for (const n of NODES) assert.equal(await ls(n), [], `round ${i}: ${n} still holds a lock after release`)
+    }
+  } finally {
+    pool.close()
+  }
+})
+
 test('keep() leaves lock and journal; the next run resumes that journal', async () => {
   const pool = new SshPool(lab.inv)
   try {
