@@ -34,6 +34,17 @@ function render(text: string, value: unknown, indent: string): string {
     .join(f.eol + indent)
 }
 
+/** value on one line, spaced like the one-line object it goes into (`{ "a": 1 }` or `{"a": 1}`). */
+function renderInline(value: unknown, padded: boolean): string {
+  const pad = padded ? ' ' : ''
+  if (Array.isArray(value)) return value.length ? `[${pad}${value.map((v) => renderInline(v, padded)).join(', ')}${pad}]` : '[]'
+  if (typeof value === 'object' && value !== null) {
+    const e = Object.entries(value).filter(([, v]) => v !== undefined)
+    return e.length ? `{${pad}${e.map(([k, v]) => `${JSON.stringify(k)}: ${renderInline(v, padded)}`).join(', ')}${pad}}` : '{}'
+  }
+  return JSON.stringify(value)
+}
+
 const splice = (text: string, at: number, remove: number, insert: string) => text.slice(0, at) + insert + text.slice(at + remove)
 
 /** Sets (or, with undefined, removes) one value in JSON text; everything else keeps its bytes. */
@@ -42,7 +53,12 @@ export function jsonSet(text: string, at: Path, value: unknown): string {
   if (!root) throw new Error('jsonSet: not JSON')
   const node = findNodeAtLocation(root, at)
   if (value === undefined) return node ? applyEdits(text, modify(text, at, undefined, {})) : text
-  if (node) return splice(text, node.offset, node.length, render(text, value, lineIndent(text, node.offset)))
+  if (node) {
+    // A value inside a one-line object stays on that line.
+    const line = node.parent && !text.slice(node.parent.offset, node.parent.offset + node.parent.length).includes('\n')
+    const padded = /^[[{] /.test(text.slice(node.parent?.offset ?? 0, (node.parent?.offset ?? 0) + 2))
+    return splice(text, node.offset, node.length, line ? renderInline(value, padded) : render(text, value, lineIndent(text, node.offset)))
+  }
   const parent = findNodeAtLocation(root, at.slice(0, -1))
   const key = at[at.length - 1]
   if (!parent) return jsonSet(text, at.slice(0, -1), typeof key === 'number' ? [value] : { [key]: value })
@@ -57,7 +73,11 @@ export function jsonSet(text: string, at: Path, value: unknown): string {
   }
   const end = last.offset + last.length
   const oneLine = !text.slice(parent.offset, end).includes('\n')
-  if (oneLine) return splice(text, end, 0, `, ${entry(lineIndent(text, parent.offset))}`)
+  if (oneLine) {
+    const padded = /^[[{] /.test(text.slice(parent.offset, parent.offset + 2))
+    const inline = renderInline(value, padded)
+    return splice(text, end, 0, `, ${parent.type === 'object' ? `${JSON.stringify(key)}: ${inline}` : inline}`)
+  }
   // Line up with the first member when it starts its own line, as pretty-printed files do.
   const firstOwnLine = /^[ \t]*$/.test(text.slice(text.lastIndexOf('\n', members[0].offset - 1) + 1, members[0].offset))
   const indent = indentAt(text, firstOwnLine ? members[0].offset : last.offset)
