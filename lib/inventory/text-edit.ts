@@ -54,9 +54,13 @@ export function jsonSet(text: string, at: Path, value: unknown): string {
   const node = findNodeAtLocation(root, at)
   if (value === undefined) return node ? applyEdits(text, modify(text, at, undefined, {})) : text
   if (node) {
-    // A value inside a one-line object stays on that line.
-    const line = node.parent && !text.slice(node.parent.offset, node.parent.offset + node.parent.length).includes('\n')
-    const padded = /^[[{] /.test(text.slice(node.parent?.offset ?? 0, (node.parent?.offset ?? 0) + 2))
+    // A value inside a one-line object or array stays on that line, and so does one the author
+    // wrote on one line; an empty one grows the way the file is laid out.
+    const holder = node.parent?.type === 'property' ? node.parent.parent : node.parent
+    const own = text.slice(node.offset, node.offset + node.length)
+    const ownLine = (node.children?.length ?? 0) > 0 && !own.includes('\n')
+    const line = ownLine || (!!holder && !text.slice(holder.offset, holder.offset + holder.length).includes('\n'))
+    const padded = ownLine ? /^[[{] /.test(own) : !!holder && /^[[{] /.test(text.slice(holder.offset, holder.offset + 2))
     return splice(text, node.offset, node.length, line ? renderInline(value, padded) : render(text, value, lineIndent(text, node.offset)))
   }
   const parent = findNodeAtLocation(root, at.slice(0, -1))
