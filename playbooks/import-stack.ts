@@ -7,7 +7,7 @@ import path from 'node:path'
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
 import { InputError } from '../lib/errors.ts'
 import { writeFileAtomic } from '../lib/known-hosts-edit.ts'
-import { importStack, serialise } from '../lib/provision/import.ts'
+import { importStack } from '../lib/provision/import.ts'
 import { parseStackOutputs } from '../lib/provision/outputs.ts'
 
 const usage = `usage: npx zx playbooks/import-stack.ts --stack-output FILE|- --inventory FILE [--out FILE] [--json]
@@ -36,7 +36,7 @@ await runPlaybook(async () => {
   }
   const outFile = args.out ? path.resolve(args.out as string) : inv.file
   const r = importStack(inv, parseStackOutputs(text, label), label, outFile)
-  const body = serialise(r.inventory.data, outFile)
+  const body = r.text
   if (args.out) {
     // The pins first: alone they change nothing a playbook does, while an inventory naming
     // new addresses without them would make every connection refuse the servers.

@@ -6,7 +6,8 @@
 import path from 'node:path'
 import YAML from 'yaml'
 import { InputError, RefusedError } from '../errors.ts'
-import { parseInventory, sshSettings, type LoadedInventory } from '../inventory/load.ts'
+import { parseInventory, readInventoryText, sshSettings, type LoadedInventory } from '../inventory/load.ts'
+import { jsonApply } from '../inventory/text-edit.ts'
 import { decodeUtf8 } from '../inventory/read-file.ts'
 import type { FloatingIp, Inventory, Pair } from '../inventory/schema.ts'
 import { hostField, knownHostsEntries } from '../known-hosts.ts'
@@ -17,6 +18,8 @@ import type { StackOutputs, StackPairOutput } from './outputs.ts'
 export interface ImportResult {
   /** The resolved inventory, already validated. */
   inventory: LoadedInventory
+  /** Its text: the source inventory's own with only the changed values edited (JSON), so a re-import diffs as what the stack changed. */
+  text: string
   /** One line per change, for the person running the import. */
   changes: string[]
   warnings: string[]
@@ -148,7 +151,8 @@ export function importStack(inv: LoadedInventory, outputs: StackOutputs, outputs
   for (const p of data.pairs) {
     if (p.provision && !names.includes(p.name)) warnings.push(`${p.name}: not in this stack's outputs: left unchanged`)
   }
-  const inventory = parseInventory(serialise(data, outFile), outFile)
+  const text = render(inv, data, outFile)
+  const inventory = parseInventory(text, outFile)
   const knownHosts = controllerPins(inventory, outputs, outputsFile, changes)
   const nodeKnownHosts = names.flatMap((name) => {
     const pair = inventory.data.pairs.find((p) => p.name === name)!
@@ -164,7 +168,7 @@ export function importStack(inv: LoadedInventory, outputs: StackOutputs, outputs
       ),
     }))
   })
-  return { inventory, changes, warnings, knownHosts, nodeKnownHosts }
+  return { inventory, text, changes, warnings, knownHosts, nodeKnownHosts }
 }
 
 /**
@@ -213,6 +217,26 @@ function controllerPins(inv: LoadedInventory, outputs: StackOutputs, outputsFile
     })
   }
   return [...edits.values()]
+}
+
+const isYaml = (file: string) => /\.ya?ml$/i.test(file)
+
+/**
+ * The source JSON inventory's text edited value by value into data, so the author's layout
+ * (one-line objects, indentation, line endings) survives and only what the stack changed differs.
+ * Written fresh when there is no JSON source to edit (a YAML source or output, an unreadable file).
+ */
+function render(inv: LoadedInventory, data: Inventory, outFile: string): string {
+  if (isYaml(outFile) || isYaml(inv.file)) return serialise(data, outFile)
+  let source: string
+  try {
+    source = readInventoryText(inv.file)
+  } catch {
+    return serialise(data, outFile)
+  }
+  const bom = source.startsWith('\uFEFF') ? '\uFEFF' : ''
+  const body = source.slice(bom.length)
+  return bom + jsonApply(body, JSON.parse(body), data)
 }
 
 /** JSON with two-space indent, or YAML for .yaml/.yml files. */

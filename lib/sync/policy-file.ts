@@ -4,11 +4,11 @@
 import { closeSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { applyEdits, modify } from 'jsonc-parser'
 import YAML from 'yaml'
 import { InputError } from '../errors.ts'
 import { findPair, loadInventory, parseInventory, readInventoryText, type LoadedInventory } from '../inventory/load.ts'
 import { errnoText } from '../inventory/read-file.ts'
+import { jsonSet, yamlSetScalar } from '../inventory/text-edit.ts'
 import { POLICIES, type Policy } from './types.ts'
 
 export interface PolicyAt {
@@ -36,25 +36,18 @@ export function parsePolicy(word: string | undefined): Policy {
   return word as Policy
 }
 
-/** The file's own indentation, so an inserted property looks like its neighbours. */
-function jsonFormatting(text: string) {
-  const indents = [...text.matchAll(/\n([ \t]+)\S/g)].map((m) => m[1])
-  const tabs = indents.length > 0 && indents[0].startsWith('\t')
-  const width = Math.min(...indents.filter((s) => !s.includes('\t')).map((s) => s.length), 8)
-  return { insertSpaces: !tabs, tabSize: tabs ? 1 : Number.isFinite(width) && width > 0 ? width : 2, eol: text.includes('\r\n') ? '\r\n' : '\n' }
-}
-
-/** The file's text with one value changed. Pure. */
+/** The file's text with one value changed, every other byte as it was. Pure. */
 export function editText(text: string, file: string, at: (string | number)[], value: string): string {
   if (/\.ya?ml$/i.test(file)) {
+    const edited = yamlSetScalar(text, at, value)
+    if (edited !== undefined) return edited
+    // No mapping to add the key to (the item is written some unusual way): the Document API
+    // keeps comments, though it may respace flow collections.
     const doc = YAML.parseDocument(text)
-    // Re-rendering the whole document would re-fold long strings; replace the value's own text.
-    const node = doc.getIn(at, true)
-    if (YAML.isScalar(node) && node.range) return text.slice(0, node.range[0]) + value + text.slice(node.range[1])
     doc.setIn(at, value)
     return doc.toString()
   }
-  return applyEdits(text, modify(text, at, value, { formattingOptions: jsonFormatting(text) }))
+  return jsonSet(text, at, value)
 }
 
 /** Runs one file-system call; a refusal (immutable file, read-only or full disk…) is one line naming the path, exit 2. */

@@ -11,6 +11,7 @@ import { InputError } from '../../lib/errors.ts'
 import { loadInventory } from '../../lib/inventory/load.ts'
 import { editText, policyAt, setPolicy } from '../../lib/sync/policy-file.ts'
 import { json, playbook } from '../helpers/playbook.ts'
+import { lineDiff } from '../helpers/line-diff.ts'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'hapair-policy-'))
 const labText = readFileSync('inventory/lab.json', 'utf8')
@@ -102,6 +103,82 @@ test('set (YAML): an absent policy is added to the item', () => {
   const after = readFileSync(f, 'utf8')
   assert.match(after, '- name: x # the only item')
   assert.is(loadInventory(f).data.pairs[0].sync!.items[0].policy, 'always')
+})
+
+// An inventory as people write it by hand: comments, flow mappings, quoting, blank lines, odd indentation.
+const handYaml = `# web pair, reviewed in git
+version: 1
+
+pairs:
+   - name: p   # three-space indent on purpose
+     primary: a
+     nodes: [{name: a, address: 192.0.2.1}, { name: b, address: "192.0.2.2" }]
+
+     sync:
+        items:
+           - name: x # the only block item
+             path: '/srv/x'
+             protect: [ '/srv/x/keep' ]
+
+           - {name: y, path: /srv/y}   # flow item
+`
+
+test('set (YAML): a missing policy inserts one line; the rest of the file is byte-identical; again is a no-op', () => {
+  const f = copy(handYaml, 'yaml')
+  assert.is(setPolicy(f, 'p', 'x', 'upgrade').changed, true)
+  const after = readFileSync(f, 'utf8')
+  assert.is(after, handYaml.replace("             protect: [ '/srv/x/keep' ]\n", "             protect: [ '/srv/x/keep' ]\n             policy: upgrade\n"))
+  assert.is(setPolicy(f, 'p', 'x', 'upgrade').changed, false)
+  assert.is(readFileSync(f, 'utf8'), after, 'the second identical edit writes nothing')
+  assert.is(setPolicy(f, 'p', 'x', 'always').changed, true)
+  assert.is(readFileSync(f, 'utf8'), after.replace('policy: upgrade', 'policy: always'))
+})
+
+test('set (YAML): a flow-mapping item gains ", policy: …" and stays a flow mapping', () => {
+  const f = copy(handYaml, 'yaml')
+  setPolicy(f, 'p', 'y', 'always')
+  const after = readFileSync(f, 'utf8')
+  assert.is(after, handYaml.replace('{name: y, path: /srv/y}', '{name: y, path: /srv/y, policy: always}'))
+  setPolicy(f, 'p', 'y', 'always')
+  assert.is(readFileSync(f, 'utf8'), after)
+})
+
+const handJson = `{
+   "version": 1,
+   "pairs": [
+      {
+         "name": "p", "primary": "a",
+         "nodes": [{"name": "a", "address": "192.0.2.1"}, {"name": "b", "address": "192.0.2.2"}],
+         "sync": {"items": [{"name": "x", "path": "/srv/x"},
+                            {
+                               "name": "y",
+                               "path": "/srv/y"
+                            }]}
+      }
+   ]
+}
+`
+
+test('set (JSON): a one-line item gains the key on its line; a multi-line one a line in its indentation; again is a no-op', () => {
+  const f = copy(handJson)
+  setPolicy(f, 'p', 'x', 'downgrade')
+  const once = readFileSync(f, 'utf8')
+  assert.is(once, handJson.replace('{"name": "x", "path": "/srv/x"}', '{"name": "x", "path": "/srv/x", "policy": "downgrade"}'))
+  setPolicy(f, 'p', 'y', 'always')
+  const twice = readFileSync(f, 'utf8')
+  assert.is(twice, once.replace('"path": "/srv/y"\n', '"path": "/srv/y",\n                               "policy": "always"\n'))
+  setPolicy(f, 'p', 'y', 'always')
+  assert.is(readFileSync(f, 'utf8'), twice)
+})
+
+test('set (JSON): CRLF line endings and tabs are kept', () => {
+  const text = handJson.replace(/\n/g, '\r\n').replace(/ {3}/g, '\t')
+  const f = copy(text)
+  setPolicy(f, 'p', 'y', 'always')
+  const after = readFileSync(f, 'utf8')
+  assert.ok(!/[^\r]\n/.test(after), 'every line ends in CRLF')
+  assert.equal(lineDiff(text.replace(/\r/g, ''), after.replace(/\r/g, '')).added.length, 2)
+  assert.is(JSON.parse(after).pairs[0].sync.items[1].policy, 'always')
 })
 
 test('set: the same value writes nothing', () => {

@@ -10,6 +10,7 @@ import { parseStackOutputs, ipv6FloatingHost } from '../../lib/provision/outputs
 import { importStack, serialise } from '../../lib/provision/import.ts'
 import { loadInventory } from '../../lib/inventory/load.ts'
 import { InputError } from '../../lib/errors.ts'
+import { lineDiff } from '../helpers/line-diff.ts'
 
 /** What `pulumi stack output --json` prints for stacks/hcloud over example-hcloud.json. */
 const hcloudOutput = {
@@ -63,6 +64,60 @@ test('a re-import of the same outputs changes nothing', () => {
   const again = importStack(loadInventory(fx.file), outputs, 's')
   assert.equal(again.changes, [])
   assert.equal(again.inventory.data, first.inventory.data)
+})
+
+test('CLI --out onto the inventory itself: only the resolved values change, the layout stays; a re-import is byte-identical', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const before = readFileSync(fx.file, 'utf8')
+  const run = (output: unknown) =>
+    playbook('import-stack', ['--stack-output', '-', '--inventory', fx.file, '--out', fx.file], { input: JSON.stringify(output) })
+  const r = await run(hcloudOutput)
+  assert.is(r.code, 0, r.stderr)
+  const once = readFileSync(fx.file, 'utf8')
+  // The node lines gain their addresses and ids (still one line each); the floating IPs and
+  // fencing are added after each pair's last member. No other line of the author's text changes.
+  assert.equal(lineDiff(before, once).removed.sort(), [
+    '        { "name": "db-1", "provision": { "serverType": "cpx31" } },',
+    '        { "name": "db-2", "provision": { "serverType": "cpx31" } }',
+    '        { "name": "web-1", "interface": "eth0" },',
+    '        { "name": "web-2", "interface": "eth0" }',
+  ])
+  assert.ok(
+    once.includes(
+      '        { "name": "web-1", "interface": "eth0", "address": "203.0.113.11", "address6": "2001:db8:11::1", "hcloud": { "serverId": 51001 } },',
+    ),
+    once,
+  )
+  assert.is(loadInventory(fx.file).data.pairs[0].nodes[0].address, '203.0.113.11')
+
+  assert.is((await run(hcloudOutput)).code, 0)
+  assert.is(readFileSync(fx.file, 'utf8'), once, 'the same outputs again: not a byte changes')
+
+  const moved = JSON.parse(JSON.stringify(hcloudOutput))
+  moved.pairs.web.nodes['web-1'].ipv4 = '203.0.113.99'
+  assert.is((await run(moved)).code, 0)
+  assert.equal(lineDiff(once, readFileSync(fx.file, 'utf8')), {
+    removed: [once.split('\n').find((l) => l.includes('"203.0.113.11"'))!],
+    added: [
+      once
+        .split('\n')
+        .find((l) => l.includes('"203.0.113.11"'))!
+        .replace('203.0.113.11', '203.0.113.99'),
+    ],
+  })
+})
+
+test('re-import into a tab-indented, CRLF inventory: only the changed value differs, tabs and CRLF kept', () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const outputs = parseStackOutputs(JSON.stringify(hcloudOutput), 's')
+  writeFileSync(fx.file, JSON.stringify(importStack(fx.inv, outputs, 's').inventory.data, null, '\t').replace(/\n/g, '\r\n') + '\r\n')
+  const before = readFileSync(fx.file, 'utf8')
+  const again = importStack(loadInventory(fx.file), outputs, 's')
+  assert.is(again.text, before, 'nothing to change: the same bytes')
+  const moved = JSON.parse(JSON.stringify(hcloudOutput))
+  moved.pairs.db.floatingIps[0].address = '198.51.100.29'
+  const r = importStack(loadInventory(fx.file), parseStackOutputs(JSON.stringify(moved), 's'), 's')
+  assert.is(r.text, before.replace('"198.51.100.20"', '"198.51.100.29"'))
 })
 
 const badCases: { name: string; output: unknown; out?: () => string; message: RegExp }[] = [
