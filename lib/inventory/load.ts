@@ -19,9 +19,12 @@ export function formatProblems(file: string, problems: Problem[]): string[] {
   return problems.map((p) => `${file}: ${p.path}: ${p.message}`)
 }
 
+/** Inventories named .yaml/.yml are YAML; every other name is JSON. */
+export const isYamlFile = (file: string) => /\.ya?ml$/i.test(file)
+
 /** Parses text (JSON, or YAML for .yaml/.yml) and validates it; throws InputError listing every problem. */
 export function parseInventory(text: string, file: string): LoadedInventory {
-  const yaml = /\.ya?ml$/i.test(file)
+  const yaml = isYamlFile(file)
   text = text.replace(/^\uFEFF/, '') // an editor's byte-order mark is not a syntax error
   const data = yaml ? parseYaml(text, file) : parseJson(text, file)
   const problems = inventoryProblems(data)

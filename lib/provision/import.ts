@@ -6,7 +6,7 @@
 import path from 'node:path'
 import YAML from 'yaml'
 import { InputError, RefusedError } from '../errors.ts'
-import { parseInventory, readInventoryText, sshSettings, type LoadedInventory } from '../inventory/load.ts'
+import { isYamlFile, parseInventory, readInventoryText, sshSettings, type LoadedInventory } from '../inventory/load.ts'
 import { jsonApply } from '../inventory/text-edit.ts'
 import { decodeUtf8 } from '../inventory/read-file.ts'
 import type { FloatingIp, Inventory, Pair } from '../inventory/schema.ts'
@@ -219,15 +219,13 @@ function controllerPins(inv: LoadedInventory, outputs: StackOutputs, outputsFile
   return [...edits.values()]
 }
 
-const isYaml = (file: string) => /\.ya?ml$/i.test(file)
-
 /**
  * The source JSON inventory's text edited value by value into data, so the author's layout
  * (one-line objects, indentation, line endings) survives and only what the stack changed differs.
  * Written fresh when there is no JSON source to edit (a YAML source or output, an unreadable file).
  */
 function render(inv: LoadedInventory, data: Inventory, outFile: string): string {
-  if (isYaml(outFile) || isYaml(inv.file)) return serialise(data, outFile)
+  if (isYamlFile(outFile) || isYamlFile(inv.file)) return serialise(data, outFile)
   let source: string
   try {
     source = readInventoryText(inv.file)
@@ -241,5 +239,5 @@ function render(inv: LoadedInventory, data: Inventory, outFile: string): string 
 
 /** JSON with two-space indent, or YAML for .yaml/.yml files. */
 export function serialise(data: Inventory, file: string): string {
-  return /\.ya?ml$/i.test(file) ? YAML.stringify(data) : JSON.stringify(data, null, 2) + '\n'
+  return isYamlFile(file) ? YAML.stringify(data) : JSON.stringify(data, null, 2) + '\n'
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import YAML from 'yaml'
 import { InputError } from '../errors.ts'
-import { findPair, loadInventory, parseInventory, readInventoryText, type LoadedInventory } from '../inventory/load.ts'
+import { findPair, isYamlFile, loadInventory, parseInventory, readInventoryText, type LoadedInventory } from '../inventory/load.ts'
 import { errnoText } from '../inventory/read-file.ts'
 import { jsonSet, yamlSetScalar } from '../inventory/text-edit.ts'
 import { POLICIES, type Policy } from './types.ts'
@@ -38,7 +38,7 @@ export function parsePolicy(word: string | undefined): Policy {
 
 /** The file's text with one value changed, every other byte as it was. Pure. */
 export function editText(text: string, file: string, at: (string | number)[], value: string): string {
-  if (/\.ya?ml$/i.test(file)) {
+  if (isYamlFile(file)) {
     const edited = yamlSetScalar(text, at, value)
     if (edited !== undefined) return edited
     // No mapping to add the key to (the item is written some unusual way): the Document API
