@@ -61,6 +61,10 @@ function importPair(pair: Pair, out: StackPairOutput, where: string, changes: st
     const at = `${pair.name}/${node.name}`
     if (node.address !== o.ipv4) changes.push(`${at}: address ${node.address ?? '(none)'} -> ${o.ipv4}`)
     node.address = o.ipv4
+    if (o.privateIpv4 && node.privateAddress !== o.privateIpv4) {
+      changes.push(`${at}: privateAddress ${node.privateAddress ?? '(none)'} -> ${o.privateIpv4}`)
+      node.privateAddress = o.privateIpv4
+    }
     if (o.ipv6 && node.address6 !== o.ipv6) {
       changes.push(`${at}: address6 ${node.address6 ?? '(none)'} -> ${o.ipv6}`)
       node.address6 = o.ipv6

@@ -129,6 +129,13 @@ const badCases: { name: string; output: unknown; out?: () => string; message: Re
     message: /pairs\/web\/nodes\/web-2\/ipv4: not an IPv4 address/,
   },
   {
+    name: 'bad private address',
+    output: {
+      pairs: { web: { ...hcloudOutput.pairs.web, nodes: { ...hcloudOutput.pairs.web.nodes, 'web-2': { id: 5, ipv4: '203.0.113.5', privateIpv4: '10.0.1' } } } },
+    },
+    message: /pairs\/web\/nodes\/web-2\/privateIpv4: not an IPv4 address \(got "10\.0\.1"\)/,
+  },
+  {
     name: 'a node missing',
     output: { pairs: { web: { ...hcloudOutput.pairs.web, nodes: { 'web-1': hcloudOutput.pairs.web.nodes['web-1'] } } } },
     message: /pairs\/web\/nodes: no output for node web-2 of pair web/,
