@@ -13,6 +13,7 @@ import { STOPPED_EXIT, type Fence } from '../lease.ts'
 import { hostKeyAlias } from '../pin.ts'
 import { classifyExit, deletedPaths, parseItemized, parseStats, MODIFY_WINDOW, partialDir, sshCommand, type RsyncOptions } from '../rsync.ts'
 import type { InflightEntry } from './inflight.ts'
+import { peerAddress } from '../../inventory/peer-address.ts'
 
 export interface FollowRsyncOptions extends RsyncOptions {
   /** Paths missing on the source are deleted on the target (mirror items only). */
@@ -108,7 +109,7 @@ export async function shipBatch(o: {
   const base = {
     item: o.item,
     protect: o.protect,
-    target: { user: ssh.user, address: o.target.address, port: ssh.port, hostKeyAlias: hostKeyAlias(o.pair, o.target) },
+    target: { user: ssh.user, address: peerAddress(o.target), port: ssh.port, hostKeyAlias: hostKeyAlias(o.pair, o.target) },
     keyFile: o.pair.sync?.nodeKeyFile,
     knownHostsFile: o.pair.sync!.nodeKnownHostsFile!,
     ioTimeoutSec: o.ioTimeoutSec,
