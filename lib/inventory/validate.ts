@@ -375,6 +375,13 @@ function labProblems(inv: Inventory, out: Problem[]) {
       if (!inSubnet(n.address, subnet)) out.push({ path: at, message: `${n.address} is not inside the lab subnet ${subnet}` })
       else if (reservedInSubnet(n.address, subnet)) out.push({ path: at, message: `${n.address} is the network or broadcast address of ${subnet}` })
       else if (n.address === controller) out.push({ path: at, message: `${n.address} is the lab controller's address` })
+      // The lab has one link: a node's "private" address is a second one on it, which the peers reach and the controller need not use.
+      const priv = n.privateAddress
+      const pat = `pairs/${pi}/nodes/${ni}/privateAddress`
+      if (priv === undefined) return
+      if (!inSubnet(priv, subnet)) out.push({ path: pat, message: `${priv} is not inside the lab subnet ${subnet} (the lab has one link)` })
+      else if (reservedInSubnet(priv, subnet)) out.push({ path: pat, message: `${priv} is the network or broadcast address of ${subnet}` })
+      else if (priv === controller) out.push({ path: pat, message: `${priv} is the lab controller's address` })
     })
     p.floatingIps?.forEach((f, fi) => {
       const at = `pairs/${pi}/floatingIps/${fi}/address`

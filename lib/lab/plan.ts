@@ -65,6 +65,8 @@ export interface NodePlan {
   port: string
   iface: string
   address: string
+  /** A second address on the same link, standing for the node's private network address: the peers reach it there. */
+  privateAddress?: string
   prefix: number
   sshPort: number
   /** Host directory holding this node's /srv, /var/backups, /var/log and /var/lib. */
@@ -126,6 +128,7 @@ export function labPlan(inv: LoadedInventory): LabPlan {
         port: nodePort(lab.name, index - 1),
         iface,
         address: node.address,
+        ...(node.privateAddress ? { privateAddress: node.privateAddress } : {}),
         prefix,
         sshPort: sshSettings(inv, pair, node).port,
         root: path.join(stateDir, 'nodes', node.name),
