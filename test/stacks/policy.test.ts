@@ -4,6 +4,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import YAML from 'yaml'
 import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import type { PolicyResource } from '@pulumi/policy'
 import './mocks.ts'
 import { exampleCopy } from './fixture.ts'
@@ -23,6 +24,14 @@ async function digitalocean(inv: LoadedInventory = exampleCopy('example-digitalo
   const r = recorder()
   digitaloceanStack(provisionPlan(inv, 'digitalocean'), r.opts)
   return r.resources()
+}
+
+// The policy SDK's own preview values: a sentinel per unknown, and the proxy that throws on reading one.
+const proxy = createRequire(import.meta.url)('@pulumi/policy/proxy.js') as {
+  unknownCheckingProxy: <T extends object>(o: T) => T
+  unknownStringValue: string
+  unknownNumberValue: string
+  unknownArrayValue: string
 }
 
 const HC = (t: string) => `hcloud:index/${t[0].toLowerCase()}${t.slice(1)}:${t}`
@@ -121,6 +130,27 @@ test('pair-in-one-spread-group: in a preview the engine gives the dependency, no
   none(await runPolicies(rs))
   s.propertyDependencies = { placementGroupId: [other] }
   only(await runPolicies(rs), 'pair-in-one-spread-group', s.urn, /not in the pair's placement group web-spread/)
+})
+
+test('in a preview: ids and assigned addresses not known yet are skipped, what is known still fails', async () => {
+  const rs = await hcloud()
+  const numbers = ['placementGroupId', 'serverId', 'floatingIpId', 'networkId']
+  const strings = ['id', 'ipv4Address', 'ipv6Network', 'ipAddress', 'ipNetwork']
+  for (const r of rs) {
+    if (r.type.startsWith('hapair:')) continue
+    const p: Record<string, unknown> = { ...r.props }
+    for (const k of Object.keys(p)) {
+      if (numbers.includes(k)) p[k] = proxy.unknownNumberValue
+      if (strings.includes(k)) p[k] = proxy.unknownStringValue
+      if (k === 'firewallIds') p[k] = proxy.unknownArrayValue
+    }
+    r.props = proxy.unknownCheckingProxy(p)
+  }
+  const fw = find(rs, HC('Firewall'), 'web-fw')
+  assert.throws(() => find(rs, HC('Server'), 'web-1').props.placementGroupId, /can't be known during preview/)
+  none(await runPolicies(rs))
+  fw.props.rules.find((r: any) => r.port === '22').sourceIps.push('::/0')
+  only(await runPolicies(rs), 'ssh-not-open-to-world', fw.urn, /opens SSH \(22\) to ::\/0/)
 })
 
 test("floating-ip-on-primary: an assignment to the secondary's server, a reserved IP on the secondary's droplet", async () => {
