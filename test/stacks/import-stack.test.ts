@@ -25,7 +25,8 @@ const hcloudOutput = {
     },
     db: {
       provider: 'hcloud',
-      nodes: { 'db-1': { id: 51003, ipv4: '203.0.113.21' }, 'db-2': { id: 51004, ipv4: '203.0.113.22' } },
+      // db's nodes carry their private-network addresses; web's are from a stack older than the private network.
+      nodes: { 'db-1': { id: 51003, ipv4: '203.0.113.21', privateIpv4: '10.0.1.10' }, 'db-2': { id: 51004, ipv4: '203.0.113.22', privateIpv4: '10.0.1.11' } },
       floatingIps: [{ name: 'vip', id: 7003, address: '198.51.100.20', family: 'ipv4' }],
     },
   },
@@ -52,6 +53,14 @@ test('CLI: reads the stack output from stdin, writes the resolved inventory: it 
     { name: 'vip6', address: '2001:db8:f0::1', driver: 'hcloud', prefix: 64, hcloud: { floatingIpId: 7002 } },
   ])
   assert.equal(web.fencing, { driver: 'hcloud' })
+  assert.equal(
+    inv.data.pairs.map((p) => p.nodes.map((n) => n.privateAddress ?? null)),
+    [
+      [null, null],
+      ['10.0.1.10', '10.0.1.11'],
+    ],
+  )
+  assert.match(r.stderr, /db\/db-2: privateAddress \(none\) -> 10\.0\.1\.11/)
   assert.is(JSON.parse(readFileSync(out, 'utf8')).$schema, '../schemas/inventory.schema.json', '$schema kept')
 })
 
