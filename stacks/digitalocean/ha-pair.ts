@@ -74,8 +74,10 @@ export class HaPair extends pulumi.ComponentResource {
         },
         {
           ...child,
-          // First-boot data and keys: changing them would rebuild a droplet that holds the pair's data.
-          ignoreChanges: ['userData', 'sshKeys', 'image'],
+          // First-boot data and keys, and the VPC (a droplet cannot move to another): changing
+          // them would rebuild a droplet that holds the pair's data. A droplet made before the
+          // pair had its VPC stays where it is, and the policy pack's sync-traffic-private says so.
+          ignoreChanges: ['userData', 'sshKeys', 'image', 'vpcUuid'],
         },
       )
     }

@@ -41,7 +41,7 @@ test("example-digitalocean: reserved IP assigned to the primary's droplet, and l
   }).components
   assert.is(await value(api.reservedIp.dropletId), Number(await value(api.droplets['api-1'].id)))
   assert.equal(seen.get('api-vip'), ['dropletId'])
-  assert.equal(seen.get('api-api-1'), ['userData', 'sshKeys', 'image'])
+  assert.equal(seen.get('api-api-1'), ['userData', 'sshKeys', 'image', 'vpcUuid'])
 })
 
 test('example-digitalocean: no SSH open to the world; peers by the VPC range only; egress allowed', async () => {
