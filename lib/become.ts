@@ -18,13 +18,13 @@ export function becomeCommand(command: string, become: Become): string {
 /** Run once per connection before any command: a missing rule fails here, named as such, not as the first command's odd exit 1. */
 export const BECOME_PROBE = becomeCommand('exit 0', 'sudo')
 
-/** What sudo prints when the rule is missing or wants a password: the cause to name. */
+/** What sudo prints when the rule is missing or wants a password: the cause to name (its last word; warnings come first). */
 export function sudoRefusal(stderr: string): string {
-  const line = stderr
+  const lines = stderr
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)
-  return line.find((l) => l.startsWith('sudo:')) ?? line.pop() ?? ''
+  return lines.filter((l) => l.startsWith('sudo:')).pop() ?? lines.pop() ?? ''
 }
 
 /**

@@ -79,6 +79,7 @@ test("sudo's own line is the cause named", () => {
     sudoRefusal('We trust you have received the usual lecture\nsudo: a terminal is required to read the password\n'),
     'sudo: a terminal is required to read the password',
   )
+  assert.is(sudoRefusal('sudo: unable to resolve host node-b: Name or service not known\nsudo: a password is required\n'), 'sudo: a password is required')
   assert.is(sudoRefusal('sh: 1: sudo: not found\n'), 'sh: 1: sudo: not found')
   assert.is(sudoRefusal(''), '')
 })
