@@ -21,9 +21,11 @@ const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/
 /** Inside the node: the controller's and the nodes' keys, readable by the login user (the lab's state dir may not be). */
 export const NODE_AUTHORIZED_KEYS = '/var/lib/lab/ssh/authorized_keys'
 
-export function checkLoginUser(file: string, node: string, u: LoginUser): void {
+/** `dirs`: where sudo is looked for (tests). */
+export function checkLoginUser(file: string, node: string, u: LoginUser, dirs?: string[]): void {
   if (!USER_NAME.test(u.name)) throw new InputError(`${file}: ssh.user of ${node} is ${JSON.stringify(u.name)}; the lab can create only a plain user name`)
-  if (u.become === 'sudo' && !findTool('sudo')) throw new InputError(`ssh.become sudo on ${node}: the lab needs sudo on this machine (apt-get install sudo)`)
+  if (u.become === 'sudo' && !findTool('sudo', dirs))
+    throw new InputError(`ssh.become sudo on ${node}: the lab needs sudo on this machine (apt-get install sudo)`)
 }
 
 /** The node's own /etc files, in the directory the holder mounts them from. */
