@@ -31,10 +31,9 @@ export function sudoRefusal(stderr: string): string {
  * The SFTP server as root, over an exec channel (the sftp transport and the records): sshd's own
  * subsystem would run as the login user. Where it lives differs between distributions.
  */
-export const SFTP_SERVER_SCRIPT = becomeCommand(
-  'for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/libexec/sftp-server /usr/lib/ssh/sftp-server; do [ -x "$p" ] && exec "$p"; done; echo "hapair: no sftp-server on this node" >&2; exit 127',
-  'sudo',
-)
+const SFTP_SERVERS = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/libexec/sftp-server', '/usr/lib/ssh/sftp-server']
+export const SFTP_SERVER_DIRS = `looked for ${SFTP_SERVERS.join(', ')}`
+export const SFTP_SERVER_SCRIPT = becomeCommand(`for p in ${SFTP_SERVERS.join(' ')}; do [ -x "$p" ] && exec "$p"; done; exit 127`, 'sudo')
 
 /**
  * rsync's --rsync-path for a target reached as a non-root user: the receiving rsync runs as

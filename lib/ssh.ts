@@ -7,7 +7,7 @@ import type { Node, Pair } from './inventory/schema.ts'
 import { shJoin } from './shell.ts'
 import { readPrivateKey } from './ssh-key.ts'
 import { FileRefusedError } from './inventory/read-file.ts'
-import { BECOME_PROBE, SFTP_SERVER_SCRIPT, becomeCommand, sudoRefusal } from './become.ts'
+import { BECOME_PROBE, SFTP_SERVER_DIRS, SFTP_SERVER_SCRIPT, becomeCommand, sudoRefusal } from './become.ts'
 
 export interface RunOptions {
   /** Fails the call (RemoteError) on a non-zero exit; default true. */
@@ -808,7 +808,14 @@ export class NodeSession {
   async sftp(): Promise<SFTPWrapper> {
     const client = await this.connectFor(this.ssh.become === 'sudo' ? SFTP_SERVER_SCRIPT : 'sftp')
     if (this.ssh.become === 'sudo') sftpOverExec(client)
-    return new Promise((resolve, reject) => client.sftp((err, s) => (err ? reject(this.fail(`sftp: ${err.message}`, { cause: err })) : resolve(s))))
+    return new Promise((resolve, reject) =>
+      client.sftp((err, s) => {
+        if (!err) return resolve(s)
+        // The script's own "not found" (its stderr is not kept on an SFTP channel).
+        const missing = this.ssh.become === 'sudo' && (err as Error & { code?: number }).code === 127
+        reject(this.fail(missing ? `sftp: no sftp-server on this node (${SFTP_SERVER_DIRS}): ${err.message}` : `sftp: ${err.message}`, { cause: err }))
+      }),
+    )
   }
 
   /**

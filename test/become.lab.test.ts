@@ -72,6 +72,29 @@ test('planned failover through become: the VIP moves to node-b', async () => {
   assert.equal(await lab.runningOn('db'), ['node-b'])
 })
 
+test('a node without an sftp-server: the sftp channel says so', async () => {
+  // Only inside node-b's own mount namespace; gone with the lab.
+  await sh('node-b', 'mount --bind /dev/null /usr/lib/openssh/sftp-server')
+  try {
+    const pool = new SshPool(lab.inv)
+    try {
+      const e = await pool
+        .session(lab.inv.data.pairs[0], 'node-b')
+        .sftp()
+        .then(
+          () => undefined,
+          (x: unknown) => x,
+        )
+      assert.instance(e, RemoteError)
+      assert.match((e as Error).message, /^node-b \(198\.51\.100\.\d+\): sftp: no sftp-server on this node \(looked for \/usr\/lib\/openssh\/sftp-server, /)
+    } finally {
+      pool.close()
+    }
+  } finally {
+    await sh('node-b', 'umount /usr/lib/openssh/sftp-server')
+  }
+})
+
 test('without the sudoers rule: sudo says why, naming node, host and command, not "unreachable"', async () => {
   await sh('node-b', 'mv /etc/sudoers.d/hapair /var/lib/lab/sudoers.off')
   try {
