@@ -95,27 +95,32 @@ test('a node without an sftp-server: the sftp channel says so', async () => {
   }
 })
 
+/** node-b's session fails before the command with sudo's cause, named with the node, its address and the command. */
+async function assertSudoRefused() {
+  const pool = new SshPool(lab.inv)
+  try {
+    const s = pool.session(lab.inv.data.pairs[0], 'node-b')
+    const e = await s.run(['cat', '/var/lib/hapair/demo/epoch']).then(
+      () => undefined,
+      (x: unknown) => x,
+    )
+    assert.instance(e, RemoteError)
+    const err = e as RemoteError
+    assert.match(err.message, /^node-b \(198\.51\.100\.\d+\): /)
+    assert.match(err.message, /sudo: a password is required/, err.message)
+    assert.match(err.message, /not run: sudo -n \/bin\/sh -c 'cat \/var\/lib\/hapair\/demo\/epoch'/)
+    assert.match(err.message, /hapair ALL=\(root\) NOPASSWD: \/bin\/sh/)
+    assert.is(err.becomeFailed, true)
+    assert.is(err.notAsked, false)
+  } finally {
+    pool.close()
+  }
+}
+
 test('without the sudoers rule: sudo says why, naming node, host and command, not "unreachable"', async () => {
   await sh('node-b', 'mv /etc/sudoers.d/hapair /var/lib/lab/sudoers.off')
   try {
-    const pool = new SshPool(lab.inv)
-    try {
-      const s = pool.session(lab.inv.data.pairs[0], 'node-b')
-      const e = await s.run(['cat', '/var/lib/hapair/demo/epoch']).then(
-        () => undefined,
-        (x: unknown) => x,
-      )
-      assert.instance(e, RemoteError)
-      const err = e as RemoteError
-      assert.match(err.message, /^node-b \(198\.51\.100\.\d+\): /)
-      assert.match(err.message, /sudo: a password is required/, err.message)
-      assert.match(err.message, /not run: sudo -n \/bin\/sh -c 'cat \/var\/lib\/hapair\/demo\/epoch'/)
-      assert.match(err.message, /hapair ALL=\(root\) NOPASSWD: \/bin\/sh/)
-      assert.is(err.becomeFailed, true)
-      assert.is(err.notAsked, false)
-    } finally {
-      pool.close()
-    }
+    await assertSudoRefused()
     const r = await run('status')
     assert.is.not(r.code, 0, r.stdout + r.stderr)
     const out = r.stdout + r.stderr
@@ -123,9 +128,25 @@ test('without the sudoers rule: sudo says why, naming node, host and command, no
     assert.match(out, /sudo: a password is required/)
     assert.not.match(out, /unreachable/i, out)
     assert.match(out, /node-b refuses sudo: /)
+    assert.match(out, /node-b .* NO SUDO /)
   } finally {
     await sh('node-b', 'mv /var/lib/lab/sudoers.off /etc/sudoers.d/hapair')
   }
+})
+
+test('a rule that wants a password: the same clear refusal, never a prompt', async () => {
+  await sh('node-b', 'cp /etc/sudoers.d/hapair /var/lib/lab/sudoers.keep && echo "hapair ALL=(root) /bin/sh" > /etc/sudoers.d/hapair')
+  try {
+    const t0 = Date.now()
+    await assertSudoRefused()
+    // -n: no prompt waited on (the command timeout is 20 s in the lab inventory).
+    assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`)
+  } finally {
+    await sh('node-b', 'cp /var/lib/lab/sudoers.keep /etc/sudoers.d/hapair')
+  }
+  // With the rule back the node is usable again.
+  const r = await run('status', '--json')
+  assert.is(r.code, 0, r.stdout + r.stderr)
 })
 
 test.run()
