@@ -35,6 +35,11 @@ test('the node is logged into as the non-root user, and sudo -n makes it root', 
     assert.is(who.stdout.trim(), `root ${LAB_LOGIN_USER}`)
     // Nothing of sudo's on a command's own stderr: callers read it.
     assert.is(who.stderr, '')
+    // The SFTP server runs as root too (sshd's own subsystem would be the login user): /root is root's alone.
+    const sftp = await s.sftp()
+    await new Promise<void>((res, rej) => sftp.writeFile('/root/sftp-as-root', 'x', (e) => (e ? rej(e) : res())))
+    sftp.end()
+    assert.is((await sh('node-a', 'stat -c %u /root/sftp-as-root && rm /root/sftp-as-root')).trim(), '0')
   } finally {
     pool.close()
   }

@@ -7,6 +7,7 @@ import path from 'node:path'
 import { BECOME_PROBE, becomeCommand, rsyncPath, sudoRefusal, SFTP_SERVER_SCRIPT } from '../lib/become.ts'
 import { render } from '../lib/ssh.ts'
 import { rsyncArgv, type RsyncOptions } from '../lib/sync/rsync.ts'
+import { followArgv } from '../lib/sync/follow/ship.ts'
 
 const hostile = ["'; rm -rf / #", '$(touch /tmp/pwned)', '`id`', 'a b', 'it\'s "quoted"', 'new\nline', '*', '-n', '', '\\back', 'a|b;c&&d']
 
@@ -66,6 +67,10 @@ test('rsync gets --rsync-path only for a target with become sudo', () => {
   assert.is(argv.at(-1), 'hapair@198.51.100.12:/srv/app/')
   // Before the ends: after "--" it would be a file name.
   assert.ok(argv.indexOf(`--rsync-path=${rsyncPath('sudo')}`) < argv.indexOf('--'))
+  // The follow-mode batches take the same hop.
+  assert.not.ok(followArgv({ ...base, deletes: false }).some((a) => a.startsWith('--rsync-path')))
+  const f = followArgv({ ...base, target: { ...base.target, become: 'sudo' }, deletes: false })
+  assert.ok(f.indexOf(`--rsync-path=${rsyncPath('sudo')}`) > -1 && f.indexOf(`--rsync-path=${rsyncPath('sudo')}`) < f.indexOf('--'))
 })
 
 test('the SFTP server is started as root by the same rule', () => {
