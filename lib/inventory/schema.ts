@@ -44,6 +44,13 @@ export const SshSettings = Obj(
   {
     user: T.Optional(T.String({ minLength: 1, default: 'root', description: 'login user on the node; default root' })),
     port: T.Optional(D(Port, 'SSH port of the node; default 22')),
+    become: T.Optional(
+      T.Union([T.Literal('none'), T.Literal('sudo')], {
+        default: 'none',
+        description:
+          "how a non-root user gets root on the node: sudo runs every command through 'sudo -n /bin/sh -c' (no password prompt; see docs/inventory.md for the sudoers rule); default none (the user is root)",
+      }),
+    ),
     keyFile: T.Optional(FileName('private key; relative paths are resolved from the inventory file')),
     knownHostsFile: T.Optional(FileName("known_hosts that pins every node's host key (relative to the inventory file)")),
     connectTimeoutMs: T.Optional(Duration('TCP + handshake timeout', 5000)),

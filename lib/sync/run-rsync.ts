@@ -52,7 +52,7 @@ export async function rsyncItem(o: {
   const opts = {
     item: o.item,
     protect: o.protect,
-    target: { user: ssh.user, address: peerAddress(o.target), port: ssh.port, hostKeyAlias: hostKeyAlias(o.pair, o.target) },
+    target: { user: ssh.user, address: peerAddress(o.target), port: ssh.port, hostKeyAlias: hostKeyAlias(o.pair, o.target), become: ssh.become },
     keyFile: o.pair.sync?.nodeKeyFile,
     knownHostsFile: o.pair.sync!.nodeKnownHostsFile!,
     dryRun: o.dryRun,
