@@ -154,14 +154,14 @@ function yamlInline(value: unknown, padded: boolean): string {
     return e.length ? `{${pad}${e.map(([k, v]) => `${yamlInline(k, padded)}: ${yamlInline(v, padded)}`).join(', ')}${pad}}` : '{}'
   }
   // The yaml library's own flow rendering of a one-element sequence quotes what a flow context needs quoted.
-  return YAML.stringify([value], { collectionStyle: 'flow' }).trim().slice(2, -2)
+  return YAML.stringify([value], { collectionStyle: 'flow', lineWidth: 0 }).trim().slice(2, -2)
 }
 
 /** A new scalar in the style of the one it replaces: double- or single-quoted stays so, plain stays plain where it can. */
 function yamlScalarLike(old: YAML.Scalar, value: unknown, inFlow: boolean): string {
   if (typeof value === 'string' && old.type === 'QUOTE_DOUBLE') return JSON.stringify(value)
   if (typeof value === 'string' && old.type === 'QUOTE_SINGLE') return `'${value.replace(/'/g, "''")}'`
-  return inFlow ? yamlInline(value, false) : YAML.stringify(value).trimEnd()
+  return inFlow ? yamlInline(value, false) : YAML.stringify(value, { lineWidth: 0 }).trimEnd()
 }
 
 /** `key: value` (a block value on the lines after), its first line unindented, the rest at indent. */
@@ -236,7 +236,11 @@ export function yamlSet(text: string, at: Path, value: unknown): string {
   }
 
   if (node?.range) {
-    if (YAML.isScalar(node) && !isCollection(value)) return splice(text, node.range[0], node.range[1] - node.range[0], yamlScalarLike(node, value, inFlow))
+    if (YAML.isScalar(node) && !isCollection(value)) {
+      // "key:" with nothing after it: the new value needs the space a colon wants before it.
+      const gap = node.range[0] === node.range[1] && text[node.range[0] - 1] === ':' ? ' ' : ''
+      return splice(text, node.range[0], node.range[1] - node.range[0], gap + yamlScalarLike(node, value, inFlow))
+    }
     if (inFlow || ((YAML.isMap(node) || YAML.isSeq(node)) && node.flow)) {
       const own = text.slice(node.range[0], node.range[1])
       const padded = /^[[{]/.test(own) ? /^[[{] /.test(own) : flowPadded

@@ -94,6 +94,11 @@ test('yamlSet: a scalar keeps its quoting and comment; a flow item gains entries
   assert.is(yamlSet(hand, ['top', 'nodes', 1, 'address'], '2001:db8::1'), hand.replace('{name: b}', '{name: b, address: 2001:db8::1}'))
   assert.is(yamlSet(hand, ['top', 'nodes', 1, 'note'], 'a, b'), hand.replace('{name: b}', '{name: b, note: "a, b"}'), 'quoted where a flow context needs it')
   assert.is(yamlSet(hand, ['list', 2], 3), hand.replace('[1, 2]', '[1, 2, 3]'))
+  const long = 'a description longer than the eighty columns the yaml library folds its output at, kept on its line'
+  assert.is(yamlSet(hand, ['top', 'name'], long), hand.replace('"web"', JSON.stringify(long)))
+  assert.is(yamlSet(hand, ['top', 'last'], long), hand.replace('last: 1', `last: ${long}`))
+  const empty = hand.replace('last: 1', 'last:')
+  assert.is(yamlSet(empty, ['top', 'last'], 'x'), hand.replace('last: 1', 'last: x'), 'an empty value is filled, not glued to its colon')
 })
 
 test("yamlSet: a new block entry at the mapping's indentation, after its last entry; a replaced block rewritten in place", () => {
