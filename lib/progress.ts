@@ -97,7 +97,9 @@ export class StepProgress {
     }
     return {
       phase: (text) => {
+        // What was measured belongs to the phase that measured it.
         r.phase = text
+        r.measure = r.first = r.last = undefined
       },
       measured: (m) => {
         const t = this.now()

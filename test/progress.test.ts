@@ -32,6 +32,8 @@ test('a measured total gives a percentage and the time left', () => {
   t = 2000
   s.measured({ bytes: 2_000_000, total: 8_000_000 })
   assert.is(m.line(), 'backup-verify: 0 done, 2 s elapsed; node-a app: test restore of app.tar.gz: 2.00 MB of 8.00 MB (25%), 1.00 MB/s, 6 s left, 2 s')
+  s.phase('node-a app: listing what came out')
+  assert.is(m.line(), 'backup-verify: 0 done, 2 s elapsed; node-a app: listing what came out, 2 s', "a new phase does not show the last one's bytes")
   m.stop()
 })
 
