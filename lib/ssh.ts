@@ -19,6 +19,8 @@ export interface RunOptions {
   maxBytes?: number
   /** How stdout is decoded; 'latin1' keeps one character per byte, for callers that count bytes. */
   encoding?: 'utf8' | 'latin1'
+  /** Sees stderr as it arrives (a node-side meter's lines), besides its place in the result. */
+  onStderr?: (d: Buffer) => void
 }
 
 export interface RunResult {
@@ -709,7 +711,10 @@ export class NodeSession {
       into.push(d)
     }
     stream.on('data', take(out))
-    stream.stderr.on('data', take(errb))
+    stream.stderr.on('data', (d: Buffer) => {
+      take(errb)(d)
+      if (!stopped) opts.onStderr?.(d)
+    })
     stream.on('exit', (c: number | null, s?: string) => {
       code = c
       signal = s ?? null

@@ -111,6 +111,8 @@ function schemaErrors(data: unknown): (Problem & { at: string; structural: boole
       // A whole file that is one scalar (a key or a password file read as YAML) is never quoted.
       if (e.instancePath === '') message += got === null ? ' (got null)' : ` (got ${Array.isArray(got) ? 'an array' : `a ${typeof got}`})`
       else if (got !== undefined && typeof got !== 'object') message += ` (got ${show(got)})`
+      // A YAML key written with nothing after its colon reads as null: say so, not "got null".
+      else if (got === null) message += ' (got null, which is also what a YAML key with nothing after its colon reads as: give it a value, or remove the key)'
     }
     const key = `${path}\u0000${message}`
     if (!seen.has(key)) {
