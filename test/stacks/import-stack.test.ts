@@ -188,7 +188,7 @@ test('CLI --out onto a YAML inventory itself: edited in place (comments, flow ma
   assert.ok(once.includes('      - {name: web-2, interface: eth0, address: 203.0.113.12, address6: 2001:db8:12::1, hcloud: {serverId: 51002}}\n'), once)
   assert.ok(
     once.includes(
-      '      - name: db-2\n        provision:\n          serverType: cpx31\n        address: 203.0.113.22\n        hcloud:\n          serverId: 51004\n',
+      '      - name: db-2\n        provision:\n          serverType: cpx31\n        address: 203.0.113.22\n        privateAddress: 10.0.1.11\n        hcloud:\n          serverId: 51004\n',
     ),
     once,
   )
