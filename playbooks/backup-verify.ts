@@ -1,20 +1,15 @@
 // npx zx playbooks/backup-verify.ts [--inventory F] [--pair P] [--check BACKUP…] [--restore] [--json] [--junit FILE] [--metrics FILE]
 import { backupVerifyPair } from '../lib/backup/run.ts'
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { helpText } from '../lib/cli/help.ts'
+import { BACKUP_VERIFY } from '../lib/options/backup-verify.ts'
 import { EXIT, InputError } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
 import { checkReportTargets, emitReports } from '../lib/report/index.ts'
 import { SshPool } from '../lib/ssh.ts'
 
-const usage = `usage: npx zx playbooks/backup-verify.ts [--inventory FILE] [--pair NAME] [--check BACKUP[,BACKUP…]]… [--restore]
-                                        [--json] [--junit FILE] [--metrics FILE]
-  for each declared backup on each node: present, age, size, integrity (reads end to end, checksums)
-  --restore  also a test restore into a scratch directory on the node, compared with the backup's manifest;
-             a PostgreSQL base backup is checked with pg_verifybackup, started (no TCP listener) and queried
-  exit 0: every step passed on every node; 1: some step failed; 2: bad input (nothing touched)`
-
 await runPlaybook(async () => {
-  const args = parseArgs({ string: ['inventory', 'pair', 'check', 'junit', 'metrics'], boolean: ['json', 'restore'] })
+  const args = parseArgs(BACKUP_VERIFY)
   const names = [...[args.check ?? []].flat(), ...args._.map(String)]
     .flatMap((n) => String(n).split(','))
     .map((n) => n.trim())
@@ -43,4 +38,4 @@ await runPlaybook(async () => {
   } finally {
     pool.close()
   }
-}, usage)
+}, helpText(BACKUP_VERIFY))

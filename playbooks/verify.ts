@@ -2,19 +2,18 @@
 import { checkNames, selectChecks, validateChecks } from '../lib/checks/registry.ts'
 import { verifyPair } from '../lib/checks/runner.ts'
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { helpText } from '../lib/cli/help.ts'
+import { VERIFY } from '../lib/options/verify.ts'
 import { EXIT } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
 import { checkReportTargets, emitReports } from '../lib/report/index.ts'
 import { SshPool } from '../lib/ssh.ts'
 
-const usage = `usage: npx zx playbooks/verify.ts [--inventory FILE] [--pair NAME] [--check NAME[,NAME…]]… [--deep]
-                                 [--json] [--junit FILE] [--metrics FILE]
-  checks: ${checkNames().join(', ')}
-  --deep     sync-drift compares content checksums (hashed on the nodes) instead of size and mtime
-  exit 0: every check passed on every node; 1: some check failed; 2: bad input (nothing touched)`
+// The check names come from the registry, which the definition must not load.
+const usage = helpText(VERIFY, [`checks: ${checkNames().join(', ')}`])
 
 await runPlaybook(async () => {
-  const args = parseArgs({ string: ['inventory', 'pair', 'check', 'junit', 'metrics'], boolean: ['json', 'deep'] })
+  const args = parseArgs(VERIFY)
   const names = [...[args.check ?? []].flat(), ...args._.map(String)]
   const checks = selectChecks(names)
   const inv = inventoryFrom(args)

@@ -1,5 +1,7 @@
 // npx zx playbooks/watch.ts [run] | pause | resume | status: automatic failover (lib/watch/).
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { helpText } from '../lib/cli/help.ts'
+import { WATCH } from '../lib/options/watch.ts'
 import { InputError } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
 import { SshPool } from '../lib/ssh.ts'
@@ -7,18 +9,8 @@ import { formatEvent, watch } from '../lib/watch/index.ts'
 import { inForce, parseFor, readPause, writePause } from '../lib/watch/pause.ts'
 import os from 'node:os'
 
-const usage = `usage: npx zx playbooks/watch.ts [run] [--inventory FILE] [--pair P]... [--json]
-       npx zx playbooks/watch.ts pause --pair P [--for 30m] [--reason TEXT]
-       npx zx playbooks/watch.ts resume --pair P
-       npx zx playbooks/watch.ts status [--pair P] [--json]
-  run     watch the pairs (all by default) until SIGINT/SIGTERM; takes over a dead active node when it
-          and a surviving node agree, with fencing; one event per line (--json: JSON lines)
-  pause   record a maintenance pause on every reachable node: every watcher honours it
-  resume  end the pause
-exit 0 done; 1 failed; 2 bad input (nothing touched); 3 refused`
-
 await runPlaybook(async () => {
-  const args = parseArgs({ string: ['inventory', 'pair', 'for', 'reason'], boolean: ['json'] })
+  const args = parseArgs(WATCH)
   const [cmd = 'run', ...rest] = args._.map(String)
   if (rest.length) throw new InputError(`unexpected argument "${rest[0]}"`)
   const inv = inventoryFrom(args)
@@ -85,4 +77,4 @@ await runPlaybook(async () => {
     default:
       throw new InputError(`unknown command "${cmd}"`)
   }
-}, usage)
+}, helpText(WATCH))
