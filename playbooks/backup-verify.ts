@@ -10,7 +10,7 @@ import { SshPool } from '../lib/ssh.ts'
 
 await runPlaybook(async () => {
   const args = parseArgs(BACKUP_VERIFY)
-  const names = [...[args.check ?? []].flat(), ...args._.map(String)]
+  const names = [...args.check, ...args._]
     .flatMap((n) => String(n).split(','))
     .map((n) => n.trim())
     .filter(Boolean)

@@ -62,12 +62,12 @@ async function onNode(cmd: Command, pool: SshPool, inv: ReturnType<typeof invent
 
 await runPlaybook(async () => {
   const args = parseArgs(GUARD)
-  const [cmd, ...rest] = args._.map(String)
+  const [cmd, ...rest] = args._
   if (!COMMANDS.includes(cmd as Command) || rest.length)
     throw new InputError(cmd ? `usage: unknown command "${[cmd, ...rest].join(' ')}"` : 'usage: guard needs a command')
   const inv = inventoryFrom(args)
   const pairs = selectPairs(findPair(inv, args.pair), args.pair !== undefined, inv.file)
-  const wanted = args.node !== undefined ? String(args.node) : undefined
+  const wanted = args.node
   if (wanted !== undefined && !pairs.some((p) => p.nodes.some((n) => n.name === wanted))) {
     throw new InputError(`--node ${wanted}: no such node in ${pairs.map((p) => `pair ${p.name} (${p.nodes.map((n) => n.name).join(', ')})`).join(', ')}`)
   }

@@ -22,12 +22,12 @@ function locate(inv: LoadedInventory, pairName: string | undefined, name: string
 
 await runPlaybook(async () => {
   const args = parseArgs(HOSTKEYS)
-  const [cmd, ...rest] = args._.map(String)
+  const [cmd, ...rest] = args._
   if (cmd === 'pin') {
     if (rest.length !== 1) throw new InputError(`usage: pin takes one node name${rest.length ? ` (got ${rest.map((r) => JSON.stringify(r)).join(' ')})` : ''}`)
     if (args.fingerprint === undefined)
       throw new InputError("usage: pin needs --fingerprint SHA256:... (read on the node's console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)")
-    const fp = parseFingerprint(String(args.fingerprint))
+    const fp = parseFingerprint(args.fingerprint)
     const inv = inventoryFrom(args)
     const { pair, node } = locate(inv, args.pair, rest[0])
     const pool = new SshPool(inv)

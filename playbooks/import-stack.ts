@@ -16,7 +16,7 @@ const readStdin = (): string => readFileSync(0, 'utf8')
 
 await runPlaybook(async () => {
   const args = parseArgs(IMPORT_STACK)
-  const source = args['stack-output'] as string | undefined
+  const source = args['stack-output']
   if (!source) throw new InputError('usage: --stack-output is required')
   if (!args.inventory) throw new InputError('usage: --inventory is required (the inventory the stack was built from)')
   const inv = inventoryFrom(args, { addressesPending: true })

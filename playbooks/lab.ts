@@ -22,7 +22,7 @@ import {
 await runPlaybook(async () => {
   requireLabHost()
   const args = parseArgs(LAB)
-  const [cmd, ...rest] = args._.map(String)
+  const [cmd, ...rest] = args._
   const log = args.json ? undefined : (line: string) => console.log(line)
   switch (cmd) {
     case 'up': {
@@ -55,7 +55,7 @@ await runPlaybook(async () => {
       if (kind === 'partition') {
         if (targets.length !== 2) throw new InputError('usage: lab fault partition A B [--one-way]')
         const [a, b] = targets
-        say(await labPartition(inventoryFrom(args), a, b, { oneWay: args['one-way'] }), { a, b, oneWay: !!args['one-way'] })
+        say(await labPartition(inventoryFrom(args), a, b, { oneWay: args['one-way'] }), { a, b, oneWay: args['one-way'] })
         return 0
       }
       if (kind === 'loss') {

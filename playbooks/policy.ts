@@ -8,7 +8,7 @@ import { POLICIES } from '../lib/sync/types.ts'
 
 await runPlaybook(async () => {
   const args = parseArgs(POLICY)
-  const [verb, pair, item, policy, ...extra] = args._.map(String)
+  const [verb, pair, item, policy, ...extra] = args._
   const show = (o: object, text: string) => console.log(args.json ? JSON.stringify(o) : text)
   if (verb === 'get' && pair && item && policy === undefined) {
     const at = policyAt(inventoryFrom(args), pair, item)

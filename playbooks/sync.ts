@@ -17,11 +17,11 @@ ${helpText(SYNC_FOLLOW)}`
 await runPlaybook(async () => {
   if (scriptArgv().includes('--follow')) return followMain()
   const args = parseArgs(SYNC)
-  if (args._.length) throw new InputError(`usage: unexpected argument ${JSON.stringify(String(args._[0]))}`)
+  if (args._.length) throw new InputError(`usage: unexpected argument ${JSON.stringify(args._[0])}`)
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)
   if (pairs.length > 1 && (args.to || args.from || args.bootstrap)) throw new InputError('--to, --from and --bootstrap name a node: give --pair too')
-  const items = ([] as string[]).concat(args.item ?? [])
+  const items = args.item
   const timeout = args.timeout === undefined ? undefined : Number(args.timeout)
   const pool = new SshPool(inv)
   try {

@@ -10,8 +10,7 @@ import { validateFiles } from '../lib/inventory/validate-files.ts'
 await runPlaybook(async () => {
   const args = parseArgs(VALIDATE)
   if (args._.length) throw new InputError(`unexpected argument${args._.length > 1 ? 's' : ''}: ${args._.join(' ')} (give files with --inventory FILE)`)
-  const files: (string | undefined)[] = [args.inventory ?? []].flat()
-  if (files.some((f) => !f)) throw new InputError('--inventory needs a file name')
+  const files = args.inventory
   // Validation needs no addresses: a provisioned pair's come from import-stack.
   const run = validateFiles(files.length ? files : [undefined], (file) => inventoryFrom({ ...args, inventory: file }, { addressesPending: true }))
   for (const line of run.out) console.log(line)

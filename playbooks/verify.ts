@@ -14,7 +14,7 @@ const usage = helpText(VERIFY, [`checks: ${checkNames().join(', ')}`])
 
 await runPlaybook(async () => {
   const args = parseArgs(VERIFY)
-  const names = [...[args.check ?? []].flat(), ...args._.map(String)]
+  const names = [...args.check, ...args._]
   const checks = selectChecks(names)
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)

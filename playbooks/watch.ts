@@ -11,10 +11,10 @@ import os from 'node:os'
 
 await runPlaybook(async () => {
   const args = parseArgs(WATCH)
-  const [cmd = 'run', ...rest] = args._.map(String)
+  const [cmd = 'run', ...rest] = args._
   if (rest.length) throw new InputError(`unexpected argument "${rest[0]}"`)
   const inv = inventoryFrom(args)
-  const names = ([] as string[]).concat(args.pair ?? []).map(String)
+  const names = args.pair
   const pairs = names.length ? names.flatMap((n) => findPair(inv, n)) : inv.data.pairs
   switch (cmd) {
     case 'run': {
@@ -33,7 +33,7 @@ await runPlaybook(async () => {
       if (pairs.length !== 1 || !names.length) throw new InputError(`${cmd} needs exactly one --pair (pairs: ${inv.data.pairs.map((p) => p.name).join(', ')})`)
       let until: string | undefined
       if (cmd === 'pause' && args.for !== undefined) {
-        const ms = parseFor(String(args.for))
+        const ms = parseFor(args.for)
         if (ms === undefined) throw new InputError(`--for ${args.for}: expected a duration like 30m, 2h, 90s (at most 30d)`)
         until = new Date(Date.now() + ms).toISOString()
       }
@@ -45,7 +45,7 @@ await runPlaybook(async () => {
           at: new Date().toISOString(),
           by: `${os.userInfo().username}@${os.hostname()}`,
           ...(until ? { until } : {}),
-          ...(args.reason ? { reason: String(args.reason) } : {}),
+          ...(args.reason ? { reason: args.reason } : {}),
         }
         const r = await writePause(pool, pairs[0], rec)
         const missed = Object.keys(r.missed)

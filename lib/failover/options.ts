@@ -43,7 +43,7 @@ export function failoverCommand(op: Operation): FailoverCommand {
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)
   if (pairs.length > 1) throw new InputError(`${inv.file} has ${pairs.length} pairs: choose one with --pair (${pairs.map((p) => p.name).join(', ')})`)
-  if (args.to !== undefined) findNode(pairs[0], String(args.to))
+  if (args.to !== undefined) findNode(pairs[0], args.to)
   const inflight = args.inflight === undefined ? undefined : (String(args.inflight) as InflightMode)
   if (inflight !== undefined && (op !== 'failback' || !INFLIGHT_MODES.includes(inflight))) {
     throw new InputError(

@@ -17,13 +17,13 @@ const num = (v: unknown, flag: string, min: number) => {
 
 export async function followMain(): Promise<number> {
   const args = parseArgs(SYNC_FOLLOW)
-  if (args._.length) throw new InputError(`usage: unexpected argument ${JSON.stringify(String(args._[0]))}`)
+  if (args._.length) throw new InputError(`usage: unexpected argument ${JSON.stringify(args._[0])}`)
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)
-  const items = ([] as string[]).concat(args.item ?? [])
+  const items = args.item
   const o = {
     items,
-    force: !!args.force,
+    force: args.force,
     batchMs: num(args['batch-ms'], '--batch-ms', 0),
     ioTimeoutSec: num(args.timeout, '--timeout', 1),
     fullEveryMs: args['full-every'] === undefined ? undefined : num(args['full-every'], '--full-every', 0)! * 1000,
@@ -37,9 +37,7 @@ export async function followMain(): Promise<number> {
       log: args.verbose ? (l) => console.error(`${p.name}: ${l}`) : undefined,
     }),
   )
-  const server = port
-    ? await serveMetrics(port, (args['metrics-host'] as string | undefined) || '127.0.0.1', () => followers.map((f) => f.numbers()))
-    : undefined
+  const server = port ? await serveMetrics(port, args['metrics-host'] || '127.0.0.1', () => followers.map((f) => f.numbers())) : undefined
   let stopping: Promise<unknown> | undefined
   const stop = () => {
     stopping ??= Promise.all(followers.map((f) => f.stop()))
