@@ -1,6 +1,7 @@
 // A playbook's command line read by its definition (lib/cli/define.ts) with node's own parser in
-// strict mode: an unknown option, a value option without its value, a value given to a flag or a
-// second value where one is allowed is a usage error (exit 2) naming the option, never ignored.
+// strict mode: an unknown option, a value option without its value, a value given to a switch, a
+// second value for an option that takes one, or a value not among its choices is a usage error
+// (exit 2) naming the option, never ignored.
 import { parseArgs as nodeParseArgs, type ParseArgsConfig } from 'node:util'
 import { InputError } from '../errors.ts'
 import type { ArgsOf, OptionDef, PlaybookDef } from './define.ts'
