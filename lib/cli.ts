@@ -1,20 +1,12 @@
 // What every playbook shares: argument parsing, inventory loading, exit codes, no stack traces for user errors.
-// zx re-exports minimist, but importing zx's bundle costs ~100 ms at every playbook start.
-import minimist from 'minimist'
 import { EXIT, HapairError, InputError } from './errors.ts'
 import { DEFAULT_INVENTORY, requireAddresses, type LoadedInventory } from './inventory/load.ts'
 import { loadCheckedInventory } from './inventory/ssh-files.ts'
 import { errnoText } from './inventory/read-file.ts'
 import { setHintInventory } from './hint.ts'
 import { COMPILED_PLAYBOOK, asInvoked } from './invocation.ts'
-
-export interface ArgSpec {
-  string?: string[]
-  boolean?: string[]
-  alias?: Record<string, string>
-  default?: Record<string, unknown>
-}
-export type Args = minimist.ParsedArgs & { '--'?: string[] }
+import type { ArgsOf, PlaybookDef } from './cli/define.ts'
+import { parseCommandLine } from './cli/parse.ts'
 
 /** The script's own arguments, whether run as `npx zx playbooks/x.ts`, `tsx playbooks/x.ts` or `hapair x` (installed: dist/ under node_modules). */
 export function scriptArgv(argv = process.argv): string[] {
@@ -22,69 +14,15 @@ export function scriptArgv(argv = process.argv): string[] {
   return argv.slice(i >= 0 ? i + 1 : 2)
 }
 
-/** Parses flags; an unknown flag is a usage error (exit 2), not silently ignored. */
-export function parseArgs(spec: ArgSpec, argv = scriptArgv()): Args {
-  const known = new Set([...(spec.string ?? []), ...(spec.boolean ?? []), ...Object.keys(spec.alias ?? {}), ...Object.values(spec.alias ?? {}), 'help'])
-  const unknown: string[] = []
-  const args = minimist(argv, {
-    string: spec.string,
-    boolean: [...(spec.boolean ?? []), 'help'],
-    alias: spec.alias,
-    default: spec.default,
-    '--': true,
-    unknown: (a) => {
-      if (a.startsWith('-')) unknown.push(a)
-      return true
-    },
-  }) as Args
-  if (unknown.length)
-    throw new InputError(
-      `unknown option${unknown.length > 1 ? 's' : ''}: ${unknown.join(' ')} (known: ${[...known].map((k) => (k.length > 1 ? '--' : '-') + k).join(' ')})`,
-    )
-  refuseMissingValues(spec, argv)
-  return args
+/** The playbook's arguments read by its definition (lib/options/): a usage error is exit 2, naming the option. */
+export function parseArgs<D extends PlaybookDef>(def: D, argv = scriptArgv()): ArgsOf<D> {
+  return parseCommandLine(def, argv)
 }
 
-const flag = (k: string) => (k.length > 1 ? '--' : '-') + k
-// What each of the playbooks' value flags takes, for the message; anything else "a value".
-const NOUN: Record<string, string> = {
-  inventory: 'a file name',
-  junit: 'a file name',
-  metrics: 'a file name',
-  out: 'a file name',
-  'stack-output': 'a file name (or - for stdin)',
-  pair: 'a pair name',
-  to: 'a node name',
-  from: 'a node name',
-  item: 'a sync item name',
-  check: 'a check name',
-}
-
-/**
- * A value-taking flag given no value: `--pair --yes` must not read as "every pair" (minimist
- * gives ''), and `--pair=` neither. A value may start with "-" only when attached: `--to=-x`.
- */
-function refuseMissingValues(spec: ArgSpec, argv: string[]): void {
-  const names = new Set(spec.string ?? [])
-  for (const [a, b] of Object.entries(spec.alias ?? {})) {
-    if (names.has(a)) names.add(b)
-    if (names.has(b)) names.add(a)
-  }
+/** --help or -h among the options (not among the words after "--", which are another command's). */
+function asksHelp(argv: string[]): boolean {
   const end = argv.indexOf('--')
-  const words = end >= 0 ? argv.slice(0, end) : argv
-  words.forEach((w, i) => {
-    const m = /^--?([^=]+)(=(.*))?$/.exec(w)
-    if (!m || !names.has(m[1]) || w.startsWith('---')) return
-    const attached = m[2] !== undefined
-    const next = words[i + 1]
-    // "-" alone is a value: stdin.
-    if (attached ? m[3] === '' : next === undefined || (next.startsWith('-') && next !== '-')) {
-      const key = spec.alias?.[m[1]] ?? m[1]
-      throw new InputError(
-        `${flag(m[1])} needs ${NOUN[key] ?? 'a value'}${attached ? '' : next === undefined ? ' (it is the last argument)' : ` (it is followed by ${next})`}`,
-      )
-    }
-  })
+  return (end >= 0 ? argv.slice(0, end) : argv).some((a) => a === '--help' || a === '-h')
 }
 
 /**
@@ -92,8 +30,8 @@ function refuseMissingValues(spec: ArgSpec, argv: string[]): void {
  * A node without an address (a provisioned pair before import-stack) is refused, exit 2, unless
  * the playbook works without addresses (validate, import-stack: addressesPending).
  */
-export function inventoryFrom(args: Args, opts: { addressesPending?: boolean } = {}): LoadedInventory {
-  const passed = (args.inventory as string | undefined) || process.env.HAPAIR_INVENTORY
+export function inventoryFrom(args: { inventory?: string }, opts: { addressesPending?: boolean } = {}): LoadedInventory {
+  const passed = args.inventory || process.env.HAPAIR_INVENTORY
   const inv = loadCheckedInventory(passed || DEFAULT_INVENTORY)
   setHintInventory(passed)
   return opts.addressesPending ? inv : requireAddresses(inv, passed || DEFAULT_INVENTORY)
@@ -147,7 +85,7 @@ const isFsRefusal = (e: unknown): e is NodeJS.ErrnoException & { path: string; s
 export async function runPlaybook(main: () => Promise<number | void>, usage?: string): Promise<void> {
   guardOutput()
   try {
-    if (usage && scriptArgv().some((a) => a === '--help' || a === '-h')) {
+    if (usage && asksHelp(scriptArgv())) {
       console.log(asInvoked(usage))
       process.exitCode = EXIT.ok
       return

@@ -1,6 +1,8 @@
 // npx zx playbooks/guard.ts install|status|uninstall [--inventory F] [--pair P] [--node N] [--json]
 // The lease guard of pairs fenced by lease (lib/guard/): a thin CLI over lib/guard/*.ts.
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { helpText } from '../lib/cli/help.ts'
+import { GUARD } from '../lib/options/guard.ts'
 import { EXIT, HapairError, InputError, RefusedError } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
 import type { Node, Pair } from '../lib/inventory/schema.ts'
@@ -13,14 +15,6 @@ import { formatGuardStatus, readGuardStatus, type GuardNodeStatus } from '../lib
 
 const COMMANDS = ['install', 'status', 'uninstall'] as const
 type Command = (typeof COMMANDS)[number]
-
-const usage = `usage: npx zx playbooks/guard.ts install|status|uninstall [--inventory FILE] [--pair NAME] [--node NAME] [--json]
-  install    write the lease guard and its config into the pair's state dir on each node and (re)start it:
-             as hapair-guard@PAIR.service where the node runs systemd, else with setsid (the lab)
-  status     per node: guard running, lease armed and its time left, the last step-down
-  uninstall  disarm the node's lease (the survivors' ledgers first), stop the guard, remove its files
-  Only pairs with "fencing": { "driver": "lease" }; without --pair, all of them.
-  exit 0 done / every guard running; 1 failed / some guard not running; 2 bad input (nothing touched); 3 refused (the pair is locked)`
 
 interface NodeResult {
   node: string
@@ -67,13 +61,13 @@ async function onNode(cmd: Command, pool: SshPool, inv: ReturnType<typeof invent
 }
 
 await runPlaybook(async () => {
-  const args = parseArgs({ string: ['inventory', 'pair', 'node'], boolean: ['json'] })
-  const [cmd, ...rest] = args._.map(String)
+  const args = parseArgs(GUARD)
+  const [cmd, ...rest] = args._
   if (!COMMANDS.includes(cmd as Command) || rest.length)
     throw new InputError(cmd ? `usage: unknown command "${[cmd, ...rest].join(' ')}"` : 'usage: guard needs a command')
   const inv = inventoryFrom(args)
   const pairs = selectPairs(findPair(inv, args.pair), args.pair !== undefined, inv.file)
-  const wanted = args.node !== undefined ? String(args.node) : undefined
+  const wanted = args.node
   if (wanted !== undefined && !pairs.some((p) => p.nodes.some((n) => n.name === wanted))) {
     throw new InputError(`--node ${wanted}: no such node in ${pairs.map((p) => `pair ${p.name} (${p.nodes.map((n) => n.name).join(', ')})`).join(', ')}`)
   }
@@ -100,4 +94,4 @@ await runPlaybook(async () => {
   } finally {
     pool.close()
   }
-}, usage)
+}, helpText(GUARD))

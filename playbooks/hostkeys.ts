@@ -1,24 +1,14 @@
 // npx zx playbooks/hostkeys.ts pin NODE --fingerprint SHA256:… [--dry-run] | show [NODE]   [--inventory F] [--pair P] [--json]
 // A thin CLI over lib/hostkeys.ts.
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { helpText } from '../lib/cli/help.ts'
+import { HOSTKEYS } from '../lib/options/hostkeys.ts'
 import { EXIT, InputError } from '../lib/errors.ts'
 import { parseFingerprint } from '../lib/host-key-scan.ts'
 import { HostKeyRefusedError, formatPin, formatShow, pinHostKey, showPins } from '../lib/hostkeys.ts'
 import { findNode, findPair, type LoadedInventory } from '../lib/inventory/load.ts'
 import type { Node, Pair } from '../lib/inventory/schema.ts'
 import { SshPool } from '../lib/ssh.ts'
-
-const usage = `usage: npx zx playbooks/hostkeys.ts pin NODE --fingerprint SHA256:... [--dry-run] [--inventory FILE] [--pair NAME] [--json]
-       npx zx playbooks/hostkeys.ts show [NODE] [--inventory FILE] [--pair NAME] [--json]
-  pin    for an existing server or a rebuilt node: compares the key NODE's sshd presents with the
-         fingerprint read on its console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and, only
-         if they are the same, replaces NODE's entry in the controller's known_hosts and in every
-         other node's sync.nodeKnownHostsFile (under the sync's host-key alias). The presented key
-         is never trusted, only compared. Pinning the key already pinned changes nothing.
-  show   the fingerprints each file pins, per node (only NODE's, when given)
-  --dry-run  pin: check the key and say which files would change, write nothing
-  exit 0 done; 1 failed (a node could not be reached: the files updated and not are listed);
-       2 bad input (nothing touched); 3 refused: the presented key is not the fingerprint given (nothing written)`
 
 /** The node by name, in --pair or in the only pair that has it. */
 function locate(inv: LoadedInventory, pairName: string | undefined, name: string): { pair: Pair; node: Node } {
@@ -31,13 +21,13 @@ function locate(inv: LoadedInventory, pairName: string | undefined, name: string
 }
 
 await runPlaybook(async () => {
-  const args = parseArgs({ string: ['inventory', 'pair', 'fingerprint'], boolean: ['json', 'dry-run'] })
-  const [cmd, ...rest] = args._.map(String)
+  const args = parseArgs(HOSTKEYS)
+  const [cmd, ...rest] = args._
   if (cmd === 'pin') {
     if (rest.length !== 1) throw new InputError(`usage: pin takes one node name${rest.length ? ` (got ${rest.map((r) => JSON.stringify(r)).join(' ')})` : ''}`)
     if (args.fingerprint === undefined)
       throw new InputError("usage: pin needs --fingerprint SHA256:... (read on the node's console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)")
-    const fp = parseFingerprint(String(args.fingerprint))
+    const fp = parseFingerprint(args.fingerprint)
     const inv = inventoryFrom(args)
     const { pair, node } = locate(inv, args.pair, rest[0])
     const pool = new SshPool(inv)
@@ -87,4 +77,4 @@ await runPlaybook(async () => {
     }
   }
   throw new InputError(cmd ? `usage: unknown command "${cmd}" (pin or show)` : 'usage: hostkeys needs a command: pin or show')
-}, usage)
+}, helpText(HOSTKEYS))

@@ -5,25 +5,18 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs'
 import path from 'node:path'
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { helpText } from '../lib/cli/help.ts'
+import { IMPORT_STACK } from '../lib/options/import-stack.ts'
 import { InputError } from '../lib/errors.ts'
 import { writeFileAtomic } from '../lib/known-hosts-edit.ts'
 import { importStack } from '../lib/provision/import.ts'
 import { parseStackOutputs } from '../lib/provision/outputs.ts'
 
-const usage = `usage: npx zx playbooks/import-stack.ts --stack-output FILE|- --inventory FILE [--out FILE] [--json]
-  --stack-output  what \`pulumi stack output --json\` printed ("-": read it from stdin)
-  --inventory     the inventory the stack was built from (its ha-*:inventory config)
-  --out           where to write the resolved inventory (may be the same file), and the controller's
-                  known_hosts (ssh.knownHostsFile) with every node's generated host key; default: print
-                  the inventory, write nothing
-  --json          print {file, changes, warnings, knownHosts, nodeKnownHosts}; without --out a dry run
-  exit 0: written; 2: bad input (nothing written); 3: a generated host key is @revoked in known_hosts (nothing written)`
-
 const readStdin = (): string => readFileSync(0, 'utf8')
 
 await runPlaybook(async () => {
-  const args = parseArgs({ string: ['stack-output', 'inventory', 'out'], boolean: ['json'] })
-  const source = args['stack-output'] as string | undefined
+  const args = parseArgs(IMPORT_STACK)
+  const source = args['stack-output']
   if (!source) throw new InputError('usage: --stack-output is required')
   if (!args.inventory) throw new InputError('usage: --inventory is required (the inventory the stack was built from)')
   const inv = inventoryFrom(args, { addressesPending: true })
@@ -56,4 +49,4 @@ await runPlaybook(async () => {
     console.error(r.changes.length ? r.changes.map((c) => `  ${c}`).join('\n') : '  no changes')
     console.error(`wrote ${outFile}; next: npx zx playbooks/validate.ts --inventory ${path.relative(process.cwd(), outFile) || outFile}`)
   } else process.stdout.write(body)
-}, usage)
+}, helpText(IMPORT_STACK))

@@ -1,5 +1,7 @@
 // npx zx playbooks/lab.ts up|down|status|exec|fault …: the local lab pair (see lib/lab/).
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { helpText } from '../lib/cli/help.ts'
+import { LAB } from '../lib/options/lab.ts'
 import { InputError } from '../lib/errors.ts'
 import { requireLabHost } from '../lib/lab/tools.ts'
 import {
@@ -17,24 +19,10 @@ import {
   type FaultKind,
 } from '../lib/lab/index.ts'
 
-const usage = `usage: npx zx playbooks/lab.ts COMMAND [--inventory FILE] [--json]
-  up                      build every node of every pair of the inventory's lab on this machine
-  down                    remove everything up made (fine when nothing is there)
-  status                  namespaces, links, sshd/services and floating IPs, per node
-  exec NODE -- CMD ARGS…  run a command on a node (its network and mount namespaces); exits with its code
-  fault isolate|heal NODE unplug / replug the node's cable (processes keep running)
-  fault kill|start NODE   power the node off (kill -9 everything, addresses gone) / on (sshd and non-singleton services)
-  fault pause|resume NODE hang the node (SIGSTOP every process; ping still answers) / let it run again
-  fault partition A B [--one-way]
-                          drop every frame between hosts A and B (node names or "controller"); --one-way: only A -> B
-  fault loss NODE PCT     drop PCT% (0..100) of the frames into and out of the node's (or the controller's) link at random; 0 removes it
-  fault heal              clear every fault: partitions, loss, paused nodes, unplugged cables (not power)
-exit 0: done; 1: failed; 2: bad usage, not root, or a missing tool; 3: refused (subnet overlaps)`
-
 await runPlaybook(async () => {
   requireLabHost()
-  const args = parseArgs({ string: ['inventory'], boolean: ['json', 'one-way'] })
-  const [cmd, ...rest] = args._.map(String)
+  const args = parseArgs(LAB)
+  const [cmd, ...rest] = args._
   const log = args.json ? undefined : (line: string) => console.log(line)
   switch (cmd) {
     case 'up': {
@@ -67,7 +55,7 @@ await runPlaybook(async () => {
       if (kind === 'partition') {
         if (targets.length !== 2) throw new InputError('usage: lab fault partition A B [--one-way]')
         const [a, b] = targets
-        say(await labPartition(inventoryFrom(args), a, b, { oneWay: args['one-way'] }), { a, b, oneWay: !!args['one-way'] })
+        say(await labPartition(inventoryFrom(args), a, b, { oneWay: args['one-way'] }), { a, b, oneWay: args['one-way'] })
         return 0
       }
       if (kind === 'loss') {
@@ -90,4 +78,4 @@ await runPlaybook(async () => {
     default:
       throw new InputError(cmd ? `usage: unknown command "${cmd}"` : 'usage: lab needs a command')
   }
-}, usage)
+}, helpText(LAB))

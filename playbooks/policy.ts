@@ -1,22 +1,14 @@
 // npx zx playbooks/policy.ts get|set PAIR ITEM [POLICY] [--inventory F] [--json]
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { helpText } from '../lib/cli/help.ts'
+import { POLICY } from '../lib/options/policy.ts'
 import { InputError } from '../lib/errors.ts'
 import { policyAt, setPolicy } from '../lib/sync/policy-file.ts'
 import { POLICIES } from '../lib/sync/types.ts'
 
-const usage = `usage: npx zx playbooks/policy.ts get PAIR ITEM [--inventory FILE] [--json]
-       npx zx playbooks/policy.ts set PAIR ITEM POLICY [--inventory FILE] [--json]
-  An item's version policy (N9): ${POLICIES.join(' | ')}; equal is the default.
-    equal      sync only when the two nodes' data versions are equal
-    upgrade    also from a lower-version source to a higher-version target
-    downgrade  also from a higher-version source to a lower-version target
-    always     whatever the versions
-  set edits only that value in the inventory file (comments and layout kept), validates, and replaces the file atomically.
-  exit 0: done; 2: bad input (unknown pair, item or policy; the file would not validate)`
-
 await runPlaybook(async () => {
-  const args = parseArgs({ string: ['inventory'], boolean: ['json'] })
-  const [verb, pair, item, policy, ...extra] = args._.map(String)
+  const args = parseArgs(POLICY)
+  const [verb, pair, item, policy, ...extra] = args._
   const show = (o: object, text: string) => console.log(args.json ? JSON.stringify(o) : text)
   if (verb === 'get' && pair && item && policy === undefined) {
     const at = policyAt(inventoryFrom(args), pair, item)
@@ -33,4 +25,4 @@ await runPlaybook(async () => {
     return
   }
   throw new InputError(`usage: expected "get PAIR ITEM" or "set PAIR ITEM POLICY" (got ${JSON.stringify(args._.join(' '))})`)
-}, usage)
+}, helpText(POLICY))

@@ -1,13 +1,13 @@
 // npx zx playbooks/status.ts [--inventory F] [--pair P] [--json]
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { helpText } from '../lib/cli/help.ts'
+import { STATUS } from '../lib/options/status.ts'
 import { HapairError, InputError } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
 import type { LoadedInventory } from '../lib/inventory/load.ts'
 import type { Pair } from '../lib/inventory/schema.ts'
 import { SshPool } from '../lib/ssh.ts'
 import { formatStatus, pairStatus, type PairStatus } from '../lib/status.ts'
-
-const usage = 'usage: npx zx playbooks/status.ts [--inventory FILE] [--pair NAME] [--json]\n  exit 0: every pair healthy; 1: some pair degraded; 2: bad input'
 
 /** One pair's status; a pair that cannot be observed at all is reported degraded, and the other pairs still are. */
 async function statusOf(inv: LoadedInventory, pair: Pair, pool: SshPool): Promise<PairStatus> {
@@ -36,7 +36,7 @@ async function statusOf(inv: LoadedInventory, pair: Pair, pool: SshPool): Promis
 }
 
 await runPlaybook(async () => {
-  const args = parseArgs({ string: ['inventory', 'pair'], boolean: ['json'] })
+  const args = parseArgs(STATUS)
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)
   const pool = new SshPool(inv)
@@ -49,4 +49,4 @@ await runPlaybook(async () => {
   } finally {
     pool.close()
   }
-}, usage)
+}, helpText(STATUS))

@@ -1,5 +1,7 @@
 // npx zx playbooks/watch.ts [run] | pause | resume | status: automatic failover (lib/watch/).
 import { inventoryFrom, parseArgs, runPlaybook } from '../lib/cli.ts'
+import { helpText } from '../lib/cli/help.ts'
+import { WATCH } from '../lib/options/watch.ts'
 import { InputError } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
 import { SshPool } from '../lib/ssh.ts'
@@ -7,22 +9,12 @@ import { formatEvent, watch } from '../lib/watch/index.ts'
 import { inForce, parseFor, readPause, writePause } from '../lib/watch/pause.ts'
 import os from 'node:os'
 
-const usage = `usage: npx zx playbooks/watch.ts [run] [--inventory FILE] [--pair P]... [--json]
-       npx zx playbooks/watch.ts pause --pair P [--for 30m] [--reason TEXT]
-       npx zx playbooks/watch.ts resume --pair P
-       npx zx playbooks/watch.ts status [--pair P] [--json]
-  run     watch the pairs (all by default) until SIGINT/SIGTERM; takes over a dead active node when it
-          and a surviving node agree, with fencing; one event per line (--json: JSON lines)
-  pause   record a maintenance pause on every reachable node: every watcher honours it
-  resume  end the pause
-exit 0 done; 1 failed; 2 bad input (nothing touched); 3 refused`
-
 await runPlaybook(async () => {
-  const args = parseArgs({ string: ['inventory', 'pair', 'for', 'reason'], boolean: ['json'] })
-  const [cmd = 'run', ...rest] = args._.map(String)
+  const args = parseArgs(WATCH)
+  const [cmd = 'run', ...rest] = args._
   if (rest.length) throw new InputError(`unexpected argument "${rest[0]}"`)
   const inv = inventoryFrom(args)
-  const names = ([] as string[]).concat(args.pair ?? []).map(String)
+  const names = args.pair
   const pairs = names.length ? names.flatMap((n) => findPair(inv, n)) : inv.data.pairs
   switch (cmd) {
     case 'run': {
@@ -41,7 +33,7 @@ await runPlaybook(async () => {
       if (pairs.length !== 1 || !names.length) throw new InputError(`${cmd} needs exactly one --pair (pairs: ${inv.data.pairs.map((p) => p.name).join(', ')})`)
       let until: string | undefined
       if (cmd === 'pause' && args.for !== undefined) {
-        const ms = parseFor(String(args.for))
+        const ms = parseFor(args.for)
         if (ms === undefined) throw new InputError(`--for ${args.for}: expected a duration like 30m, 2h, 90s (at most 30d)`)
         until = new Date(Date.now() + ms).toISOString()
       }
@@ -53,7 +45,7 @@ await runPlaybook(async () => {
           at: new Date().toISOString(),
           by: `${os.userInfo().username}@${os.hostname()}`,
           ...(until ? { until } : {}),
-          ...(args.reason ? { reason: String(args.reason) } : {}),
+          ...(args.reason ? { reason: args.reason } : {}),
         }
         const r = await writePause(pool, pairs[0], rec)
         const missed = Object.keys(r.missed)
@@ -85,4 +77,4 @@ await runPlaybook(async () => {
     default:
       throw new InputError(`unknown command "${cmd}"`)
   }
-}, usage)
+}, helpText(WATCH))

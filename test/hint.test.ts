@@ -7,6 +7,7 @@ import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { inventoryFrom, parseArgs } from '../lib/cli.ts'
+import { PG_REJOIN } from '../lib/options/pg-rejoin.ts'
 import { playbookCommand, setHintInventory } from '../lib/hint.ts'
 import { describeLock, finishCommand } from '../lib/lock.ts'
 import { problemsMessage, type Observation } from '../lib/observe.ts'
@@ -41,13 +42,13 @@ const owner = JSON.stringify({ owner: 'ops@ctl', host: 'ctl', pid: 1, operation:
 const journal = JSON.stringify({ operation: 'failover', from: 'node-a', to: 'node-b', epoch: 3, steps: [] })
 
 test('without --inventory (the default lab) the hint names none', () => {
-  const loaded = inventoryFrom(parseArgs({ string: ['inventory'] }, []))
+  const loaded = inventoryFrom(parseArgs(PG_REJOIN, []))
   const pair = loaded.data.pairs[0]
   assert.is(finishCommand(pair, 'failover'), 'npx zx playbooks/failover.ts --pair demo --yes')
 })
 
 test('--inventory FILE: every hint carries it, quoted so a shell reads one word', () => {
-  const loaded = inventoryFrom(parseArgs({ string: ['inventory'] }, ['--inventory', inv]))
+  const loaded = inventoryFrom(parseArgs(PG_REJOIN, ['--inventory', inv]))
   const pair = loaded.data.pairs[0]
   const hints = [
     finishCommand(pair, 'failback'),
@@ -64,7 +65,7 @@ test('$HAPAIR_INVENTORY counts as passed: the operator copying from the journal 
   const was = process.env.HAPAIR_INVENTORY
   process.env.HAPAIR_INVENTORY = inv
   try {
-    const loaded = inventoryFrom(parseArgs({ string: ['inventory'] }, []))
+    const loaded = inventoryFrom(parseArgs(PG_REJOIN, []))
     assert.is(inventoryOf(finishCommand(loaded.data.pairs[0], 'failover')), inv)
   } finally {
     if (was === undefined) delete process.env.HAPAIR_INVENTORY
@@ -74,12 +75,12 @@ test('$HAPAIR_INVENTORY counts as passed: the operator copying from the journal 
 
 test('a relative --inventory is printed absolute: the hint works from any directory', () => {
   const rel = path.relative(process.cwd(), inv)
-  const loaded = inventoryFrom(parseArgs({ string: ['inventory'] }, ['--inventory', rel]))
+  const loaded = inventoryFrom(parseArgs(PG_REJOIN, ['--inventory', rel]))
   assert.is(inventoryOf(finishCommand(loaded.data.pairs[0], 'failover')), inv)
 })
 
 test('the refusals of sync, failover and verify name the inventory in their commands', () => {
-  const loaded = inventoryFrom(parseArgs({ string: ['inventory'] }, ['--inventory', inv]))
+  const loaded = inventoryFrom(parseArgs(PG_REJOIN, ['--inventory', inv]))
   const pair = loaded.data.pairs[0]
   let msg = ''
   try {

@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { spawnSync } from 'node:child_process'
-import minimist from 'minimist'
+import { minimist } from 'zx'
 import { httpBody, startTestLab, type TestLab } from '../../test/helpers/lab.ts'
 import { json, playbook } from '../../test/helpers/playbook.ts'
 import { labFault } from '../../lib/lab/index.ts'

@@ -19,7 +19,7 @@
 // leader's link cut (lab isolate), healed and rejoined between runs.
 import { writeFileSync } from 'node:fs'
 import os from 'node:os'
-import minimist from 'minimist'
+import { minimist } from 'zx'
 import { labFault } from '../../lib/lab/index.ts'
 import { rejoinPair } from '../../lib/postgres/rejoin-pair.ts'
 import { startPgLab } from '../../test/postgres/_lab.ts'

@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import minimist from 'minimist'
+import { minimist } from 'zx'
 import { startTestLab, type TestLab } from '../../test/helpers/lab.ts'
 
 const args = minimist(process.argv.slice(2), { boolean: ['build', 'json'], string: ['out'], default: { runs: 11, build: true } })

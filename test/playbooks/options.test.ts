@@ -1,17 +1,20 @@
 // Every option a playbook's parser accepts is one a user can find: in its --help and in the
 // README's section on that playbook. The accepted set is asked of the parser itself (its
-// "unknown option … (known: …)" answer), so a flag added to the code without its words fails here.
+// "unknown option … (known: …)" answer), so a flag added to the code without its words fails
+// here; and it must be what the playbook's definition (lib/options/) says.
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { playbook } from '../helpers/playbook.ts'
+import { knownOptions } from '../../lib/cli/parse.ts'
+import { DEFINITIONS } from '../../lib/options/index.ts'
 
 const names = readdirSync('playbooks')
   .filter((f) => f.endsWith('.ts'))
   .map((f) => f.replace(/\.ts$/, ''))
-// Modes with a parser of their own.
-const modes: { name: string; args: string[] }[] = [...names.map((name) => ({ name, args: [] })), { name: 'sync', args: ['--follow'] }]
+// One run per definition: a mode (sync --follow) has a parser of its own.
+const modes = DEFINITIONS.map((d) => ({ name: d.playbook, args: d.mode ? [d.mode] : [], def: d }))
 
 const docs = [
   readFileSync('README.md', 'utf8'),
@@ -95,6 +98,22 @@ async function pooled<T, R>(xs: T[], fn: (x: T) => Promise<R>, n = 2): Promise<R
 const found = pooled(modes, async (m) => {
   const help = await playbook(m.name, [...m.args, '--help'])
   return { ...m, options: await accepted(m.name, m.args), help: help.stdout, helpCode: help.code }
+})
+
+test('every playbook has a definition', () => {
+  assert.equal(
+    names.filter((n) => !modes.some((m) => m.name === n)),
+    [],
+  )
+})
+
+test('every parser accepts exactly what its definition lists', async () => {
+  for (const m of await found)
+    assert.equal(
+      m.options,
+      knownOptions(m.def).filter((o) => o !== '--help'),
+      `${m.name} ${m.args.join(' ')}`,
+    )
 })
 
 test('every playbook answers --help with exit 0 and its usage', async () => {

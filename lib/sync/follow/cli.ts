@@ -1,22 +1,12 @@
 // `sync.ts --follow`: follows every selected pair until SIGTERM or SIGINT, one JSON event per
 // line on stdout, Prometheus metrics on --metrics-port.
 import { inventoryFrom, parseArgs } from '../../cli.ts'
+import { SYNC_FOLLOW } from '../../options/sync.ts'
 import { EXIT, InputError } from '../../errors.ts'
 import { findPair } from '../../inventory/load.ts'
 import { SshPool } from '../../ssh.ts'
 import { startFollow, type Follower } from './index.ts'
 import { serveMetrics } from './metrics.ts'
-
-export const FOLLOW_USAGE = `usage: npx zx playbooks/sync.ts --follow [--inventory FILE] [--pair NAME] [--item NAME]... [--batch-ms MS] [--full-every S]
-                                [--timeout SECONDS] [--metrics-port PORT] [--metrics-host ADDR] [--force] [--verbose]
-  Watches the active node's rsync items (inotifywait on the node) and ships each change to every other node
-  within about a second; a full catch-up pass first. Runs until SIGTERM/SIGINT (exit 0). One JSON event per line.
-  --batch-ms MS       changes gather this long before a batch ships (default 150)
-  --timeout S         a target that moves no data for S seconds is lost (default 10)
-  --full-every S      a full pass of every item this often besides the batches (default 600; 0: never),
-                      which finds what a watcher missed without saying so (an inotify queue overflow)
-  --metrics-port P    Prometheus metrics on http://ADDR:P/metrics (ADDR default 127.0.0.1)
-  --force             mirror deletions over the item's maxDelete limit go ahead`
 
 const num = (v: unknown, flag: string, min: number) => {
   if (v === undefined) return undefined
@@ -26,17 +16,14 @@ const num = (v: unknown, flag: string, min: number) => {
 }
 
 export async function followMain(): Promise<number> {
-  const args = parseArgs({
-    string: ['inventory', 'pair', 'item', 'timeout', 'batch-ms', 'full-every', 'metrics-port', 'metrics-host'],
-    boolean: ['follow', 'force', 'verbose'],
-  })
-  if (args._.length) throw new InputError(`usage: unexpected argument ${JSON.stringify(String(args._[0]))}`)
+  const args = parseArgs(SYNC_FOLLOW)
+  if (args._.length) throw new InputError(`usage: unexpected argument ${JSON.stringify(args._[0])}`)
   const inv = inventoryFrom(args)
   const pairs = findPair(inv, args.pair)
-  const items = ([] as string[]).concat(args.item ?? [])
+  const items = args.item
   const o = {
     items,
-    force: !!args.force,
+    force: args.force,
     batchMs: num(args['batch-ms'], '--batch-ms', 0),
     ioTimeoutSec: num(args.timeout, '--timeout', 1),
     fullEveryMs: args['full-every'] === undefined ? undefined : num(args['full-every'], '--full-every', 0)! * 1000,
@@ -50,9 +37,7 @@ export async function followMain(): Promise<number> {
       log: args.verbose ? (l) => console.error(`${p.name}: ${l}`) : undefined,
     }),
   )
-  const server = port
-    ? await serveMetrics(port, (args['metrics-host'] as string | undefined) || '127.0.0.1', () => followers.map((f) => f.numbers()))
-    : undefined
+  const server = port ? await serveMetrics(port, args['metrics-host'] || '127.0.0.1', () => followers.map((f) => f.numbers())) : undefined
   let stopping: Promise<unknown> | undefined
   const stop = () => {
     stopping ??= Promise.all(followers.map((f) => f.stop()))
