@@ -48,6 +48,34 @@ function chosen(pair: Pair, names?: string[]): SyncItem[] {
   return names?.length ? all.filter((i) => names.includes(i.name)) : all
 }
 
+function comparedItems(pair: Pair, names?: string[]) {
+  return chosen(pair, names)
+    .map((item) => ({ item, scope: itemScope(pair, item) }))
+    .filter((x) => !x.scope.whole)
+}
+
+/** Listings started ahead of knowing which node is active, for behind's `listed`. */
+export type Prelisted = Record<string, Promise<NodeListing>>
+
+/**
+ * Starts every node's listing of the items now: every node runs the same listing script, so
+ * status lists them while it reads the records that say which node is the reference, instead
+ * of one round trip after them. behind() compares them as if it had listed them itself.
+ */
+export function prelist(pool: SshPool, pair: Pair, nodes: string[], opts: { items?: string[] } = {}): Prelisted {
+  const items = comparedItems(pair, opts.items)
+  if (items.length === 0) return {}
+  const script = listingsScript(items.map((x) => ({ path: x.item.path, protect: x.scope.protect })))
+  return Object.fromEntries(
+    nodes.map((n) => {
+      const p = listOn(pool, pair, n, script, items.length)
+      // A listing nobody ends up asking for (its node is not compared) must not fail the process.
+      p.catch(() => {})
+      return [n, p]
+    }),
+  )
+}
+
 type NodeListing = { listings: ItemListing[] } | { error: RemoteError | Error }
 
 async function listOn(pool: SshPool, pair: Pair, node: string, script: string, count: number): Promise<NodeListing> {
@@ -71,15 +99,19 @@ const failure = (e: RemoteError | Error) => (e instanceof RemoteError && e.notAs
  * itself cannot be listed there is nothing to measure against: RemoteError (unreachable set when
  * it could not be reached).
  */
-export async function behind(pool: SshPool, pair: Pair, active: string, targets: string[], opts: { items?: string[] } = {}): Promise<Behind> {
-  const items = chosen(pair, opts.items)
-    .map((item) => ({ item, scope: itemScope(pair, item) }))
-    .filter((x) => !x.scope.whole)
+export async function behind(
+  pool: SshPool,
+  pair: Pair,
+  active: string,
+  targets: string[],
+  opts: { items?: string[]; listed?: Prelisted } = {},
+): Promise<Behind> {
+  const items = comparedItems(pair, opts.items)
   const out: Behind = Object.fromEntries(targets.map((t) => [t, [] as Lag[]]))
   const others = targets.filter((t) => t !== active)
   if (items.length === 0 || others.length === 0) return out
   const script = listingsScript(items.map((x) => ({ path: x.item.path, protect: x.scope.protect })))
-  const [ref, ...theirs] = await Promise.all([active, ...others].map((n) => listOn(pool, pair, n, script, items.length)))
+  const [ref, ...theirs] = await Promise.all([active, ...others].map((n) => opts.listed?.[n] ?? listOn(pool, pair, n, script, items.length)))
   if ('error' in ref) {
     const e = ref.error
     throw e instanceof RemoteError ? e : new RemoteError(`cannot measure freshness: ${e.message}`, { node: active, host: findNode(pair, active).address })
