@@ -27,7 +27,7 @@ export interface ItemListing {
 /** Paths a reason names before "and N more". */
 const NAMED = 3
 /** Listing 20,000 files takes well under a second; a node this slow is not one to promote blindly. */
-const LIST_TIMEOUT_MS = 60_000
+export const LIST_TIMEOUT_MS = 60_000
 
 /**
  * Why `mine` is behind the active node's listing of the item, or undefined when it is not.
@@ -54,36 +54,26 @@ function comparedItems(pair: Pair, names?: string[]) {
     .filter((x) => !x.scope.whole)
 }
 
-/** Listings started ahead of knowing which node is active, for behind's `listed`. */
-export type Prelisted = Record<string, Promise<NodeListing>>
-
-/**
- * Starts every node's listing of the items now: every node runs the same listing script, so
- * status lists them while it reads the records that say which node is the reference, instead
- * of one round trip after them. behind() compares them as if it had listed them itself.
- */
-export function prelist(pool: SshPool, pair: Pair, nodes: string[], opts: { items?: string[] } = {}): Prelisted {
+/** What every node runs to list the items (the same script on each), and how many listings it prints; undefined: nothing to compare. */
+export function listingPlan(pair: Pair, opts: { items?: string[] } = {}): { script: string; count: number } | undefined {
   const items = comparedItems(pair, opts.items)
-  if (items.length === 0) return {}
-  const script = listingsScript(items.map((x) => ({ path: x.item.path, protect: x.scope.protect })))
-  return Object.fromEntries(
-    nodes.map((n) => {
-      const p = listOn(pool, pair, n, script, items.length)
-      // A listing nobody ends up asking for (its node is not compared) must not fail the process.
-      p.catch(() => {})
-      return [n, p]
-    }),
-  )
+  if (items.length === 0) return undefined
+  return { script: listingsScript(items.map((x) => ({ path: x.item.path, protect: x.scope.protect }))), count: items.length }
 }
 
-type NodeListing = { listings: ItemListing[] } | { error: RemoteError | Error }
+/** One node's listings from what the listing script printed; an error when some are missing. Pure. */
+export function listingOf(stdout: string, count: number, detail: string): NodeListing {
+  const listings = parseListings(stdout)
+  if (listings.length !== count) return { error: new Error(`listing cut short ${detail}`) }
+  return { listings }
+}
+
+export type NodeListing = { listings: ItemListing[] } | { error: RemoteError | Error }
 
 async function listOn(pool: SshPool, pair: Pair, node: string, script: string, count: number): Promise<NodeListing> {
   try {
     const r = await pool.session(pair, node).run({ script }, { check: false, timeoutMs: LIST_TIMEOUT_MS })
-    const listings = parseListings(r.stdout)
-    if (listings.length !== count) return { error: new Error(`listing cut short (exit ${r.code}): ${r.stderr.trim().split('\n').pop() ?? ''}`) }
-    return { listings }
+    return listingOf(r.stdout, count, `(exit ${r.code}): ${r.stderr.trim().split('\n').pop() ?? ''}`)
   } catch (e) {
     if (e instanceof RemoteError) return { error: e }
     throw e
@@ -104,7 +94,7 @@ export async function behind(
   pair: Pair,
   active: string,
   targets: string[],
-  opts: { items?: string[]; listed?: Prelisted } = {},
+  opts: { items?: string[]; listed?: Record<string, NodeListing> } = {},
 ): Promise<Behind> {
   const items = comparedItems(pair, opts.items)
   const out: Behind = Object.fromEntries(targets.map((t) => [t, [] as Lag[]]))

@@ -5,7 +5,7 @@ import { HapairError, withHint } from './errors.ts'
 import type { SshPool } from './ssh.ts'
 import type { NodeState } from './state.ts'
 import { observe, runningOn, type Observation } from './observe.ts'
-import { behind, prelist } from './freshness.ts'
+import { behind } from './freshness.ts'
 import { describeLock } from './lock.ts'
 import { runServiceChecks } from './checks/service-probe.ts'
 import { describeInflight, type ReadInflight } from './sync/follow/inflight.ts'
@@ -69,15 +69,10 @@ function oldestSync(st: NodeState | undefined): string | undefined {
  */
 export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool): Promise<PairStatus> {
   const started = Date.now()
-  // The lock and the in-flight list come with the records: one command per node, not three.
+  // The lock, the in-flight list and the listings come with the records: one command per node, not four.
   const read = readStatus(pool, pair)
-  const listed = prelist(
-    pool,
-    pair,
-    pair.nodes.map((n) => n.name),
-  )
   const obs = await observe(inv, pool, pair, { view: read.then((r) => r.view) })
-  const { locks, inflight } = await read
+  const { locks, inflight, listed } = await read
   const view = obs.view
   const active = view.active
   const reasons: string[] = []

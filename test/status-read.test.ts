@@ -15,6 +15,7 @@ import { activeView } from '../lib/active.ts'
 import { readLockDir } from '../lib/lock.ts'
 import { readInflight } from '../lib/sync/follow/inflight.ts'
 import { parseStatusRead, readStatus, statusReadScript } from '../lib/status-read.ts'
+import { listingPlan } from '../lib/freshness.ts'
 import { parseServicesStatus, runningServices, servicesStatusScript } from '../lib/services.ts'
 
 const STATE = '/var/lib/hapair/demo'
@@ -148,6 +149,38 @@ test('sample output: each section to its parser; a missing or extra section is n
     '\x1dhapair-state\x1d\x1dhapair-lock\x1d\x1dhapair-inflight\x1d\x1dx\x1d',
   ])
     assert.is(parseStatusRead(bad, pair, 'node-a'), undefined, JSON.stringify(bad))
+})
+
+test("the listing rides last, whole, even when a file's name holds the section marker", () => {
+  const sync = {
+    ...pair,
+    sync: { items: [{ name: 'app', path: '/srv/app' }] },
+  } as unknown as Pair
+  const src = mkdtempSync(path.join(os.tmpdir(), 'hapair-status-listing-'))
+  try {
+    writeFileSync(path.join(src, 'plain'), 'x')
+    writeFileSync(path.join(src, 'odd\x1dhapair-listing\x1dname'), 'y')
+    const script = statusReadScript(sync, listingPlan(sync)!.script.split('/srv/app').join(src))
+    const out = execFileSync('sh', ['-c', script.split(STATE).join(dirOf('node-a'))], { encoding: 'utf8' })
+    const got = parseStatusRead(out, sync, 'node-a', 1)
+    assert.ok(got && got.listing && 'listings' in got.listing, JSON.stringify(got?.listing))
+    const names = [...(got!.listing as { listings: { tree: Map<string, unknown> }[] }).listings[0].tree.keys()]
+    assert.ok(
+      names.some((n) => n.includes('odd\x1dhapair-listing\x1dname')),
+      JSON.stringify(names),
+    )
+    assert.ok(
+      names.some((n) => n.includes('plain')),
+      JSON.stringify(names),
+    )
+    assert.is(got!.state.active, undefined)
+    // No listing header at all, or a listing cut short: no answer / an error, never "fresh".
+    assert.is(parseStatusRead(out.slice(0, out.indexOf('\x1dhapair-listing')), sync, 'node-a', 1), undefined)
+    const cut = parseStatusRead(out.slice(0, out.indexOf('\x1dhapair-listing') + '\x1dhapair-listing\x1d'.length), sync, 'node-a', 1)
+    assert.match(String((cut?.listing as { error: Error }).error?.message), /listing cut short on node-a/)
+  } finally {
+    rmSync(src, { recursive: true, force: true })
+  }
 })
 
 const withServices = (status: Record<string, string>) =>
