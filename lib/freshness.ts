@@ -27,7 +27,7 @@ export interface ItemListing {
 /** Paths a reason names before "and N more". */
 const NAMED = 3
 /** Listing 20,000 files takes well under a second; a node this slow is not one to promote blindly. */
-const LIST_TIMEOUT_MS = 60_000
+export const LIST_TIMEOUT_MS = 60_000
 
 /**
  * Why `mine` is behind the active node's listing of the item, or undefined when it is not.
@@ -48,14 +48,32 @@ function chosen(pair: Pair, names?: string[]): SyncItem[] {
   return names?.length ? all.filter((i) => names.includes(i.name)) : all
 }
 
-type NodeListing = { listings: ItemListing[] } | { error: RemoteError | Error }
+function comparedItems(pair: Pair, names?: string[]) {
+  return chosen(pair, names)
+    .map((item) => ({ item, scope: itemScope(pair, item) }))
+    .filter((x) => !x.scope.whole)
+}
+
+/** What every node runs to list the items (the same script on each), and how many listings it prints; undefined: nothing to compare. */
+export function listingPlan(pair: Pair, opts: { items?: string[] } = {}): { script: string; count: number } | undefined {
+  const items = comparedItems(pair, opts.items)
+  if (items.length === 0) return undefined
+  return { script: listingsScript(items.map((x) => ({ path: x.item.path, protect: x.scope.protect }))), count: items.length }
+}
+
+/** One node's listings from what the listing script printed; an error when some are missing. Pure. */
+export function listingOf(stdout: string, count: number, detail: string): NodeListing {
+  const listings = parseListings(stdout)
+  if (listings.length !== count) return { error: new Error(`listing cut short ${detail}`) }
+  return { listings }
+}
+
+export type NodeListing = { listings: ItemListing[] } | { error: RemoteError | Error }
 
 async function listOn(pool: SshPool, pair: Pair, node: string, script: string, count: number): Promise<NodeListing> {
   try {
     const r = await pool.session(pair, node).run({ script }, { check: false, timeoutMs: LIST_TIMEOUT_MS })
-    const listings = parseListings(r.stdout)
-    if (listings.length !== count) return { error: new Error(`listing cut short (exit ${r.code}): ${r.stderr.trim().split('\n').pop() ?? ''}`) }
-    return { listings }
+    return listingOf(r.stdout, count, `(exit ${r.code}): ${r.stderr.trim().split('\n').pop() ?? ''}`)
   } catch (e) {
     if (e instanceof RemoteError) return { error: e }
     throw e
@@ -71,15 +89,19 @@ const failure = (e: RemoteError | Error) => (e instanceof RemoteError && e.notAs
  * itself cannot be listed there is nothing to measure against: RemoteError (unreachable set when
  * it could not be reached).
  */
-export async function behind(pool: SshPool, pair: Pair, active: string, targets: string[], opts: { items?: string[] } = {}): Promise<Behind> {
-  const items = chosen(pair, opts.items)
-    .map((item) => ({ item, scope: itemScope(pair, item) }))
-    .filter((x) => !x.scope.whole)
+export async function behind(
+  pool: SshPool,
+  pair: Pair,
+  active: string,
+  targets: string[],
+  opts: { items?: string[]; listed?: Record<string, NodeListing> } = {},
+): Promise<Behind> {
+  const items = comparedItems(pair, opts.items)
   const out: Behind = Object.fromEntries(targets.map((t) => [t, [] as Lag[]]))
   const others = targets.filter((t) => t !== active)
   if (items.length === 0 || others.length === 0) return out
   const script = listingsScript(items.map((x) => ({ path: x.item.path, protect: x.scope.protect })))
-  const [ref, ...theirs] = await Promise.all([active, ...others].map((n) => listOn(pool, pair, n, script, items.length)))
+  const [ref, ...theirs] = await Promise.all([active, ...others].map((n) => opts.listed?.[n] ?? listOn(pool, pair, n, script, items.length)))
   if ('error' in ref) {
     const e = ref.error
     throw e instanceof RemoteError ? e : new RemoteError(`cannot measure freshness: ${e.message}`, { node: active, host: findNode(pair, active).address })

@@ -121,14 +121,15 @@ export function recordProblems(pair: Pair, view: ActiveView, ips: Pick<IpObserva
   return out
 }
 
-export async function observe(inv: LoadedInventory, pool: SshPool, pair: Pair): Promise<Observation> {
+/** `view`: the records read another way (status reads them with its other files, lib/status-read.ts); by default activeView's. */
+export async function observe(inv: LoadedInventory, pool: SshPool, pair: Pair, opts: { view?: Promise<ActiveView> } = {}): Promise<Observation> {
   const started = Date.now()
   // Records, services and addresses are asked at once: each question is a round trip per node.
   const services: Observation['services'] = {}
   const failed: Record<string, RemoteError> = {}
   const none = () => Object.fromEntries((pair.services ?? []).map((s) => [s.name, null]))
   const [view, ips] = await Promise.all([
-    activeView(pool, pair),
+    opts.view ?? activeView(pool, pair),
     Promise.all((pair.floatingIps ?? []).map((f) => observeIp(inv, pool, pair, f))),
     Promise.all(
       pair.nodes.map(async (n) => {

@@ -1,14 +1,15 @@
 // The pair as it is now: every value probed from the nodes, nothing remembered locally.
 import type { LoadedInventory } from './inventory/load.ts'
 import type { Pair } from './inventory/schema.ts'
-import { HapairError, RemoteError, withHint } from './errors.ts'
+import { HapairError, withHint } from './errors.ts'
 import type { SshPool } from './ssh.ts'
 import type { NodeState } from './state.ts'
 import { observe, runningOn, type Observation } from './observe.ts'
 import { behind } from './freshness.ts'
-import { lockState } from './lock.ts'
+import { describeLock } from './lock.ts'
 import { runServiceChecks } from './checks/service-probe.ts'
-import { describeInflight, readAllInflight } from './sync/follow/inflight.ts'
+import { describeInflight, type ReadInflight } from './sync/follow/inflight.ts'
+import { readStatus } from './status-read.ts'
 import { judgeLag, judgeOnePrimary, type PgProbes } from './checks/postgres.ts'
 import { pgService, pgSettings } from './postgres/config.ts'
 import { sessionExec } from './postgres/exec.ts'
@@ -70,7 +71,10 @@ function oldestSync(st: NodeState | undefined): string | undefined {
  */
 export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool): Promise<PairStatus> {
   const started = Date.now()
-  const obs = await observe(inv, pool, pair)
+  // The lock, the in-flight list and the listings come with the records: one command per node, not four.
+  const read = readStatus(pool, pair)
+  const obs = await observe(inv, pool, pair, { view: read.then((r) => r.view) })
+  const { locks, inflight, listed } = await read
   const view = obs.view
   const active = view.active
   const reasons: string[] = []
@@ -89,12 +93,17 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
     if (!n.reachable)
       reasons.push(`${n.name} ${n.sudoRefused ? 'refuses sudo' : 'unreachable'}: ${view.errors?.[n.name] ? withHint(view.errors[n.name]) : n.error}`)
   for (const p of obs.problems) reasons.push(p.detail)
-  const [lockInfo, answers, lacks, inflight, pgProbes] = await Promise.all([
-    readLocks(
-      pool,
-      pair,
-      nodes.filter((n) => n.reachable).map((n) => n.name),
+  const reachableNodes = nodes.filter((n) => n.reachable).map((n) => n.name)
+  const lockInfo = [
+    ...new Set(
+      reachableNodes.flatMap((n) => {
+        const l = locks[n]
+        return l ? [describeLock(pair, n, l.owner, l.journal)] : []
+      }),
     ),
+  ]
+  const inflightRecs = Object.fromEntries(reachableNodes.filter((n) => n in inflight).map((n) => [n, inflight[n]]))
+  const [answers, lacks, pgProbes] = await Promise.all([
     activeAnswers(pool, pair, obs),
     active in view.unreachable
       ? Promise.resolve({})
@@ -103,15 +112,11 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
           pair,
           active,
           pair.nodes.map((n) => n.name).filter((n) => n !== active && !(n in view.unreachable)),
+          { listed },
         ).catch((e) => {
           if (e instanceof HapairError) return { '*': [{ item: '*', why: e.message }] }
           throw e
         }),
-    readAllInflight(
-      pool,
-      pair,
-      nodes.filter((n) => n.reachable).map((n) => n.name),
-    ),
     probePgNodes(
       pool,
       pair,
@@ -175,12 +180,12 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
     floatingIps: fips,
     lastSync: oldestSync(activeState),
     lastVerify: verify ? { at: verify.at, ok: verify.ok } : undefined,
-    ...inflightLines(pair, inflight, active),
+    ...inflightLines(pair, inflightRecs, active),
     ms: Date.now() - started,
   }
 }
 
-function inflightLines(pair: Pair, recs: Awaited<ReturnType<typeof readAllInflight>>, active: string): { inflight?: string[] } {
+function inflightLines(pair: Pair, recs: Record<string, ReadInflight>, active: string): { inflight?: string[] } {
   const lines = Object.values(recs)
     .map((r) => describeInflight(pair, r, active))
     .filter((x): x is string => !!x)
@@ -242,19 +247,6 @@ export function pgNodeStatus(st: PgProbes, node: string): PgNodeStatus {
     timeline: s.timeline,
     replication: s.role === 'down' ? `stopped (${s.control?.state ?? 'no control file'})` : (s.error ?? 'not answering'),
   }
-}
-
-/** An operation lock or an unfinished journal on any node: a failover is running or was interrupted. */
-async function readLocks(pool: SshPool, pair: Pair, names: string[]): Promise<string[]> {
-  const out = await Promise.all(
-    names.map((n) =>
-      lockState(pool.session(pair, n), pair).catch((e) => {
-        if (e instanceof RemoteError) return undefined
-        throw e
-      }),
-    ),
-  )
-  return [...new Set(out.filter((x): x is string => !!x))]
 }
 
 /** Text for a person: one block per pair. Pure, so it is tested on its own. */

@@ -44,7 +44,54 @@ const nativeFromPackage = {
   },
 }
 
+// The inventory's generated validator (schemas/inventory.validate.mjs, 435 KB of one function
+// per schema part) is what V8 spends longest compiling: about 40 ms to compile the module and
+// 40 more on the first call, every playbook start. In dist/ it is a plain script run with
+// node:vm and a V8 code cache made here, after validating the shipped inventories: the same
+// code, so the same validation, without the compiling. A cache V8 does not accept (another
+// node version) is ignored by V8 and the script compiled as before.
+const VALIDATOR = 'schemas/inventory.validate.mjs'
+const VALIDATOR_SCRIPT = 'dist/validator/inventory.validate.js'
+const VALIDATOR_IMPORTS = ["import { fullFormats } from 'ajv-formats/dist/formats.js'", "import ucs2length from 'ajv/dist/runtime/ucs2length.js'"]
+function validatorScript() {
+  const lines = readFileSync(path.join(root, VALIDATOR), 'utf8').split('\n')
+  const imports = lines.filter((l) => l.startsWith('import '))
+  if (JSON.stringify(imports) !== JSON.stringify(VALIDATOR_IMPORTS))
+    fail([`${VALIDATOR} imports ${JSON.stringify(imports)}, not the two scripts/build.mjs passes in: update VALIDATOR_IMPORTS and its wrapper`])
+  const body = lines.filter((l) => !l.startsWith('import ')).join('\n')
+  const exp = /export const validate = (\w+);export default \1;/.exec(body)
+  if (!exp) fail([`${VALIDATOR}: no "export const validate = …;export default …;" to rewrite`])
+  return `(function (fullFormats, ucs2length) {\n${body.replace(exp[0], '')}\nreturn ${exp[1]}\n})\n`
+}
+// Replaces the generated module in the bundle; an .mjs path, so its default import of the
+// CommonJS ucs2length means what it means in the generated module.
+const validatorFromScript = {
+  name: 'validator-from-script',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]schemas[\\/]inventory\.validate\.mjs$/ }, () => ({
+      loader: 'js',
+      resolveDir: path.join(root, 'schemas'),
+      contents: [
+        "import { readFileSync } from 'node:fs'",
+        "import vm from 'node:vm'",
+        ...VALIDATOR_IMPORTS,
+        "import { packageFile } from '../lib/package-files.ts'",
+        `const file = packageFile('${VALIDATOR_SCRIPT}')`,
+        'let cachedData',
+        'try {',
+        "  cachedData = readFileSync(file + '.cache')",
+        '} catch {}',
+        "const script = new vm.Script(readFileSync(file, 'utf8'), { filename: file, cachedData })",
+        'export const validate = script.runInThisContext()(fullFormats, ucs2length)',
+        'export default validate',
+      ].join('\n'),
+    }))
+  },
+}
+
 rmSync(dist, { recursive: true, force: true })
+mkdirSync(path.join(dist, 'validator'), { recursive: true })
+writeFileSync(path.join(root, VALIDATOR_SCRIPT), validatorScript())
 const playbooks = readdirSync(path.join(root, 'playbooks'))
   .filter((f) => f.endsWith('.ts'))
   .sort()
@@ -67,7 +114,7 @@ const result = await build({
       "import { createRequire as __hapairCreateRequire } from 'node:module'; import { dirname as __hapairDirname } from 'node:path'; import { fileURLToPath as __hapairPath } from 'node:url'; " +
       'const require = __hapairCreateRequire(import.meta.url); const __filename = __hapairPath(import.meta.url); const __dirname = __hapairDirname(__filename);',
   },
-  plugins: [nativeFromPackage],
+  plugins: [nativeFromPackage, validatorFromScript],
   legalComments: 'none', // their licences go to dist/THIRD_PARTY_LICENSES.txt whole
   metafile: true,
   logLevel: 'warning',
@@ -151,6 +198,35 @@ try {
   rmSync(scratch, { recursive: true, force: true })
 }
 if (bad.length) fail(["a bundled playbook's --help did not print its usage:", ...bad])
+
+// The code cache: made by plain node (the flags V8 checks a cache against are the bin's), after
+// running the validator over every shipped inventory so the functions they reach are compiled.
+const cacheMaker = `
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import vm from 'node:vm'
+import { createRequire } from 'node:module'
+const [root, file] = process.argv.slice(1)
+const require = createRequire(root + '/package.json')
+const script = new vm.Script(readFileSync(file, 'utf8'), { filename: file })
+const validate = script.runInThisContext()(require('ajv-formats/dist/formats.js').fullFormats, require('ajv/dist/runtime/ucs2length.js'))
+let n = 0
+for (const dir of ['inventory', 'examples']) {
+  for (const f of readdirSync(root + '/' + dir, { recursive: true })) {
+    if (!String(f).endsWith('.json')) continue
+    let data
+    try { data = JSON.parse(readFileSync(root + '/' + dir + '/' + f, 'utf8')) } catch { continue }
+    if (data && typeof data === 'object' && 'pairs' in data) { validate(data); validate({ ...data, version: 'x' }); n++ }
+  }
+}
+if (n === 0) { console.error('no inventory to warm the validator with'); process.exit(1) }
+writeFileSync(file + '.cache', script.createCachedData())
+`
+const cache = await new Promise((resolve) =>
+  execFile(process.execPath, ['--input-type=module', '-e', cacheMaker, root, path.join(root, VALIDATOR_SCRIPT)], { env, timeout: 60_000 }, (err, _o, stderr) =>
+    resolve(err ? `exit ${err.code ?? err.signal}: ${stderr.trim()}` : undefined),
+  ),
+)
+if (cache) fail([`the validator's code cache: ${cache}`])
 console.error(
   `build: ${books.length} playbooks in dist/playbooks/ (${outputs.length - books.length} shared chunks, ${bundled.size} packages bundled), their help in dist/help/`,
 )

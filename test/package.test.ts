@@ -156,10 +156,28 @@ test("hapair validate in the team's directory, with its own --inventory", async 
   assert.match(r.stderr, /^broken\.json: pairs\/0\/nodes\/0\/adress: unknown property "adress"/m)
   assert.not.match(r.stderr, /internal error|\n\s+at /)
 
+  // A length rule runs ajv's ucs2length, which the build hands to the validator script.
+  const empty = JSON.parse(readFileSync(path.join(team, 'pairs.json'), 'utf8'))
+  empty.pairs[0].nodes[0].ssh = { user: '' }
+  writeFileSync(path.join(team, 'empty-user.json'), JSON.stringify(empty))
+  const e = await run(hapair, ['validate', '--inventory', 'empty-user.json'], team)
+  assert.is(e.code, 2, e.stderr)
+  assert.match(e.stderr, /^empty-user\.json: pairs\/0\/nodes\/0\/ssh\/user: must NOT have fewer than 1 characters/m)
+
   // No default inventory in the team's directory: said so, exit 2, nothing of the package's used.
   const none = await run(hapair, ['validate'], team)
   assert.is(none.code, 2, none.stdout + none.stderr)
   assert.match(none.stderr, /inventory\/lab\.json/)
+})
+
+// The validator is a script run with a V8 code cache the build made (scripts/build.mjs): the
+// installed one must be accepted by this node, or every playbook start compiles it again.
+test("the validator's code cache ships and this node accepts it", async () => {
+  for (const f of ['dist/validator/inventory.validate.js', 'dist/validator/inventory.validate.js.cache']) assert.ok(files.includes(f), `${f} missing`)
+  const file = path.join(installed, 'dist/validator/inventory.validate.js')
+  const check = `const vm = require('node:vm'), fs = require('node:fs'); const f = process.argv[1]; process.stdout.write(String(new vm.Script(fs.readFileSync(f, 'utf8'), { filename: f, cachedData: fs.readFileSync(f + '.cache') }).cachedDataRejected))`
+  const r = must(await run(process.execPath, ['-e', check, file], team), 'the cache check')
+  assert.is(r.stdout, 'false', 'V8 rejected the code cache')
 })
 
 test('hapair status --help: its usage, spelled as the installed command', async () => {

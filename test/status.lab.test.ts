@@ -170,4 +170,47 @@ for (const { name, broken, want, repair } of rules) {
   })
 }
 
+test('one command per node for records, lock, in-flight list and listing, one for all services; the checks alone wait for the records', async () => {
+  const pool = new SshPool(lab.inv)
+  const pair = lab.inv.data.pairs[0]
+  const runs: { node: string; at: number; end: number }[] = []
+  for (const n of pair.nodes) {
+    const s = pool.session(pair, n)
+    const run = s.run.bind(s)
+    s.run = async (cmd, opts) => {
+      const at = performance.now()
+      try {
+        return await run(cmd, opts)
+      } finally {
+        runs.push({ node: n.name, at, end: performance.now() })
+      }
+    }
+  }
+  try {
+    const st = await pairStatus(lab.inv, pair, pool)
+    assert.is(st.degraded, false, st.degradedReasons.join('; '))
+  } finally {
+    pool.close()
+  }
+  const fips = pair.floatingIps?.length ?? 0
+  // Per node: the combined read (records, lock, in-flight list, listing), the services, each address's probe; the active node's checks once.
+  assert.is(runs.length, pair.nodes.length * (2 + fips) + 1, JSON.stringify(runs))
+  const firstEnd = Math.min(...runs.map((r) => r.end))
+  assert.is(runs.filter((r) => r.at >= firstEnd).length, 1, "one command started after the first answer: the active node's checks")
+})
+
+test('an in-flight list that cannot be believed is reported, read with the records', async () => {
+  await sh('node-b', `mkdir -p ${STATE} && printf '{not json' > ${STATE}/inflight.json`)
+  try {
+    const st = await status()
+    assert.ok(
+      st.inflight?.some((l) => /^node-b: \/var\/lib\/hapair\/demo\/inflight.json is not valid JSON/.test(l)),
+      JSON.stringify(st.inflight),
+    )
+  } finally {
+    await sh('node-b', `rm -f ${STATE}/inflight.json`)
+  }
+  assert.is((await status()).inflight, undefined)
+})
+
 test.run()

@@ -64,7 +64,11 @@ function cases(lab: string): Case[] {
 function once(c: Case): Promise<Sample> {
   const cpuFile = path.join(tmp, 'cpu')
   const argv = TIME ? [TIME, '-q', '-f', '%U %S', '-o', cpuFile, ...c.argv] : c.argv
-  const env = { ...process.env, HAPAIR_AUDIT_LOG: audit, NO_COLOR: '1' }
+  // Not npm's NODE_OPTIONS: `npm run bench:startup` passes down the checkout's --import tsx
+  // (.npmrc), which would load tsx into every command, node -e 0 and the installed bin too;
+  // npx puts it back for `npx zx` itself.
+  const { NODE_OPTIONS: _, ...inherited } = process.env
+  const env = { ...inherited, HAPAIR_AUDIT_LOG: audit, NO_COLOR: '1' }
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
     const child = spawn(argv[0], argv.slice(1), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -12,6 +12,7 @@ import { nodeStateScript, parseNodeState, type ReadState } from '../state.ts'
 import { lockDirScript, parseLockDir, type Journal } from '../lock.ts'
 import { newestPause, parsePause, pauseScript, type PauseRecord } from './pause.ts'
 import { interruptedOf } from './resume.ts'
+import { sectionsScript, splitSections } from '../sections.ts'
 
 export interface WatchRead {
   /** activeView's answer, from the active records only. */
@@ -22,31 +23,18 @@ export interface WatchRead {
   left?: { journal: Journal; node: string }
 }
 
-/**
- * Section markers: a byte no record holds (JSON escapes control characters; the lock's files are
- * hapair's own) around a name, so a part's output can never end another part early.
- */
-const MARK = '\x1d'
 const PARTS = ['state', 'pause', 'lock'] as const
 type Part = (typeof PARTS)[number]
 
 /** One script that runs each reader's script in its own subshell (they `exit 0` when done), each section marked. */
 export function watchReadScript(pair: Pair): string {
   const scripts: Record<Part, string> = { state: nodeStateScript(pair, ['active']), pause: pauseScript(pair), lock: lockDirScript(pair) }
-  return PARTS.map((p) => `printf '\\035hapair-${p}\\035'\n(\n${scripts[p]}\n)`).join('\n') + '\nexit 0'
+  return sectionsScript(PARTS.map((p) => [p, scripts[p]] as const))
 }
 
 /** The sections of watchReadScript's output; undefined when they are not all there, in order, once each. Pure. */
 export function splitWatchRead(stdout: string): Record<Part, string> | undefined {
-  const chunks = stdout.split(MARK)
-  // '' before the first marker, then name, body, name, body, ...
-  if (chunks.length !== 1 + 2 * PARTS.length || chunks[0] !== '') return undefined
-  const out = {} as Record<Part, string>
-  for (let i = 0; i < PARTS.length; i++) {
-    if (chunks[1 + 2 * i] !== `hapair-${PARTS[i]}`) return undefined
-    out[PARTS[i]] = chunks[2 + 2 * i]
-  }
-  return out
+  return splitSections(stdout, PARTS)
 }
 
 export async function readWatchState(pool: SshPool, pair: Pair, opts: { timeoutMs?: number; now?: number } = {}): Promise<WatchRead> {

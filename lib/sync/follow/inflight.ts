@@ -243,10 +243,21 @@ export type ReadInflight = InflightRecord | { bad: string } | undefined
  * node cannot be asked.
  */
 export async function readInflight(pool: SshPool, pair: Pair, node: string): Promise<ReadInflight> {
+  const r = await pool.session(pair, node).run({ script: inflightScript(pair) })
+  return parseInflight(r.stdout, pair, node)
+}
+
+/** The remote half of readInflight; shared with status's combined read (lib/status-read.ts). */
+export function inflightScript(pair: Pair): string {
   const file = `${stateDir(pair)}/${INFLIGHT_FILE}`
-  const r = await pool.session(pair, node).run({ script: sh`[ -f ${file} ] || exit 0; printf 'inflight\\036'; cat ${file}` })
-  if (!r.stdout.startsWith('inflight\x1e')) return undefined
-  const text = r.stdout.slice('inflight\x1e'.length)
+  return sh`[ -f ${file} ] || exit 0; printf 'inflight\\036'; cat ${file}`
+}
+
+/** What inflightScript printed on `node`, checked. Pure. */
+export function parseInflight(stdout: string, pair: Pair, node: string): ReadInflight {
+  const file = `${stateDir(pair)}/${INFLIGHT_FILE}`
+  if (!stdout.startsWith('inflight\x1e')) return undefined
+  const text = stdout.slice('inflight\x1e'.length)
   let v: unknown
   try {
     v = JSON.parse(text)
