@@ -14,7 +14,7 @@ import { runFailover, type FailoverResult } from '../failover/run.ts'
 import { sh } from '../shell.ts'
 import { leaseSettings, watchSettings, type WatchSettings } from '../inventory/watch-settings.ts'
 import { decide, type State, type SurvivorEvidence, type WatchVerdict } from './decide.ts'
-import { heartbeat, localPing, remotePing, type Prober } from './ping.ts'
+import { heartbeat, localPing, remotePing, replyAt, type Prober } from './ping.ts'
 import { CheckLoop, networkChecks, remoteChecks, type CheckTarget } from './checks.ts'
 import { inForce, type PauseRecord } from './pause.ts'
 import { readWatchState } from './refresh.ts'
@@ -62,6 +62,9 @@ interface Probes {
  * so noticing later never lets two act, and a takeover re-reads at once when it ends.
  */
 export const REFRESH_MS = 2000
+
+/** Lease renewals pause once the active has missed this many echoes in a row (see renewLease). */
+const RENEW_HOLD_INTERVALS = 2
 
 /**
  * One timer per interval for all the pairs of this process, not one per pair: at the default
@@ -339,7 +342,7 @@ export class PairWatcher {
     for (const s of ['ok', 'suspect', 'vetoed', 'no-quorum', 'confirmed'])
       m.set('hapair_watch_state', { pair: this.pair.name, state: s }, s === v.state ? 1 : 0)
     const t = p.ping.track
-    m.set('hapair_watch_echo_age_ms', { pair: this.pair.name, node: p.active }, t.reply ? now - t.reply : NaN)
+    m.set('hapair_watch_echo_age_ms', { pair: this.pair.name, node: p.active }, t.reply ? now - replyAt(now, t)! : NaN)
     if (t.rttMs !== undefined) m.set('hapair_watch_echo_rtt_ms', { pair: this.pair.name, node: p.active }, t.rttMs)
     for (const s of p.survivors)
       if (s.view.track.rttMs !== undefined)
@@ -374,7 +377,7 @@ export class PairWatcher {
       how: v.how,
       agree: v.agree,
       detail: v.reason,
-      sinceFaultMs: p.ping.track.reply ? now - p.ping.track.reply : undefined,
+      sinceFaultMs: p.ping.track.reply ? now - replyAt(now, p.ping.track)! : undefined,
     })
     const g = this.gate(now)
     if (g) {
@@ -650,6 +653,12 @@ export class PairWatcher {
         return
       }
       this.disarmed = false
+      // Held while the active misses echoes: every renewal issued, delivered or not, pushes back
+      // the deadline a takeover must wait for, and one issued after the active was cut off buys
+      // nothing. A healthy active loses nothing: the lease outlasts several held renewals, and
+      // renewals resume with the next answer.
+      const p = this.probes
+      if (p && p.active === this.active && Date.now() - (replyAt(Date.now(), p.ping.track) ?? Date.now()) > RENEW_HOLD_INTERVALS * this.cfg.intervalMs) return
       await f.renew(this.node(this.active), this.epoch)
       if (this.leaseFailing) this.emit('recovered', { node: this.active, detail: 'lease renewed again' })
       this.leaseFailing = false
