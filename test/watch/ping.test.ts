@@ -2,7 +2,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn, spawnSync } from 'node:child_process'
-import { HEARTBEAT_SCRIPT, THIN_AWK, feed, feedThin, localPing, newTrack, parsePingLine, replyAt } from '../../lib/watch/ping.ts'
+import { HEARTBEAT_SCRIPT, THIN_AWK, VIEW_SCRIPT, feed, feedThin, newTrack, parsePingLine, replyAt } from '../../lib/watch/ping.ts'
 
 test('ping lines: replies, misses, the rest', () => {
   assert.is(parsePingLine('64 bytes from 198.51.100.11: icmp_seq=3 ttl=64 time=0.051 ms'), 'reply')
@@ -63,20 +63,25 @@ test('thinned track: "up" means answering now; a miss puts the last reply n inte
   assert.is(t.upSince, 1420, 'a new run after a miss')
 })
 
-test('a real ping through the filter: lines arrive at once (no reader buffering a pipe), and stop ends every process', async () => {
-  const p = localPing('127.0.0.1', 20)
+test("a survivor's view (VIEW_SCRIPT, real ping and awk): lines arrive at once, thinned, and the pipeline ends with its reader", async () => {
+  const child = spawn('sh', ['-c', VIEW_SCRIPT, 'hapair-view', '127.0.0.1', '0.020', '5', THIN_AWK], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const t = newTrack(Date.now(), 100)
   const t0 = Date.now()
-  while (!p.track.answering && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 10))
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    for (const l of d.split('\n')) if (l) feedThin(t, l, 20)
+  })
+  while (!t.answering && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 10))
   // mawk without -W interactive held over a second of ping's output before its first line.
-  assert.ok(p.track.answering && p.track.line! - t0 < 700, `first "up" after ${p.track.line! - t0} ms`)
-  const first = p.track.replies
+  assert.ok(t.answering && t.line! - t0 < 700, `first "up" after ${t.line! - t0} ms`)
+  const first = t.replies
   await new Promise((r) => setTimeout(r, 500))
   // 25 echoes in 500 ms, about 5 lines: thinned, and still coming.
-  assert.ok(p.track.replies > first && p.track.replies - first <= 8, `${p.track.replies - first} lines in 500 ms`)
-  p.stop()
-  await new Promise((r) => setTimeout(r, 200))
-  for (const pattern of ['hapair-view 127.0.0.1', 'ping -n -O -i 0.020 127.0.0.1', 'every=5'])
-    assert.is(spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout.trim(), '', `${pattern}: outlived stop()`)
+  assert.ok(t.replies > first && t.replies - first <= 8, `${t.replies - first} lines in 500 ms`)
+  // Like sshd closing the channel: the reader goes away, and awk and ping end by themselves.
+  child.stdout.destroy()
+  await new Promise((r) => setTimeout(r, 400))
+  for (const pattern of ['ping -n -O -i 0.020 127.0.0.1', 'every=5'])
+    assert.is(spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).stdout.trim(), '', `${pattern}: outlived its reader`)
 })
 
 test('heartbeat: a line per interval while the channel is open, gone at once when it closes', async () => {
