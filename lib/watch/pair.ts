@@ -208,10 +208,12 @@ export class PairWatcher {
       }
     }
     const probeTimeout = Math.max(100, Math.min(Math.floor(cfg.hungAfterMs / 3), 1000))
+    // Each service at least three times within serviceFailAfterMs, some service every interval.
     const loop = new CheckLoop(
       targets.filter((t) => t.key.startsWith('node:')),
       cfg.checkIntervalMs,
       probeTimeout,
+      cfg.serviceFailAfterMs / 3,
     )
     loop.start()
     // Through the floating IPs the question is "do clients get the active node", not "is it
