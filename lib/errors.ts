@@ -42,6 +42,8 @@ export interface RemoteErrorInit {
   hostKeyMismatch?: boolean
   /** The node answered but refused the controller's key: reachable, not trusted. */
   authFailed?: boolean
+  /** The node let the controller in, but sudo (ssh.become) will not run commands as root: reachable, not usable. */
+  becomeFailed?: boolean
   /** The bastion (ssh.jump) where the connection failed; unset when the node itself failed. */
   hop?: string
   cause?: unknown
@@ -60,9 +62,13 @@ export class RemoteError extends HapairError {
   readonly timedOut: boolean
   readonly hostKeyMismatch: boolean
   readonly authFailed: boolean
+  readonly becomeFailed: boolean
   readonly hop?: string
+  /** The message without the node's name in front. */
+  readonly reason: string
   constructor(reason: string, init: RemoteErrorInit) {
     super(`${init.node} (${init.host}): ${reason}`, { cause: init.cause })
+    this.reason = reason
     this.node = init.node
     this.host = init.host
     this.command = init.command
@@ -74,6 +80,7 @@ export class RemoteError extends HapairError {
     this.timedOut = init.timedOut ?? false
     this.hostKeyMismatch = init.hostKeyMismatch ?? false
     this.authFailed = init.authFailed ?? false
+    this.becomeFailed = init.becomeFailed ?? false
     this.hop = init.hop
   }
 

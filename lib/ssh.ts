@@ -7,6 +7,7 @@ import type { Node, Pair } from './inventory/schema.ts'
 import { shJoin } from './shell.ts'
 import { readPrivateKey } from './ssh-key.ts'
 import { FileRefusedError } from './inventory/read-file.ts'
+import { BECOME_PROBE, SFTP_SERVER_DIRS, SFTP_SERVER_SCRIPT, becomeCommand, sudoRefusal } from './become.ts'
 
 export interface RunOptions {
   /** Fails the call (RemoteError) on a non-zero exit; default true. */
@@ -18,6 +19,8 @@ export interface RunOptions {
   maxBytes?: number
   /** How stdout is decoded; 'latin1' keeps one character per byte, for callers that count bytes. */
   encoding?: 'utf8' | 'latin1'
+  /** Sees stderr as it arrives (a node-side meter's lines), besides its place in the result. */
+  onStderr?: (d: Buffer) => void
 }
 
 export interface RunResult {
@@ -46,7 +49,8 @@ export interface CommandStream {
 /** A command is either a vector (each word quoted for the remote shell) or a fixed script the caller wrote. */
 export type Command = string[] | { script: string }
 
-const render = (cmd: Command) => (Array.isArray(cmd) ? shJoin(cmd) : cmd.script)
+/** The command line the node's login shell gets: the command itself, or (ssh.become) the same line run as root. */
+export const render = (cmd: Command, become: ResolvedSsh['become'] = 'none') => becomeCommand(Array.isArray(cmd) ? shJoin(cmd) : cmd.script, become)
 const short = (s: string, n = 160) => (s.length > n ? s.slice(0, n - 3) + '...' : s)
 const lastLine = (s: string) => s.trim().split('\n').pop() ?? ''
 
@@ -209,6 +213,68 @@ function dial(d: DialSpec): Promise<Client> {
     })
     c.connect(config)
   })
+}
+
+/**
+ * ssh.become: sudo must let the login user run the shell as root without a password. Asked once
+ * per connection, so a missing rule is one clear error naming sudo's cause, never a command's
+ * exit 1 that a status check would read as "stopped".
+ */
+function probeBecome(c: Client, user: string, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const refuse = (why: string, extra: Refusal['flags'] = {}) =>
+      reject(
+        new Refusal(
+          `sudo -n will not run commands as root for ${user}: ${why}; the node needs the sudoers rule in docs/inventory.md ("${user} ALL=(root) NOPASSWD: /bin/sh")`,
+          { becomeFailed: true, command: BECOME_PROBE, ...extra },
+        ),
+      )
+    const timer = setTimeout(() => refuse(`${BECOME_PROBE} gave no answer within ${timeoutMs} ms`, { timedOut: true }), timeoutMs)
+    try {
+      c.exec(BECOME_PROBE, (err, ch) => {
+        if (err) {
+          clearTimeout(timer)
+          return refuse(`cannot start ${BECOME_PROBE}: ${err.message}`, { cause: err })
+        }
+        let stderr = ''
+        let code: number | null = null
+        ch.on('data', () => {})
+        ch.stderr.on('data', (d: Buffer) => {
+          if (stderr.length < 4096) stderr += d.toString('utf8')
+        })
+        ch.on('exit', (x: number | null) => {
+          code = x
+        })
+        ch.once('close', () => {
+          clearTimeout(timer)
+          if (code === 0) return resolve()
+          refuse(sudoRefusal(stderr) || `${BECOME_PROBE} exited ${code ?? 'without a status'}`, { exitCode: code, stderr })
+        })
+        ch.end()
+      })
+    } catch (e) {
+      clearTimeout(timer)
+      refuse(`cannot start ${BECOME_PROBE}: ${(e as Error).message}`, { cause: e })
+    }
+  })
+}
+
+/**
+ * ssh.become and SFTP: sshd's sftp subsystem would run as the login user, so the SFTP server is
+ * started as root over an exec channel instead. ssh2 (pinned) has no public call for that; its
+ * sftp() asks for the subsystem through this one protocol method, and what is spoken over the
+ * channel afterwards is the same, so on this connection the request becomes an exec.
+ */
+function sftpOverExec(c: Client): void {
+  const proto = (c as unknown as { _protocol?: Record<string, unknown> })._protocol
+  if (!proto || typeof proto.subsystem !== 'function' || typeof proto.exec !== 'function')
+    throw new Error('this ssh2 has no Protocol.subsystem/exec: SFTP with ssh.become needs the pinned ssh2')
+  if (proto.hapairSftpOverExec) return
+  const subsystem = proto.subsystem as (chan: number, name: string, wantReply: boolean) => void
+  const exec = proto.exec as (chan: number, cmd: string, wantReply: boolean) => void
+  proto.subsystem = (chan: number, name: string, wantReply: boolean) =>
+    name === 'sftp' ? exec.call(proto, chan, SFTP_SERVER_SCRIPT, wantReply) : subsystem.call(proto, chan, name, wantReply)
+  proto.hapairSftpOverExec = true
 }
 
 /**
@@ -412,7 +478,7 @@ export class NodeSession {
         throw e
       }
     }
-    return dial({
+    const c = await dial({
       host: this.host,
       port: this.ssh.port,
       user: this.ssh.user,
@@ -427,6 +493,15 @@ export class NodeSession {
         this.handshaking = c
       },
     })
+    if (this.ssh.become === 'sudo') {
+      try {
+        await probeBecome(c, this.ssh.user, this.ssh.commandTimeoutMs)
+      } catch (e) {
+        destroyClient(c)
+        throw e
+      }
+    }
+    return c
   }
 
   private connect(): Promise<Client> {
@@ -459,6 +534,22 @@ export class NodeSession {
     )
     this.connecting = p
     return p
+  }
+
+  /** The connection for a command; when sudo (ssh.become) refused, the error names the command that was not run too. */
+  private connectFor(command: string): Promise<Client> {
+    return this.connect().catch((e: unknown) => {
+      if (!(e instanceof RemoteError) || !e.becomeFailed) throw e
+      throw this.fail(`${e.reason}; not run: ${short(command)}`, {
+        command,
+        exitCode: e.remoteExitCode,
+        stderr: e.stderr,
+        becomeFailed: true,
+        timedOut: e.timedOut,
+        durationMs: e.durationMs,
+        cause: e,
+      })
+    })
   }
 
   private async slot<T>(fn: () => Promise<T>): Promise<T> {
@@ -496,8 +587,8 @@ export class NodeSession {
 
   /** Runs a command on the node. Vector commands are quoted word by word. */
   async run(cmd: Command, opts: RunOptions = {}): Promise<RunResult> {
-    const command = render(cmd)
-    const client = await this.connect()
+    const command = render(cmd, this.ssh.become)
+    const client = await this.connectFor(command)
     const timeoutMs = opts.timeoutMs ?? this.ssh.commandTimeoutMs
     return this.slot(
       () =>
@@ -620,7 +711,10 @@ export class NodeSession {
       into.push(d)
     }
     stream.on('data', take(out))
-    stream.stderr.on('data', take(errb))
+    stream.stderr.on('data', (d: Buffer) => {
+      take(errb)(d)
+      if (!stopped) opts.onStderr?.(d)
+    })
     stream.on('exit', (c: number | null, s?: string) => {
       code = c
       signal = s ?? null
@@ -638,8 +732,8 @@ export class NodeSession {
    * a RemoteError when the connection was lost under it.
    */
   async stream(cmd: Command, on: { stdout(d: Buffer): void; stderr?(d: Buffer): void }): Promise<CommandStream> {
-    const command = render(cmd)
-    const client = await this.connect()
+    const command = render(cmd, this.ssh.become)
+    const client = await this.connectFor(command)
     let release!: () => void
     await new Promise<void>((started) => {
       void this.slot(
@@ -717,8 +811,16 @@ export class NodeSession {
 
   /** An SFTP session on the same connection (for the sftp sync transport). */
   async sftp(): Promise<SFTPWrapper> {
-    const client = await this.connect()
-    return new Promise((resolve, reject) => client.sftp((err, s) => (err ? reject(this.fail(`sftp: ${err.message}`, { cause: err })) : resolve(s))))
+    const client = await this.connectFor(this.ssh.become === 'sudo' ? SFTP_SERVER_SCRIPT : 'sftp')
+    if (this.ssh.become === 'sudo') sftpOverExec(client)
+    return new Promise((resolve, reject) =>
+      client.sftp((err, s) => {
+        if (!err) return resolve(s)
+        // The script's own "not found" (its stderr is not kept on an SFTP channel).
+        const missing = this.ssh.become === 'sudo' && (err as Error & { code?: number }).code === 127
+        reject(this.fail(missing ? `sftp: no sftp-server on this node (${SFTP_SERVER_DIRS}): ${err.message}` : `sftp: ${err.message}`, { cause: err }))
+      }),
+    )
   }
 
   /**

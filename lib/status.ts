@@ -31,6 +31,8 @@ export interface NodeStatus {
   address: string
   role: 'primary' | 'secondary'
   reachable: boolean
+  /** Reached, but sudo (ssh.become) will not run hapair's commands as root: as unobservable as an unreachable node, for another reason. */
+  sudoRefused?: boolean
   error?: string
   epoch?: number
   services: Record<string, boolean | null>
@@ -78,11 +80,14 @@ export async function pairStatus(inv: LoadedInventory, pair: Pair, pool: SshPool
     role: n.name === pair.primary ? ('primary' as const) : ('secondary' as const),
     reachable: !(n.name in view.unreachable),
     ...(n.name in view.unreachable ? { error: view.unreachable[n.name] } : {}),
+    ...(view.errors?.[n.name]?.becomeFailed ? { sudoRefused: true } : {}),
     epoch: view.states[n.name]?.active?.epoch,
     services: obs.services[n.name] ?? {},
     ms: 0,
   }))
-  for (const n of nodes) if (!n.reachable) reasons.push(`${n.name} unreachable: ${view.errors?.[n.name] ? withHint(view.errors[n.name]) : n.error}`)
+  for (const n of nodes)
+    if (!n.reachable)
+      reasons.push(`${n.name} ${n.sudoRefused ? 'refuses sudo' : 'unreachable'}: ${view.errors?.[n.name] ? withHint(view.errors[n.name]) : n.error}`)
   for (const p of obs.problems) reasons.push(p.detail)
   const [lockInfo, answers, lacks, inflight, pgProbes] = await Promise.all([
     readLocks(
@@ -264,7 +269,9 @@ export function formatStatus(pairs: PairStatus[]): string {
         .map(([k, v]) => `${k}:${v === null ? '?' : v ? 'up' : 'down'}`)
         .join(' ')
       const mark = n.name === p.active ? '*' : ' '
-      lines.push(`  ${mark} ${n.name.padEnd(12)} ${n.address.padEnd(16)} ${n.role.padEnd(9)} ${n.reachable ? 'reachable  ' : 'UNREACHABLE'} ${svc}`)
+      lines.push(
+        `  ${mark} ${n.name.padEnd(12)} ${n.address.padEnd(16)} ${n.role.padEnd(9)} ${n.reachable ? 'reachable  ' : n.sudoRefused ? 'NO SUDO    ' : 'UNREACHABLE'} ${svc}`,
+      )
       if (n.postgres)
         lines.push(
           `      postgresql ${n.postgres.role} timeline ${n.postgres.timeline ?? '?'}, ${n.postgres.replication}${n.postgres.lagBytes !== undefined ? `, lag ${n.postgres.lagBytes} bytes` : ''}${n.postgres.replayPaused ? ', REPLAY PAUSED' : ''}`,

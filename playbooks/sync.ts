@@ -2,6 +2,7 @@
 import { inventoryFrom, parseArgs, runPlaybook, scriptArgv } from '../lib/cli.ts'
 import { EXIT, InputError } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
+import { stderrProgress } from '../lib/progress.ts'
 import { SshPool } from '../lib/ssh.ts'
 import { SyncProgress } from '../lib/sync/progress.ts'
 import { runSync } from '../lib/sync/index.ts'
@@ -39,7 +40,7 @@ await runPlaybook(async () => {
     const reports = []
     for (const pair of pairs) {
       // stderr only: stdout is the report (or --json), whatever the progress did.
-      const progress = new SyncProgress({ write: (t) => process.stderr.write(t), tty: !!process.stderr.isTTY, label: pair.name })
+      const progress = new SyncProgress(stderrProgress(pair.name))
       const rep = await runSync(inv, pair, pool, {
         items,
         to: args.to,

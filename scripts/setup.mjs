@@ -22,6 +22,8 @@ const NEEDS = {
   // The lab's PostgreSQL (the demo pair's db, test/postgres, lib/lab/postgres.ts); not on PATH.
   '/usr/lib/postgresql/15/bin/pg_ctl': 'postgresql-15',
   inotifywait: 'inotify-tools',
+  // The lab's non-root node user (ssh.become sudo, test/become.lab.test.ts).
+  sudo: 'sudo',
 }
 const extra = process.argv.slice(2) // e.g. `node scripts/setup.mjs keepalived` for the benchmark
 // Extra commands whose Debian package has another name (bench/postgres: `setup.mjs patroni etcd`).

@@ -4,6 +4,23 @@
 import { hashers, HASHES_OUT, LISTING_END, LISTING_FIELDS } from '../listing.ts'
 import { sh } from '../shell.ts'
 
+/** Starts each line of the restore meter on stderr (restoreScript's meterSec). */
+export const RESTORED_PREFIX = 'hapair-restored'
+
+/** The meter's readings in a stretch of stderr, and that stderr without them (the errors alone). */
+export function splitRestoreMeter(stderr: string): { bytes: number[]; rest: string } {
+  const bytes: number[] = []
+  const rest = stderr
+    .split('\n')
+    .filter((l) => {
+      const m = new RegExp(`^${RESTORED_PREFIX} (\\d+)$`).exec(l)
+      if (m) bytes.push(Number(m[1]))
+      return !m
+    })
+    .join('\n')
+  return { bytes, rest }
+}
+
 export type ArchiveKind = { tar: boolean; compressor?: 'gzip' | 'xz' | 'zstd' | 'bzip2' }
 
 export function archiveKind(name: string): ArchiveKind | undefined {
@@ -54,11 +71,24 @@ export function checksumFor(checksumText: string, name: string): string | undefi
  * hash what came out in the tree listing format (lib/listing.ts), and remove the scratch
  * whatever happens. Refuses to start when the scratch filesystem cannot hold the listed size:
  * a test restore must not fill a production disk.
+ *
+ * meterSec: while the archive is extracted, a line "RESTORED_PREFIX <bytes>" on stderr every
+ * meterSec seconds with the bytes of the files written so far: what the node can measure of a
+ * restore, where tar itself says nothing until it is done.
  */
-export function restoreScript(archive: string, kind: ArchiveKind, needBytes: number, hash: boolean): string {
+export function restoreScript(archive: string, kind: ArchiveKind, needBytes: number, hash: boolean, meterSec?: number): string {
   const extract = kind.tar
     ? sh`tar -xf ${archive} -C "$d/r" --no-same-owner --no-same-permissions`
     : sh`${kind.compressor!} -dc -- ${archive}` + ' > "$d/r/content"'
+  // The meter is killed before the script exits, whatever the exit: a background child holding stderr would keep the channel open.
+  const meter =
+    meterSec === undefined
+      ? []
+      : [
+          `( while sleep ${Math.max(0.1, meterSec).toFixed(1)}; do printf '${RESTORED_PREFIX} %s\n' "$(find "$d/r" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')" >&2; done ) &`,
+          'm=$!',
+          `trap 'kill "$m" 2>/dev/null; rm -rf "$d"' EXIT`,
+        ]
   return [
     'export LC_ALL=C',
     `d=$(mktemp -d "\${TMPDIR:-/var/tmp}/hapair-restore.XXXXXX") || { echo "cannot create a scratch directory" >&2; exit 90; }`,
@@ -67,7 +97,9 @@ export function restoreScript(archive: string, kind: ArchiveKind, needBytes: num
     'mkdir "$d/r"',
     `avail=$(df -Pk "$d" | awk 'NR==2 {print $4}')`,
     `if [ "$((avail * 1024))" -lt ${Math.ceil(needBytes * 1.1)} ]; then echo "scratch $d has $((avail / 1024)) MiB free, the restore needs ${Math.ceil(needBytes / 1048576)} MiB: set TMPDIR for the node's login" >&2; exit 92; fi`,
+    ...meter,
     `${extract} || exit 91`,
+    ...(meterSec === undefined ? [] : ['kill "$m" 2>/dev/null']),
     'cd "$d/r"',
     sh`find . -mindepth 1 -printf ${LISTING_FIELDS}`,
     `printf '${LISTING_END}\\0'`,

@@ -9,7 +9,8 @@ import type { CheckResult } from '../report/types.ts'
 import { parseListing } from '../listing.ts'
 import type { NodeSession, SshPool } from '../ssh.ts'
 import { judgeListing, listScript, parseBackupListing, type Archive } from './inspect.ts'
-import { archiveKind, checksumFor, parseReadThrough, readThroughScript, restoreScript } from './integrity.ts'
+import { archiveKind, checksumFor, parseReadThrough, readThroughScript, restoreScript, splitRestoreMeter } from './integrity.ts'
+import { progressEveryMs, type Step, type StepProgress } from '../progress.ts'
 import { compareRestore, parseManifest, parseTarVerbose, type Expected } from './manifest.ts'
 import { isPg, pgIntegrity, pgRestore } from './postgres.ts'
 
@@ -19,15 +20,18 @@ export interface BackupVerifyOptions {
   restore?: boolean
   listMax?: number
   restoreTimeoutMs?: number
+  /** Shown while it runs: one step per backup per node, its phase, and a test restore's bytes as the node measures them. */
+  progress?: StepProgress
 }
 type V = { ok: boolean; detail: string }
 
-async function integrity(s: NodeSession, b: Backup, a: Archive): Promise<V & { listing?: string }> {
+async function integrity(s: NodeSession, b: Backup, a: Archive, step?: Step): Promise<V & { listing?: string }> {
   const file = `${b.path}/${a.name}`
   const kind = archiveKind(a.name)
   const parts: string[] = []
   let listing: string | undefined
   if (kind) {
+    step?.phase(`${s.name} ${b.name}: reading ${a.name} end to end`)
     const rt = parseReadThrough((await s.run({ script: readThroughScript(file, kind) }, { timeoutMs: LONG_TIMEOUT_MS })).stdout)
     if (!rt.ok)
       return { ok: false, detail: `${a.name} does not read end to end (${rt.error}): the backup is damaged; take a new one and find what truncated it` }
@@ -41,6 +45,7 @@ async function integrity(s: NodeSession, b: Backup, a: Archive): Promise<V & { l
     if (!sums.ok) return { ok: false, detail: `${b.checksumFile} is missing beside ${a.name}: the backup job did not finish writing it` }
     const want = checksumFor(sums.stdout, a.name)
     if (!want) return { ok: false, detail: `${b.checksumFile} has no line for ${a.name}: the backup job did not finish` }
+    step?.phase(`${s.name} ${b.name}: sha256 of ${a.name}`)
     const got = (await s.run(['sha256sum', '--', file], { timeoutMs: LONG_TIMEOUT_MS })).stdout.slice(0, 64)
     if (got !== want)
       return { ok: false, detail: `${a.name} sha256 does not match ${b.checksumFile}: the archive changed after it was written; do not rely on it` }
@@ -49,7 +54,7 @@ async function integrity(s: NodeSession, b: Backup, a: Archive): Promise<V & { l
   return { ok: true, detail: `${a.name} ${parts.join(', ')}`, listing }
 }
 
-async function restore(s: NodeSession, b: Backup, a: Archive, listing: string | undefined, listMax: number): Promise<V> {
+async function restore(s: NodeSession, b: Backup, a: Archive, listing: string | undefined, listMax: number, step?: Step): Promise<V> {
   const file = `${b.path}/${a.name}`
   const kind = archiveKind(a.name)
   if (!kind) return { ok: false, detail: `${a.name}: format unknown, cannot test a restore (declare a .tar* or compressed backup)` }
@@ -69,8 +74,19 @@ async function restore(s: NodeSession, b: Backup, a: Archive, listing: string | 
   const listed = parseTarVerbose(listing).reduce((t, e) => t + (e.size ?? 0), 0)
   const need = kind.tar ? listed : a.size * 10
   const hash = expected.some((e) => e.digest)
-  const r = await s.run({ script: restoreScript(file, kind, need, hash) }, { check: false, timeoutMs: LONG_TIMEOUT_MS })
-  const why = r.stderr.trim().split('\n').slice(-2).join(' ')
+  step?.phase(`${s.name} ${b.name}: test restore of ${a.name}`)
+  // A tar's listing gives the size to expect; a bare compressed file's size is only known once it is out.
+  const total = kind.tar ? listed : undefined
+  let partial = ''
+  const onStderr = (d: Buffer) => {
+    const lines = (partial + d.toString('utf8')).split('\n')
+    partial = lines.pop()!
+    const got = splitRestoreMeter(lines.join('\n')).bytes.at(-1)
+    if (got !== undefined) step?.measured({ bytes: got, total })
+  }
+  const meterSec = step ? Math.min(1, progressEveryMs() / 1000) : undefined
+  const r = await s.run({ script: restoreScript(file, kind, need, hash, meterSec) }, { check: false, timeoutMs: LONG_TIMEOUT_MS, onStderr })
+  const why = splitRestoreMeter(r.stderr).rest.trim().split('\n').slice(-2).join(' ')
   if (r.code === 92) return { ok: false, detail: `not attempted: ${why}` }
   if (r.code === 91) return { ok: false, detail: `restore of ${a.name} failed: ${why}` }
   if (r.code !== 0) return { ok: false, detail: `restore of ${a.name} failed (exit ${r.code}): ${why}` }
@@ -88,7 +104,7 @@ async function restore(s: NodeSession, b: Backup, a: Archive, listing: string | 
   return { ok: true, detail: `test restore of ${a.name}: ${files} files match ${against}${hash ? ' by sha256' : ''}; scratch removed` }
 }
 
-async function verifyBackup(s: NodeSession, b: Backup, opts: BackupVerifyOptions): Promise<Record<string, V & { ms: number }>> {
+async function verifyBackup(s: NodeSession, b: Backup, opts: BackupVerifyOptions, step?: Step): Promise<Record<string, V & { ms: number }>> {
   const out: Record<string, V & { ms: number }> = {}
   let t = performance.now()
   const lap = (k: string, v: V) => {
@@ -107,14 +123,19 @@ async function verifyBackup(s: NodeSession, b: Backup, opts: BackupVerifyOptions
     return out
   }
   if (isPg(b)) {
+    step?.phase(`${s.name} ${b.name}: reading ${j.newest.name} end to end`)
     const integ = await pgIntegrity(s, b, j.newest)
     lap('integrity', integ)
-    if (opts.restore) lap('restore', await pgRestore(s, b, j.newest, integ, opts.restoreTimeoutMs))
+    if (opts.restore) {
+      // The PostgreSQL restore runs as one script on the node (extract, verify, start, query): its phase and time are what is known.
+      step?.phase(`${s.name} ${b.name}: test restore of ${j.newest.name} (extract, pg_verifybackup, start, query)`)
+      lap('restore', await pgRestore(s, b, j.newest, integ, opts.restoreTimeoutMs))
+    }
     return out
   }
-  const integ = await integrity(s, b, j.newest)
+  const integ = await integrity(s, b, j.newest, step)
   lap('integrity', integ)
-  if (opts.restore) lap('restore', await restore(s, b, j.newest, integ.ok ? integ.listing : undefined, opts.listMax ?? 5))
+  if (opts.restore) lap('restore', await restore(s, b, j.newest, integ.ok ? integ.listing : undefined, opts.listMax ?? 5, step))
   return out
 }
 
@@ -136,15 +157,20 @@ export async function backupVerifyPair(pair: Pair, pool: SshPool, backups: Backu
       const res: CheckResult[] = []
       for (const b of backups) {
         if (down) {
+          opts.progress?.step(`${n.name} ${b.name}`).done()
           res.push(...steps.map((k) => unreachableResult(pair, n.name, `${b.name}:${k}`, down)))
           continue
         }
+        const step = opts.progress?.step(`${n.name} ${b.name}`)
+        step?.phase(`${n.name} ${b.name}: listing`)
         try {
-          const got = await verifyBackup(pool.session(pair, n), b, opts)
+          const got = await verifyBackup(pool.session(pair, n), b, opts, step)
           res.push(...steps.map((k) => ({ pair: pair.name, node: n.name, check: `${b.name}:${k}`, ok: got[k].ok, detail: got[k].detail, ms: got[k].ms })))
         } catch (e) {
           const detail = failureDetail(e)
           res.push(...steps.map((k) => ({ pair: pair.name, node: n.name, check: `${b.name}:${k}`, ok: false, detail, ms: 0 })))
+        } finally {
+          step?.done()
         }
       }
       return res

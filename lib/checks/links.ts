@@ -6,11 +6,12 @@ import type { Node, Pair } from '../inventory/schema.ts'
 import { perNode } from './node.ts'
 import { describeTarget, parseReach, probeArgs, type ProbeResult, type Target } from './reach.ts'
 import type { Check, CheckContext, Verdict } from './types.ts'
+import { peerAddress } from '../inventory/peer-address.ts'
 
 export function linkTargets(ctx: Pick<CheckContext, 'inv'>, pair: Pair, node: Node): Target[] {
   const peers = pair.nodes
     .filter((n) => n.name !== node.name)
-    .map((n) => ({ label: `peer ${n.name}`, host: n.address, port: sshSettings(ctx.inv, pair, n).port }))
+    .map((n) => ({ label: `peer ${n.name}`, host: peerAddress(n), port: sshSettings(ctx.inv, pair, n).port }))
   const endpoints = (pair.preconditions?.endpoints ?? []).map((e) => ({ label: `${e.kind} ${e.name}`, host: e.host, port: e.port }))
   return [...peers, ...endpoints]
 }

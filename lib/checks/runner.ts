@@ -8,6 +8,7 @@ import type { SshPool } from '../ssh.ts'
 import { writeNodeState } from '../state.ts'
 import type { Check, CheckContext, CheckResult } from './types.ts'
 import { unreachableResult } from '../outcome.ts'
+import type { StepProgress } from '../progress.ts'
 
 export interface VerifyOptions {
   deep?: boolean
@@ -15,6 +16,8 @@ export interface VerifyOptions {
   /** Write the summary to each reachable node's state (status shows it); only for full runs. */
   record?: boolean
   now?: () => number
+  /** Shown while it runs: one step per check, with what the check says it is doing. */
+  progress?: StepProgress
 }
 
 /** A node the run could not get into, as a failed result; the advice comes from the error's flags. */
@@ -39,6 +42,7 @@ export async function verifyPair(inv: LoadedInventory, pair: Pair, pool: SshPool
   const results: CheckResult[] = []
   for (const check of checks.filter((c) => c.appliesTo?.(pair) ?? true)) {
     let got: CheckResult[]
+    ctx.step = opts.progress?.step(`${pair.name} ${check.name}`)
     try {
       got = await check.run(ctx)
     } catch (e) {
@@ -48,6 +52,9 @@ export async function verifyPair(inv: LoadedInventory, pair: Pair, pool: SshPool
           ? `error: ${e.message}`
           : `internal error (a bug in hapair, please report it): ${(e as Error)?.stack?.split('\n').slice(0, 2).join(' ') ?? e}`
       got = ctx.reachable.map((n) => ({ pair: pair.name, node: n.name, check: check.name, ok: false, detail, ms: 0 }))
+    } finally {
+      ctx.step?.done()
+      ctx.step = undefined
     }
     for (const n of pair.nodes) {
       const mine = got.filter((r) => r.node === n.name)

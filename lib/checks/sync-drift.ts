@@ -67,7 +67,10 @@ export const syncDriftCheck: Check = {
       const scope = itemScope(ctx.pair, item)
       if (scope.whole) continue // the whole item is protected: sync never touches it
       const started = performance.now()
+      ctx.step?.phase(`${ctx.pair.name} sync-drift: ${ctx.deep ? 'hashing' : 'listing'} ${item.name} on ${ctx.reachable.map((n) => n.name).join(', ')}`)
       const runs = await listItem(ctx, item, scope.protect)
+      // What was compared, as the active node's listing sizes it: known once the item is done, not before.
+      ctx.step?.add([...(runs[ctx.active]?.tree?.values() ?? [])].reduce((n, e) => n + (e.type === 'f' ? e.size : 0), 0))
       const took = performance.now() - started
       for (const n of ctx.reachable) {
         ms[n.name] += took

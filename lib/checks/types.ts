@@ -7,6 +7,7 @@ import type { CheckResult } from '../report/types.ts'
 import type { SshPool } from '../ssh.ts'
 import type { NodeState } from '../state.ts'
 import type { Problem } from '../observe.ts'
+import type { Step } from '../progress.ts'
 
 export type { CheckResult } from '../report/types.ts'
 
@@ -32,6 +33,8 @@ export interface CheckContext {
   listMax: number
   /** Controller clock, injectable for tests. */
   now: () => number
+  /** The running check's line in the progress meter, when one is shown: what it does now, bytes it covered. */
+  step?: Step
 }
 
 /** What a check says about one node; the runner adds pair, check name and timing. */

@@ -5,11 +5,13 @@ import type { LoadedInventory } from '../inventory/load.ts'
 import { RefusedError } from '../errors.ts'
 import type { SshPool } from '../ssh.ts'
 import { runSync } from '../sync/index.ts'
+import type { SyncProgress } from '../sync/progress.ts'
 import { behind } from '../freshness.ts'
 import type { Plan } from './plan.ts'
 import { archiveInflight, recoverInflight } from '../sync/follow/recover.ts'
 
-export async function failbackSync(inv: LoadedInventory, pool: SshPool, plan: Plan, force: boolean): Promise<string> {
+/** progress: the sync-back's transfers are shown as sync shows them (the playbook's stderr meter). */
+export async function failbackSync(inv: LoadedInventory, pool: SshPool, plan: Plan, force: boolean, progress?: SyncProgress): Promise<string> {
   if (!plan.pair.sync?.items.length) return 'no sync items'
   const active = plan.obs.view.active
   // The records already name the target: its data is the newest there is; nothing flows into it.
@@ -21,7 +23,7 @@ export async function failbackSync(inv: LoadedInventory, pool: SshPool, plan: Pl
     recovered = `recovered ${r.sent} in-flight file(s) from ${plan.to.name} (replaced copies in ${r.backupDir}${r.skippedDeletes ? `; ${r.skippedDeletes} deletion(s) not repeated` : ''}); `
   }
   // lockHeld: this failback holds the pair's lock itself; sync refuses to run under anyone else's.
-  const report = await runSync(inv, plan.pair, pool, { lockHeld: true, force })
+  const report = await runSync(inv, plan.pair, pool, { lockHeld: true, force, progress })
   const sent = report.results.reduce((n, r) => n + r.sent, 0)
   const elsewhere = report.results.filter((r) => r.target !== plan.to.name && r.outcome !== 'ok' && r.outcome !== 'skipped')
   const lacks = (await behind(pool, plan.pair, active, [plan.to.name]))[plan.to.name] ?? []

@@ -23,6 +23,8 @@ ${
     ? `  --inflight   files the target changed before a takeover that never reached the active node (status lists them):
                recover ships the target's versions to the active node first (the copies they replace are kept),
                discard lets the active node's versions overwrite them; without it such a failback refuses
+  progress     while the sync-back transfers, stderr shows files and bytes done, rate and time left:
+               a live line on a terminal, else a line every 3 s
 `
     : ''
 }  exit 0 done (or nothing to do), 1 failed (the pair stays locked; re-run to finish), 2 bad input, 3 refused for safety`

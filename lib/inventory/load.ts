@@ -103,7 +103,7 @@ export interface ResolvedHop {
   keyFile?: string
 }
 
-export type ResolvedSsh = Required<Pick<SshSettings, 'user' | 'port' | 'connectTimeoutMs' | 'commandTimeoutMs'>> & {
+export type ResolvedSsh = Required<Pick<SshSettings, 'user' | 'port' | 'connectTimeoutMs' | 'commandTimeoutMs' | 'become'>> & {
   keyFile?: string
   knownHostsFile?: string
   /** Bastions, first hop first; empty: the controller connects directly. */
@@ -119,6 +119,7 @@ export function sshSettings(inv: LoadedInventory, pair: Pair, node: Node): Resol
   return {
     user,
     port: merged.port ?? 22,
+    become: merged.become ?? 'none',
     connectTimeoutMs: merged.connectTimeoutMs ?? 5000,
     commandTimeoutMs: merged.commandTimeoutMs ?? 30000,
     keyFile,

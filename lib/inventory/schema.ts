@@ -44,6 +44,13 @@ export const SshSettings = Obj(
   {
     user: T.Optional(T.String({ minLength: 1, default: 'root', description: 'login user on the node; default root' })),
     port: T.Optional(D(Port, 'SSH port of the node; default 22')),
+    become: T.Optional(
+      T.Union([T.Literal('none'), T.Literal('sudo')], {
+        default: 'none',
+        description:
+          "how a non-root user gets root on the node: sudo runs every command through 'sudo -n /bin/sh -c' (no password prompt; see docs/inventory.md for the sudoers rule); default none (the user is root)",
+      }),
+    ),
     keyFile: T.Optional(FileName('private key; relative paths are resolved from the inventory file')),
     knownHostsFile: T.Optional(FileName("known_hosts that pins every node's host key (relative to the inventory file)")),
     connectTimeoutMs: T.Optional(Duration('TCP + handshake timeout', 5000)),
@@ -71,8 +78,15 @@ export const Node = Obj({
   address: T.Optional(
     T.String({
       format: 'ipv4',
-      description: 'admin address: SSH and node-to-node sync use it; a node of a pair with a provision block may leave it out until import-stack writes it',
+      description:
+        'admin address: the controller reaches the node here (SSH), and so do its peers unless privateAddress is set; a node of a pair with a provision block may leave it out until import-stack writes it',
     }),
+  ),
+  privateAddress: T.Optional(
+    D(
+      Ipv4,
+      "the node's address on the pair's private network: node-to-node traffic (sync, the probes a surviving node makes of the active) goes there, while the controller keeps using address; import-stack writes it from the stack's outputs",
+    ),
   ),
   address6: T.Optional(D(Ipv6, 'admin IPv6 address of the node (optional)')),
   serviceAddress: T.Optional(D(Ipv4, "fixed IPv4 address the node's services listen on, besides the floating IPs; checks probe it (default: address)")),

@@ -131,3 +131,164 @@ export function yamlSetScalar(text: string, at: Path, value: string): string | u
   if (nl < 0) return `${text}${eol}${indent}${key}: ${value}`
   return splice(text, nl + 1, 0, `${indent}${key}: ${value}${eol}`)
 }
+
+// ---- YAML ------------------------------------------------------------------------------------
+
+/** The file's own indentation unit and sequence style, so inserted blocks look like their neighbours. */
+function yamlFormatting(text: string): { indent: number; indentSeq: boolean; eol: string } {
+  const widths = [...text.matchAll(/\n( +)\S/g)].map((m) => m[1].length)
+  const indent = widths.length ? Math.min(...widths, 8) : 2
+  // "key:\n- item" at the key's own column: sequences not indented under their key.
+  const indentSeq = !/(^|\n)( *)[^\s#-][^\n]*:[ \t]*(#[^\n]*)?\r?\n\2- /.test(text)
+  return { indent, indentSeq, eol: text.includes('\r\n') ? '\r\n' : '\n' }
+}
+
+const isCollection = (v: unknown) => typeof v === 'object' && v !== null
+
+/** One scalar or collection on one line, as it may stand inside a flow collection: `{ a: 1 }` or `{a: 1}`. */
+function yamlInline(value: unknown, padded: boolean): string {
+  const pad = padded ? ' ' : ''
+  if (Array.isArray(value)) return value.length ? `[${pad}${value.map((v) => yamlInline(v, padded)).join(', ')}${pad}]` : '[]'
+  if (isObject(value)) {
+    const e = Object.entries(value).filter(([, v]) => v !== undefined)
+    return e.length ? `{${pad}${e.map(([k, v]) => `${yamlInline(k, padded)}: ${yamlInline(v, padded)}`).join(', ')}${pad}}` : '{}'
+  }
+  // The yaml library's own flow rendering of a one-element sequence quotes what a flow context needs quoted.
+  return YAML.stringify([value], { collectionStyle: 'flow', lineWidth: 0 }).trim().slice(2, -2)
+}
+
+/** A new scalar in the style of the one it replaces: double- or single-quoted stays so, plain stays plain where it can. */
+function yamlScalarLike(old: YAML.Scalar, value: unknown, inFlow: boolean): string {
+  if (typeof value === 'string' && old.type === 'QUOTE_DOUBLE') return JSON.stringify(value)
+  if (typeof value === 'string' && old.type === 'QUOTE_SINGLE') return `'${value.replace(/'/g, "''")}'`
+  return inFlow ? yamlInline(value, false) : YAML.stringify(value, { lineWidth: 0 }).trimEnd()
+}
+
+/** `key: value` (a block value on the lines after), its first line unindented, the rest at indent. */
+function yamlBlockEntry(key: string | number | undefined, value: unknown, indent: string, f: ReturnType<typeof yamlFormatting>): string {
+  const body = YAML.stringify(key === undefined ? [value] : { [key]: value }, { indent: f.indent, indentSeq: f.indentSeq, lineWidth: 0 }).trimEnd()
+  return body
+    .split('\n')
+    .map((l, i) => (i === 0 ? l : indent + l))
+    .join(f.eol)
+}
+
+const lineStart = (text: string, at: number) => text.lastIndexOf('\n', at - 1) + 1
+/** Just past the end of the line `at` is on (its newline included). */
+function lineEnd(text: string, at: number): number {
+  if (at > 0 && text[at - 1] === '\n') return at
+  const nl = text.indexOf('\n', at)
+  return nl < 0 ? text.length : nl + 1
+}
+
+/**
+ * Sets (or, with undefined, removes) one value in YAML text. A scalar's own characters are
+ * replaced; a collection is rewritten where it stands (on its line in a flow collection, as a
+ * block at its key's indentation otherwise); a missing key becomes one new entry in its mapping.
+ * Everything else — comments, flow mappings, quoting, key order — keeps its bytes. Where the
+ * text is laid out some way this does not handle, the yaml Document API does the edit (comments
+ * kept, though it may respace the file).
+ */
+export function yamlSet(text: string, at: Path, value: unknown): string {
+  const doc = YAML.parseDocument(text)
+  const node = doc.getIn(at, true) as YAML.Node | undefined
+  const parent = (at.length ? doc.getIn(at.slice(0, -1), true) : undefined) as YAML.Node | undefined
+  const key = at[at.length - 1]
+  const f = yamlFormatting(text)
+  // Any flow collection on the way down puts the value in a flow context: one line, no block,
+  // spaced like the outermost one (`{ a: 1 }` or `{a: 1}`).
+  let flowStart: number | undefined
+  for (let i = 0; i < at.length && flowStart === undefined; i++) {
+    const c = doc.getIn(at.slice(0, i), true) as YAML.Node | undefined
+    if ((YAML.isMap(c) || YAML.isSeq(c)) && c.flow && c.range) flowStart = c.range[0]
+  }
+  const inFlow = flowStart !== undefined
+  const flowPadded = inFlow && /^[[{] /.test(text.slice(flowStart, flowStart! + 2))
+  const fallback = () => {
+    if (value === undefined) doc.deleteIn(at)
+    else doc.setIn(at, value)
+    return doc.toString()
+  }
+  if (at.length && !(YAML.isMap(parent) || YAML.isSeq(parent))) {
+    if (value === undefined) return text
+    const up = at.slice(0, -1)
+    return up.length && !YAML.isNode(parent) ? yamlSet(text, up, typeof key === 'number' ? [value] : { [key]: value }) : fallback()
+  }
+  const pairOf = () => (YAML.isMap(parent) ? parent.items.find((p) => YAML.isScalar(p.key) && String(p.key.value) === String(key)) : undefined)
+
+  if (value === undefined) {
+    if (node === undefined) return text
+    if (!YAML.isMap(parent) || !node.range) return fallback()
+    const items = parent.items
+    const i = items.findIndex((p) => p === pairOf())
+    const k = items[i]?.key as YAML.Node | undefined
+    if (!k?.range) return fallback()
+    if (parent.flow) {
+      const next = items[i + 1]?.key as YAML.Node | undefined
+      const prev = items[i - 1]?.value as YAML.Node | undefined
+      if (next?.range) return splice(text, k.range[0], next.range[0] - k.range[0], '')
+      if (prev?.range) return splice(text, prev.range[1], node.range[1] - prev.range[1], '')
+      return parent.range ? splice(text, parent.range[0], parent.range[1] - parent.range[0], '{}') : fallback()
+    }
+    const from = lineStart(text, k.range[0])
+    if (text.slice(from, k.range[0]).trim() !== '') return fallback() // "- key: …" starts a sequence item: leave it to the Document API
+    return splice(text, from, lineEnd(text, node.range[1]) - from, '')
+  }
+
+  if (node?.range) {
+    if (YAML.isScalar(node) && !isCollection(value)) {
+      // "key:" with nothing after it: the new value needs the space a colon wants before it.
+      const gap = node.range[0] === node.range[1] && text[node.range[0] - 1] === ':' ? ' ' : ''
+      return splice(text, node.range[0], node.range[1] - node.range[0], gap + yamlScalarLike(node, value, inFlow))
+    }
+    if (inFlow || ((YAML.isMap(node) || YAML.isSeq(node)) && node.flow)) {
+      const own = text.slice(node.range[0], node.range[1])
+      const padded = /^[[{]/.test(own) ? /^[[{] /.test(own) : flowPadded
+      return splice(text, node.range[0], node.range[1] - node.range[0], yamlInline(value, padded))
+    }
+    // A block collection (or a scalar becoming one) under a key: the whole entry rewritten at the key's column.
+    const p = pairOf()
+    const k = p?.key as YAML.Node | undefined
+    if (!k?.range) return fallback()
+    const indent = text.slice(lineStart(text, k.range[0]), k.range[0]).replace(/[^\t]/g, ' ')
+    // A scalar's entry ends with its line (a trailing comment goes with the old value); a block collection's range ends past its last line.
+    const end = YAML.isScalar(node) ? lineEnd(text, node.range[1]) : node.range[1]
+    return splice(text, k.range[0], end - k.range[0], yamlBlockEntry(String(key), value, indent, f) + (text[end - 1] === '\n' ? f.eol : ''))
+  }
+
+  // Missing: a new entry at the end of its mapping (or sequence).
+  const coll = parent as YAML.YAMLMap | YAML.YAMLSeq
+  if (YAML.isSeq(coll) && key !== coll.items.length) throw new Error(`yamlSet: index ${key} past the end of a sequence of ${coll.items.length}`)
+  const items = coll.items as unknown[]
+  const last = items[items.length - 1]
+  const lastNode = (YAML.isPair(last) ? (last.value ?? last.key) : last) as YAML.Node | undefined
+  const firstNode = (YAML.isPair(items[0]) ? items[0].key : items[0]) as YAML.Node | undefined
+  if (!lastNode?.range || !firstNode?.range || !coll.range) return fallback()
+  if (coll.flow) {
+    const padded = /^[[{] /.test(text.slice(coll.range[0], coll.range[0] + 2))
+    const entry = YAML.isMap(coll) ? `${yamlInline(String(key), padded)}: ${yamlInline(value, padded)}` : yamlInline(value, padded)
+    return splice(text, lastNode.range[1], 0, `, ${entry}`)
+  }
+  // What precedes the first entry on its line: a mapping's indentation ("- " of a sequence item
+  // counts as indentation for the mapping inside it), or a sequence's indentation and its "- ".
+  const before = text.slice(lineStart(text, firstNode.range[0]), firstNode.range[0])
+  const indent = (YAML.isSeq(coll) ? before.replace(/-\s*$/, '') : before).replace(/[^\t]/g, ' ')
+  const line = `${indent}${yamlBlockEntry(YAML.isMap(coll) ? String(key) : undefined, value, indent, f)}${f.eol}`
+  const end = lineEnd(text, lastNode.range[1])
+  return splice(text, end, 0, (end === text.length && !text.endsWith('\n') ? f.eol : '') + line)
+}
+
+/** Edits YAML text (whose value is before) until it reads after, one changed value at a time. */
+export function yamlApply(text: string, before: unknown, after: unknown, at: Path = []): string {
+  if (JSON.stringify(before) === JSON.stringify(after)) return text
+  if (isObject(before) && isObject(after)) {
+    for (const k of Object.keys(before)) if (!(k in after)) text = yamlSet(text, [...at, k], undefined)
+    for (const k of Object.keys(after)) text = k in before ? yamlApply(text, before[k], after[k], [...at, k]) : yamlSet(text, [...at, k], after[k])
+    return text
+  }
+  if (Array.isArray(before) && Array.isArray(after) && before.length === after.length) {
+    after.forEach((v, i) => (text = yamlApply(text, before[i], v, [...at, i])))
+    return text
+  }
+  return yamlSet(text, at, after)
+}

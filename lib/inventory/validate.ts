@@ -111,6 +111,8 @@ function schemaErrors(data: unknown): (Problem & { at: string; structural: boole
       // A whole file that is one scalar (a key or a password file read as YAML) is never quoted.
       if (e.instancePath === '') message += got === null ? ' (got null)' : ` (got ${Array.isArray(got) ? 'an array' : `a ${typeof got}`})`
       else if (got !== undefined && typeof got !== 'object') message += ` (got ${show(got)})`
+      // A YAML key written with nothing after its colon reads as null: say so, not "got null".
+      else if (got === null) message += ' (got null, which is also what a YAML key with nothing after its colon reads as: give it a value, or remove the key)'
     }
     const key = `${path}\u0000${message}`
     if (!seen.has(key)) {
@@ -375,6 +377,13 @@ function labProblems(inv: Inventory, out: Problem[]) {
       if (!inSubnet(n.address, subnet)) out.push({ path: at, message: `${n.address} is not inside the lab subnet ${subnet}` })
       else if (reservedInSubnet(n.address, subnet)) out.push({ path: at, message: `${n.address} is the network or broadcast address of ${subnet}` })
       else if (n.address === controller) out.push({ path: at, message: `${n.address} is the lab controller's address` })
+      // The lab has one link: a node's "private" address is a second one on it, which the peers reach and the controller need not use.
+      const priv = n.privateAddress
+      const pat = `pairs/${pi}/nodes/${ni}/privateAddress`
+      if (priv === undefined) return
+      if (!inSubnet(priv, subnet)) out.push({ path: pat, message: `${priv} is not inside the lab subnet ${subnet} (the lab has one link)` })
+      else if (reservedInSubnet(priv, subnet)) out.push({ path: pat, message: `${priv} is the network or broadcast address of ${subnet}` })
+      else if (priv === controller) out.push({ path: pat, message: `${priv} is the lab controller's address` })
     })
     p.floatingIps?.forEach((f, fi) => {
       const at = `pairs/${pi}/floatingIps/${fi}/address`

@@ -84,6 +84,7 @@ export async function createNodeNet(plan: LabPlan, n: NodePlan): Promise<void> {
 
 export async function nodeIfaceUp(n: NodePlan): Promise<void> {
   await ip(['-n', n.ns, 'addr', 'replace', `${n.address}/${n.prefix}`, 'dev', n.iface])
+  if (n.privateAddress) await ip(['-n', n.ns, 'addr', 'replace', `${n.privateAddress}/${n.prefix}`, 'dev', n.iface])
   await ip(['-n', n.ns, 'link', 'set', n.iface, 'up'])
 }
 

@@ -43,6 +43,10 @@ mount -n --bind "$1/backups" /var/backups
 mount -n --bind "$1/log" /var/log
 mount -n --bind "$1/lib" /var/lib
 mount -n --bind "$1/root" /root
+if [ -d "$1/etc" ]; then
+  for f in passwd group shadow hosts; do mount -n --bind "$1/etc/$f" "/etc/$f"; done
+  mount -n --bind "$1/etc/sudoers.d" /etc/sudoers.d
+fi
 hostname "$2"
 echo ready
 exec sleep infinity </dev/null >/dev/null 2>&1`

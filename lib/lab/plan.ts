@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { InputError } from '../errors.ts'
-import { sshSettings, type LoadedInventory } from '../inventory/load.ts'
+import { sshSettings, type LoadedInventory, type ResolvedSsh } from '../inventory/load.ts'
+import type { LoginUser } from './login-user.ts'
 import type { Service } from '../inventory/schema.ts'
 
 export const BRIDGE = 'br0'
@@ -65,11 +66,15 @@ export interface NodePlan {
   port: string
   iface: string
   address: string
+  /** A second address on the same link, standing for the node's private network address: the peers reach it there. */
+  privateAddress?: string
   prefix: number
   sshPort: number
   /** Host directory holding this node's /srv, /var/backups, /var/log and /var/lib. */
   root: string
   services: ServicePlan[]
+  /** The inventory logs in as this non-root user (ssh.user): the lab creates it inside the node. */
+  login?: LoginUser
 }
 export interface FloatingPlan {
   name?: string
@@ -104,6 +109,8 @@ export function servicePlan(s: Service): ServicePlan {
   return { name: s.name, singleton: s.singleton ?? false, http: ports('http'), tcp: ports('tcp'), ...(s.postgresql ? { postgresql: true } : {}) }
 }
 
+const loginUser = (ssh: ResolvedSsh): { login?: LoginUser } => (ssh.user === 'root' ? {} : { login: { name: ssh.user, become: ssh.become } })
+
 export function labPlan(inv: LoadedInventory): LabPlan {
   const lab = inv.data.lab
   if (!lab) throw new InputError(`${inv.file}: no "lab" block; the lab builds only inventories that declare one`)
@@ -126,10 +133,12 @@ export function labPlan(inv: LoadedInventory): LabPlan {
         port: nodePort(lab.name, index - 1),
         iface,
         address: node.address,
+        ...(node.privateAddress ? { privateAddress: node.privateAddress } : {}),
         prefix,
         sshPort: sshSettings(inv, pair, node).port,
         root: path.join(stateDir, 'nodes', node.name),
         services,
+        ...loginUser(sshSettings(inv, pair, node)),
       })
     }
     const primary = pair.nodes.find((n) => n.name === pair.primary)!

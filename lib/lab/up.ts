@@ -16,6 +16,7 @@ import { installLabGuards } from './guard.ts'
 import { buildLabPostgres } from './postgres.ts'
 import { stateFromPlan, writeState } from './state.ts'
 import { requireLabHost } from './tools.ts'
+import { checkLoginUser, NODE_AUTHORIZED_KEYS, writeLoginUser } from './login-user.ts'
 
 export interface LabOptions {
   /** One line per step (the CLI prints them); silent when omitted. */
@@ -64,12 +65,15 @@ function prepareNode(n: NodePlan, authorizedKeys: string, shared: { secret: stri
   for (const d of [p.srv, p.backups, p.log, p.lib, p.home]) mkdirSync(d, { recursive: true, mode: 0o700 })
   seedNode(n, shared)
   installServices(n)
-  writeFileSync(p.sshdConfig, sshdConfig(n, authorizedKeys))
+  if (n.login) writeLoginUser(n, n.login, authorizedKeys)
+  // sshd reads the keys as the user logging in, who may not reach the lab's state dir.
+  writeFileSync(p.sshdConfig, sshdConfig(n, n.login ? NODE_AUTHORIZED_KEYS : authorizedKeys))
 }
 
 export async function labUp(inv: LoadedInventory, opts: LabOptions = {}): Promise<LabUpResult> {
   requireLabHost()
   const plan: LabPlan = labPlan(inv)
+  for (const n of plan.nodes) if (n.login) checkLoginUser(inv.file, n.name, n.login)
   const log = opts.log ?? (() => {})
   const t0 = Date.now()
   const step = async <T>(label: string, fn: () => Promise<T> | T, detail: (r: T) => string): Promise<T> => {

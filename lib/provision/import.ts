@@ -7,7 +7,7 @@ import path from 'node:path'
 import YAML from 'yaml'
 import { InputError, RefusedError } from '../errors.ts'
 import { isYamlFile, parseInventory, readInventoryText, sshSettings, type LoadedInventory } from '../inventory/load.ts'
-import { jsonApply } from '../inventory/text-edit.ts'
+import { jsonApply, yamlApply } from '../inventory/text-edit.ts'
 import { decodeUtf8 } from '../inventory/read-file.ts'
 import type { FloatingIp, Inventory, Pair } from '../inventory/schema.ts'
 import { hostField, knownHostsEntries } from '../known-hosts.ts'
@@ -18,7 +18,7 @@ import type { StackOutputs, StackPairOutput } from './outputs.ts'
 export interface ImportResult {
   /** The resolved inventory, already validated. */
   inventory: LoadedInventory
-  /** Its text: the source inventory's own with only the changed values edited (JSON), so a re-import diffs as what the stack changed. */
+  /** Its text: the source inventory's own with only the changed values edited (JSON or YAML), so a re-import diffs as what the stack changed. */
   text: string
   /** One line per change, for the person running the import. */
   changes: string[]
@@ -61,6 +61,10 @@ function importPair(pair: Pair, out: StackPairOutput, where: string, changes: st
     const at = `${pair.name}/${node.name}`
     if (node.address !== o.ipv4) changes.push(`${at}: address ${node.address ?? '(none)'} -> ${o.ipv4}`)
     node.address = o.ipv4
+    if (o.privateIpv4 && node.privateAddress !== o.privateIpv4) {
+      changes.push(`${at}: privateAddress ${node.privateAddress ?? '(none)'} -> ${o.privateIpv4}`)
+      node.privateAddress = o.privateIpv4
+    }
     if (o.ipv6 && node.address6 !== o.ipv6) {
       changes.push(`${at}: address6 ${node.address6 ?? '(none)'} -> ${o.ipv6}`)
       node.address6 = o.ipv6
@@ -220,12 +224,14 @@ function controllerPins(inv: LoadedInventory, outputs: StackOutputs, outputsFile
 }
 
 /**
- * The source JSON inventory's text edited value by value into data, so the author's layout
- * (one-line objects, indentation, line endings) survives and only what the stack changed differs.
- * Written fresh when there is no JSON source to edit (a YAML source or output, an unreadable file).
+ * The source inventory's text edited value by value into data, so the author's layout (comments,
+ * flow mappings, one-line objects, indentation, line endings, key order) survives and only what
+ * the stack changed differs. Written fresh when there is no source of the same format to edit
+ * (a JSON inventory written out as YAML or the other way round, an unreadable file).
  */
 function render(inv: LoadedInventory, data: Inventory, outFile: string): string {
-  if (isYamlFile(outFile) || isYamlFile(inv.file)) return serialise(data, outFile)
+  const yaml = isYamlFile(outFile)
+  if (yaml !== isYamlFile(inv.file)) return serialise(data, outFile)
   let source: string
   try {
     source = readInventoryText(inv.file)
@@ -234,7 +240,7 @@ function render(inv: LoadedInventory, data: Inventory, outFile: string): string 
   }
   const bom = source.startsWith('\uFEFF') ? '\uFEFF' : ''
   const body = source.slice(bom.length)
-  return bom + jsonApply(body, JSON.parse(body), data)
+  return bom + (yaml ? yamlApply(body, YAML.parse(body), data) : jsonApply(body, JSON.parse(body), data))
 }
 
 /** JSON with two-space indent, or YAML for .yaml/.yml files. */

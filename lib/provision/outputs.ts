@@ -22,6 +22,8 @@ export const StackNodeOutput = T.Object(
     id: Id,
     ipv4: T.String({ description: 'IPv4 address (checked below: TypeBox has no format checkers registered)' }),
     ipv6: T.Optional(T.String()),
+    /** The node's address on the pair's private network (absent in outputs of stacks older than it). */
+    privateIpv4: T.Optional(T.String()),
     /** The sshd host key the stack generated (absent in outputs of stacks older than that). */
     hostKey: T.Optional(StackKeyOutput),
     /** The node's node-to-node sync key (its public half, authorized on the peers). */
@@ -83,6 +85,8 @@ export function parseStackOutputs(text: string, file: string): StackOutputs {
       for (const [node, n] of Object.entries(p.nodes)) {
         const at = `${file}: pairs/${pair}/nodes/${node}`
         if (!IPV4.test(n.ipv4)) problems.push(`${at}/ipv4: not an IPv4 address (got ${JSON.stringify(n.ipv4)})`)
+        if (n.privateIpv4 !== undefined && !IPV4.test(n.privateIpv4))
+          problems.push(`${at}/privateIpv4: not an IPv4 address (got ${JSON.stringify(n.privateIpv4)})`)
         for (const k of ['hostKey', 'syncKey'] as const) {
           const key = n[k]
           if (!key) continue

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { InputError } from '../errors.ts'
 import { sshSettings, type LoadedInventory } from '../inventory/load.ts'
 import type { Node, Pair } from '../inventory/schema.ts'
-import { inboundRules, type InboundRule } from './firewall.ts'
+import { inboundRules, sshPorts, type InboundRule } from './firewall.ts'
 
 export type Provider = 'hcloud' | 'digitalocean'
 export type Provision = NonNullable<Pair['provision']>
@@ -37,6 +37,8 @@ export interface PairPlan {
   /** provision.tokenFile, absolute: the one token source of this provider's stack (validate makes every pair agree). */
   tokenFile?: string
   rules: InboundRule[]
+  /** The nodes' SSH ports, as strings (firewall port specs). */
+  sshPorts: string[]
   labels: Record<string, string>
   floatingIps: FloatingIpPlan[]
 }
@@ -88,6 +90,7 @@ export function provisionPlan(inv: LoadedInventory, provider: Provider): PairPla
       ...(p.sshKey ? { existingSshKey: { ...p.sshKey } } : { sshPublicKey: publicKey(inv, p, at) }),
       ...(p.tokenFile ? { tokenFile: path.resolve(inv.dir, p.tokenFile) } : {}),
       rules: inboundRules(inv, pair),
+      sshPorts: sshPorts(inv, pair).map(String),
       labels: { ...p.labels, 'hapair-pair': pair.name, 'managed-by': 'hapair' },
       floatingIps: floatingIpPlans(pair, provider),
     })

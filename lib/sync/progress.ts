@@ -3,6 +3,7 @@
 // live line on a terminal or one line every few seconds in a log (cron, CI). stdout, and with it
 // --json, never carries any of it.
 import { siBytes } from '../format.ts'
+import { duration, progressEveryMs, type ProgressOptions } from '../progress.ts'
 
 /** One --info=progress2 record: bytes so far, percent of what rsync knows of so far, files sent. */
 export interface Progress2 {
@@ -55,16 +56,6 @@ export class Progress2Splitter {
   }
 }
 
-export interface ProgressOptions {
-  write: (text: string) => void
-  /** A terminal: one line redrawn in place. Otherwise one line every everyMs. */
-  tty: boolean
-  /** Prefix of every line, e.g. the pair's name. */
-  label: string
-  everyMs?: number
-  now?: () => number
-}
-
 interface Track {
   bytes: number
   pct: number
@@ -72,18 +63,8 @@ interface Track {
   done: boolean
 }
 
-/** Line interval without a terminal. */
-export const PROGRESS_EVERY_MS = 3000
 const REDRAW_MS = 250
 const RATE_WINDOW_MS = 10000
-
-const duration = (s: number) => {
-  if (!Number.isFinite(s)) return '?'
-  s = Math.round(s)
-  if (s < 60) return `${s} s`
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`
-  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`
-}
 
 /** The progress of one run: every item and target running at once feeds it; it draws the line. */
 export class SyncProgress {
@@ -104,7 +85,7 @@ export class SyncProgress {
     this.tracks.set(name, t)
     // One cadence from the first transfer to the end of the run, whatever starts and ends between.
     if (!this.o.tty && !this.timer) {
-      this.timer = setInterval(() => this.tick(), this.o.everyMs ?? PROGRESS_EVERY_MS)
+      this.timer = setInterval(() => this.tick(), this.o.everyMs ?? progressEveryMs())
       this.timer.unref()
     }
     return {

@@ -2,6 +2,7 @@
 // and its --stats and itemised output parsed into numbers. Pure; run-rsync.ts does the I/O.
 import type { SyncItem } from '../inventory/schema.ts'
 import { PARTIAL_DIR, protectRules } from './filters.ts'
+import { rsyncPath, type Become } from '../become.ts'
 
 export { PARTIAL_DIR }
 
@@ -11,6 +12,8 @@ export interface HopTarget {
   port: number
   /** The only name ssh looks the target's key up by (pin.ts hostKeyAlias): no other line can match. */
   hostKeyAlias: string
+  /** The target's ssh.become: its receiving rsync runs as root through sudo. */
+  become?: Become
 }
 
 export interface RsyncOptions {
@@ -105,7 +108,14 @@ function baseArgv(o: RsyncOptions, extra: string[] = []): string[] {
     `--timeout=${o.ioTimeoutSec}`, // a cut link ends the transfer (exit 30) instead of hanging
     '-e',
     sshCommand(o),
+    ...remoteRsync(o.target),
   ]
+}
+
+/** --rsync-path for a target logged into as a non-root user (ssh.become); nothing otherwise. */
+export function remoteRsync(target: HopTarget): string[] {
+  const p = rsyncPath(target.become ?? 'none')
+  return p ? [`--rsync-path=${p}`] : []
 }
 
 /** Protect and exclude rules: the same in every pass, so no pass reaches a protected or excluded path. */

@@ -10,6 +10,7 @@ import { STOPPED_EXIT, type Fence } from './lease.ts'
 import { hostKeyAlias } from './pin.ts'
 import { Progress2Splitter, type Progress2 } from './progress.ts'
 import { classifyExit, parseItemized, parseStats, parseTransferredSize, rsyncArgv } from './rsync.ts'
+import { peerAddress } from '../inventory/peer-address.ts'
 
 export interface RsyncOutcome {
   ok: boolean
@@ -51,7 +52,7 @@ export async function rsyncItem(o: {
   const opts = {
     item: o.item,
     protect: o.protect,
-    target: { user: ssh.user, address: o.target.address, port: ssh.port, hostKeyAlias: hostKeyAlias(o.pair, o.target) },
+    target: { user: ssh.user, address: peerAddress(o.target), port: ssh.port, hostKeyAlias: hostKeyAlias(o.pair, o.target), become: ssh.become },
     keyFile: o.pair.sync?.nodeKeyFile,
     knownHostsFile: o.pair.sync!.nodeKnownHostsFile!,
     dryRun: o.dryRun,

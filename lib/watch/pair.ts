@@ -23,6 +23,7 @@ import { rejoinPair } from '../postgres/rejoin-pair.ts'
 import { readInflight } from '../sync/follow/inflight.ts'
 import type { EventName } from './events.ts'
 import type { Metrics } from './metrics.ts'
+import { peerAddress } from '../inventory/peer-address.ts'
 
 export type Emit = (pair: string, event: EventName, fields?: Record<string, unknown>) => void
 
@@ -241,10 +242,11 @@ export class PairWatcher {
           const s = this.pool.session(this.pair, n)
           return {
             node: n,
-            view: remotePing(s, a.address, cfg.intervalMs),
+            // The survivor's own view of the active, over the pair's private network where it has one.
+            view: remotePing(s, peerAddress(a), cfg.intervalMs),
             checks: remoteChecks(
               s,
-              a.address,
+              peerAddress(a),
               checks.map((c) => c.check),
               active,
               cfg.checkIntervalMs,

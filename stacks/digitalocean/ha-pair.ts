@@ -3,12 +3,17 @@
 // declared) applied by tag. DigitalOcean has no anti-affinity placement: see README, "Provisioning a pair in the cloud".
 // The reserved IP needs no kernel configuration: DigitalOcean delivers it to the droplet's
 // anchor address, so cloud-init installs the node-side packages and holds nothing.
+// The droplets share the pair's own VPC, which carries node-to-node traffic (sync over SSH, the
+// probes a surviving node makes of the active). DigitalOcean's firewall filters VPC traffic
+// too, so the peers' rules name the VPC's range, never the droplets' tag (which would admit
+// their public addresses).
 import * as pulumi from '@pulumi/pulumi'
 import * as digitalocean from '@pulumi/digitalocean'
 import { cloudInit } from '../../lib/provision/cloud-init.ts'
-import type { InboundRule } from '../../lib/provision/firewall.ts'
+import { isWorld, type InboundRule } from '../../lib/provision/firewall.ts'
 import type { StackPairOutput } from '../../lib/provision/outputs.ts'
 import type { PairPlan } from '../../lib/provision/plan.ts'
+import type { PairDeclared } from '../policy/rules.ts'
 import { keyMaterial, keyOutputs, nodeKeys, type NodeKeys } from '../shared/node-keys.ts'
 import { hostName, numericId } from '../shared/stack.ts'
 
@@ -27,6 +32,9 @@ export class HaPair extends pulumi.ComponentResource {
   readonly keys: Record<string, NodeKeys>
   readonly reservedIp: digitalocean.ReservedIp
   readonly firewall: digitalocean.Firewall
+  readonly vpc: digitalocean.Vpc
+  /** What the inventory declared, registered as the component's outputs for the policy pack (stacks/policy). */
+  readonly declared: PairDeclared
   readonly outputs: pulumi.Output<StackPairOutput>
 
   constructor(name: string, args: HaPairArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -39,6 +47,13 @@ export class HaPair extends pulumi.ComponentResource {
     const labelTags = Object.entries(labels).map(([k, v]) => tagSafe(`${k}:${v}`))
 
     this.keys = nodeKeys(name, args.plan, this)
+    // No ipRange: DigitalOcean picks one that overlaps no other VPC of the account in the region.
+    this.vpc = new digitalocean.Vpc(
+      `${name}-vpc`,
+      { name: tagSafe(`hapair-${pair.name}`).replace(/[_:]/g, '-'), region: primary.location, description: `hapair pair ${pair.name}: node-to-node traffic` },
+      child,
+    )
+    this.declared = { sshFromWorld: args.plan.provision.adminNetworks.some(isWorld), sshPorts: args.plan.sshPorts, nodes: nodes.length }
 
     for (const n of nodes) {
       const material = keyMaterial(args.plan, this.keys, n.node.name)
@@ -52,14 +67,17 @@ export class HaPair extends pulumi.ComponentResource {
           sshKeys: [args.sshKeyFingerprint],
           ipv6: true,
           monitoring: true,
+          vpcUuid: this.vpc.id,
           tags: [this.tag.name, ...labelTags, tagSafe(`hapair-role:${n.primary ? 'primary' : 'secondary'}`)],
           // It carries the node's private keys: a secret in the state.
           userData: pulumi.secret(material.apply((keys) => cloudInit({ pair, node: n.node, hold: [], keys }))),
         },
         {
           ...child,
-          // First-boot data and keys: changing them would rebuild a droplet that holds the pair's data.
-          ignoreChanges: ['userData', 'sshKeys', 'image'],
+          // First-boot data and keys, and the VPC (a droplet cannot move to another): changing
+          // them would rebuild a droplet that holds the pair's data. A droplet made before the
+          // pair had its VPC stays where it is, and the policy pack's sync-traffic-private says so.
+          ignoreChanges: ['userData', 'sshKeys', 'image', 'vpcUuid'],
         },
       )
     }
@@ -67,8 +85,7 @@ export class HaPair extends pulumi.ComponentResource {
     const inbound = (r: InboundRule): digitalocean.types.input.FirewallInboundRule => ({
       protocol: r.protocol,
       ...(r.port ? { portRange: r.port } : {}),
-      ...(r.sources.length ? { sourceAddresses: r.sources } : {}),
-      ...(r.peers ? { sourceTags: [this.tag.name] } : {}),
+      sourceAddresses: r.peers ? this.vpc.ipRange.apply((range) => [...r.sources, range]) : r.sources,
     })
     // A DigitalOcean firewall without outbound rules blocks all egress (package installs, NTP).
     const outbound = (['tcp', 'udp', 'icmp'] as const).map((protocol): digitalocean.types.input.FirewallOutboundRule => ({
@@ -102,8 +119,8 @@ export class HaPair extends pulumi.ComponentResource {
     const nodeOut = nodes.map((n) => {
       const d = this.droplets[n.node.name]
       return pulumi
-        .all([numericId(d.id), d.ipv4Address, d.ipv6Address, keyOutputs(this.keys[n.node.name], n.node.name)])
-        .apply(([id, ipv4, ipv6, keys]) => [n.node.name, { id, ipv4, ...(ipv6 ? { ipv6 } : {}), ...keys }] as const)
+        .all([numericId(d.id), d.ipv4Address, d.ipv6Address, d.ipv4AddressPrivate, keyOutputs(this.keys[n.node.name], n.node.name)])
+        .apply(([id, ipv4, ipv6, privateIpv4, keys]) => [n.node.name, { id, ipv4, ...(ipv6 ? { ipv6 } : {}), privateIpv4, ...keys }] as const)
     })
     const vip = args.plan.floatingIps[0]
     this.outputs = pulumi.all([pulumi.all(nodeOut), this.reservedIp.ipAddress]).apply(([ns, address]): StackPairOutput => ({
@@ -111,6 +128,6 @@ export class HaPair extends pulumi.ComponentResource {
       nodes: Object.fromEntries(ns),
       floatingIps: [{ name: vip.name, address, family: 'ipv4' }],
     }))
-    this.registerOutputs({ outputs: this.outputs })
+    this.registerOutputs({ outputs: this.outputs, declared: this.declared })
   }
 }

@@ -2,7 +2,10 @@
 // host), one server per node in it on its own primary IPs, the floating IP(s) assigned to the
 // primary's server, one firewall (SSH from admin networks and the peers only, service ports as
 // declared), and cloud-init that installs the generated keys and puts the floating IP in the
-// primary's kernel, since Hetzner does not.
+// primary's kernel, since Hetzner does not. The pair's own private network (a Network and one
+// subnet in the servers' network zone) carries node-to-node traffic: sync over SSH and the
+// probes a surviving node makes of the active. Hetzner's firewalls filter public interfaces
+// only, so the firewall opens nothing to the peers: they are reached on the private addresses.
 //
 // The firewall is attached one way only: each server's firewallIds, at creation, so it guards
 // the first boot. Setting firewallIds and also a FirewallAttachment is what
@@ -15,11 +18,26 @@
 import * as pulumi from '@pulumi/pulumi'
 import * as hcloud from '@pulumi/hcloud'
 import { cloudInit } from '../../lib/provision/cloud-init.ts'
-import type { InboundRule } from '../../lib/provision/firewall.ts'
+import { isWorld, type InboundRule } from '../../lib/provision/firewall.ts'
 import { ipv6FloatingHost, type StackPairOutput } from '../../lib/provision/outputs.ts'
 import type { FloatingIpPlan, PairPlan } from '../../lib/provision/plan.ts'
+import type { PairDeclared } from '../policy/rules.ts'
 import { keyMaterial, keyOutputs, nodeKeys, type NodeKeys } from '../shared/node-keys.ts'
 import { hostName, numericId } from '../shared/stack.ts'
+
+/** The pair's private network: its own, so every pair may use the same range. */
+export const PRIVATE_RANGE = '10.0.0.0/16'
+export const PRIVATE_SUBNET = '10.0.1.0/24'
+/** Each node's fixed address in the subnet (.1 is Hetzner's gateway), known before any server exists. */
+export const privateIp = (index: number) => `10.0.1.${10 + index}`
+
+/** A Hetzner subnet lives in a network zone; each location belongs to one. */
+export function networkZone(location: string): string {
+  if (location.startsWith('ash')) return 'us-east'
+  if (location.startsWith('hil')) return 'us-west'
+  if (location.startsWith('sin')) return 'ap-southeast'
+  return 'eu-central'
+}
 
 export interface HaPairArgs {
   plan: PairPlan
@@ -44,6 +62,12 @@ export class HaPair extends pulumi.ComponentResource {
   readonly primaryIps: Record<string, { ipv4: hcloud.PrimaryIp; ipv6: hcloud.PrimaryIp }> = {}
   /** The pair's one firewall, on every server from its creation (firewallIds). */
   readonly firewall: hcloud.Firewall
+  readonly network: hcloud.Network
+  readonly subnet: hcloud.NetworkSubnet
+  /** Each server's attachment to the private network, at its fixed address. */
+  readonly attachments: Record<string, hcloud.ServerNetwork> = {}
+  /** What the inventory declared, registered as the component's outputs for the policy pack (stacks/policy). */
+  readonly declared: PairDeclared
   readonly outputs: pulumi.Output<StackPairOutput>
 
   constructor(name: string, args: HaPairArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -89,16 +113,24 @@ export class HaPair extends pulumi.ComponentResource {
         )
       this.primaryIps[n.node.name] = { ipv4: ip('ipv4'), ipv6: ip('ipv6') }
     }
-    const peerSources = Object.values(this.primaryIps).flatMap((p) => [pulumi.interpolate`${p.ipv4.ipAddress}/32`, p.ipv6.ipNetwork])
     this.firewall = new hcloud.Firewall(
       `${name}-fw`,
       {
         name: `${name}-fw`,
         labels,
-        rules: rules.map((r) => rule(r, [...r.sources, ...(r.peers ? peerSources : [])])),
+        // The peers' rules need no source here: their traffic is on the private network, which this firewall does not see.
+        rules: rules.filter((r) => r.sources.length).map((r) => rule(r, r.sources)),
       },
       child,
     )
+
+    this.network = new hcloud.Network(`${name}-net`, { name: `${name}-net`, ipRange: PRIVATE_RANGE, labels }, child)
+    this.subnet = new hcloud.NetworkSubnet(
+      `${name}-subnet`,
+      { networkId: numericId(this.network.id), type: 'cloud', networkZone: networkZone(primary.location), ipRange: PRIVATE_SUBNET },
+      child,
+    )
+    this.declared = { sshFromWorld: args.plan.provision.adminNetworks.some(isWorld), sshPorts: args.plan.sshPorts, nodes: nodes.length }
 
     this.keys = nodeKeys(name, args.plan, this)
 
@@ -133,6 +165,14 @@ export class HaPair extends pulumi.ComponentResource {
         },
       )
     }
+    nodes.forEach((n, i) => {
+      this.attachments[n.node.name] = new hcloud.ServerNetwork(
+        `${name}-${n.node.name}-private`,
+        { serverId: numericId(this.servers[n.node.name].id), networkId: numericId(this.network.id), ip: privateIp(i) },
+        // The network must have its subnet before a server can take an address in it.
+        { ...child, dependsOn: [this.subnet] },
+      )
+    })
     const primaryServer = this.servers[primary.node.name]
     for (const i of ips) {
       this.floatingIps.push({
@@ -155,8 +195,8 @@ export class HaPair extends pulumi.ComponentResource {
     const nodeOut = nodes.map((n) => {
       const s = this.servers[n.node.name]
       return pulumi
-        .all([numericId(s.id), s.ipv4Address, s.ipv6Address, keyOutputs(this.keys[n.node.name], n.node.name)])
-        .apply(([id, ipv4, ipv6, keys]) => [n.node.name, { id, ipv4, ipv6, ...keys }] as const)
+        .all([numericId(s.id), s.ipv4Address, s.ipv6Address, this.attachments[n.node.name].ip, keyOutputs(this.keys[n.node.name], n.node.name)])
+        .apply(([id, ipv4, ipv6, privateIpv4, keys]) => [n.node.name, { id, ipv4, ipv6, privateIpv4, ...keys }] as const)
     })
     const ipOut = this.floatingIps.map((i, k) =>
       pulumi.all([numericId(i.ip.id), held]).apply(([id, h]) => ({ name: i.plan.name, id, address: h[k].address, family: i.plan.family })),
@@ -164,6 +204,6 @@ export class HaPair extends pulumi.ComponentResource {
     this.outputs = pulumi
       .all([pulumi.all(nodeOut), pulumi.all(ipOut)])
       .apply(([ns, fs]): StackPairOutput => ({ provider: 'hcloud', nodes: Object.fromEntries(ns), floatingIps: fs }))
-    this.registerOutputs({ outputs: this.outputs })
+    this.registerOutputs({ outputs: this.outputs, declared: this.declared })
   }
 }

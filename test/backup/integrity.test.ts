@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { archiveKind, checksumFor, parseReadThrough, readThroughScript, restoreScript } from '../../lib/backup/integrity.ts'
+import { archiveKind, checksumFor, parseReadThrough, readThroughScript, restoreScript, splitRestoreMeter } from '../../lib/backup/integrity.ts'
 import { compareRestore, parseManifest, parseTarVerbose } from '../../lib/backup/manifest.ts'
 import { parseListing } from '../../lib/listing.ts'
 import { runLocal } from '../checks/_local.ts'
@@ -98,6 +98,46 @@ test('restore: a compressed single file is decompressed to "content"', () => {
   const r = restore('plain.gz', 1000, false)
   assert.is(r.code, 0, r.stderr)
   assert.is(parseListing(r.stdout).get('content')!.size, 1)
+})
+
+// The meter is what a progress line can say of a restore: tar is silent until it is done. The archive
+// comes through a named pipe that pauses after 4 MB, so the extraction lasts long enough on any machine.
+test('restore with a meter: the bytes written so far on stderr while tar extracts, the result as without it, the meter gone', () => {
+  mkdirSync(p('big/app'), { recursive: true })
+  runLocal({ script: `cd ${dir} && head -c 10000000 /dev/urandom > big/app/blob && tar -cf big.tar -C big app && mkfifo slow.tar` })
+  const feed = `{ dd if=${p('big.tar')} bs=1M count=4; sleep 0.8; dd if=${p('big.tar')} bs=1M skip=4; } 2>/dev/null > ${p('slow.tar')} &\n`
+  const r = runLocal({ script: feed + restoreScript(p('slow.tar'), archiveKind('slow.tar')!, 10_000_000, false, 0.1) }, { check: false }, { TMPDIR: scratch })
+  assert.is(r.code, 0, r.stderr)
+  const m = splitRestoreMeter(r.stderr)
+  assert.is(m.rest.trim(), '', 'nothing else on stderr')
+  assert.ok(m.bytes.length >= 3, `${m.bytes.length} meter lines in ${r.durationMs} ms`)
+  assert.ok(
+    m.bytes.some((b) => b > 0 && b < 10_000_000),
+    `a reading mid-way: ${m.bytes.join(',')}`,
+  )
+  assert.ok(
+    m.bytes.every((b) => b >= 0 && b <= 10_000_000),
+    m.bytes.join(','),
+  )
+  assert.is(parseListing(r.stdout).get('app/blob')!.size, 10_000_000)
+  assert.equal(readdirSync(scratch), [])
+  const ps = runLocal({ script: `ps -eo args | grep -c '[h]apair-restored' || true` }).stdout.trim()
+  assert.is(ps, '0', 'the meter loop outlived the script')
+})
+
+test('restore with a meter: a damaged archive still fails with its own error, the meter lines apart', () => {
+  const r = runLocal({ script: restoreScript(p('bad.tar.gz'), archiveKind('bad.tar.gz')!, 1000, false, 0.1) }, { check: false }, { TMPDIR: scratch })
+  assert.is(r.code, 91)
+  assert.match(splitRestoreMeter(r.stderr).rest, /gzip|tar/)
+  assert.not.match(splitRestoreMeter(r.stderr).rest, /hapair-restored/)
+  assert.equal(readdirSync(scratch), [])
+})
+
+test('splitRestoreMeter: readings out, other lines kept in order', () => {
+  assert.equal(splitRestoreMeter('hapair-restored 10\ntar: oops\nhapair-restored 20\nhapair-restored x\n'), {
+    bytes: [10, 20],
+    rest: 'tar: oops\nhapair-restored x\n',
+  })
 })
 
 test.run()

@@ -82,6 +82,16 @@ test('linkTargets: peers on their SSH port, then the endpoints', () => {
   )
 })
 
+test("linkTargets: a peer with a private address is reached there, not on the controller's address", () => {
+  const priv = { ...pair, nodes: pair.nodes.map((n, i) => ({ ...n, privateAddress: `10.9.0.${i + 1}` })) } as Pair
+  assert.equal(
+    linkTargets({ inv }, priv, priv.nodes[0])
+      .filter((t) => t.label.startsWith('peer'))
+      .map((t) => `${t.label}=${t.host}`),
+    ['peer b=10.9.0.2'],
+  )
+})
+
 test('judgeLinks names every target that cannot be reached', () => {
   const t = linkTargets({ inv }, pair, pair.nodes[1])
   assert.equal(

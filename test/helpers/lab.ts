@@ -161,8 +161,16 @@ export const FAKE_DB = {
   ],
 }
 
-/** postgres: keep the demo's PostgreSQL db (test/postgres/_lab.ts). */
-export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void; log?: (line: string) => void; postgres?: boolean } = {}): Promise<TestLab> {
+/** The non-root login user of a `become` lab; the lab creates it on each node with its sudoers rule. */
+export const LAB_LOGIN_USER = 'hapair'
+
+/**
+ * postgres: keep the demo's PostgreSQL db (test/postgres/_lab.ts).
+ * become: the inventory logs in as LAB_LOGIN_USER with ssh.become sudo instead of as root.
+ */
+export async function startTestLab(
+  opts: { mutate?: (inventoryJson: any) => void; log?: (line: string) => void; postgres?: boolean; become?: boolean } = {},
+): Promise<TestLab> {
   requireLabHost()
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hapair-lab-'))
   const file = path.join(dir, 'lab.json')
@@ -199,6 +207,7 @@ export async function startTestLab(opts: { mutate?: (inventoryJson: any) => void
     // The demo's db is real PostgreSQL; tests that are not about it get the lab's fake db (a
     // singleton answering with its node's name), which starts in milliseconds.
     if (!opts.postgres) json.pairs[0].services = json.pairs[0].services.map((s: { name: string }) => (s.name === 'db' ? FAKE_DB : s))
+    if (opts.become) json.defaults.ssh = { ...json.defaults.ssh, user: LAB_LOGIN_USER, become: 'sudo' }
     opts.mutate?.(json)
     writeFileSync(file, JSON.stringify(relocateInventory(json, slot), null, 2) + '\n')
     inv = loadInventory(file)

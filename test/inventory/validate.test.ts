@@ -649,6 +649,22 @@ const invalid: Bad[] = [
     has: 'is not inside the lab subnet 198.51.100.0/27',
   },
   {
+    name: 'private address outside lab subnet',
+    input: mutate((d) => {
+      d.pairs[0].nodes[1].privateAddress = '10.0.1.11'
+    }),
+    path: 'pairs/0/nodes/1/privateAddress',
+    has: '10.0.1.11 is not inside the lab subnet 198.51.100.0/27 (the lab has one link)',
+  },
+  {
+    name: 'private address not an IPv4 address',
+    input: mutate((d) => {
+      d.pairs[0].nodes[1].privateAddress = 'fd00::1'
+    }),
+    path: 'pairs/0/nodes/1/privateAddress',
+    has: 'ipv4',
+  },
+  {
     name: 'node on the lab controller address',
     input: mutate((d) => {
       d.pairs[0].nodes[1].address = '198.51.100.1'

@@ -258,6 +258,20 @@ test('CLI: bad requests exit 2 with the usage', async () => {
   assert.is(readFileSync(f, 'utf8'), labText)
 })
 
+test('CLI: set on a YAML item whose policy: has no value names the file and the path, says it is empty, exit 2, nothing written', async () => {
+  const text = handYaml.replace("             protect: [ '/srv/x/keep' ]\n", "             protect: [ '/srv/x/keep' ]\n             policy:   # to decide\n")
+  const f = copy(text, 'yaml')
+  const r = await playbook('policy', ['set', 'p', 'x', 'always', '--inventory', f])
+  assert.is(r.code, 2, r.stderr)
+  assert.match(r.stderr, `${f}: pairs/0/sync/items/0/policy: must be one of "equal", "upgrade", "downgrade", "always"`)
+  assert.match(r.stderr, 'got null, which is also what a YAML key with nothing after its colon reads as: give it a value, or remove the key')
+  assert.is(readFileSync(f, 'utf8'), text)
+  noTemps()
+  const g = await playbook('policy', ['get', 'p', 'x', '--inventory', f])
+  assert.is(g.code, 2)
+  assert.match(g.stderr, `${f}: pairs/0/sync/items/0/policy: must be one of`)
+})
+
 // chattr +i: even root cannot replace the file. The refusal is one line naming the path, exit 2.
 test('set on an immutable inventory: one line with the path, exit 2, nothing written, no temporary file left', async () => {
   const f = copy()

@@ -2,63 +2,24 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type * as pulumi from '@pulumi/pulumi'
-import { declared, setConfig, urnOf, value } from './mocks.ts'
+import { declared, setConfig, value } from './mocks.ts'
 import { exampleCopy } from './fixture.ts'
 import { hcloudStack } from '../../stacks/hcloud/program.ts'
-import type { HaPair } from '../../stacks/hcloud/ha-pair.ts'
+import { networkZone } from '../../stacks/hcloud/ha-pair.ts'
+import { recorder, runPolicies } from './policy-harness.ts'
 import { stackInput } from '../../stacks/shared/stack.ts'
 import { provisionPlan } from '../../lib/provision/plan.ts'
 import { importStack } from '../../lib/provision/import.ts'
-import { isWorld } from '../../lib/provision/firewall.ts'
 import type { LoadedInventory } from '../../lib/inventory/load.ts'
 import { ipDriver, fenceDriver } from '../../lib/drivers/index.ts'
 
-const build = (inv: LoadedInventory) => hcloudStack(provisionPlan(inv, 'hcloud'))
+const build = (inv: LoadedInventory, opts?: pulumi.ComponentResourceOptions) => hcloudStack(provisionPlan(inv, 'hcloud'), opts)
 
-/** Every server of the pair is in the pair's placement group, which is of type spread; one server per node. */
-async function spreadViolations(c: HaPair, nodes: number): Promise<string[]> {
-  const out: string[] = []
-  const servers = Object.values(c.servers)
-  if (servers.length !== nodes) out.push(`${await urnOf(c)}: ${servers.length} servers for ${nodes} nodes`)
-  const [pgId, pgType] = await Promise.all([value(c.placementGroup.id), value(c.placementGroup.type)])
-  if (pgType !== 'spread') out.push(`${await urnOf(c.placementGroup)}: type "${pgType}", want "spread"`)
-  for (const s of servers) {
-    const got = await value(s.placementGroupId)
-    if (String(got) !== pgId) out.push(`${await urnOf(s)}: placementGroupId ${got}, want ${pgId} (the pair's spread group)`)
-  }
-  return out
-}
-
-/** Each floating IP is assigned to the primary node's server. */
-async function primaryViolations(c: HaPair, primary: string): Promise<string[]> {
-  const out: string[] = []
-  const want = await value(c.servers[primary].id)
-  if (c.floatingIps.length === 0) out.push(`${await urnOf(c)}: no floating IP`)
-  for (const f of c.floatingIps) {
-    const [fipId, assignedFip, server] = await Promise.all([value(f.ip.id), value(f.assignment.floatingIpId), value(f.assignment.serverId)])
-    if (String(server) !== want) out.push(`${await urnOf(f.assignment)}: assigned to server ${server}, want the primary ${primary} (${want})`)
-    if (String(assignedFip) !== fipId) out.push(`${await urnOf(f.assignment)}: assigns floating IP ${assignedFip}, want ${fipId}`)
-  }
-  return out
-}
-
-/** No firewall rule opens SSH to the whole internet unless the inventory's adminNetworks say so; every server has a firewall from its first boot. */
-async function sshViolations(c: HaPair, sshPort: string, worldAllowed: boolean): Promise<string[]> {
-  const out: string[] = []
-  for (const fw of [c.firewall]) {
-    for (const r of (await value(fw.rules)) ?? []) {
-      const sources = (r.sourceIps ?? []) as string[]
-      if (r.direction === 'in' && r.protocol === 'tcp' && r.port === sshPort && sources.some(isWorld) && !worldAllowed) {
-        out.push(`${await urnOf(fw)}: rule "${r.description}" opens SSH (${sshPort}) to ${sources.filter(isWorld).join(', ')}`)
-      }
-    }
-  }
-  const fwId = await value(c.firewall.id)
-  for (const s of Object.values(c.servers)) {
-    const ids = (await value(s.firewallIds)) ?? []
-    if (!ids.map(String).includes(fwId)) out.push(`${await urnOf(s)}: created without the pair's firewall (firewallIds ${JSON.stringify(ids)})`)
-  }
-  return out
+/** The policy pack over the stack built from `inv`: the rules the stack must keep (stacks/policy). */
+async function violations(inv: LoadedInventory): Promise<string[]> {
+  const r = recorder()
+  build(inv, r.opts)
+  return (await runPolicies(await r.resources())).map((v) => `${v.policy}: ${v.message} (${v.urn})`)
 }
 
 const check = (violations: string[]) => assert.equal(violations, [], violations.join('\n'))
@@ -67,7 +28,8 @@ test('example-hcloud: two servers per pair in one spread placement group', async
   const fx = exampleCopy('example-hcloud.json')
   const { components } = build(fx.inv)
   assert.is(components.length, 2)
-  for (const c of components) check(await spreadViolations(c, 2))
+  for (const c of components) assert.is(Object.keys(c.servers).length, 2)
+  check(await violations(fx.inv))
 })
 
 test("example-hcloud: floating IPs (v4, and v6 where asked) assigned to the primary's server", async () => {
@@ -82,14 +44,16 @@ test("example-hcloud: floating IPs (v4, and v6 where asked) assigned to the prim
     db.floatingIps.map((f) => f.plan.family),
     ['ipv4'],
   )
-  check(await primaryViolations(web, 'web-1'))
-  check(await primaryViolations(db, 'db-1'))
+  assert.equal(await Promise.all(web.floatingIps.map((f) => value(f.assignment.serverId))), [
+    Number(await value(web.servers['web-1'].id)),
+    Number(await value(web.servers['web-1'].id)),
+  ])
 })
 
 test('example-hcloud: no SSH open to the world; service ports as declared', async () => {
   const fx = exampleCopy('example-hcloud.json')
   const { components } = build(fx.inv)
-  for (const c of components) check(await sshViolations(c, '22', false))
+  check(await violations(fx.inv))
   const rules = (await value(components[1].firewall.rules))!
   const pg = rules.find((r) => r.port === '5432')
   assert.equal(pg?.sourceIps, ['198.51.100.0/24'], 'db port only from the declared source')
@@ -134,25 +98,36 @@ test("pulumi up leaves a failed-over address and the servers' first-boot data al
   )
 })
 
-test('the SSH policy can fail: world-open admin networks are flagged unless the inventory asked for them', async () => {
+test('world-open admin networks are declared: the SSH policy lets them through', async () => {
   const fx = exampleCopy('example-hcloud.json')
   const inv = fx.edit((d) => {
     d.pairs[0].provision.adminNetworks = ['0.0.0.0/0']
   })
-  const { components } = build(inv)
-  const v = await sshViolations(components[0], '22', false)
-  assert.ok(v.length > 0 && /urn:pulumi:test::hapair-test::hapair:hcloud:HaPair\$hcloud:index\/firewall:Firewall::web-fw/.test(v[0]), v.join('\n'))
-  check(await sshViolations(components[0], '22', inv.data.pairs[0].provision!.adminNetworks.some(isWorld)))
+  const [web] = build(inv).components
+  assert.ok((await value(web.firewall.rules))!.some((r) => r.port === '22' && r.sourceIps!.includes('0.0.0.0/0')))
+  check(await violations(inv))
 })
 
-test("peers may reach each other's SSH (sync), by their own addresses only", async () => {
+test("the pair has its own private network: one subnet in the servers' zone, each server attached at a fixed address, no public peer rule", async () => {
   const fx = exampleCopy('example-hcloud.json')
   const [web] = build(fx.inv).components
+  assert.is(await value(web.network.ipRange), '10.0.0.0/16')
+  assert.equal(await Promise.all([value(web.subnet.networkZone), value(web.subnet.ipRange), value(web.subnet.networkId)]), [
+    'eu-central',
+    '10.0.1.0/24',
+    Number(await value(web.network.id)),
+  ])
+  for (const [node, s] of Object.entries(web.servers)) {
+    const a = web.attachments[node]
+    assert.is(await value(a.serverId), Number(await value(s.id)), `${node} attached`)
+    assert.is(await value(a.networkId), Number(await value(web.network.id)))
+  }
+  assert.equal(await Promise.all(Object.values(web.attachments).map((a) => value(a.ip))), ['10.0.1.10', '10.0.1.11'])
   const rules = (await value(web.firewall.rules))!
-  const ssh = rules.find((r) => r.port === '22' && r.description === 'ssh between the nodes (sync)')!
-  const addrs = await Promise.all(Object.values(web.servers).map((s) => value(s.ipv4Address)))
-  for (const a of addrs) assert.ok(ssh.sourceIps!.includes(`${a}/32`), `peer ${a} allowed`)
-  assert.not.ok(ssh.sourceIps!.some(isWorld))
+  const publicAddrs = await Promise.all(Object.values(web.servers).map((s) => value(s.ipv4Address)))
+  for (const r of rules) for (const a of publicAddrs) assert.not.ok(r.sourceIps?.includes(`${a}/32`), `rule "${r.description}" admits peer ${a}`)
+  assert.equal(networkZone('ash'), 'us-east')
+  assert.equal(networkZone('hel1'), 'eu-central')
 })
 
 test("cloud-init: the primary's kernel takes the floating IPs, the secondary holds none, both get rsync", async () => {
@@ -179,6 +154,12 @@ test('outputs feed import-stack into an inventory that validates, with hcloud dr
   const s1 = await value(stack.components[0].servers['web-1'].id)
   assert.is(web.nodes[0].hcloud?.serverId, Number(s1))
   assert.is(web.nodes[0].address, await value(stack.components[0].servers['web-1'].ipv4Address))
+  // The private addresses the servers were attached at: node-to-node traffic goes there.
+  assert.equal(
+    r.inventory.data.pairs.flatMap((p) => p.nodes.map((n) => n.privateAddress)),
+    ['10.0.1.10', '10.0.1.11', '10.0.1.10', '10.0.1.11'],
+  )
+  assert.ok(r.changes.includes('web/web-2: privateAddress (none) -> 10.0.1.11'), r.changes.join('\n'))
   assert.equal(
     web.floatingIps!.map((f) => [f.name, f.driver, f.prefix]),
     [

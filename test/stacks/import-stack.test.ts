@@ -25,7 +25,8 @@ const hcloudOutput = {
     },
     db: {
       provider: 'hcloud',
-      nodes: { 'db-1': { id: 51003, ipv4: '203.0.113.21' }, 'db-2': { id: 51004, ipv4: '203.0.113.22' } },
+      // db's nodes carry their private-network addresses; web's are from a stack older than the private network.
+      nodes: { 'db-1': { id: 51003, ipv4: '203.0.113.21', privateIpv4: '10.0.1.10' }, 'db-2': { id: 51004, ipv4: '203.0.113.22', privateIpv4: '10.0.1.11' } },
       floatingIps: [{ name: 'vip', id: 7003, address: '198.51.100.20', family: 'ipv4' }],
     },
   },
@@ -52,6 +53,14 @@ test('CLI: reads the stack output from stdin, writes the resolved inventory: it 
     { name: 'vip6', address: '2001:db8:f0::1', driver: 'hcloud', prefix: 64, hcloud: { floatingIpId: 7002 } },
   ])
   assert.equal(web.fencing, { driver: 'hcloud' })
+  assert.equal(
+    inv.data.pairs.map((p) => p.nodes.map((n) => n.privateAddress ?? null)),
+    [
+      [null, null],
+      ['10.0.1.10', '10.0.1.11'],
+    ],
+  )
+  assert.match(r.stderr, /db\/db-2: privateAddress \(none\) -> 10\.0\.1\.11/)
   assert.is(JSON.parse(readFileSync(out, 'utf8')).$schema, '../schemas/inventory.schema.json', '$schema kept')
 })
 
@@ -120,6 +129,91 @@ test('re-import into a tab-indented, CRLF inventory: only the changed value diff
   assert.is(r.text, before.replace('"198.51.100.20"', '"198.51.100.29"'))
 })
 
+// The example inventory as someone writes it in YAML: comments, flow mappings of both spacings, quoting, blank lines.
+const handYaml = `# web and db pairs, reviewed in git
+$schema: ../schemas/inventory.schema.json
+version: 1
+defaults:
+  ssh: {user: root, port: 22, keyFile: keys/admin_ed25519, knownHostsFile: keys/known_hosts}
+
+pairs:
+  - name: web   # the public front
+    primary: web-1
+    nodes:
+      - { name: web-1, interface: eth0 }   # first
+      - {name: web-2, interface: eth0}
+    sync:
+      items:
+        - {name: site, path: /var/www/site, mirror: true}
+    provision:
+      provider: hcloud
+      serverType: cx22
+      image: 'debian-12'
+      location: fsn1
+      sshPublicKeyFile: keys/admin_ed25519.pub
+      adminNetworks: [198.51.100.0/24]
+      floatingIpv6: true
+
+  - name: db
+    primary: db-1
+    nodes:
+      - name: db-1
+        provision: {serverType: cpx31}
+      - name: db-2
+        provision:
+          serverType: cpx31
+    provision:
+      provider: hcloud
+      serverType: cx22
+      image: debian-12
+      location: fsn1
+      sshPublicKeyFile: keys/admin_ed25519.pub
+      adminNetworks: ["198.51.100.0/24"]
+`
+
+test('CLI --out onto a YAML inventory itself: edited in place (comments, flow mappings, quoting, key order kept); a re-import is byte-identical', async () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const file = path.join(fx.dir, 'inventory.yaml')
+  writeFileSync(file, handYaml)
+  const run = (output: unknown) => playbook('import-stack', ['--stack-output', '-', '--inventory', file, '--out', file], { input: JSON.stringify(output) })
+  const r = await run(hcloudOutput)
+  assert.is(r.code, 0, r.stderr)
+  const once = readFileSync(file, 'utf8')
+  // The flow node lines gain their values on their own line; block nodes gain lines; nothing else of the author's text changes.
+  assert.equal(lineDiff(handYaml, once).removed, ['      - { name: web-1, interface: eth0 }   # first', '      - {name: web-2, interface: eth0}'])
+  assert.ok(
+    once.includes('      - { name: web-1, interface: eth0, address: 203.0.113.11, address6: 2001:db8:11::1, hcloud: { serverId: 51001 } }   # first\n'),
+    once,
+  )
+  assert.ok(once.includes('      - {name: web-2, interface: eth0, address: 203.0.113.12, address6: 2001:db8:12::1, hcloud: {serverId: 51002}}\n'), once)
+  assert.ok(
+    once.includes(
+      '      - name: db-2\n        provision:\n          serverType: cpx31\n        address: 203.0.113.22\n        hcloud:\n          serverId: 51004\n',
+    ),
+    once,
+  )
+  assert.ok(once.includes('      floatingIpv6: true\n    floatingIps:\n      - name: vip\n        address: 198.51.100.10\n        driver: hcloud\n'), once)
+  const inv = loadInventory(file)
+  assert.equal(inv.data.pairs[0].fencing, { driver: 'hcloud' })
+  assert.is(inv.data.pairs[1].nodes[1].hcloud?.serverId, 51004)
+
+  assert.is((await run(hcloudOutput)).code, 0)
+  assert.is(readFileSync(file, 'utf8'), once, 'the same outputs again: not a byte changes')
+
+  const moved = JSON.parse(JSON.stringify(hcloudOutput))
+  moved.pairs.web.nodes['web-1'].ipv4 = '203.0.113.99'
+  moved.pairs.db.floatingIps[0].address = '198.51.100.29'
+  assert.is((await run(moved)).code, 0)
+  assert.is(readFileSync(file, 'utf8'), once.replace('203.0.113.11', '203.0.113.99').replace('198.51.100.20', '198.51.100.29'))
+})
+
+test('a JSON inventory written out as YAML (or the other way round) is written fresh: there is no text of that format to edit', () => {
+  const fx = exampleCopy('example-hcloud.json')
+  const out = path.join(fx.dir, 'resolved.yaml')
+  const r = importStack(fx.inv, parseStackOutputs(JSON.stringify(hcloudOutput), 's'), 's', out)
+  assert.is(r.text, serialise(r.inventory.data, out))
+})
+
 const badCases: { name: string; output: unknown; out?: () => string; message: RegExp }[] = [
   { name: 'not JSON', output: '{"pairs":', message: /stack\.json: \(root\): not valid JSON/ },
   { name: 'wrong shape, located', output: { pairs: { web: { provider: 'aws', nodes: {}, floatingIps: [] } } }, message: /stack\.json: pairs\/web\/provider: / },
@@ -127,6 +221,13 @@ const badCases: { name: string; output: unknown; out?: () => string; message: Re
     name: 'bad address',
     output: { pairs: { web: { ...hcloudOutput.pairs.web, nodes: { ...hcloudOutput.pairs.web.nodes, 'web-2': { id: 5, ipv4: 'nope' } } } } },
     message: /pairs\/web\/nodes\/web-2\/ipv4: not an IPv4 address/,
+  },
+  {
+    name: 'bad private address',
+    output: {
+      pairs: { web: { ...hcloudOutput.pairs.web, nodes: { ...hcloudOutput.pairs.web.nodes, 'web-2': { id: 5, ipv4: '203.0.113.5', privateIpv4: '10.0.1' } } } },
+    },
+    message: /pairs\/web\/nodes\/web-2\/privateIpv4: not an IPv4 address \(got "10\.0\.1"\)/,
   },
   {
     name: 'a node missing',

@@ -58,7 +58,10 @@ function computed(type: string, inputs: Record<string, any>, n: number): Record<
         ? { ipAddress: `2001:db8:f${n.toString(16)}::`, ipNetwork: `2001:db8:f${n.toString(16)}::/64` }
         : { ipAddress: `198.51.100.${n % 250}`, ipNetwork: `198.51.100.${n % 250}/32` }
     case 'digitalocean:index/droplet:Droplet':
-      return { ipv4Address: `203.0.113.${n % 250}`, ipv6Address: `2001:db8:d${n.toString(16)}::2`, status: 'active' }
+      return { ipv4Address: `203.0.113.${n % 250}`, ipv6Address: `2001:db8:d${n.toString(16)}::2`, ipv4AddressPrivate: `10.110.0.${n % 250}`, status: 'active' }
+    case 'digitalocean:index/vpc:Vpc':
+      // DigitalOcean picks the range when none is given.
+      return { ipRange: inputs.ipRange ?? '10.110.0.0/20', urn: `do:vpc:${n}` }
     case 'digitalocean:index/reservedIp:ReservedIp':
       return { ipAddress: `198.51.100.${n % 250}` }
     case 'digitalocean:index/sshKey:SshKey':
@@ -111,6 +114,9 @@ pulumi.runtime.setMocks(
   'test',
   false,
 )
+
+/** What the provider would report for a resource: its inputs and computed outputs, by id. */
+export const stateOf = (id: string): Record<string, any> | undefined => states.get(id)
 
 /** The resolved value of an Output (all are known under mocks outside preview). */
 export const value = <T>(o: pulumi.Input<T>): Promise<T> =>

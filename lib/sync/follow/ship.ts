@@ -11,8 +11,9 @@ import { overLimit, refusal, SHARE_MIN_FILES, type DeleteLimit, type Refusal } f
 import { PARTIAL_DIR, protectRules } from '../filters.ts'
 import { STOPPED_EXIT, type Fence } from '../lease.ts'
 import { hostKeyAlias } from '../pin.ts'
-import { classifyExit, deletedPaths, parseItemized, parseStats, MODIFY_WINDOW, partialDir, sshCommand, type RsyncOptions } from '../rsync.ts'
+import { classifyExit, deletedPaths, parseItemized, parseStats, MODIFY_WINDOW, partialDir, remoteRsync, sshCommand, type RsyncOptions } from '../rsync.ts'
 import type { InflightEntry } from './inflight.ts'
+import { peerAddress } from '../../inventory/peer-address.ts'
 
 export interface FollowRsyncOptions extends RsyncOptions {
   /** Paths missing on the source are deleted on the target (mirror items only). */
@@ -55,6 +56,7 @@ export function followArgv(o: FollowRsyncOptions): string[] {
     `--timeout=${o.ioTimeoutSec}`,
     '-e',
     hopCommand(o),
+    ...remoteRsync(o.target),
     ...protectRules([PARTIAL_DIR, ...o.protect]),
     ...(o.item.exclude ?? []).map((x) => `--exclude=${x}`),
     '--files-from=-',
@@ -108,7 +110,7 @@ export async function shipBatch(o: {
   const base = {
     item: o.item,
     protect: o.protect,
-    target: { user: ssh.user, address: o.target.address, port: ssh.port, hostKeyAlias: hostKeyAlias(o.pair, o.target) },
+    target: { user: ssh.user, address: peerAddress(o.target), port: ssh.port, hostKeyAlias: hostKeyAlias(o.pair, o.target), become: ssh.become },
     keyFile: o.pair.sync?.nodeKeyFile,
     knownHostsFile: o.pair.sync!.nodeKnownHostsFile!,
     ioTimeoutSec: o.ioTimeoutSec,
