@@ -25,34 +25,23 @@ export interface CheckTarget {
   expect: () => string
 }
 
-/**
- * Probes every everyMs, never two at once for one target: every target each round, or, with
- * eachWithinMs, only as many as keep each target's own period within it, in turn. Some target
- * still answers every round (what "hung" asks), and each service is still judged on several
- * samples (what serviceFailAfterMs asks), with a fraction of the connections: each is a
- * handshake and a close, and at 20 pairs those were a large part of the watcher's CPU.
- */
+/** Runs each target's probe every everyMs, never two at once for one target. */
 export class CheckLoop {
   readonly state = new Map<string, CheckState>()
   private timer?: NodeJS.Timeout
   private busy = new Set<string>()
-  private next = 0
-  private readonly perRound: number
   constructor(
     private targets: CheckTarget[],
     private everyMs: number,
     private timeoutMs: number,
-    eachWithinMs?: number,
   ) {
     const now = Date.now()
     for (const t of targets) this.state.set(t.key, { since: now })
-    this.perRound = eachWithinMs ? Math.min(targets.length, Math.ceil((targets.length * everyMs) / Math.max(eachWithinMs, everyMs))) : targets.length
   }
 
   start(): void {
     const tick = () => {
-      for (let i = 0; i < this.perRound; i++) void this.one(this.targets[(this.next + i) % this.targets.length])
-      this.next = (this.next + this.perRound) % Math.max(1, this.targets.length)
+      for (const t of this.targets) void this.one(t)
     }
     tick()
     this.timer = setInterval(tick, this.everyMs)

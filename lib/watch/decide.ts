@@ -6,7 +6,7 @@
 //   and at least one such survivor exists.
 // A survivor that still sees the active vetoes: the watcher is the one cut off. Evidence
 // older than `since` (the watcher was stalled) never counts.
-import { replyAt, type Track } from './ping.ts'
+import type { Track } from './ping.ts'
 import type { WatchSettings } from '../inventory/watch-settings.ts'
 
 export interface ActiveEvidence {
@@ -55,18 +55,15 @@ export interface WatchVerdict {
 /** Age of the newest of t and since: silence before `since` is not evidence. */
 const age = (now: number, since: number, t: number | undefined) => now - Math.max(t ?? 0, since)
 
-/**
- * A stream is current when it printed anything within this window (ping -O prints per echo), or
- * within two of its periods when it is thinned (an answering target prints only every periodMs).
- */
-const current = (now: number, t: Track, windowMs: number) => t.line !== undefined && now - t.line <= Math.max(windowMs, 2 * (t.periodMs ?? 0))
+/** A stream is current when it printed anything within this window (ping -O prints per echo). */
+const current = (now: number, t: Track, windowMs: number) => t.line !== undefined && now - t.line <= windowMs
 
 export function decide(i: DecideInput): WatchVerdict {
   const { now, cfg } = i
   const since = Math.max(i.since, 0)
   const e = i.evidence
   const streamWindow = Math.max(cfg.deadAfterMs, 5 * cfg.intervalMs)
-  const pingDead = current(now, e.ping, streamWindow) && age(now, Math.max(since, e.ping.since), replyAt(now, e.ping)) > cfg.deadAfterMs
+  const pingDead = current(now, e.ping, streamWindow) && age(now, Math.max(since, e.ping.since), e.ping.reply) > cfg.deadAfterMs
   // Hung means answering echoes all along while nothing above the kernel answers: right after
   // a partition heals, checks have simply not had their turn yet.
   const echoing = e.ping.upSince !== undefined && now - Math.max(e.ping.upSince, since) > cfg.hungAfterMs
@@ -91,7 +88,7 @@ export function decide(i: DecideInput): WatchVerdict {
         silent.push(s.node)
         continue
       }
-      const a = age(now, Math.max(since, s.view.since), replyAt(now, s.view))
+      const a = age(now, Math.max(since, s.view.since), s.view.reply)
       if (a <= cfg.deadAfterMs / 2) vetoedBy.push(s.node)
       else if (a > cfg.deadAfterMs) agree.push(s.node)
       else undecided.push(s.node)
@@ -108,7 +105,7 @@ export function decide(i: DecideInput): WatchVerdict {
   }
   const what =
     how === 'dead'
-      ? `no echo from ${i.active} for ${age(now, since, replyAt(now, e.ping))} ms`
+      ? `no echo from ${i.active} for ${age(now, since, e.ping.reply)} ms`
       : `${i.active} answers echoes but no check or SSH heartbeat for ${cfg.hungAfterMs} ms`
   if (vetoedBy.length)
     return {

@@ -14,7 +14,7 @@ import { runFailover, type FailoverResult } from '../failover/run.ts'
 import { sh } from '../shell.ts'
 import { leaseSettings, watchSettings, type WatchSettings } from '../inventory/watch-settings.ts'
 import { decide, type State, type SurvivorEvidence, type WatchVerdict } from './decide.ts'
-import { heartbeat, localPing, remotePing, replyAt, type Prober } from './ping.ts'
+import { heartbeat, localPing, remotePing, type Prober } from './ping.ts'
 import { CheckLoop, networkChecks, remoteChecks, type CheckTarget } from './checks.ts'
 import { inForce, type PauseRecord } from './pause.ts'
 import { readWatchState } from './refresh.ts'
@@ -209,12 +209,10 @@ export class PairWatcher {
       }
     }
     const probeTimeout = Math.max(100, Math.min(Math.floor(cfg.hungAfterMs / 3), 1000))
-    // Each service at least three times within serviceFailAfterMs, some service every interval.
     const loop = new CheckLoop(
       targets.filter((t) => t.key.startsWith('node:')),
       cfg.checkIntervalMs,
       probeTimeout,
-      cfg.serviceFailAfterMs / 3,
     )
     loop.start()
     // Through the floating IPs the question is "do clients get the active node", not "is it
@@ -346,7 +344,7 @@ export class PairWatcher {
     for (const s of ['ok', 'suspect', 'vetoed', 'no-quorum', 'confirmed'])
       m.set('hapair_watch_state', { pair: this.pair.name, state: s }, s === v.state ? 1 : 0)
     const t = p.ping.track
-    m.set('hapair_watch_echo_age_ms', { pair: this.pair.name, node: p.active }, t.reply ? now - replyAt(now, t)! : NaN)
+    m.set('hapair_watch_echo_age_ms', { pair: this.pair.name, node: p.active }, t.reply ? now - t.reply : NaN)
     if (t.rttMs !== undefined) m.set('hapair_watch_echo_rtt_ms', { pair: this.pair.name, node: p.active }, t.rttMs)
     for (const s of p.survivors)
       if (s.view.track.rttMs !== undefined)
@@ -381,7 +379,7 @@ export class PairWatcher {
       how: v.how,
       agree: v.agree,
       detail: v.reason,
-      sinceFaultMs: p.ping.track.reply ? now - replyAt(now, p.ping.track)! : undefined,
+      sinceFaultMs: p.ping.track.reply ? now - p.ping.track.reply : undefined,
     })
     const g = this.gate(now)
     if (g) {
@@ -662,7 +660,7 @@ export class PairWatcher {
       // nothing. A healthy active loses nothing: the lease outlasts several held renewals, and
       // renewals resume with the next answer.
       const p = this.probes
-      if (p && p.active === this.active && Date.now() - (replyAt(Date.now(), p.ping.track) ?? Date.now()) > RENEW_HOLD_INTERVALS * this.cfg.intervalMs) return
+      if (p && p.active === this.active && Date.now() - (p.ping.track.reply ?? Date.now()) > RENEW_HOLD_INTERVALS * this.cfg.intervalMs) return
       await f.renew(this.node(this.active), this.epoch)
       if (this.leaseFailing) this.emit('recovered', { node: this.active, detail: 'lease renewed again' })
       this.leaseFailing = false

@@ -31,16 +31,6 @@ const input = (o: Partial<DecideInput> & { ping?: Track; checksOk?: number; sshO
   ...(o.since !== undefined ? { since: o.since } : {}),
 })
 
-/**
- * A thinned stream (THIN_AWK): its last line came `line` ms ago and said "up", or "miss" with the
- * last reply `reply` ms ago; an answering target prints only every 100 ms.
- */
-const thin = (o: { up?: boolean; reply?: number; line?: number }): Track => ({
-  ...tr(o.reply ?? o.line ?? 0, o.line ?? 0),
-  answering: o.up ?? false,
-  periodMs: 100,
-})
-
 const rows: [string, DecideInput, string, string[]?][] = [
   ['healthy', input(), 'ok'],
   ['one echo lost is nothing', input({ ping: tr(60) }), 'ok'],
@@ -115,32 +105,6 @@ const rows: [string, DecideInput, string, string[]?][] = [
   [
     'echoes back for 0.5 s after a partition healed, checks not yet: not hung',
     input({ ping: tr(5, 0, 10_000, 500), checksOk: 4000, sshOk: 4000, survivors: [survivor('node-b', { view: 5, checksOk: 4000 })] }),
-    'ok',
-  ],
-  // Thinned streams: silence after "up" is "still answering"; only a reported miss is evidence.
-  ['thinned, the last word 90 ms ago was up: healthy', input({ ping: thin({ up: true, line: 90 }) }), 'ok'],
-  [
-    'thinned: no reply for 180 ms by the count of misses, the survivor counts the same: confirmed',
-    input({
-      ping: thin({ reply: 180, line: 5 }),
-      survivors: [survivor('node-b', { view: 5 }), survivor('node-c', { view: 5 })].map((s) => ({ ...s, view: thin({ reply: 180, line: 5 }) })),
-    }),
-    'confirmed',
-    ['node-b', 'node-c'],
-  ],
-  [
-    "thinned: the survivor's last word was up 190 ms ago (its stream is late, not silent): it still vetoes",
-    input({ ping: thin({ reply: 200, line: 5 }), survivors: [{ ...survivor('node-b'), view: thin({ up: true, line: 190 }) }] }),
-    'vetoed',
-  ],
-  [
-    'thinned: a survivor stream silent for over two periods has no vote',
-    input({ ping: thin({ reply: 200, line: 5 }), survivors: [{ ...survivor('node-b'), ping: undefined, view: thin({ up: true, line: 600 }) }] }),
-    'no-quorum',
-  ],
-  [
-    "thinned: the watcher's own stream stopped after a miss: not evidence",
-    input({ ping: thin({ reply: 400, line: 250 }), survivors: [{ ...survivor('node-b'), view: thin({ reply: 400, line: 5 }) }] }),
     'ok',
   ],
 ]
