@@ -75,11 +75,16 @@ export class Watcher {
     return this.child.pid!
   }
 
-  static start(file: string): Watcher {
+  /** checkout: another hapair checkout whose watcher runs instead (a baseline, side by side in one run). */
+  static start(file: string, checkout = root): Watcher {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', HAPAIR_AUDIT_LOG: AUDIT_LOG }
     delete env.FORCE_COLOR
     return new Watcher(
-      spawn(process.execPath, ['--import', 'tsx', WATCH, '--inventory', file, '--json'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] }),
+      spawn(process.execPath, ['--import', 'tsx', path.join(checkout, 'playbooks', 'watch.ts'), '--inventory', file, '--json'], {
+        cwd: checkout,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
     )
   }
 
@@ -170,6 +175,13 @@ export function hapairSystem(lab: BenchLab): System {
       await w?.stop()
       w = undefined
     },
-    detail: (t0) => w?.events.filter((e) => e.ms >= t0 && ofPair(e)).map((e) => ({ event: e.event, node: e.node, ms: e.ms - t0 })),
+    async settled(t0) {
+      await w?.waitEvent((e) => ofPair(e) && (e.event === 'takeover-done' || e.event === 'takeover-failed'), t0, 15_000)
+    },
+    // takeover-done's steps say where the time after the verdict went (ms each).
+    detail: (t0) =>
+      w?.events
+        .filter((e) => e.ms >= t0 && ofPair(e))
+        .map((e) => ({ event: e.event, node: e.node, ms: e.ms - t0, ...(e.steps ? { steps: e.steps, rtoMs: e.rtoMs } : {}) })),
   }
 }

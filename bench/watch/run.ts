@@ -1,11 +1,13 @@
 // bench/watch (issue 10): unplanned failover, side by side in one lab and one run: hapair's
 // watcher, keepalived with default timers, keepalived VRRPv3 at 0.1 s adverts. Usage:
 //   node --import tsx bench/watch/run.ts [--runs 10] [--soak-s 300] [--only hapair,keepalived-default,keepalived-tuned]
-//     [--faults link,power,pause] [--unicast] [--json FILE]
-//   node --import tsx bench/watch/run.ts --scale 20 [--json FILE]
+//     [--faults link,power,pause] [--unicast] [--fencing lease] [--json FILE]
+//   node --import tsx bench/watch/run.ts --scale 20 [--baseline CHECKOUT [--rounds 3]] [--json FILE]
 // Per system x fault: detection (the system's own "node-a is gone") and fault -> serving (an
 // outside client polling the VIP every 5 ms first gets node-b), median and p95. Then the soak:
 // 20% loss on node-a's link, takeovers and two-holder moments counted (--soak-s 0 skips it).
+// --fencing lease: the pair is fenced by lease (1 s, margin 300 ms, renewals every 200 ms) with
+// the clock-skew bound at 50 ms (every lab node shares this machine's clock), instead of power.
 import { killTrackedSync } from './proc.ts'
 import { spawnSync } from 'node:child_process'
 import { cpus, loadavg } from 'node:os'
@@ -34,13 +36,15 @@ function benchLab(lab: TestLab): BenchLab {
 }
 
 const args = minimist(process.argv.slice(2), {
-  string: ['only', 'faults', 'json'],
+  string: ['only', 'faults', 'json', 'baseline', 'fencing'],
   boolean: ['unicast'],
   default: { runs: 10, 'soak-s': 300, only: SYSTEMS.join(','), faults: FAULTS.join(',') },
 })
 let only: SystemName[], plan: RunPlan
 try {
-  const unknown = Object.keys(args).filter((k) => !['_', 'runs', 'soak-s', 'only', 'faults', 'json', 'unicast', 'scale'].includes(k))
+  const unknown = Object.keys(args).filter(
+    (k) => !['_', 'runs', 'soak-s', 'only', 'faults', 'json', 'unicast', 'scale', 'baseline', 'rounds', 'fencing'].includes(k),
+  )
   if (unknown.length || args._.length)
     throw new Error(
       `unknown option ${unknown
@@ -53,6 +57,7 @@ try {
   if (!Number.isInteger(plan.runs) || plan.runs < 1) throw new Error(`--runs must be a positive integer (got ${args.runs})`)
   if (!(plan.soakS >= 0)) throw new Error(`--soak-s must be 0 or more seconds (got ${args['soak-s']})`)
   if (args.scale !== undefined) scaleInventory(Number(args.scale))
+  if (args.fencing !== undefined && args.fencing !== 'lease' && args.fencing !== 'power') throw new Error(`--fencing: power or lease (got ${args.fencing})`)
 } catch (e) {
   console.error(`bench/watch: ${(e as Error).message}`)
   process.exit(2)
@@ -66,7 +71,7 @@ const machine = { cores: cpus().length, cpu: cpus()[0]?.model, loadAtStart: load
 const loadAtEnd = () => loadavg().map((x) => +x.toFixed(2))
 
 if (args.scale !== undefined) {
-  const r = await runScale(Number(args.scale), log)
+  const r = await runScale(Number(args.scale), log, args.baseline ? { baseline: args.baseline, rounds: Number(args.rounds ?? 3) } : undefined)
   console.log(r.text)
   write({ date: new Date().toISOString(), machine: { ...machine, loadAtEnd: loadAtEnd() }, scale: r.result })
   process.exit(r.ok ? 0 : 1)
@@ -77,7 +82,16 @@ if (only.some((s) => s !== 'hapair')) {
   if (r.status !== 0) process.exit(r.status ?? 1)
 }
 const results: Record<string, SystemResult> = {}
-const lab = await startTestLab({ log: (l) => log(`lab: ${l}`) })
+const lab = await startTestLab({
+  log: (l) => log(`lab: ${l}`),
+  mutate:
+    args.fencing === 'lease'
+      ? (j) => {
+          j.pairs[0].fencing = { driver: 'lease', lease: { leaseMs: 1000, marginMs: 300, renewMs: 200 } }
+          j.pairs[0].preconditions.maxClockSkewMs = 50
+        }
+      : undefined,
+})
 try {
   const bench = benchLab(lab)
   log(
@@ -94,7 +108,7 @@ if (soak) console.log(`\n${soak}`)
 write({
   date: new Date().toISOString(),
   machine: { ...machine, loadAtEnd: loadAtEnd() },
-  options: { ...plan, only, vrrp: plan.unicast ? 'unicast' : 'multicast' },
+  options: { ...plan, only, vrrp: plan.unicast ? 'unicast' : 'multicast', fencing: args.fencing ?? 'power' },
   setups: SETUPS,
   results,
 })

@@ -1,7 +1,9 @@
 // Scale mode: one lab of N pairs (up to 20: 40 nodes, 20 VIPs and the controller fill
 // 198.51.100.192/26, test slots 6 and 7), one watcher for all of them. Measured: the watcher's
 // CPU over 60 s (its whole process tree, as % of one core), then one link-cut takeover of one
-// pair, which must still be as quick while every other pair keeps its VIP.
+// pair, which must still be as quick while every other pair keeps its VIP. With --baseline DIR
+// (another checkout of hapair, e.g. a worktree of the last release) the CPU is measured for both
+// watchers in turn, --rounds times each, on the same lab: a ratio from one run, not two.
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -69,6 +71,8 @@ export interface ScaleResult {
   skipped?: string
   error?: string
   cpu?: { windowS: number; ticks: number; pctOfOneCore: number }
+  /** --baseline: each round's CPU (% of one core) of this checkout's watcher and the baseline's, alternated. */
+  compare?: { baseline: string; windowS: number; rounds: { ours: number; baseline: number; load: number }[] }
   takeover?: {
     pair: string
     detectionMs: number | null
@@ -80,7 +84,11 @@ export interface ScaleResult {
   }
 }
 
-export async function runScale(pairs: number, log: (l: string) => void): Promise<{ ok: boolean; text: string; result: ScaleResult }> {
+export async function runScale(
+  pairs: number,
+  log: (l: string) => void,
+  compare?: { baseline: string; rounds: number },
+): Promise<{ ok: boolean; text: string; result: ScaleResult }> {
   const json = scaleInventory(pairs)
   // hapair-lab-*: a test that reclaims our slots after we died removes this directory too.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hapair-lab-bench-watch-'))
@@ -123,18 +131,47 @@ export async function runScale(pairs: number, log: (l: string) => void): Promise
       return finish(result, true)
     }
 
-    const since = Date.now()
-    watcher = Watcher.start(file)
     const names = new Set(vips.map((v) => v.pair))
-    const allStarted = () =>
-      watcher!.events.some((e) => e.event === 'started' && !e.pair) ||
-      [...names].every((n) => watcher!.events.some((e) => e.event === 'started' && e.pair === n))
-    if (!(await watcher.waitEvent(() => allStarted(), since, 60_000))) throw new Error(`the watcher did not start every pair within 60 s: ${watcher.tail()}`)
-    await sleep(5000) // past its start-up work: what is measured is the steady state
-    const t1 = treeTicks(watcher.pid)
-    await sleep(CPU_WINDOW_S * 1000)
-    const ticks = treeTicks(watcher.pid) - t1
-    result.cpu = { windowS: CPU_WINDOW_S, ticks, pctOfOneCore: +((ticks / CLK_TCK / CPU_WINDOW_S) * 100).toFixed(1) }
+    /** A watcher of every pair, past its start-up work: what is measured is the steady state. */
+    const started = async (checkout?: string) => {
+      const since = Date.now()
+      const w = Watcher.start(file, checkout)
+      const allStarted = () =>
+        w.events.some((e) => e.event === 'started' && !e.pair) || [...names].every((n) => w.events.some((e) => e.event === 'started' && e.pair === n))
+      if (!(await w.waitEvent(() => allStarted(), since, 60_000))) {
+        await w.stop()
+        throw new Error(`the watcher${checkout ? ` of ${checkout}` : ''} did not start every pair within 60 s: ${w.tail()}`)
+      }
+      await sleep(5000)
+      return w
+    }
+    const cpuOver = async (w: Watcher, windowS: number) => {
+      const t1 = treeTicks(w.pid)
+      await sleep(windowS * 1000)
+      const ticks = treeTicks(w.pid) - t1
+      return { ticks, pct: +((ticks / CLK_TCK / windowS) * 100).toFixed(1) }
+    }
+    if (compare) {
+      const windowS = CPU_WINDOW_S / 2
+      result.compare = { baseline: compare.baseline, windowS, rounds: [] }
+      for (let r = 0; r < compare.rounds; r++) {
+        const round = { ours: 0, baseline: 0, load: +os.loadavg()[0].toFixed(2) }
+        // Alternate which goes first: a load that drifts through a round favours neither.
+        for (const which of r % 2 ? (['baseline', 'ours'] as const) : (['ours', 'baseline'] as const)) {
+          const w = await started(which === 'baseline' ? compare.baseline : undefined)
+          try {
+            round[which] = (await cpuOver(w, windowS)).pct
+          } finally {
+            await w.stop()
+          }
+        }
+        result.compare.rounds.push(round)
+        log(`scale: round ${r + 1}: watcher CPU ${round.ours}% (this checkout) vs ${round.baseline}% (${compare.baseline}), load ${round.load}`)
+      }
+    }
+    watcher = await started()
+    const c = await cpuOver(watcher, CPU_WINDOW_S)
+    result.cpu = { windowS: CPU_WINDOW_S, ticks: c.ticks, pctOfOneCore: c.pct }
     log(`scale: watcher CPU ${result.cpu.pctOfOneCore}% of one core over ${CPU_WINDOW_S} s`)
 
     const target = vips[Math.floor(pairs / 2)]
@@ -173,6 +210,10 @@ export async function runScale(pairs: number, log: (l: string) => void): Promise
 function finish(r: ScaleResult, ok: boolean) {
   const lines = [`scale: ${r.pairs} pairs in one lab (${SUBNET}), one watcher`]
   if (r.labUpMs !== undefined) lines.push(`  lab up ${(r.labUpMs / 1000).toFixed(1)} s, ${r.vipsServing}/${r.pairs} VIPs answer as their primary`)
+  for (const [i, x] of (r.compare?.rounds ?? []).entries())
+    lines.push(
+      `  round ${i + 1}: watcher CPU ${x.ours}% vs baseline ${x.baseline}% (${(x.ours / x.baseline).toFixed(2)}x) over ${r.compare!.windowS} s each, load ${x.load}`,
+    )
   if (r.cpu) lines.push(`  watcher CPU ${r.cpu.pctOfOneCore}% of one core (${r.cpu.ticks} ticks over ${r.cpu.windowS} s, process tree)`)
   if (r.takeover)
     lines.push(

@@ -37,6 +37,8 @@ export interface System {
   close(): Promise<void>
   /** What the system logged from t0 on, for the raw numbers (ms relative to t0). */
   detail(t0: number): unknown
+  /** Waits (bounded) until the system's own account of the takeover is complete, so detail() has it. */
+  settled?(t0: number): Promise<void>
 }
 
 export interface TakeoverRun {
@@ -72,6 +74,7 @@ export async function measureRun(sys: System, lab: BenchLab, fault: Fault): Prom
     await inject(lab.inv, fault, lab.a.name)
     const injectMs = Date.now() - t0
     const [served, detected] = await Promise.all([client.first, sys.detected(t0, LIMIT_MS)])
+    await sys.settled?.(t0)
     out = { detectionMs: detected === undefined ? null : detected - t0, servingMs: served === undefined ? null : served - t0, injectMs, detail: sys.detail(t0) }
   } finally {
     client?.stop()

@@ -64,6 +64,9 @@ interface Probes {
  */
 export const REFRESH_MS = 2000
 
+/** Lease renewals pause once the active has missed this many echoes in a row (see renewLease). */
+const RENEW_HOLD_INTERVALS = 2
+
 /**
  * One timer per interval for all the pairs of this process, not one per pair: at the default
  * 20 ms, twenty pairs with timers of their own wake the process a thousand times a second. Each
@@ -652,6 +655,12 @@ export class PairWatcher {
         return
       }
       this.disarmed = false
+      // Held while the active misses echoes: every renewal issued, delivered or not, pushes back
+      // the deadline a takeover must wait for, and one issued after the active was cut off buys
+      // nothing. A healthy active loses nothing: the lease outlasts several held renewals, and
+      // renewals resume with the next answer.
+      const p = this.probes
+      if (p && p.active === this.active && Date.now() - (p.ping.track.reply ?? Date.now()) > RENEW_HOLD_INTERVALS * this.cfg.intervalMs) return
       await f.renew(this.node(this.active), this.epoch)
       if (this.leaseFailing) this.emit('recovered', { node: this.active, detail: 'lease renewed again' })
       this.leaseFailing = false

@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert'
 import { startTestLab, type TestLab } from '../helpers/lab.ts'
 import { startInvariant } from '../helpers/invariant.ts'
 import { startWatcher, type WatcherProcess } from '../helpers/watcher.ts'
-import { labFault, labHealAll, labPowerState } from '../../lib/lab/index.ts'
+import { labFault, labHealAll, labPartition, labPowerState } from '../../lib/lab/index.ts'
+import { ledgerReadScript, parseLedger } from '../../lib/guard/lease.ts'
 
 let lab: TestLab
 let w: WatcherProcess | undefined
@@ -60,6 +61,27 @@ test('renewed while healthy; cut off, the old active steps down by itself and th
   await labHealAll(lab.inv)
   await sleep(500)
   assert.equal(await lab.holders(vip), ['node-b'])
+})
+
+test("renewals stop while the active misses echoes: a cut-off node's deadline is not pushed back", async () => {
+  // node-b is active now. Only the watcher loses it: the survivor vetoes, and node-b's lease is
+  // what the watcher issued before the cut, not renewals into node-a's ledger during it.
+  const leaseMs = 2000
+  await sleep(1500)
+  await labPartition(lab.inv, 'controller', 'node-b')
+  // In force from here (installing the rules takes a while on a loaded machine).
+  const t0 = Date.now()
+  await sleep(1500)
+  const r = await lab.exec('node-a', ['sh', '-c', ledgerReadScript(lab.inv.data.pairs[0])])
+  await labHealAll(lab.inv)
+  const entry = parseLedger(r.stdout).get('node-b')
+  assert.ok(entry, `no ledger entry for node-b on node-a: ${r.stdout}`)
+  // Without the hold a renewal every 200 ms went on into the ledger: until about t0 + 1500 + lease.
+  // With it, the last is one issued before the second missed echo (plus a loaded timer's delay).
+  const late = entry!.until - (t0 + leaseMs)
+  console.log(`  the ledger's deadline for the cut-off node: cut + lease + ${late} ms`)
+  assert.ok(late < 400, `the ledger's deadline is ${late} ms past cut + lease: renewals went on after the cut`)
+  assert.ok(w!.count('takeover-started', 0) <= 1, JSON.stringify(w!.events))
 })
 
 test('no moment with two holders or two dbs', async () => {
