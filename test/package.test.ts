@@ -133,6 +133,17 @@ test('the tarball holds the bin, every compiled playbook and the files they read
   assert.equal(heavy, [], 'the installed package needs no Pulumi, tsx or zx')
 })
 
+test('Pulumi belongs to the stacks workspace alone: the root package does not list it, even as a dev dependency', () => {
+  const rootPkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'))
+  const stacks = JSON.parse(readFileSync(path.join(root, 'stacks/package.json'), 'utf8'))
+  assert.equal(rootPkg.workspaces, ['stacks'])
+  const listed = Object.keys({ ...rootPkg.dependencies, ...rootPkg.devDependencies }).filter((d) => d.startsWith('@pulumi/'))
+  assert.equal(listed, [], 'the root package.json lists Pulumi')
+  for (const d of ['@pulumi/pulumi', '@pulumi/hcloud', '@pulumi/digitalocean', '@pulumi/tls', '@pulumi/policy'])
+    assert.ok(stacks.dependencies?.[d], `stacks/package.json: ${d}`)
+  assert.is(stacks.private, true)
+})
+
 // The README a team reads in node_modules/hapair links to docs/ for everything past one page.
 test('the documentation the README links to ships with it', () => {
   const readme = readFileSync(path.join(installed, 'README.md'), 'utf8')
