@@ -6,6 +6,7 @@ import { BACKUP_VERIFY } from '../lib/options/backup-verify.ts'
 import { EXIT, InputError } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
 import { checkReportTargets, emitReports } from '../lib/report/index.ts'
+import { stderrProgress, StepProgress } from '../lib/progress.ts'
 import { SshPool } from '../lib/ssh.ts'
 
 await runPlaybook(async () => {
@@ -24,14 +25,15 @@ await runPlaybook(async () => {
   const reports = { json: args.json, junit: args.junit, metrics: args.metrics, playbook: 'backup-verify', pairs: pairs.map((p) => p.name) }
   checkReportTargets(reports)
   const pool = new SshPool(inv)
+  const chosen = (p: (typeof pairs)[number]) => (p.backups ?? []).filter((b) => names.length === 0 || names.includes(b.name))
+  // stderr only: stdout is the report (or --json), whatever the progress did.
+  const progress = new StepProgress(
+    stderrProgress('backup-verify'),
+    pairs.reduce((n, p) => n + p.nodes.length * chosen(p).length, 0),
+  )
   try {
     const results = (
-      await Promise.all(
-        pairs.map((p) => {
-          const backups = (p.backups ?? []).filter((b) => names.length === 0 || names.includes(b.name))
-          return backupVerifyPair(p, pool, backups, { restore: args.restore })
-        }),
-      )
+      await Promise.all(pairs.map((p) => backupVerifyPair(p, pool, chosen(p), { restore: args.restore, progress }))).finally(() => progress.stop())
     ).flat()
     process.stdout.write(emitReports(results, reports))
     return results.every((r) => r.ok) ? EXIT.ok : EXIT.failed

@@ -7,6 +7,7 @@ import { VERIFY } from '../lib/options/verify.ts'
 import { EXIT } from '../lib/errors.ts'
 import { findPair } from '../lib/inventory/load.ts'
 import { checkReportTargets, emitReports } from '../lib/report/index.ts'
+import { stderrProgress, StepProgress } from '../lib/progress.ts'
 import { SshPool } from '../lib/ssh.ts'
 
 // The check names come from the registry, which the definition must not load.
@@ -25,7 +26,14 @@ await runPlaybook(async () => {
   try {
     // The summary on the nodes means "the whole routine ran"; a partial run does not overwrite it.
     const record = names.length === 0
-    const results = (await Promise.all(pairs.map((p) => verifyPair(inv, p, pool, checks, { deep: args.deep, record })))).flat()
+    // stderr only: stdout is the report (or --json), whatever the progress did.
+    const progress = new StepProgress(
+      { ...stderrProgress('verify'), bytesWord: args.deep ? 'hashed' : 'listed' },
+      pairs.reduce((n, p) => n + checks.filter((c) => c.appliesTo?.(p) ?? true).length, 0),
+    )
+    const results = (
+      await Promise.all(pairs.map((p) => verifyPair(inv, p, pool, checks, { deep: args.deep, record, progress }))).finally(() => progress.stop())
+    ).flat()
     process.stdout.write(emitReports(results, reports))
     return results.every((r) => r.ok) ? EXIT.ok : EXIT.failed
   } finally {
