@@ -5,65 +5,22 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { Pair } from '../lib/inventory/schema.ts'
+import type { NodeSession } from '../lib/ssh.ts'
 import { RemoteError } from '../lib/errors.ts'
-import type { NodeSession, SshPool } from '../lib/ssh.ts'
 import { activeView } from '../lib/active.ts'
 import { readLockDir } from '../lib/lock.ts'
 import { readInflight } from '../lib/sync/follow/inflight.ts'
 import { parseStatusRead, readStatus, statusReadScript } from '../lib/status-read.ts'
 import { listingPlan } from '../lib/freshness.ts'
 import { parseServicesStatus, runningServices, servicesStatusScript } from '../lib/services.ts'
+import { STATE, localNodes, pair } from './helpers/local-nodes.ts'
 
-const STATE = '/var/lib/hapair/demo'
-const pair = {
-  name: 'demo',
-  primary: 'node-a',
-  nodes: [
-    { name: 'node-a', address: '198.51.100.251' },
-    { name: 'node-b', address: '198.51.100.252' },
-  ],
-} as unknown as Pair
 let root: string
-const dirOf = (node: string) => path.join(root, node)
-
-/** Sessions that run each script with sh on this machine, the pair's state dir swapped for the node's own directory. */
-function localSession(n: { name: string; address: string }, o: { unreachable?: string[]; runs?: string[] } = {}) {
-  return {
-    name: n.name,
-    host: n.address,
-    async run(cmd: { script: string }, opts: { check?: boolean } = {}) {
-      o.runs?.push(n.name)
-      if (o.unreachable?.includes(n.name)) throw new RemoteError(`unreachable on port 22: ETIMEDOUT`, { node: n.name, host: n.address, unreachable: true })
-      const r = spawnSync('sh', ['-c', cmd.script.split(STATE).join(dirOf(n.name))], { encoding: 'utf8' })
-      if (r.status !== 0 && opts.check !== false) throw new RemoteError(`exit ${r.status}`, { node: n.name, host: n.address })
-      return {
-        node: n.name,
-        host: n.address,
-        command: cmd.script,
-        code: r.status,
-        signal: null,
-        stdout: r.stdout,
-        stderr: r.stderr,
-        durationMs: 0,
-        ok: r.status === 0,
-      }
-    },
-  } as unknown as NodeSession
-}
-const localPool = (o: { unreachable?: string[]; runs?: string[] } = {}) =>
-  ({
-    session: (_p: Pair, n: string | { name: string; address: string }) => localSession(typeof n === 'string' ? pair.nodes.find((x) => x.name === n)! : n, o),
-  }) as unknown as SshPool
-
-const put = (node: string, file: string, body: string) => {
-  const f = path.join(dirOf(node), file)
-  mkdirSync(path.dirname(f), { recursive: true })
-  writeFileSync(f, body)
-}
+const { dirOf, localSession, localPool, put } = localNodes(() => root)
 const record = (epoch: number, active: string) => JSON.stringify({ epoch, active, since: `2030-01-01T11:0${epoch}:00Z`, by: 'test' })
 const owner = JSON.stringify({
   owner: 'ops@gone pid 1',

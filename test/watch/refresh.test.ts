@@ -3,50 +3,19 @@
 // through a real sh, one state directory per "node", so the scripts are what is tested, not a copy.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { Pair } from '../../lib/inventory/schema.ts'
 import { RemoteError } from '../../lib/errors.ts'
 import type { SshPool } from '../../lib/ssh.ts'
 import { activeView } from '../../lib/active.ts'
 import { readPause } from '../../lib/watch/pause.ts'
 import { interruptedRun } from '../../lib/watch/resume.ts'
 import { readWatchState, splitWatchRead, watchReadScript } from '../../lib/watch/refresh.ts'
+import { localNodes, pair } from '../helpers/local-nodes.ts'
 
-const STATE = '/var/lib/hapair/demo'
-const pair = {
-  name: 'demo',
-  primary: 'node-a',
-  nodes: [
-    { name: 'node-a', address: '198.51.100.251' },
-    { name: 'node-b', address: '198.51.100.252' },
-  ],
-} as unknown as Pair
 let root: string
-const dirOf = (node: string) => path.join(root, node)
-
-/** Sessions that run each script with sh on this machine, the pair's state dir swapped for the node's own directory. */
-function localPool(o: { unreachable?: string[]; runs?: string[] } = {}): SshPool {
-  return {
-    session: (_p: Pair, n: { name: string; address: string }) => ({
-      name: n.name,
-      async run(cmd: { script: string }) {
-        o.runs?.push(n.name)
-        if (o.unreachable?.includes(n.name)) throw new RemoteError(`unreachable on port 22: ETIMEDOUT`, { node: n.name, host: n.address, unreachable: true })
-        const stdout = execFileSync('sh', ['-c', cmd.script.split(STATE).join(dirOf(n.name))], { encoding: 'utf8' })
-        return { node: n.name, host: n.address, command: cmd.script, code: 0, signal: null, stdout, stderr: '', durationMs: 0, ok: true }
-      },
-    }),
-  } as unknown as SshPool
-}
-
-const put = (node: string, file: string, body: string) => {
-  const f = path.join(dirOf(node), file)
-  mkdirSync(path.dirname(f), { recursive: true })
-  writeFileSync(f, body)
-}
+const { localPool, put } = localNodes(() => root)
 const NOW = Date.parse('2030-01-01T12:00:00Z')
 const record = (epoch: number, active: string) => JSON.stringify({ epoch, active, since: `2030-01-01T11:0${epoch}:00Z`, by: 'test' })
 const owner = (expires: string) => JSON.stringify({ owner: 'ops@gone pid 1', host: 'gone', pid: 1, operation: 'failover', at: '2030-01-01T11:58:00Z', expires })
