@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `hapair PLAYBOOK [ARGS…]`: the installed package's one command. It runs the compiled playbook
-// dist/playbooks/PLAYBOOK.js (what `npm run build` makes of playbooks/PLAYBOOK.ts) with plain
-// node, in this process, with the caller's cwd and arguments: `--inventory` and every relative
-// path mean what they mean in the caller's directory. Plain JavaScript, so nothing is compiled here.
+// (what `npm run build` makes of playbooks/PLAYBOOK.ts: a part of dist/hapair.cjs, with a stub
+// dist/playbooks/PLAYBOOK.js for plain `node`) in this process, with the caller's cwd and
+// arguments: `--inventory` and every relative path mean what they mean in the caller's directory.
+// Plain JavaScript, so nothing is compiled here.
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 
 const PLAYBOOKS = fileURLToPath(new URL('../dist/playbooks/', import.meta.url))
 const HELP = fileURLToPath(new URL('../dist/help/', import.meta.url))
@@ -88,7 +89,9 @@ async function run(playbook, args) {
       /* not built with help: the playbook prints it */
     }
   }
-  // The playbook reads its arguments as if started as `node dist/playbooks/NAME.js ARGS…`.
+  // The playbook reads its arguments as if started as `node dist/playbooks/NAME.js ARGS…`;
+  // it runs from the bundle here, without that module's own load.
   process.argv = [process.argv[0], file, ...args]
-  await import(pathToFileURL(file).href)
+  const { runBundled } = await import('./bundle.mjs')
+  await runBundled(playbook)
 }

@@ -1,14 +1,16 @@
-// `npm run build` (prepack runs it): bundles each playbook with esbuild into dist/playbooks/NAME.js
-// (shared code in dist/chunks/), the JavaScript the installed `hapair` bin runs with plain node.
-// A bundle, not tsc's one file per module: node 20 pays for every module it resolves and loads,
-// and `hapair status` loads about 200 (88 of lib/, the rest ssh2, yaml, ajv); bundled, it
-// spends about half the CPU before its first line (docs/benchmarks.md: Start-up). Type-checking is
-// `npm run typecheck`, not this.
+// `npm run build` (prepack runs it): bundles every playbook with esbuild into one CommonJS script,
+// dist/hapair.cjs, that the installed `hapair` bin runs with plain node and a V8 code cache
+// (bin/bundle.mjs says why and how); dist/playbooks/NAME.js is a two-line module that runs
+// NAME from it, for `node dist/playbooks/NAME.js`. A bundle, not tsc's one file per module:
+// node 20 pays for every module it resolves and loads, and `hapair status` loads about 200 (88
+// of lib/, the rest ssh2, yaml, ajv). One script, not one per playbook: the code they share
+// ships once (docs/benchmarks.md: Start-up). Type-checking is `npm run typecheck`, not this.
 //
 // Then it runs every bundled playbook with `--help` and keeps what it printed in dist/help/NAME.txt:
 // `hapair NAME --help` prints that file instead of loading the playbook and everything it imports.
 // Plain JavaScript so it runs before anything is compiled.
 import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -95,34 +97,57 @@ writeFileSync(path.join(root, VALIDATOR_SCRIPT), validatorScript())
 const playbooks = readdirSync(path.join(root, 'playbooks'))
   .filter((f) => f.endsWith('.ts'))
   .sort()
+// A playbook runs its main at the top level, `await runPlaybook(…)`, which CommonJS cannot hold;
+// runPlaybook handles its own errors and ends the process, so in the bundle it runs unawaited.
+const TOP_LEVEL_RUN = /^await runPlaybook\(/m
+const unawaitedMain = {
+  name: 'unawaited-main',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]playbooks[\\/][^\\/]+\.ts$/ }, (a) => {
+      const text = readFileSync(a.path, 'utf8')
+      if (!TOP_LEVEL_RUN.test(text)) return { errors: [{ text: `${a.path}: no top-level "await runPlaybook(" (scripts/build.mjs runs it unawaited)` }] }
+      return { loader: 'ts', contents: text.replace(TOP_LEVEL_RUN, 'void runPlaybook(') }
+    })
+  },
+}
+const books = playbooks.map((f) => f.replace(/\.ts$/, ''))
 const result = await build({
   absWorkingDir: root,
-  entryPoints: playbooks.map((f) => `playbooks/${f}`),
-  outdir: 'dist',
-  entryNames: 'playbooks/[name]',
-  chunkNames: 'chunks/[name]-[hash]',
+  // Each playbook's module runs when it is asked for, not when the bundle loads.
+  stdin: {
+    contents: `export const playbooks = {\n${books.map((n) => `  ${JSON.stringify(n)}: () => import('./playbooks/${n}.ts'),`).join('\n')}\n}\n`,
+    resolveDir: root,
+    sourcefile: 'playbooks.ts',
+    loader: 'ts',
+  },
+  outfile: 'dist/hapair.cjs',
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
+  charset: 'ascii', // bin/bundle.mjs reads it as latin1
   // jsonc-parser's "main" is a UMD wrapper whose require calls a bundler cannot follow.
   mainFields: ['module', 'main'],
-  // The CommonJS packages inside (yaml, ssh2) require node's own modules and name __dirname.
-  banner: {
-    js:
-      "import { createRequire as __hapairCreateRequire } from 'node:module'; import { dirname as __hapairDirname } from 'node:path'; import { fileURLToPath as __hapairPath } from 'node:url'; " +
-      'const require = __hapairCreateRequire(import.meta.url); const __filename = __hapairPath(import.meta.url); const __dirname = __hapairDirname(__filename);',
-  },
-  plugins: [nativeFromPackage, validatorFromScript],
+  // bin/bundle.mjs runs the script with the bundle's own require, __filename and __dirname.
+  define: { 'import.meta.url': '__hapairUrl' },
+  banner: { js: "const __hapairUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [nativeFromPackage, validatorFromScript, unawaitedMain],
   legalComments: 'none', // their licences go to dist/THIRD_PARTY_LICENSES.txt whole
   metafile: true,
   logLevel: 'warning',
 })
+const bundleText = readFileSync(path.join(root, 'dist/hapair.cjs'))
+writeFileSync(path.join(dist, 'build-id'), createHash('sha256').update(bundleText).digest('hex').slice(0, 16) + '\n')
+mkdirSync(path.join(dist, 'playbooks'))
+for (const n of books)
+  writeFileSync(
+    path.join(dist, 'playbooks', `${n}.js`),
+    `// npm run build: runs the playbook ${n} from dist/hapair.cjs (bin/bundle.mjs)\nimport { runBundled } from '../../bin/bundle.mjs'\nawait runBundled(${JSON.stringify(n)})\n`,
+  )
 
 // The bundle moves code away from the files it reads: such a file is named by packageFile('…')
 // (lib/package-files.ts), relative to the package root, and must ship.
-const outputs = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.js'))
+const outputs = Object.keys(result.metafile.outputs).filter((f) => /\.c?js$/.test(f))
 const problems = []
 const shipped = (rel) =>
   (pkg.files ?? []).some((f) =>
@@ -139,7 +164,7 @@ const shipped = (rel) =>
   )
 for (const out of outputs) {
   const text = readFileSync(path.join(root, out), 'utf8')
-  for (const m of text.matchAll(/new URL\(\s*(['"`])([^'"`]*)\1\s*,\s*import\.meta\.url\s*\)/g)) {
+  for (const m of text.matchAll(/new URL\(\s*(['"`])([^'"`]*)\1\s*,\s*(?:import\.meta\.url|__hapairUrl)\s*\)/g)) {
     problems.push(`${out}: new URL(${m[1]}${m[2]}${m[1]}, import.meta.url) means another file once bundled: use packageFile() (lib/package-files.ts)`)
   }
   for (const m of text.matchAll(/packageFile\(\s*(['"])([^'"]+)\1\s*\)/g)) {
@@ -170,14 +195,19 @@ writeFileSync(path.join(dist, 'THIRD_PARTY_LICENSES.txt'), `dist/ bundles code o
 // FORCE_COLOR (a test runner's) beside NO_COLOR makes node warn on stderr.
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'hapair-build-'))
 const { NODE_OPTIONS: _, FORCE_COLOR: _c, ...baseEnv } = process.env
-const env = { ...baseEnv, NO_COLOR: '1', HAPAIR_INVENTORY: path.join(scratch, 'no-inventory.json'), HAPAIR_AUDIT_LOG: path.join(scratch, 'audit.jsonl') }
+const env = {
+  ...baseEnv,
+  NO_COLOR: '1',
+  HAPAIR_CODE_CACHE: 'off',
+  HAPAIR_INVENTORY: path.join(scratch, 'no-inventory.json'),
+  HAPAIR_AUDIT_LOG: path.join(scratch, 'audit.jsonl'),
+}
 const help = (file) =>
   new Promise((resolve) => {
     execFile(process.execPath, [file, '--help'], { env, cwd: scratch, timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? (err.code ?? err.signal) : 0, stdout, stderr }),
     )
   })
-const books = playbooks.map((f) => f.replace(/\.ts$/, ''))
 mkdirSync(path.join(dist, 'help'))
 const bad = []
 try {
@@ -228,5 +258,5 @@ const cache = await new Promise((resolve) =>
 )
 if (cache) fail([`the validator's code cache: ${cache}`])
 console.error(
-  `build: ${books.length} playbooks in dist/playbooks/ (${outputs.length - books.length} shared chunks, ${bundled.size} packages bundled), their help in dist/help/`,
+  `build: ${books.length} playbooks in dist/hapair.cjs (${(bundleText.length / 1e6).toFixed(1)} MB, ${bundled.size} packages bundled), their help in dist/help/`,
 )

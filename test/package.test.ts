@@ -13,7 +13,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFile } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -35,11 +35,13 @@ interface Run {
 // bin must not need (and which cannot even be resolved from the team's directory).
 // FORCE_COLOR (uvu's) beside NO_COLOR makes node warn on stderr.
 const { NODE_OPTIONS: _o, HAPAIR_INVENTORY: _i, FORCE_COLOR: _c, ...baseEnv } = process.env
-const env = { ...baseEnv, NO_COLOR: '1', HAPAIR_AUDIT_LOG: path.join(tmp, 'audit.jsonl') }
+// The playbooks' code cache (bin/bundle.mjs) goes under tmp, not this user's ~/.cache.
+const cacheDir = path.join(tmp, 'cache')
+const env: NodeJS.ProcessEnv = { ...baseEnv, NO_COLOR: '1', HAPAIR_AUDIT_LOG: path.join(tmp, 'audit.jsonl'), HAPAIR_CACHE_DIR: cacheDir }
 
-function run(file: string, args: string[], cwd: string, timeout = 120_000): Promise<Run> {
+function run(file: string, args: string[], cwd: string, timeout = 120_000, extra: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd, env, timeout, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    execFile(file, args, { cwd, env: { ...env, ...extra }, timeout, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr })
     })
   })
@@ -105,12 +107,22 @@ async function setUp(): Promise<void> {
 test.after(() => rmSync(tmp, { recursive: true, force: true }))
 
 test('the tarball holds the bin, every compiled playbook and the files they read; no sources, stacks or lab keys', () => {
-  for (const f of ['bin/hapair.mjs', 'package.json', 'README.md', 'schemas/inventory.schema.json', 'dist/THIRD_PARTY_LICENSES.txt', 'inventory/lab.json']) {
+  for (const f of [
+    'bin/hapair.mjs',
+    'bin/bundle.mjs',
+    'package.json',
+    'README.md',
+    'schemas/inventory.schema.json',
+    'dist/hapair.cjs',
+    'dist/build-id',
+    'dist/THIRD_PARTY_LICENSES.txt',
+    'inventory/lab.json',
+  ]) {
     assert.ok(files.includes(f), `${f} missing from the tarball`)
   }
   // What the bundled code reads by its path in the package (lib/package-files.ts) ships too.
   const wanted = new Set<string>()
-  for (const f of files.filter((x) => /^dist\/.*\.js$/.test(x))) {
+  for (const f of files.filter((x) => /^dist\/.*\.c?js$/.test(x))) {
     for (const m of readFileSync(path.join(installed, f), 'utf8').matchAll(/packageFile\(\s*(['"])([^'"]+)\1\s*\)/g)) wanted.add(m[2])
   }
   assert.ok(wanted.has('examples/systemd/hapair-guard.service') && wanted.has('lib/lab/server.mjs'), [...wanted].join(' '))
@@ -189,6 +201,43 @@ test("the validator's code cache ships and this node accepts it", async () => {
   const check = `const vm = require('node:vm'), fs = require('node:fs'); const f = process.argv[1]; process.stdout.write(String(new vm.Script(fs.readFileSync(f, 'utf8'), { filename: f, cachedData: fs.readFileSync(f + '.cache') }).cachedDataRejected))`
   const r = must(await run(process.execPath, ['-e', check, file], team), 'the cache check')
   assert.is(r.stdout, 'false', 'V8 rejected the code cache')
+})
+
+// The playbooks run from one bundle with a V8 code cache per playbook (bin/bundle.mjs): written
+// by the first run that got through its work, then used as it is (the same file, not rewritten);
+// never written by a run that stopped at bad input, nor with HAPAIR_CODE_CACHE=off.
+test('the code cache: written after a run that did its work, used by the next, not written after bad input', async () => {
+  copyFileSync(path.join(installed, 'inventory/lab.json'), path.join(team, 'cached.json'))
+  const id = readFileSync(path.join(installed, 'dist/build-id'), 'utf8').trim()
+  const dir = path.join(tmp, 'cache-test')
+  const cached = () => (existsSync(dir) ? readdirSync(dir) : [])
+
+  const bad = await run(hapair, ['validate', '--inventory', 'missing.json'], team, 60_000, { HAPAIR_CACHE_DIR: dir })
+  assert.is(bad.code, 2, bad.stderr)
+  assert.equal(cached(), [], 'a run that stopped at bad input wrote a cache')
+  must(await run(hapair, ['validate', '--inventory', 'cached.json'], team, 60_000, { HAPAIR_CACHE_DIR: dir, HAPAIR_CODE_CACHE: 'off' }), 'validate, cache off')
+  assert.equal(cached(), [], 'HAPAIR_CODE_CACHE=off wrote a cache')
+
+  must(await run(hapair, ['validate', '--inventory', 'cached.json'], team, 60_000, { HAPAIR_CACHE_DIR: dir }), 'validate')
+  const name = `validate-${id}-${process.version}-${process.arch}.v8cache`
+  assert.equal(cached(), [name])
+  const file = path.join(dir, name)
+  assert.is(statSync(file).mode & 0o777, 0o600, 'the cache is readable by its owner only')
+  assert.is(statSync(dir).mode & 0o777, 0o700)
+  const first = statSync(file)
+  assert.ok(first.size > 10_000, `a cache of ${first.size} bytes holds next to nothing`)
+
+  // Accepted: the next run compiles nothing it has bytecode for and leaves the file alone (a
+  // rejected cache is written again, by a rename: a new inode).
+  const again = must(await run(hapair, ['validate', '--inventory', 'cached.json'], team, 60_000, { HAPAIR_CACHE_DIR: dir }), 'validate, cached')
+  assert.is(again.stdout.trim(), 'ok: cached.json (1 pair, 2 nodes)')
+  assert.is(statSync(file).ino, first.ino, 'the cache was rejected and written again')
+
+  // A cache V8 cannot use (damaged, another build's) is compiled around and replaced.
+  writeFileSync(file, Buffer.alloc(first.size, 7), { mode: 0o600 })
+  must(await run(hapair, ['validate', '--inventory', 'cached.json'], team, 60_000, { HAPAIR_CACHE_DIR: dir }), 'validate, damaged cache')
+  assert.is.not(statSync(file).ino, first.ino, 'the damaged cache was kept')
+  assert.is.not(readFileSync(file)[0], 7)
 })
 
 test('hapair status --help: its usage, spelled as the installed command', async () => {

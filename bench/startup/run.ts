@@ -2,7 +2,9 @@
 // (compiled JavaScript, plain node) beside the checkout's `npx zx playbooks/status.ts` (tsx),
 // side by side in one run: every round runs each command once, in turn, so a load spike on this
 // machine hits all of them alike. Usage:
-//   node --import tsx bench/startup/run.ts [--runs 11] [--no-build] [--json] [--out FILE]
+//   node --import tsx bench/startup/run.ts [--runs 11] [--no-build] [--baseline CHECKOUT] [--json] [--out FILE]
+// --baseline: another checkout's built bin (its `npm run build` done), timed in the same rounds:
+//   `hapair status` and `hapair status --help` of both, and their ratio.
 // Commands (cwd: the checkout, as a user in a repository would run them):
 //   hapair --help, hapair status --help, hapair status --inventory LAB     bin/hapair.mjs -> dist/
 //   npx zx playbooks/status.ts --help | --inventory LAB                    .npmrc: --import tsx
@@ -19,7 +21,7 @@ import { fileURLToPath } from 'node:url'
 import { minimist } from 'zx'
 import { startTestLab, type TestLab } from '../../test/helpers/lab.ts'
 
-const args = minimist(process.argv.slice(2), { boolean: ['build', 'json'], string: ['out'], default: { runs: 11, build: true } })
+const args = minimist(process.argv.slice(2), { boolean: ['build', 'json'], string: ['out', 'baseline'], default: { runs: 11, build: true } })
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const runs = Number(args.runs)
 if (!Number.isInteger(runs) || runs < 1) {
@@ -28,6 +30,11 @@ if (!Number.isInteger(runs) || runs < 1) {
 }
 
 const TARGET_MS = { status: 350, help: 150 }
+const baseBin = args.baseline ? path.resolve(String(args.baseline), 'bin/hapair.mjs') : undefined
+if (baseBin && !existsSync(path.join(path.dirname(baseBin), '../dist/playbooks/status.js'))) {
+  console.error(`--baseline ${args.baseline}: no built bin there (run npm run build in it)`)
+  process.exit(2)
+}
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hapair-bench-startup-'))
 const audit = path.join(tmp, 'audit.jsonl')
@@ -38,6 +45,7 @@ interface Case {
   compiled: boolean
   argv: string[]
   ok: number[]
+  env?: NodeJS.ProcessEnv
 }
 interface Sample {
   wall: number
@@ -56,6 +64,21 @@ function cases(lab: string): Case[] {
     { name: 'node --import tsx playbooks/status.ts --help', kind: 'help', compiled: false, argv: [...tsx, '--help'], ok: [0] },
     // 1 (degraded) is an answer too: the figure is the time to it; anything else is a broken run.
     { name: 'hapair status', kind: 'status', compiled: true, argv: [bin, 'status', '--inventory', lab], ok: [0, 1] },
+    // The same without its code cache: what a first run after an install or upgrade costs.
+    {
+      name: 'hapair status (no code cache)',
+      kind: 'status',
+      compiled: true,
+      argv: [bin, 'status', '--inventory', lab],
+      ok: [0, 1],
+      env: { HAPAIR_CODE_CACHE: 'off' },
+    },
+    ...(baseBin
+      ? [
+          { name: 'baseline: hapair status --help', kind: 'help' as const, compiled: false, argv: [baseBin, 'status', '--help'], ok: [0] },
+          { name: 'baseline: hapair status', kind: 'status' as const, compiled: false, argv: [baseBin, 'status', '--inventory', lab], ok: [0, 1] },
+        ]
+      : []),
     { name: 'npx zx playbooks/status.ts', kind: 'status', compiled: false, argv: [...zx, '--inventory', lab], ok: [0, 1] },
     { name: 'node --import tsx playbooks/status.ts', kind: 'status', compiled: false, argv: [...tsx, '--inventory', lab], ok: [0, 1] },
   ]
@@ -68,7 +91,9 @@ function once(c: Case): Promise<Sample> {
   // (.npmrc), which would load tsx into every command, node -e 0 and the installed bin too;
   // npx puts it back for `npx zx` itself.
   const { NODE_OPTIONS: _, ...inherited } = process.env
-  const env = { ...inherited, HAPAIR_AUDIT_LOG: audit, NO_COLOR: '1' }
+  // The bin's code cache (bin/bundle.mjs) lives in the bench's own directory: the untimed round
+  // writes it, the timed rounds use it, as every run after a user's first does.
+  const env = { ...inherited, HAPAIR_AUDIT_LOG: audit, NO_COLOR: '1', HAPAIR_CACHE_DIR: path.join(tmp, 'cache'), ...c.env }
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
     const child = spawn(argv[0], argv.slice(1), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -118,7 +143,7 @@ try {
   const rows = list.map((c) => {
     const s = samples.get(c)!
     const cpu = s.every((x) => x.cpu !== undefined) ? median(s.map((x) => x.cpu!)) : undefined
-    const target = c.compiled && c.kind !== 'node' ? TARGET_MS[c.kind] : undefined
+    const target = c.compiled && c.kind !== 'node' && !c.env ? TARGET_MS[c.kind] : undefined
     const wall = median(s.map((x) => x.wall))
     return {
       command: c.name,
@@ -135,6 +160,12 @@ try {
   const ratios = {
     statusHelp: wallOf('hapair status --help') / wallOf('npx zx playbooks/status.ts --help'),
     status: wallOf('hapair status') / wallOf('npx zx playbooks/status.ts'),
+    ...(baseBin
+      ? {
+          statusHelpToBaseline: wallOf('hapair status --help') / wallOf('baseline: hapair status --help'),
+          statusToBaseline: wallOf('hapair status') / wallOf('baseline: hapair status'),
+        }
+      : {}),
   }
   const report = {
     started: started.toISOString(),
@@ -160,6 +191,8 @@ try {
       )
     }
     console.log(`hapair / npx zx, same run: status --help ${ratios.statusHelp.toFixed(2)}, status ${ratios.status.toFixed(2)}`)
+    if (ratios.statusToBaseline !== undefined)
+      console.log(`hapair / baseline, same run: status --help ${ratios.statusHelpToBaseline!.toFixed(2)}, status ${ratios.statusToBaseline.toFixed(2)}`)
     if (report.loadavg1.max > os.cpus().length)
       console.log(
         `note: the 1-min load reached ${report.loadavg1.max.toFixed(1)} on ${os.cpus().length} cpus: other work shared the machine; compare the cpu column`,
