@@ -211,6 +211,21 @@ function dial(d: DialSpec): Promise<Client> {
       }
       destroyClient(c)
     })
+    // A connection lost after the server's banner (a node powering off mid-handshake, or
+    // markUnreachable destroying it) is only a 'close' to ssh2, never an error: unsettled, the
+    // caller waited forever, and a watcher's re-read with it.
+    c.once('close', () => {
+      if (settled) return
+      settled = true
+      d.track(undefined)
+      const durationMs = Date.now() - started
+      reject(
+        new Refusal(`unreachable on port ${d.port}${d.through ? ` through ${d.through}` : ''}: the connection closed during the SSH handshake`, {
+          unreachable: true,
+          durationMs,
+        }),
+      )
+    })
     c.connect(config)
     // Before the handshake, not after it: the handshake is small request/response exchanges too,
     // and Nagle plus the server's delayed ACK held SERVICE_REQUEST back ~40 ms on every connect

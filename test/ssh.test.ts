@@ -217,4 +217,66 @@ test('a server that accepts and says nothing, then hangs up: one unreachable err
   }
 })
 
+test('a handshake cut short by the watcher (markUnreachable) fails the waiting command at once, never hangs it', async () => {
+  // The watcher marks a node it has just found dead while a re-read may be mid-handshake to it;
+  // a dial that settled only on ready or error left that re-read waiting forever, and with it
+  // every later re-read (no rejoin, no pause honoured).
+  // The server's banner comes, then nothing: ssh2 reports a connection lost after the banner
+  // only as 'close', never as an error.
+  const sockets: Socket[] = []
+  const server = createServer((s) => {
+    sockets.push(s)
+    s.write('SSH-2.0-OpenSSH_9.2p1 lab\r\n')
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as { port: number }).port
+  const inv = withSsh({ connectTimeoutMs: 20_000, port })
+  inv.data.pairs[0].nodes[0].address = '127.0.0.1'
+  const pool = new SshPool(inv)
+  try {
+    const s = pool.session(inv.data.pairs[0], 'node-a')
+    const t0 = Date.now()
+    const run = s.run(['true'], { timeoutMs: 20_000 }).then(
+      () => undefined,
+      (e) => e,
+    )
+    await new Promise((r) => setTimeout(r, 300))
+    s.markUnreachable('lab test: found dead')
+    const e = await Promise.race([run, new Promise((r) => setTimeout(() => r('still waiting'), 3000))])
+    assert.instance(e, RemoteError, String(e))
+    assert.ok((e as RemoteError).unreachable, (e as RemoteError).message)
+    assert.ok(Date.now() - t0 < 2000, `failed after ${Date.now() - t0} ms`)
+  } finally {
+    pool.close()
+    for (const k of sockets) k.destroy()
+    server.close()
+  }
+})
+
+test('a server that hangs up after its banner: unreachable at once, not after the connect timeout', async () => {
+  const sockets: Socket[] = []
+  const server = createServer((s) => {
+    sockets.push(s)
+    s.write('SSH-2.0-OpenSSH_9.2p1 lab\r\n')
+    setTimeout(() => s.destroy(), 200)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as { port: number }).port
+  const inv = withSsh({ connectTimeoutMs: 20_000, port })
+  inv.data.pairs[0].nodes[0].address = '127.0.0.1'
+  const t0 = Date.now()
+  try {
+    const e = await Promise.race([
+      failure(inv, 'node-a', ['true'], { timeoutMs: 20_000 }),
+      new Promise<string>((r) => setTimeout(() => r('still waiting'), 3000)),
+    ])
+    assert.instance(e, RemoteError, String(e))
+    assert.ok((e as RemoteError).unreachable, (e as RemoteError).message)
+    assert.match((e as RemoteError).message, /closed during the SSH handshake/)
+    assert.ok(Date.now() - t0 < 2000, `failed after ${Date.now() - t0} ms`)
+  } finally {
+    server.close()
+  }
+})
+
 test.run()
