@@ -12,7 +12,11 @@
 // must not find the old bytecode. A cache V8 rejects (another node, other flags) is compiled
 // around and written again. A directory that cannot be written costs nothing but the speed-up.
 // HAPAIR_CODE_CACHE=off runs without one (the build does, for the --help runs it makes).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+//
+// The cache is code: V8 runs its bytecode as if compiled from the bundle. So a cache is read, or
+// written, only where nobody else could have put it: a directory and a file owned by this user
+// and writable by nobody else (HAPAIR_CACHE_DIR pointed at a shared /tmp directory is no cache).
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
@@ -42,6 +46,37 @@ export function cacheFile(playbook) {
   return path.join(dir, `${playbook}-${id}-${process.version}-${process.arch}.v8cache`)
 }
 
+const uid = typeof process.getuid === 'function' ? process.getuid() : undefined
+/** Owned by this user, writable by it alone. */
+const own = (st) => uid !== undefined && st.uid === uid && (st.mode & 0o022) === 0
+
+/** The directory holds only what this user put there (or does not exist yet). */
+export function trustedDir(dir) {
+  try {
+    const st = statSync(dir)
+    return st.isDirectory() && own(st)
+  } catch (e) {
+    return e.code === 'ENOENT'
+  }
+}
+
+/** The cache's bytes, or undefined when there is none or it is not this user's alone. */
+export function readCache(file) {
+  if (!file || !trustedDir(path.dirname(file))) return undefined
+  let fd
+  try {
+    fd = openSync(file, 'r')
+    // Checked on the open file, so what is checked is what is read.
+    const st = fstatSync(fd)
+    if (!st.isFile() || !own(st)) return undefined
+    return readFileSync(fd)
+  } catch {
+    return undefined /* no cache yet */
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
 /**
  * Runs dist/hapair.cjs's playbook `name` in this process, as `node dist/playbooks/NAME.js` would
  * (process.argv is the caller's to set). Resolves when the playbook's module has run; the
@@ -49,12 +84,7 @@ export function cacheFile(playbook) {
  */
 export async function runBundled(name) {
   const file = cacheFile(name)
-  let cachedData
-  try {
-    cachedData = file ? readFileSync(file) : undefined
-  } catch {
-    /* no cache yet */
-  }
+  const cachedData = readCache(file)
   // The build keeps the bundle ASCII (esbuild's default charset), so latin1 reads it as it is,
   // without UTF-8 decoding 1.9 MB.
   const source = readFileSync(BUNDLE, 'latin1')
@@ -65,6 +95,7 @@ export async function runBundled(name) {
       if (code !== 0 && code !== 1) return
       try {
         mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+        if (!trustedDir(path.dirname(file))) return
         // Another run may write the same file: each writes its own and renames over, whole.
         const tmp = `${file}.${process.pid}.tmp`
         writeFileSync(tmp, script.createCachedData(), { mode: 0o600 })

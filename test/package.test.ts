@@ -13,7 +13,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFile } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -238,6 +238,14 @@ test('the code cache: written after a run that did its work, used by the next, n
   must(await run(hapair, ['validate', '--inventory', 'cached.json'], team, 60_000, { HAPAIR_CACHE_DIR: dir }), 'validate, damaged cache')
   assert.is.not(statSync(file).ino, first.ino, 'the damaged cache was kept')
   assert.is.not(readFileSync(file)[0], 7)
+
+  // A directory others can write is no place for code: nothing is written there (and nothing
+  // there is read, test/bundle.test.ts).
+  const shared = path.join(tmp, 'cache-shared')
+  mkdirSync(shared, { mode: 0o777 })
+  chmodSync(shared, 0o777)
+  must(await run(hapair, ['validate', '--inventory', 'cached.json'], team, 60_000, { HAPAIR_CACHE_DIR: shared }), 'validate, shared cache dir')
+  assert.equal(readdirSync(shared), [], 'a cache was written into a world-writable directory')
 })
 
 test('hapair status --help: its usage, spelled as the installed command', async () => {
