@@ -15,7 +15,8 @@ import type { BenchLab, System } from './trial.ts'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 export const WATCH = path.join(root, 'playbooks', 'watch.ts')
 
-export function watcherMissing(): string | undefined {
+export function watcherMissing(checkout?: string): string | undefined {
+  if (checkout) return existsSync(path.join(checkout, 'playbooks', 'watch.ts')) ? undefined : `${checkout} has no playbooks/watch.ts`
   return existsSync(WATCH)
     ? undefined
     : 'playbooks/watch.ts does not exist yet (the watcher is being written); the hapair rows are skipped, rerun with --only hapair once it lands'
@@ -136,7 +137,8 @@ export class Watcher {
 /** After "started": the watcher has a first round of probes before the fault comes. */
 const SETTLE_MS = 1000
 
-export function hapairSystem(lab: BenchLab): System {
+/** checkout: another hapair checkout's watcher (--baseline), through the same runs in the same lab. */
+export function hapairSystem(lab: BenchLab, checkout?: string): System {
   const pair = lab.a.pair
   let w: Watcher | undefined
   const ofPair = (e: WatchEvent) => !e.pair || e.pair === pair
@@ -147,12 +149,12 @@ export function hapairSystem(lab: BenchLab): System {
     return json(r)
   }
   return {
-    name: 'hapair',
+    name: checkout ? 'baseline' : 'hapair',
     async arm() {
       // A system run before (keepalived) leaves no VIP: converge to node-a active first.
       if ((await servedBy(lab.vip, lab.a.name, 2000)) === undefined) await toNodeA(['failover', '--to', lab.a.name])
       const since = Date.now()
-      w = Watcher.start(lab.file)
+      w = Watcher.start(lab.file, checkout)
       if (!(await w.waitEvent((e) => e.event === 'started' && ofPair(e), since, 30_000)))
         throw new Error(`the watcher did not print "started" within 30 s: ${w.tail()}`)
       await new Promise((r) => setTimeout(r, SETTLE_MS))

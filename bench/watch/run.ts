@@ -1,11 +1,12 @@
 // bench/watch (issue 10): unplanned failover, side by side in one lab and one run: hapair's
 // watcher, keepalived with default timers, keepalived VRRPv3 at 0.1 s adverts. Usage:
 //   node --import tsx bench/watch/run.ts [--runs 10] [--soak-s 300] [--only hapair,keepalived-default,keepalived-tuned]
-//     [--faults link,power,pause] [--unicast] [--fencing lease] [--json FILE]
+//     [--faults link,power,pause] [--unicast] [--fencing lease] [--baseline CHECKOUT] [--json FILE]
 //   node --import tsx bench/watch/run.ts --scale 20 [--baseline CHECKOUT [--rounds 3]] [--json FILE]
 // Per system x fault: detection (the system's own "node-a is gone") and fault -> serving (an
 // outside client polling the VIP every 5 ms first gets node-b), median and p95. Then the soak:
 // 20% loss on node-a's link, takeovers and two-holder moments counted (--soak-s 0 skips it).
+// --baseline CHECKOUT: another checkout's watcher through the same runs after hapair's, in the same lab.
 // --fencing lease: the pair is fenced by lease (1 s, margin 300 ms, renewals every 200 ms) with
 // the clock-skew bound at 50 ms (every lab node shares this machine's clock), instead of power.
 import { killTrackedSync } from './proc.ts'
@@ -53,7 +54,13 @@ try {
         .join(' ')}`,
     )
   only = parseList('only', args.only, SYSTEMS)
-  plan = { faults: parseList('faults', args.faults, FAULTS), runs: Number(args.runs), soakS: Number(args['soak-s']), unicast: args.unicast }
+  plan = {
+    faults: parseList('faults', args.faults, FAULTS),
+    runs: Number(args.runs),
+    soakS: Number(args['soak-s']),
+    unicast: args.unicast,
+    baseline: args.scale === undefined ? args.baseline : undefined,
+  }
   if (!Number.isInteger(plan.runs) || plan.runs < 1) throw new Error(`--runs must be a positive integer (got ${args.runs})`)
   if (!(plan.soakS >= 0)) throw new Error(`--soak-s must be 0 or more seconds (got ${args['soak-s']})`)
   if (args.scale !== undefined) scaleInventory(Number(args.scale))
@@ -98,6 +105,7 @@ try {
     `lab ${bench.plan.lab}: VIP ${bench.vip}/${bench.prefix}, active ${bench.a.name}, standby ${bench.b.name}; VRRP ${plan.unicast ? 'unicast' : 'multicast'}`,
   )
   for (const name of only) results[name] = await runSystem(name, bench, plan)
+  if (plan.baseline) results.baseline = await runSystem('baseline', bench, plan)
 } finally {
   killTrackedSync()
   await lab.down()

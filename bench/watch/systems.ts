@@ -14,16 +14,19 @@ export interface RunPlan {
   runs: number
   soakS: number
   unicast: boolean
+  /** --baseline CHECKOUT: that checkout's watcher as one more system, "baseline". */
+  baseline?: string
 }
 
-function make(name: SystemName, lab: BenchLab, plan: RunPlan): System | string {
+function make(name: SystemName | 'baseline', lab: BenchLab, plan: RunPlan): System | string {
   if (name === 'hapair') return watcherMissing() ?? hapairSystem(lab)
+  if (name === 'baseline') return watcherMissing(plan.baseline) ?? hapairSystem(lab, plan.baseline)
   return keepalivedSystem(lab, name as KeepalivedSetup, { unicast: plan.unicast })
 }
 
 const fmt = (v: number | null) => (v === null ? 'missed' : `${v} ms`)
 
-export async function runSystem(name: SystemName, lab: BenchLab, plan: RunPlan): Promise<SystemResult> {
+export async function runSystem(name: SystemName | 'baseline', lab: BenchLab, plan: RunPlan): Promise<SystemResult> {
   const sys = make(name, lab, plan)
   if (typeof sys === 'string') {
     lab.log(`${name}: skipped: ${sys}`)
