@@ -7,6 +7,8 @@ import type { AddressApi, PowerApi } from './types.ts'
 
 export const DIGITALOCEAN_API_URL = 'https://api.digitalocean.com/v2'
 export const DIGITALOCEAN_TOKEN_ENV = ['DIGITALOCEAN_TOKEN', 'DIGITALOCEAN_ACCESS_TOKEN']
+/** Where the API is, when the inventory names no apiUrl: the variable DigitalOcean's Pulumi and Terraform providers read. */
+export const DIGITALOCEAN_API = { url: DIGITALOCEAN_API_URL, envVar: 'DIGITALOCEAN_API_URL' }
 
 export const digitaloceanProfile: ProviderProfile = {
   name: 'digitalocean',

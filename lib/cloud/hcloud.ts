@@ -7,6 +7,8 @@ import type { AddressApi, PowerApi } from './types.ts'
 
 export const HCLOUD_API_URL = 'https://api.hetzner.cloud/v1'
 export const HCLOUD_TOKEN_ENV = ['HCLOUD_TOKEN']
+/** Where the API is, when the inventory names no apiUrl: the variable the hcloud CLI and the Pulumi provider read. */
+export const HCLOUD_API = { url: HCLOUD_API_URL, envVar: 'HCLOUD_ENDPOINT' }
 
 export const hcloudProfile: ProviderProfile = {
   name: 'hcloud',

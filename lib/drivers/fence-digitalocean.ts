@@ -1,8 +1,8 @@
 // Fencing a DigitalOcean droplet: a hard power_off through the API.
 import type { Node } from '../inventory/schema.ts'
 import { CloudFenceDriver } from './fence-cloud.ts'
-import { DoPower, DIGITALOCEAN_API_URL, DIGITALOCEAN_TOKEN_ENV, digitaloceanProfile } from '../cloud/digitalocean.ts'
-import { lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
+import { DoPower, DIGITALOCEAN_API, DIGITALOCEAN_TOKEN_ENV, digitaloceanProfile } from '../cloud/digitalocean.ts'
+import { apiBase, lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
 import type { TokenSource } from '../cloud/token.ts'
 import type { PowerApi } from '../cloud/types.ts'
 import type { DriverContext } from './types.ts'
@@ -14,7 +14,7 @@ export class DigitalOceanFenceDriver extends CloudFenceDriver {
 
   constructor(ctx: DriverContext, opts: CloudOptions = {}) {
     super(ctx, opts)
-    const client = lazyClient(digitaloceanProfile, ctx.pair.fencing?.digitalocean?.apiUrl ?? DIGITALOCEAN_API_URL, this.tokenSource(), opts)
+    const client = lazyClient(digitaloceanProfile, apiBase(ctx.pair.fencing?.digitalocean?.apiUrl, DIGITALOCEAN_API, opts.env), this.tokenSource(), opts)
     let api: PowerApi | undefined
     this.power = () => (api ??= new DoPower(client(), pollOf(opts)))
   }

@@ -1,8 +1,8 @@
 // Fencing a Hetzner Cloud server: a hard power-off through the API.
 import type { Node } from '../inventory/schema.ts'
 import { CloudFenceDriver } from './fence-cloud.ts'
-import { HcloudPower, HCLOUD_API_URL, HCLOUD_TOKEN_ENV, hcloudProfile } from '../cloud/hcloud.ts'
-import { lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
+import { HcloudPower, HCLOUD_API, HCLOUD_TOKEN_ENV, hcloudProfile } from '../cloud/hcloud.ts'
+import { apiBase, lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
 import type { TokenSource } from '../cloud/token.ts'
 import type { PowerApi } from '../cloud/types.ts'
 import type { DriverContext } from './types.ts'
@@ -14,7 +14,7 @@ export class HcloudFenceDriver extends CloudFenceDriver {
 
   constructor(ctx: DriverContext, opts: CloudOptions = {}) {
     super(ctx, opts)
-    const client = lazyClient(hcloudProfile, ctx.pair.fencing?.hcloud?.apiUrl ?? HCLOUD_API_URL, this.tokenSource(), opts)
+    const client = lazyClient(hcloudProfile, apiBase(ctx.pair.fencing?.hcloud?.apiUrl, HCLOUD_API, opts.env), this.tokenSource(), opts)
     let api: PowerApi | undefined
     this.power = () => (api ??= new HcloudPower(client(), pollOf(opts)))
   }

@@ -1,9 +1,9 @@
 // DigitalOcean reserved IP. DigitalOcean delivers it to the droplet's anchor address (1:1 NAT),
 // so the droplet's kernel must not be given the address: only the provider's assignment moves.
 import type { FloatingIp, Node } from '../inventory/schema.ts'
-import { DoReservedIp, DIGITALOCEAN_API_URL, DIGITALOCEAN_TOKEN_ENV, digitaloceanProfile } from '../cloud/digitalocean.ts'
+import { DoReservedIp, DIGITALOCEAN_API, DIGITALOCEAN_TOKEN_ENV, digitaloceanProfile } from '../cloud/digitalocean.ts'
 import { CloudIpDriver } from './ip-cloud.ts'
-import { lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
+import { apiBase, lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
 import type { TokenSource } from '../cloud/token.ts'
 import type { AddressApi } from '../cloud/types.ts'
 import type { DriverContext } from './types.ts'
@@ -16,7 +16,7 @@ export class DigitalOceanIpDriver extends CloudIpDriver {
 
   constructor(fip: FloatingIp, ctx: DriverContext, opts: CloudOptions = {}) {
     super(fip, ctx, opts)
-    const client = lazyClient(digitaloceanProfile, fip.digitalocean?.apiUrl ?? DIGITALOCEAN_API_URL, this.tokenSource(), opts)
+    const client = lazyClient(digitaloceanProfile, apiBase(fip.digitalocean?.apiUrl, DIGITALOCEAN_API, opts.env), this.tokenSource(), opts)
     let api: AddressApi | undefined
     this.address = () => (api ??= new DoReservedIp(client(), fip.address, pollOf(opts)))
   }

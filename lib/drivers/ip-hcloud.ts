@@ -1,9 +1,9 @@
 // Hetzner Cloud floating IP: the provider routes it to one server, and that server's kernel
 // must hold it too (Hetzner does not configure it for you), so both sides are moved.
 import type { FloatingIp, Node } from '../inventory/schema.ts'
-import { HcloudFloatingIp, HCLOUD_API_URL, HCLOUD_TOKEN_ENV, hcloudProfile } from '../cloud/hcloud.ts'
+import { HcloudFloatingIp, HCLOUD_API, HCLOUD_TOKEN_ENV, hcloudProfile } from '../cloud/hcloud.ts'
 import { CloudIpDriver } from './ip-cloud.ts'
-import { lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
+import { apiBase, lazyClient, pollOf, type CloudOptions } from '../cloud/options.ts'
 import type { TokenSource } from '../cloud/token.ts'
 import type { AddressApi } from '../cloud/types.ts'
 import type { DriverContext } from './types.ts'
@@ -16,7 +16,7 @@ export class HcloudIpDriver extends CloudIpDriver {
 
   constructor(fip: FloatingIp, ctx: DriverContext, opts: CloudOptions = {}) {
     super(fip, ctx, opts)
-    const client = lazyClient(hcloudProfile, fip.hcloud?.apiUrl ?? HCLOUD_API_URL, this.tokenSource(), opts)
+    const client = lazyClient(hcloudProfile, apiBase(fip.hcloud?.apiUrl, HCLOUD_API, opts.env), this.tokenSource(), opts)
     let api: AddressApi | undefined
     this.address = () => (api ??= new HcloudFloatingIp(client(), fip.hcloud!.floatingIpId, fip.address, pollOf(opts)))
   }

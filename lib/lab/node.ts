@@ -203,7 +203,9 @@ export function sshdConfig(n: NodePlan, authorizedKeys: string): string {
     `Port ${n.sshPort}`,
     `HostKey ${q(p.hostKey)}`,
     `PidFile ${q(p.sshdPid)}`,
-    `AuthorizedKeysFile ${q(authorizedKeys)}`,
+    // The login user's own file too, as on a provisioned server: cloud-init appends the peers'
+    // sync keys there (lib/provision/cloud-init.ts). Every home here is the node's own, empty at up.
+    `AuthorizedKeysFile ${q(authorizedKeys)} .ssh/authorized_keys`,
     'PasswordAuthentication no',
     'KbdInteractiveAuthentication no',
     'UsePAM no',
